@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from prepare.accounts.models import Role
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": {}}
+    verified = getattr(user, "is_verified", lambda: False)()
+    role = getattr(user, "role", "")
+    return {
+        "nav": {
+            "verified": verified,
+            "cases": verified and getattr(user, "reads_cases", False),
+            "partnerships": verified and role not in ("",),
+            "audit": verified and role == Role.AUDITOR,
+        }
+    }

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from prepare.access.categories import Action, Category
+from prepare.accounts.models import Organisation
+from prepare.partnerships.models import Partnership
+
+if TYPE_CHECKING:
+    from prepare.accounts.models import User
+
+
+class DataSubjectCategory(models.TextChoices):
+    """Law Enforcement Directive, Art. 6."""
+
+    CONVICTED = "convicted", _("Convicted of an offence")
+    SUSPECT = "suspect", _("Suspect")
+    OTHER = "other", _("Other (e.g. at risk, voluntary track)")
+
+
+class Person(models.Model):
+    """The person a case is about: minimal identity, category ``identity``."""
+
+    given_name = models.CharField(_("given name"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    identifier = models.CharField(
+        _("identifier"),
+        max_length=64,
+        blank=True,
+        help_text=_("Prison or probation number; leave empty if not needed."),
+    )
+    data_subject_category = models.CharField(
+        _("data-subject category"), max_length=16, choices=DataSubjectCategory.choices
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+        indexes = [models.Index(fields=["family_name", "given_name", "birth_date"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(data_subject_category__in=DataSubjectCategory.values),
+                name="person_data_subject_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class CaseStatus(models.TextChoices):
+    REFERRED = "referred", _("Referred")
+    TRIAGE = "triage", _("In triage")
+    PRE_RELEASE = "pre_release", _("Active: pre-release")
+    COMMUNITY = "community", _("Active: in the community")
+    CLOSING = "closing", _("Closing")
+    CLOSED = "closed", _("Closed")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    ARCHIVED = "archived", _("Archived")
+
+
+# Team access ends by itself once a case is closed; the coordinator keeps it.
+ENDED_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.FOLLOW_UP, CaseStatus.ARCHIVED})
+
+
+class CaseQuerySet(models.QuerySet["Case"]):
+    def visible_to(self, user: User, action: str = Action.READ) -> CaseQuerySet:
+        from prepare.access.policy import case_filter
+
+        return self.filter(case_filter(user, action))
+
+
+class Case(models.Model):
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="cases", verbose_name=_("person")
+    )
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.PROTECT, related_name="cases", verbose_name=_("partnership")
+    )
+    reference = models.CharField(_("reference"), max_length=32, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REFERRED
+    )
+    opened_on = models.DateField(_("opened on"), default=timezone.localdate)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [models.Index(fields=["partnership", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class TeamMemberQuerySet(models.QuerySet["CaseTeamMember"]):
+    def visible_to(self, user: User) -> TeamMemberQuerySet:
+        from prepare.access.policy import visible_cases
+
+        return self.filter(case__in=visible_cases(user, Action.READ).values("pk"))
+
+    def active(self, on: object | None = None) -> TeamMemberQuerySet:
+        day = on or timezone.localdate()
+        return self.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+
+
+class CaseTeamMember(models.Model):
+    """An organisation (``user`` empty) or a named practitioner on a case team."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="team")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", verbose_name=_("organisation")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("named practitioner"),
+    )
+    purpose = models.CharField(_("purpose"), max_length=300)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    objects = TeamMemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation__name", "pk"]
+        verbose_name = _("case team member")
+        verbose_name_plural = _("case team members")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "organisation"],
+                condition=Q(user__isnull=True),
+                name="team_organisation_once",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "user"], condition=Q(user__isnull=False), name="team_user_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "case"])]
+
+    def __str__(self) -> str:
+        return str(self.user or self.organisation)
+
+
+class NoteKind(models.TextChoices):
+    """Law Enforcement Directive, Art. 7: facts apart from assessments."""
+
+    FACT = "fact", _("Fact")
+    ASSESSMENT = "assessment", _("Assessment")
+
+
+class CaseNoteQuerySet(models.QuerySet["CaseNote"]):
+    def visible_to(self, user: User, action: str = Action.READ) -> CaseNoteQuerySet:
+        from prepare.access.policy import record_filter
+
+        return self.filter(record_filter(user, action))
+
+
+class CaseNote(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    kind = models.CharField(_("fact or assessment"), max_length=16, choices=NoteKind.choices)
+    text = models.TextField(_("note"), max_length=10_000)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.PositiveIntegerField(default=1)
+
+    objects = CaseNoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
+        indexes = [models.Index(fields=["case", "category", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=Category.values), name="note_category_valid"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=NoteKind.values), name="note_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} / {self.get_category_display()}"

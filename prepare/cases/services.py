@@ -1,0 +1,299 @@
+"""Writes on cases, teams and notes: each one transaction and one audit event."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from prepare.access.categories import Action, Category
+from prepare.access.grants import case_grants_rebuild, case_grants_touch
+from prepare.access.models import BreakGlassAccess
+from prepare.access.policy import (
+    WriteForbidden,
+    case_abilities,
+    forget_grants,
+    get_case_or_404,
+    grants_for,
+)
+from prepare.accounts.models import Organisation, Role, User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record, changed_fields
+from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
+from prepare.locking import save_versioned
+from prepare.partnerships.models import Membership, Partnership
+
+BREAK_GLASS_HOURS = 24
+
+
+def _touch(case: Case) -> None:
+    case.updated_at = timezone.now()
+    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
+    case_grants_touch(case)
+
+
+@transaction.atomic
+def case_create(
+    *,
+    actor: User,
+    partnership: Partnership,
+    person: Person,
+    reference: str = "",
+    status: str = CaseStatus.REFERRED,
+) -> Case:
+    """Open a case in a partnership; the actor must coordinate it or be a member."""
+    g = grants_for(actor)
+    if not g.writes_cases or partnership.pk not in g.partnership_ids:
+        raise WriteForbidden
+    if not g.may(partnership.pk, Category.IDENTITY, Action.WRITE):
+        raise WriteForbidden
+    if person.pk is None:
+        person.full_clean()
+        person.save()
+    case = Case(
+        person=person,
+        partnership=partnership,
+        status=status,
+        reference=reference or _next_reference(partnership),
+    )
+    case.full_clean()
+    case.save()
+    case_grants_rebuild(case)
+    if actor.organisation is not None and (
+        actor.organisation_id != partnership.coordinating_organisation_id
+    ):
+        # Whoever opens the case is on its team from the start.
+        CaseTeamMember.objects.create(
+            case=case,
+            organisation=actor.organisation,
+            purpose=_("Opened the case"),
+            added_by=actor,
+        )
+        case_grants_rebuild(case)
+    audit_record(
+        action=EventAction.CREATE, actor=actor, case=case, obj=case, category=Category.IDENTITY
+    )
+    forget_grants(actor)
+    return case
+
+
+def _next_reference(partnership: Partnership) -> str:
+    year = timezone.localdate().year
+    prefix = f"{partnership.code}-{year}-"
+    count = Case.objects.filter(reference__startswith=prefix).count()
+    return f"{prefix}{count + 1:04d}"
+
+
+@transaction.atomic
+def note_create(*, actor: User, case_id: int, category: str, kind: str, text: str) -> CaseNote:
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if category not in grants_for(actor).categories(case.partnership_id, Action.WRITE):
+        raise WriteForbidden
+    now = timezone.now()
+    note = CaseNote(
+        case=case,
+        category=category,
+        kind=kind,
+        text=text,
+        created_by=actor,
+        updated_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    note.full_clean()
+    note.save()
+    _touch(case)
+    audit_record(action=EventAction.CREATE, actor=actor, case=case, obj=note, category=category)
+    return note
+
+
+@transaction.atomic
+def note_update(
+    *,
+    actor: User,
+    note_id: int,
+    version: int,
+    kind: str | None = None,
+    text: str | None = None,
+) -> CaseNote:
+    """Change a note's text or kind, refusing a stale ``version``.
+
+    The category does not change: moving a statement to another category
+    would disclose it to other agencies, so that is a new note.
+    """
+    note = (
+        CaseNote.objects.visible_to(actor, Action.READ)
+        .select_related("case")
+        .filter(pk=note_id)
+        .first()
+    )
+    if note is None:
+        from django.http import Http404
+
+        raise Http404
+    if not CaseNote.objects.visible_to(actor, Action.WRITE).filter(pk=note.pk).exists():
+        raise WriteForbidden
+    before = {"kind": note.kind, "text": note.text}
+    after = {
+        "kind": kind if kind is not None else note.kind,
+        "text": text if text is not None else note.text,
+    }
+    probe = CaseNote(
+        **{**{f: getattr(note, f) for f in ("case_id", "category")}, **after},
+        created_by=actor,
+        updated_by=actor,
+    )
+    probe.full_clean(exclude=["case", "created_by", "updated_by"])
+    fields: dict[str, Any] = {**after, "updated_by": actor, "updated_at": timezone.now()}
+    save_versioned(note, version, fields)
+    _touch(note.case)
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        case=note.case,
+        obj=note,
+        category=note.category,
+        detail={"fields": changed_fields(before, after), "version": note.version},
+    )
+    return note
+
+
+@transaction.atomic
+def team_member_add(
+    *,
+    actor: User,
+    case_id: int,
+    organisation: Organisation,
+    purpose: str,
+    user: User | None = None,
+    ends_on: datetime.date | None = None,
+) -> CaseTeamMember:
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if not case_abilities(actor, case, can_write_case=True).edit_team:
+        raise WriteForbidden
+    today = timezone.localdate()
+    is_member = (
+        Membership.objects.current(today)
+        .filter(partnership_id=case.partnership_id, organisation=organisation)
+        .exists()
+        or organisation.pk == case.partnership.coordinating_organisation_id
+    )
+    if not is_member:
+        raise ValidationError(
+            _("%(org)s is not a current member of this partnership.") % {"org": organisation}
+        )
+    if user is not None and user.organisation_id != organisation.pk:
+        raise ValidationError(_("The named practitioner must belong to the organisation."))
+    if ends_on is not None and ends_on < today:
+        raise ValidationError(_("The end date cannot be in the past."))
+    member = CaseTeamMember(
+        case=case,
+        organisation=organisation,
+        user=user,
+        purpose=purpose,
+        ends_on=ends_on,
+        added_by=actor,
+    )
+    member.full_clean()
+    member.save()
+    case_grants_rebuild(case)
+    audit_record(
+        action=EventAction.TEAM_CHANGE,
+        actor=actor,
+        case=case,
+        obj=member,
+        purpose=purpose,
+        detail={
+            "change": "added",
+            "recipient_organisation": organisation.pk,
+            "recipient_user": user.pk if user else None,
+            "ends_on": ends_on.isoformat() if ends_on else None,
+        },
+    )
+    return member
+
+
+@transaction.atomic
+def team_member_remove(*, actor: User, member_id: int) -> None:
+    member = (
+        CaseTeamMember.objects.visible_to(actor).select_related("case").filter(pk=member_id).first()
+    )
+    if member is None:
+        from django.http import Http404
+
+        raise Http404
+    case = get_case_or_404(actor, member.case_id, Action.WRITE)
+    if not case_abilities(actor, case, can_write_case=True).edit_team:
+        raise WriteForbidden
+    detail = {
+        "change": "removed",
+        "recipient_organisation": member.organisation_id,
+        "recipient_user": member.user_id,
+    }
+    member_pk = member.pk
+    member.delete()
+    case_grants_rebuild(case)
+    audit_record(
+        action=EventAction.TEAM_CHANGE,
+        actor=actor,
+        case=case,
+        detail={**detail, "member": member_pk},
+    )
+
+
+@transaction.atomic
+def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakGlassAccess:
+    """Emergency read access to a case of the actor's partnership.
+
+    Needs a justification; alerts the coordinators and data-protection
+    officers; expires after ``BREAK_GLASS_HOURS``.
+    """
+    justification = (justification or "").strip()
+    if len(justification) < 20:
+        raise ValidationError(_("Explain in at least 20 characters why you need emergency access."))
+    g = grants_for(actor)
+    case = Case.objects.filter(pk=case_id, partnership_id__in=g.partnership_ids).first()
+    if case is None or not g.reads_cases:
+        from django.http import Http404
+
+        raise Http404
+    access = BreakGlassAccess.objects.create(
+        user=actor,
+        case=case,
+        justification=justification,
+        expires_at=timezone.now() + datetime.timedelta(hours=BREAK_GLASS_HOURS),
+    )
+    audit_record(
+        action=EventAction.BREAK_GLASS,
+        actor=actor,
+        case=case,
+        obj=access,
+        purpose=justification[:300],
+        detail={"expires_at": access.expires_at.isoformat()},
+    )
+    recipients = list(
+        User.objects.filter(is_active=True)
+        .filter(
+            role__in=[Role.COORDINATOR, Role.AUDITOR],
+            organisation_id=case.partnership.coordinating_organisation_id,
+        )
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if recipients:
+        subject = _("PREPARE: emergency access to case %(ref)s") % {"ref": case.reference}
+        body = _(
+            "%(user)s opened case %(ref)s through break-glass access. The justification and "
+            "the access log are in PREPARE."
+        ) % {"user": actor.get_username(), "ref": case.reference}
+        transaction.on_commit(
+            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        )
+    forget_grants(actor)
+    return access

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from prepare.access.categories import Action, Category
+from prepare.accounts.models import Organisation
+
+
+class Partnership(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    code = models.CharField(
+        _("code"), max_length=8, unique=True, help_text=_("Prefix of case references, e.g. RTM")
+    )
+    coordinating_organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="coordinated_partnerships",
+        verbose_name=_("coordinating organisation"),
+    )
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Brussels")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partnership")
+        verbose_name_plural = _("partnerships")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def current(self, on: datetime.date) -> MembershipQuerySet:
+        return self.filter(starts_on__lte=on).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=on))
+
+
+class Membership(models.Model):
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="memberships"
+    )
+    starts_on = models.DateField(_("member since"))
+    ends_on = models.DateField(_("member until"), null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organisation__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "organisation"], name="membership_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="membership_dates_ordered",
+            ),
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.organisation} in {self.partnership}"
+
+
+class LegalBasis(models.TextChoices):
+    COVENANT = "covenant", _("Partnership covenant")
+    STATUTE = "statute", _("Statute")
+    CONSENT = "consent", _("Consent of the person")
+
+
+class AgreementQuerySet(models.QuerySet["SharingAgreement"]):
+    def in_force(self, on: datetime.date) -> AgreementQuerySet:
+        return self.filter(valid_from__lte=on).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=on)
+        )
+
+
+class SharingAgreement(models.Model):
+    """The information-sharing agreement of a partnership for a period."""
+
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.CASCADE, related_name="agreements"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    legal_basis = models.CharField(_("legal basis"), max_length=16, choices=LegalBasis.choices)
+    legal_reference = models.CharField(
+        _("legal reference"), max_length=300, help_text=_("Covenant clause or statute article")
+    )
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="agreement_dates_ordered",
+            ),
+        ]
+        verbose_name = _("information-sharing agreement")
+        verbose_name_plural = _("information-sharing agreements")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CategoryGrant(models.Model):
+    """One cell of the agreement: organisation x category -> read or write."""
+
+    agreement = models.ForeignKey(SharingAgreement, on_delete=models.CASCADE, related_name="grants")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="category_grants"
+    )
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    access = models.CharField(_("access"), max_length=8, choices=Action.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "organisation", "category"], name="category_grant_unique"
+            ),
+        ]
+        verbose_name = _("category grant")
+        verbose_name_plural = _("category grants")
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.category} ({self.access})"
