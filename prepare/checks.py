@@ -1,36 +1,80 @@
-"""System checks that keep demo conveniences out of production."""
+"""System checks that keep demo conveniences and weakened sign-in limits out of
+production (``prepare check --deploy --fail-level WARNING`` runs them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 
-@register(Tags.security, deploy=True)
-def demo_settings_off_in_production(app_configs: Any, **kwargs: Any) -> list[Error]:
-    errors = []
-    if settings.DEMO_SKIP_MFA and not settings.DEMO:
-        errors.append(
-            Error(
-                "PREPARE_DEMO_SKIP_MFA is a demo-only setting and is refused outside demo mode.",
-                id="prepare.E001",
-            )
-        )
-    if settings.DEMO:
-        errors.append(Error("PREPARE_DEMO is on: never deploy the demo mode.", id="prepare.E002"))
-    return errors
+# The limits SECURITY.md commits to (AU-02, AU-05); settings may be stricter.
+MAX_LOCKOUT_FAILURES = 5
+MIN_LOCKOUT_MINUTES = 10
+MAX_IDLE_SECONDS = 30 * 60
+MAX_ABSOLUTE_SECONDS = 12 * 60 * 60
 
 
 @register(Tags.security)
-def skip_mfa_only_in_demo(app_configs: Any, **kwargs: Any) -> list[Error]:
+def skip_mfa_only_in_demo(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Runs on every command, not only with --deploy: no server starts with it."""
     if settings.DEMO_SKIP_MFA and not settings.DEMO:
         return [
             Error(
                 "PREPARE_DEMO_SKIP_MFA is set without PREPARE_DEMO: sign-in without a second "
                 "factor is only allowed in the demo.",
+                hint="Unset PREPARE_DEMO_SKIP_MFA.",
                 id="prepare.E003",
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def demo_off_in_production(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    if settings.DEMO:
+        return [Error("PREPARE_DEMO is on: never deploy the demo mode.", id="prepare.E002")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def sign_in_limits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Configurable, but never weaker than the published requirements."""
+    problems: list[CheckMessage] = []
+    if not settings.PASSWORD_HASHERS or settings.PASSWORD_HASHERS[0] != ARGON2:
+        problems.append(
+            Warning("Argon2 must be the first password hasher (AU-04).", id="prepare.W010")
+        )
+    if not 0 < settings.AXES_FAILURE_LIMIT <= MAX_LOCKOUT_FAILURES:
+        problems.append(
+            Warning(
+                f"PREPARE_LOCKOUT_FAILURES must be between 1 and {MAX_LOCKOUT_FAILURES} (AU-02).",
+                id="prepare.W011",
+            )
+        )
+    cooloff_hours = settings.AXES_COOLOFF_TIME
+    if not isinstance(cooloff_hours, int | float) or cooloff_hours * 60 < MIN_LOCKOUT_MINUTES:
+        problems.append(
+            Warning(
+                f"PREPARE_LOCKOUT_HOURS must be at least {MIN_LOCKOUT_MINUTES} minutes (AU-02).",
+                id="prepare.W012",
+            )
+        )
+    if not 0 < settings.SESSION_IDLE_TIMEOUT <= MAX_IDLE_SECONDS:
+        problems.append(
+            Warning(
+                f"PREPARE_IDLE_TIMEOUT must be between 1 and {MAX_IDLE_SECONDS} seconds (AU-05).",
+                id="prepare.W013",
+            )
+        )
+    if not 0 < settings.SESSION_ABSOLUTE_TIMEOUT <= MAX_ABSOLUTE_SECONDS:
+        problems.append(
+            Warning(
+                "PREPARE_ABSOLUTE_TIMEOUT must be between 1 and "
+                f"{MAX_ABSOLUTE_SECONDS} seconds (AU-05).",
+                id="prepare.W014",
+            )
+        )
+    return problems

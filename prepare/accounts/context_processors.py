@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import Role
 
 
@@ -11,7 +12,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": {}}
-    verified = getattr(user, "is_verified", lambda: False)()
+    verified = is_verified(request)
     role = getattr(user, "role", "")
     return {
         "nav": {

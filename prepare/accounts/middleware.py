@@ -2,37 +2,101 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.messages.storage import default_storage
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from prepare.access.routes import RoutePolicy
 
+logger = logging.getLogger(__name__)
+
 SESSION_LAST_SEEN = "prepare_last_seen"
 SESSION_SIGNED_IN_AT = "prepare_signed_in_at"
 
+# Marks a resolved route whose view carries no policy (deny by default).
+NO_POLICY = ""
+
 
 def is_verified(request: HttpRequest) -> bool:
-    """Whether this session passed the second factor (set by django-otp)."""
+    """Whether this session passed the second factor.
+
+    django-otp's middleware gives ``request.user`` an ``is_verified()``; a user
+    signed in during this very request is a fresh object that only carries the
+    ``otp_device`` that ``django_otp.login`` set on it.
+    """
     user = request.user
-    return bool(user.is_authenticated and getattr(user, "is_verified", lambda: False)())
+    if not user.is_authenticated:
+        return False
+    check = getattr(user, "is_verified", None)
+    if callable(check) and check():
+        return True
+    return getattr(user, "otp_device", None) is not None
+
+
+def policy_of_view(view: Any) -> str | None:
+    """The ``route_policy`` of a view function, DRF view (``.cls``) or Django
+    class-based view (``.view_class``); None if it has none."""
+    for candidate in (view, getattr(view, "cls", None), getattr(view, "view_class", None)):
+        policy = getattr(candidate, "route_policy", None)
+        if policy:
+            return str(policy)
+    return None
 
 
 def _policy_of(request: HttpRequest) -> str | None:
+    """None for a path no route matches, ``NO_POLICY`` for a route without one."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return None
-    func = match.func
-    return getattr(func, "route_policy", None) or getattr(
-        getattr(func, "cls", None), "route_policy", None
-    )
+    return policy_of_view(match.func) or NO_POLICY
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _to_login(request: HttpRequest) -> HttpResponse:
+    """Send a request without a (valid) session to the sign-in page.
+
+    The API answers 401 instead of a redirect; HTMX gets ``HX-Redirect`` so
+    that the whole page, not a fragment, goes to the sign-in page.
+    """
+    if _is_api(request):
+        detail = _("Authentication credentials were not provided.")
+        response: HttpResponse = JsonResponse({"detail": detail}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    target = reverse(settings.LOGIN_URL)
+    back = ""
+    if _is_htmx(request):
+        # Come back to the page the fragment belonged to, not to the fragment.
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = current.path + (f"?{current.query}" if current.query else "")
+    elif request.method == "GET":
+        back = request.get_full_path()
+    if back and back != target:
+        target += "?" + urlencode({"next": back})
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return HttpResponseRedirect(target)
 
 
 class SessionTimeoutMiddleware:
@@ -50,30 +114,28 @@ class SessionTimeoutMiddleware:
             idle = now - last > settings.SESSION_IDLE_TIMEOUT
             too_old = now - started > settings.SESSION_ABSOLUTE_TIMEOUT
             if idle or too_old:
-                from prepare.accounts.services import session_end
-
-                session_end(request, reason="idle" if idle else "absolute")
-                messages.info(
-                    request,
-                    _("You were signed out after a period of inactivity.")
-                    if idle
-                    else _("Your session has ended. Please sign in again."),
-                )
-                return _to_login(request)
+                return self._expire(request, reason="idle" if idle else "absolute")
             request.session[SESSION_LAST_SEEN] = now
             request.session.setdefault(SESSION_SIGNED_IN_AT, now)
         return self.get_response(request)
 
+    def _expire(self, request: HttpRequest, *, reason: str) -> HttpResponse:
+        from prepare.accounts.services import session_end
 
-def _to_login(request: HttpRequest) -> HttpResponse:
-    target = reverse(settings.LOGIN_URL)
-    if request.method == "GET" and not request.path.startswith("/api/"):
-        target += "?" + urlencode({"next": request.get_full_path()})
-    if getattr(request, "htmx", False) or request.headers.get("HX-Request"):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
+        session_end(request, reason=reason)
+        # This middleware answers before MessageMiddleware has run, so it
+        # keeps the message itself and writes it to the response.
+        storage = default_storage(request)
+        request._messages = storage  # type: ignore[attr-defined]
+        messages.info(
+            request,
+            _("You were signed out after a period of inactivity.")
+            if reason == "idle"
+            else _("Your session has ended. Please sign in again."),
+        )
+        response = _to_login(request)
+        storage.update(response)
         return response
-    return HttpResponseRedirect(target)
 
 
 class RequireVerifiedMiddleware:
@@ -86,6 +148,11 @@ class RequireVerifiedMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         policy = _policy_of(request)
+        if policy == NO_POLICY:
+            # A route nobody classified is served to no one (AC-01); the
+            # route test names it.
+            logger.error("Route without route_policy refused: %s", request.path_info[:200])
+            raise PermissionDenied
         if policy in (RoutePolicy.PUBLIC, RoutePolicy.API):
             return self.get_response(request)
         user = request.user
@@ -98,17 +165,28 @@ class RequireVerifiedMiddleware:
         if policy is None:
             # Unknown path: let Django answer 404 without revealing more.
             return self.get_response(request)
-        return HttpResponseRedirect(reverse("accounts:mfa_setup"))
+        target = reverse("accounts:mfa_setup")
+        if _is_htmx(request):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return HttpResponseRedirect(target)
 
 
 class NoStoreMiddleware:
-    """Pages of a signed-in user are never stored by browsers or proxies."""
+    """Responses are not stored by browsers or proxies (DP-05): always for a
+    signed-in user or the API, and by default for everything else the views
+    answer. Static files are served earlier by WhiteNoise and stay cacheable."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.user.is_authenticated or request.path.startswith("/api/"):
+        if (
+            request.user.is_authenticated
+            or _is_api(request)
+            or not response.has_header("Cache-Control")
+        ):
             response["Cache-Control"] = "no-store"
         return response

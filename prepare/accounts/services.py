@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import NoReturn
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
@@ -23,57 +24,88 @@ class SignInRefused(Exception):
     """Wrong username, password or code; deliberately says no more than that."""
 
 
-def confirmed_totp(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def confirmed_totp(user: User, *, lock: bool = False) -> TOTPDevice | None:
+    devices = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk")
+    if lock:
+        # Two requests carrying the same code take turns on the device row,
+        # so the second sees the first one's ``last_t`` and is refused (no
+        # replay, even concurrently).
+        devices = devices.select_for_update()
+    return devices.first()
 
 
 def sign_in(request: HttpRequest, *, username: str, password: str, code: str) -> User:
     """Check password and one-time code together and start a verified session.
 
-    A wrong password, a wrong or replayed code and an unknown user all raise
-    the same ``SignInRefused`` and count towards the lock-out. A user without a
-    second factor yet gets a session that can only reach the enrolment page.
+    A wrong password, a wrong or replayed code, an unknown user and a locked
+    account all raise the same ``SignInRefused`` and (except the last) count
+    towards the lock-out. A user without a second factor yet gets a session
+    that can only reach the enrolment page.
+
+    Not atomic on purpose: the refusal's audit events, the lock-out counter
+    and the device's throttle must survive the exception; the caller answers
+    normally so that the request's transaction commits them.
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _refuse(request, username)
+        _refuse(request, username=username, stage="password")
     assert isinstance(user, User)
-    device = confirmed_totp(user)
-    if device is not None:
-        skip = settings.DEMO and settings.DEMO_SKIP_MFA
-        if not skip and not device.verify_token(code.replace(" ", "")):
-            user_login_failed.send(
-                sender=__name__, credentials={"username": username}, request=request
-            )
-            _refuse(request, username)
+    skip = settings.DEMO and settings.DEMO_SKIP_MFA
+    with transaction.atomic():
+        device = confirmed_totp(user, lock=True)
+        passed = device is None or skip or device.verify_token(code.replace(" ", ""))
+    if not passed:
+        # Django only signals failures of the password; a wrong code must
+        # count towards the lock-out just the same.
+        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+        _refuse(request, username=username, stage="code", user=user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if device is not None:
         otp_login(request, device)
     now = time.time()
     request.session[SESSION_SIGNED_IN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
-    audit_record(
-        action=EventAction.LOGIN,
-        actor=user,
-        detail={"second_factor": is_verified(request)},
-    )
+    detail = {"second_factor": is_verified(request)}
+    if skip and device is not None:
+        detail["demo_code_not_checked"] = True
+    audit_record(action=EventAction.LOGIN, actor=user, detail=detail)
     return user
 
 
-def _refuse(request: HttpRequest, username: str) -> None:
+def _refuse(
+    request: HttpRequest, *, username: str, stage: str, user: User | None = None
+) -> NoReturn:
+    """Audit a refused attempt and raise.
+
+    The events are written in the request's transaction, which commits: the
+    view answers normally with the sign-in page. ``stage`` tells the auditor
+    whether the password or the code failed; the user is never told.
+    """
     locked = bool(getattr(request, "axes_locked_out", False))
-    # Written in its own transaction: the failed attempt is recorded even
-    # though the request that made it changes nothing else.
-    with transaction.atomic():
+    counted = getattr(request, "axes_failures_since_start", None)
+    if counted is not None or not locked:
         audit_record(
-            action=EventAction.LOCKED_OUT if locked else EventAction.LOGIN_FAILED,
+            action=EventAction.LOGIN_FAILED,
+            actor=user,
             username=username,
             outcome=Outcome.DENIED,
+            detail={"stage": stage, "failures": counted},
+        )
+    if locked:
+        # Either this failure reached the limit, or the account was already
+        # locked and the credentials were not even checked.
+        audit_record(
+            action=EventAction.LOCKED_OUT,
+            actor=user,
+            username=username,
+            outcome=Outcome.DENIED,
+            detail={"stage": stage if counted is not None else "locked"},
         )
     raise SignInRefused
 
 
 def session_end(request: HttpRequest, *, reason: str = "user") -> None:
+    """Sign out: the session is deleted from the store, not just forgotten."""
     user = request.user
     if user.is_authenticated:
         audit_record(action=EventAction.LOGOUT, actor=user, detail={"reason": reason})
@@ -83,21 +115,31 @@ def session_end(request: HttpRequest, *, reason: str = "user") -> None:
 @transaction.atomic
 def totp_enrol_start(*, user: User) -> TOTPDevice:
     """An unconfirmed TOTP device for the user (reused until confirmed)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="PREPARE", confirmed=False)
+    device.user = user  # the QR code's label needs it; saves a query
     return device
 
 
 @transaction.atomic
 def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> bool:
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    """Confirm the pending device with a code from it; the session becomes verified."""
+    device = (
+        TOTPDevice.objects.select_for_update()
+        .filter(user=user, confirmed=False)
+        .order_by("pk")
+        .first()
+    )
     if device is None or not device.verify_token(code.replace(" ", "")):
         return False
     TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    TOTPDevice.objects.filter(user=user, confirmed=False).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     otp_login(request, device)
+    # The session gains privileges: give it a new key (no fixation).
+    request.session.cycle_key()
     audit_record(action=EventAction.MFA_CHANGE, actor=user, detail={"change": "totp_confirmed"})
     return True
 

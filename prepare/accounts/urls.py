@@ -10,4 +10,5 @@ urlpatterns = [
     path("two-factor/", views.mfa_setup, name="mfa_setup"),
     path("api-tokens/", views.api_tokens, name="api_tokens"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("csp-report/", views.csp_report, name="csp_report"),
 ]

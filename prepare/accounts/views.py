@@ -2,17 +2,22 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.request import RawPostDataException
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from prepare.access.routes import RoutePolicy, route_policy
@@ -20,6 +25,17 @@ from prepare.accounts import services
 from prepare.accounts.forms import ApiTokenForm, SignInForm, TotpConfirmForm
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
+
+csp_logger = logging.getLogger("prepare.csp")
+CSP_REPORT_MAX_BYTES = 8192
+
+
+def _next_field(request: HttpRequest) -> str:
+    """The ``next`` value the sign-in form carries, only if it is a local path."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return ""
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -31,6 +47,22 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse(settings.LOGIN_REDIRECT_URL)
 
 
+def _sign_in_page(request: HttpRequest, form: SignInForm, error: str) -> HttpResponse:
+    # Every refusal renders through here: same template, status and context
+    # whatever the username, so that the answer reveals nothing (AU-03).
+    return render(
+        request,
+        "accounts/sign_in.html",
+        {
+            "form": form,
+            "error": error,
+            "next": _next_field(request),
+            "demo_skip_mfa": settings.DEMO and settings.DEMO_SKIP_MFA,
+        },
+        status=200,
+    )
+
+
 @route_policy(RoutePolicy.PUBLIC)
 @require_http_methods(["GET", "POST"])
 def sign_in(request: HttpRequest) -> HttpResponse:
@@ -40,7 +72,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.sign_in(
+            services.sign_in(
                 request,
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
@@ -48,42 +80,32 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             )
         except services.SignInRefused:
             error = _("The username, password or authentication code is not right.")
+            # Only the username is shown again: never the password or a code.
+            form = SignInForm(initial={"username": form.cleaned_data["username"]})
         else:
             if not is_verified(request):
                 return redirect("accounts:mfa_setup")
-            del user
             return HttpResponseRedirect(_safe_next(request))
-    return render(
-        request,
-        "accounts/sign_in.html",
-        {
-            "form": form,
-            "error": error,
-            "next": request.GET.get("next", ""),
-            "demo_skip_mfa": settings.DEMO and settings.DEMO_SKIP_MFA,
-        },
-        status=200,
-    )
+    return _sign_in_page(request, form, error)
 
 
 def locked_out(
-    request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: Any = None,
 ) -> HttpResponse:
-    """What django-axes answers once an account is locked: the same for every username."""
-    form = SignInForm()
-    return render(
-        request,
-        "accounts/sign_in.html",
-        {
-            "form": form,
-            "error": _(
-                "The username, password or authentication code is not right. After too many "
-                "attempts, sign-in is paused for a while; ask your administrator if you need "
-                "access now."
-            ),
-        },
-        status=200,
+    """What django-axes answers once an account is locked (``AXES_LOCKOUT_CALLABLE``).
+
+    The same page, status and wording for every username, known or not, so
+    that the lock-out reveals nothing about which accounts exist (AU-03).
+    """
+    error = _(
+        "The username, password or authentication code is not right. After too many "
+        "attempts, sign-in is paused for a while; ask your administrator if you need "
+        "access now."
     )
+    username = str(request.POST.get("username", "")).strip()[:150]
+    return _sign_in_page(request, SignInForm(initial={"username": username}), error)
 
 
 @route_policy(RoutePolicy.ENROLMENT)
@@ -101,12 +123,23 @@ def _qr_svg(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _grouped(secret: str) -> str:
+    """``ABCDEFGH…`` -> ``ABCD EFGH …``, easier to type by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
 @route_policy(RoutePolicy.ENROLMENT)
 @require_http_methods(["GET", "POST"])
 def mfa_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    if is_verified(request) and request.method == "GET" and not request.GET.get("renew"):
+    verified = is_verified(request)
+    if not verified and services.confirmed_totp(user) is not None:
+        # A password-only session must never replace an existing second
+        # factor; sign-in does not create such a session, so end it.
+        services.session_end(request, reason="unverified_enrolment")
+        return redirect(settings.LOGIN_URL)
+    if verified and request.method == "GET" and not request.GET.get("renew"):
         return render(request, "accounts/mfa_done.html")
     device = services.totp_enrol_start(user=user)
     form = TotpConfirmForm(request.POST or None)
@@ -117,11 +150,11 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         form.add_error(
             "code", _("That code is not right. Check the time on your phone and try again.")
         )
-    secret = base64.b32encode(device.bin_key).decode()
+    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
     return render(
         request,
         "accounts/mfa_setup.html",
-        {"form": form, "secret": secret, "qr": _qr_svg(device.config_url)},
+        {"form": form, "secret": _grouped(secret), "qr": _qr_svg(device.config_url)},
     )
 
 
@@ -151,3 +184,38 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     services.api_token_revoke(actor=user, token_id=pk)
     messages.success(request, _("The token is revoked."))
     return redirect("accounts:api_tokens")
+
+
+# Browsers post violation reports as JSON without a CSRF token and cannot be
+# made to send one, so this endpoint must be CSRF-exempt. It is safe: it
+# changes no state and only writes a bounded, sanitised line to the log.
+@route_policy(RoutePolicy.PUBLIC)
+@csrf_exempt
+@require_POST
+def csp_report(request: HttpRequest) -> HttpResponse:
+    """Receives Content-Security-Policy violation reports (DP-07)."""
+    try:
+        report = json.loads(request.read(CSP_REPORT_MAX_BYTES))
+    except (ValueError, UnicodeDecodeError, RawPostDataException):
+        report = None
+    body = report.get("csp-report") if isinstance(report, dict) else None
+    if isinstance(body, dict):
+        fields = {
+            "effective-directive": _log_safe(body.get("effective-directive")),
+            "violated-directive": _log_safe(body.get("violated-directive")),
+            # No query strings or fragments: they could carry anything.
+            "blocked": _log_safe(_without_query(body.get("blocked-uri"))),
+            "document": _log_safe(urlsplit(_without_query(body.get("document-uri"))).path),
+        }
+        csp_logger.warning("CSP violation %s", " ".join(f"{k}={v}" for k, v in fields.items()))
+    return HttpResponse(status=204)
+
+
+def _without_query(value: Any) -> str:
+    return str(value or "").split("?", 1)[0].split("#", 1)[0]
+
+
+def _log_safe(value: Any) -> str:
+    """At most 200 printable characters; no line breaks to forge log lines with."""
+    text = "" if value is None else str(value)
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:200]) or "-"
