@@ -24,14 +24,26 @@ class StaleVersion(Exception):
     )
 
 
+# The version column is a positive integer; anything larger cannot be a version
+# the client read, and would make SQLite raise instead of answering 409.
+MAX_VERSION = 2**31 - 1
+
+
 def parse_version(raw: Any) -> int:
-    if raw in (None, ""):
+    """The version a write is based on, from a form field, a header or JSON.
+
+    Only a whole number from 1 up counts: ``None``, "", "abc", 0, -1, 1.5,
+    ``True`` (which ``int`` would read as 1) and "²" all raise VersionRequired.
+    """
+    if isinstance(raw, bool):
         raise VersionRequired
-    try:
-        version = int(raw)
-    except (TypeError, ValueError) as exc:
-        raise VersionRequired from exc
-    if version < 1:
+    if isinstance(raw, int):
+        version = raw
+    elif isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
+        version = int(raw.strip())
+    else:
+        raise VersionRequired
+    if not 1 <= version <= MAX_VERSION:
         raise VersionRequired
     return version
 

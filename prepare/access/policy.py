@@ -59,6 +59,15 @@ class Grants:
     def writes_cases(self) -> bool:
         return self.role in CASE_WRITING_ROLES and bool(self.partnership_ids)
 
+    def case_partnership_ids(self, action: str = Action.READ) -> frozenset[int]:
+        """Partnerships whose agreement grants the organisation a category for ``action``.
+
+        A case is only reachable there: an organisation that may read nothing
+        of a case (its agreement expired, or never covered it) does not learn
+        that the case exists.
+        """
+        return frozenset(pid for pid in self.partnership_ids if self.categories(pid, action))
+
     def categories(self, partnership_id: int, action: str = Action.READ) -> frozenset[str]:
         if action == Action.WRITE:
             if self.role not in CASE_WRITING_ROLES:
@@ -104,13 +113,16 @@ def _compute_grants(user: Any, today: datetime.date) -> Grants:
     org_id = user.organisation_id
     if org_id is None:
         return Grants(user_id=user.pk, organisation_id=None, role=user.role, today=today)
+    # A deactivated organisation reaches nothing, whatever its memberships say.
     member_of = set(
         Membership.objects.current(today)
-        .filter(organisation_id=org_id)
+        .filter(organisation_id=org_id, organisation__is_active=True)
         .values_list("partnership_id", flat=True)
     )
     coordinating = set(
-        Partnership.objects.filter(coordinating_organisation_id=org_id).values_list("pk", flat=True)
+        Partnership.objects.filter(
+            coordinating_organisation_id=org_id, coordinating_organisation__is_active=True
+        ).values_list("pk", flat=True)
     )
     partnerships = member_of | coordinating
     readable: dict[int, set[str]] = {}
@@ -169,7 +181,7 @@ def caseload_grants(user: Any) -> Any:
         reach |= Q(coordination=True, partnership_id__in=g.coordinated_ids)
     return (
         CaseGrant.objects.filter(organisation_id=g.organisation_id)
-        .filter(partnership_id__in=g.partnership_ids)
+        .filter(partnership_id__in=sorted(g.case_partnership_ids(Action.READ)))
         .filter(reach)
         .order_by("-sort_key", "-case_id")
     )
@@ -188,7 +200,7 @@ def case_filter(user: Any, action: str = Action.READ) -> Q:
             case_id=OuterRef("pk"), user_id=g.user_id, expires_at__gt=timezone.now()
         )
         reach |= Q(Exists(glass))
-    return Q(partnership_id__in=g.partnership_ids) & reach
+    return Q(partnership_id__in=sorted(g.case_partnership_ids(action))) & reach
 
 
 def visible_cases(user: Any, action: str = Action.READ) -> CaseQuerySet:
@@ -197,18 +209,38 @@ def visible_cases(user: Any, action: str = Action.READ) -> CaseQuerySet:
     return Case.objects.visible_to(user, action)
 
 
+_MAX_PK = 2**63 - 1
+
+
+def parse_pk(raw: Any) -> int | None:
+    """A primary key from a URL or payload, or None if it cannot be one.
+
+    ``str.isdigit`` accepts characters such as "²" that ``int`` refuses, and a
+    number past the column's range makes the database raise: both would answer
+    500 instead of 404.
+    """
+    if isinstance(raw, bool):
+        return None
+    text = str(raw)
+    if not (text.isascii() and text.isdecimal()):
+        return None
+    value = int(text)
+    return value if 0 < value <= _MAX_PK else None
+
+
 def get_case_or_404(user: Any, pk: Any, action: str = Action.READ) -> Case:
     """The case, if the user may see it; 404 otherwise (never 403: no oracle).
 
     For ``action=WRITE`` a case the user can see but not write raises
     ``WriteForbidden`` (403).
     """
-    if not str(pk).isdigit():
+    case_pk = parse_pk(pk)
+    if case_pk is None:
         raise Http404
     case = (
         visible_cases(user, Action.READ)
         .select_related("person", "partnership")
-        .filter(pk=int(pk))
+        .filter(pk=case_pk)
         .first()
     )
     if case is None:
@@ -230,7 +262,8 @@ def visible_cases_without_glass(user: Any) -> CaseQuerySet:
     if not g.reads_cases:
         return Case.objects.none()
     return Case.objects.filter(
-        partnership_id__in=g.partnership_ids, pk__in=caseload_grants(user).values("case_id")
+        partnership_id__in=sorted(g.case_partnership_ids(Action.READ)),
+        pk__in=caseload_grants(user).values("case_id"),
     )
 
 

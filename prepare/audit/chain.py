@@ -13,17 +13,36 @@ import datetime
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.utils import timezone
 
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
 
 GENESIS = "0" * 64
+_SOURCE_IP = Event._meta.get_field("source_ip")
+
+
+def _stored_ip(value: str | None) -> str | None:
+    """The address as the database will keep it, or None if it is not one.
+
+    PostgreSQL's ``inet`` refuses a malformed address (the request would fail
+    on its audit event), and an empty one is stored as NULL.
+    """
+    if not value:
+        return None
+    try:
+        validate_ipv46_address(value)
+    except ValidationError:
+        return None
+    return _SOURCE_IP.get_prep_value(value) or None
+
 
 # The fields covered by the seal, in a fixed order.
 SEALED_FIELDS = (
@@ -73,10 +92,20 @@ def append(event: Event) -> Event:
     with transaction.atomic():
         head = ChainHead.objects.select_for_update().filter(pk=1).first()
         if head is None:
-            head = ChainHead.objects.create(pk=1, seq=0, hash=GENESIS)
+            # The very first event: two writers may both find no head. The
+            # insert that loses waits for the winner and then does nothing
+            # (instead of failing on the primary key); both then lock the row.
+            ChainHead.objects.bulk_create(
+                [ChainHead(pk=1, seq=0, hash=GENESIS)], ignore_conflicts=True
+            )
+            head = ChainHead.objects.select_for_update().get(pk=1)
         event.seq = head.seq + 1
         event.prev_hash = head.hash
         event.occurred_at = event.occurred_at or timezone.now()
+        # Seal what the database will store: it normalises IPv6 addresses
+        # ("2001:DB8::0:1" is kept as "2001:db8::1"), which would otherwise
+        # read back as an altered event.
+        event.source_ip = _stored_ip(event.source_ip)
         event.hash = seal(event)
         event.save(force_insert=True)
         head.seq = event.seq
@@ -101,43 +130,68 @@ class ChainProblem:
         return f"event #{self.seq}: {self.reason}"
 
 
-def _iter_events(batch: int = 2000) -> Iterator[Event]:
-    last = 0
+def _iter_events(after: int | None = None, batch: int = 2000) -> Iterator[Event]:
+    """Events in ``seq`` order, all of them or those after ``after``.
+
+    The first batch has no lower bound, so that a row slipped in with seq 0
+    is seen (and reported) rather than skipped.
+    """
     while True:
-        chunk: Iterable[Event] = list(Event.objects.filter(seq__gt=last).order_by("seq")[:batch])
-        rows = list(chunk)
+        events = Event.objects.order_by("seq")
+        if after is not None:
+            events = events.filter(seq__gt=after)
+        rows: list[Event] = list(events[:batch])
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        after = rows[-1].seq
 
 
 def verify() -> ChainProblem | None:
-    """The first problem in the chain, or None if it is intact."""
+    """The first problem in the chain, or None if it is intact.
+
+    Safe while the application runs: an event and the head's move to it
+    commit together, so a head ahead of the events read means events were
+    written meanwhile; they are read and checked too before the head is judged.
+    """
     expected_seq = 1
     prev = GENESIS
-    for event in _iter_events():
-        if event.seq != expected_seq:
-            if event.seq > expected_seq:
-                return ChainProblem(
-                    expected_seq, f"missing (the next event present is #{event.seq})"
-                )
-            return ChainProblem(event.seq, "out of order")
-        if event.prev_hash != prev:
-            return ChainProblem(event.seq, "does not link to the event before it")
-        if not hmac.compare_digest(seal(event), event.hash):
-            return ChainProblem(event.seq, "altered (its seal does not match its content)")
-        prev = event.hash
-        expected_seq += 1
-    head = ChainHead.objects.filter(pk=1).first()
-    last_seq = expected_seq - 1
+    after: int | None = None
+    while True:
+        for event in _iter_events(after):
+            if event.seq != expected_seq:
+                if event.seq > expected_seq:
+                    return ChainProblem(
+                        expected_seq, f"missing (the next event present is #{event.seq})"
+                    )
+                return ChainProblem(event.seq, "out of order")
+            if event.prev_hash != prev:
+                return ChainProblem(event.seq, "does not link to the event before it")
+            if not hmac.compare_digest(seal(event), event.hash):
+                return ChainProblem(event.seq, "altered (its seal does not match its content)")
+            prev = event.hash
+            expected_seq += 1
+        last_seq = expected_seq - 1
+        head = ChainHead.objects.filter(pk=1).first()
+        if head is None or head.seq <= last_seq:
+            break
+        if not Event.objects.filter(seq__gt=last_seq).exists():
+            break
+        after = last_seq
     if head is None:
         if last_seq:
             return ChainProblem(last_seq, "the chain head is missing")
         return None
-    if head.seq != last_seq or head.hash != prev:
+    if head.seq > last_seq:
         return ChainProblem(
-            last_seq + 1 if head.seq > last_seq else head.seq,
-            f"the chain ends at #{last_seq} but its head records #{head.seq}",
+            last_seq + 1, f"missing (the chain ends at #{last_seq}, its head records #{head.seq})"
         )
+    if head.seq < last_seq:
+        # The head only moves with an event; events past it were not written
+        # by the application (or the head was wound back over a removed tail).
+        return ChainProblem(
+            head.seq + 1, f"past the end of the chain (its head records #{head.seq})"
+        )
+    if not hmac.compare_digest(head.hash, prev):
+        return ChainProblem(last_seq, "does not match the chain head")
     return None

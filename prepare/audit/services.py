@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from prepare.audit.chain import append
+from prepare.audit import chain
 from prepare.audit.context import current_context
 from prepare.audit.models import Event, Outcome
 
@@ -50,7 +50,9 @@ def audit_record(
         request_id=ctx.request_id,
         source_ip=ctx.source_ip,
     )
-    return append(event)
+    # Through the module, so that a test can make ``chain.append`` fail and
+    # prove that nothing is served or committed without its event (LG-04).
+    return chain.append(event)
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +22,7 @@ from prepare.access.policy import (
     forget_grants,
     get_case_or_404,
     grants_for,
+    parse_pk,
 )
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.models import EventAction
@@ -56,19 +58,15 @@ def case_create(
     if person.pk is None:
         person.full_clean()
         person.save()
-    case = Case(
-        person=person,
-        partnership=partnership,
-        status=status,
-        reference=reference or _next_reference(partnership),
+    case = _case_insert(
+        Case(person=person, partnership=partnership, status=status, reference=reference)
     )
-    case.full_clean()
-    case.save()
     case_grants_rebuild(case)
-    if actor.organisation is not None and (
-        actor.organisation_id != partnership.coordinating_organisation_id
-    ):
-        # Whoever opens the case is on its team from the start.
+    if actor.organisation is not None and not g.coordinates(partnership.pk):
+        # Whoever opens the case is on its team from the start. The
+        # coordinator reaches every case of the partnership anyway; anyone
+        # else, a case manager of the coordinating organisation included,
+        # would otherwise lose sight of the case they just opened.
         CaseTeamMember.objects.create(
             case=case,
             organisation=actor.organisation,
@@ -83,11 +81,54 @@ def case_create(
     return case
 
 
+_REFERENCE_ATTEMPTS = 5
+
+
+def _case_insert(case: Case) -> Case:
+    """Store a new case, numbering it if no reference was given.
+
+    Two cases opened at the same moment on PostgreSQL can compute the same
+    next number; the loser's insert fails on the unique reference inside its
+    savepoint and takes the following number.
+    """
+    generated = not case.reference
+    for attempt in range(_REFERENCE_ATTEMPTS):
+        if generated:
+            case.reference = _next_reference(case.partnership)
+        case.full_clean()
+        try:
+            with transaction.atomic():
+                case.save(force_insert=True)
+        except IntegrityError:
+            if not generated or attempt == _REFERENCE_ATTEMPTS - 1:
+                raise
+            case.pk = None
+            continue
+        return case
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _next_reference(partnership: Partnership) -> str:
+    """The partnership's next reference this year: one past the highest number.
+
+    Counting the cases would hand out a used reference again once a case of
+    the year has been erased, or after a reference typed by hand.
+    """
     year = timezone.localdate().year
     prefix = f"{partnership.code}-{year}-"
-    count = Case.objects.filter(reference__startswith=prefix).count()
-    return f"{prefix}{count + 1:04d}"
+    # Longest first, then highest: "…-10000" comes after "…-9999".
+    references = (
+        Case.objects.filter(reference__startswith=prefix)
+        .order_by(Length("reference").desc(), "-reference")
+        .values_list("reference", flat=True)
+    )
+    highest = 0
+    for ref in references.iterator(chunk_size=100):
+        suffix = ref[len(prefix) :]
+        if suffix.isascii() and suffix.isdecimal():
+            highest = int(suffix)
+            break
+    return f"{prefix}{highest + 1:04d}"
 
 
 @transaction.atomic
@@ -258,7 +299,14 @@ def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakG
     if len(justification) < 20:
         raise ValidationError(_("Explain in at least 20 characters why you need emergency access."))
     g = grants_for(actor)
-    case = Case.objects.filter(pk=case_id, partnership_id__in=g.partnership_ids).first()
+    case_pk = parse_pk(case_id)
+    case = (
+        Case.objects.filter(pk=case_pk, partnership_id__in=g.case_partnership_ids(Action.READ))
+        .select_related("partnership")
+        .first()
+        if case_pk is not None
+        else None
+    )
     if case is None or not g.reads_cases:
         from django.http import Http404
 
