@@ -1,19 +1,349 @@
+"""Case pages: thin views that parse, call a selector or a service, and render.
+
+Every read goes through ``prepare.cases.selectors`` (the policy, audited);
+every write through ``prepare.cases.services``. An HTMX request gets the
+partial it swaps in; the same URL serves the full page otherwise.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import functools
+from collections.abc import Callable
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from prepare.access.categories import Category
+from prepare.access.policy import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.cases import selectors
+from prepare.accounts.models import User
+from prepare.cases import selectors, services
+from prepare.cases.forms import (
+    BreakGlassForm,
+    CaseloadFilterForm,
+    NoteEditForm,
+    NoteForm,
+    TeamMemberForm,
+)
+from prepare.cases.models import CaseNote
+from prepare.locking import StaleVersion, VersionRequired, parse_version
+
+# The status of a form sent back with errors; HTMX is configured (base.html)
+# to swap it in like a 200.
+INVALID = 422
+MAX_PAGE = 10_000
+
+View = Callable[..., HttpResponse]
+
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
+    assert isinstance(user, User)
+    return user
+
+
+def _is_htmx_partial(request: HttpRequest) -> bool:
+    details = getattr(request, "htmx", None)
+    if not details:
+        return False
+    return not details.boosted and not details.history_restore_request
+
+
+def _alert(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """An error for an HTMX request, shown in the page's message area."""
+    response = render(request, "includes/alert.html", {"message": message}, status=status)
+    response["HX-Retarget"] = "#messages"
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def case_errors(view: View) -> View:
+    """403 for a forbidden write, a case-aware 404, for pages and for HTMX."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except WriteForbidden:
+            message = _("You can see this case but you are not allowed to make this change.")
+            if _is_htmx_partial(request):
+                return _alert(request, message, 403)
+            return render(request, "cases/403.html", {"message": message}, status=403)
+        except Http404:
+            if _is_htmx_partial(request):
+                message = _("This case does not exist or is not shared with you.")
+                return _alert(request, message, 404)
+            return render(
+                request,
+                "cases/404.html",
+                {
+                    "case_pk": kwargs.get("pk"),
+                    "offer_break_glass": getattr(request.resolver_match, "url_name", "")
+                    != "break_glass",
+                },
+                status=404,
+            )
+        except (StaleVersion, VersionRequired) as exc:
+            status = 409 if isinstance(exc, StaleVersion) else 428
+            if _is_htmx_partial(request):
+                return _alert(request, str(exc.message), status)
+            return render(request, "cases/conflict.html", {"message": exc.message}, status=status)
+
+    return wrapped
+
+
+# --- Caseload -------------------------------------------------------------------
+
+
+def _page_number(raw: str | None) -> int:
+    # isdecimal() alone accepts digits int() refuses, such as "²" or Arabic-Indic ones.
+    if raw is None or not (raw.isascii() and raw.isdecimal()):
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
 
 
 @route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
 def caseload_view(request: HttpRequest) -> HttpResponse:
-    page = selectors.caseload(actor=request.user)  # type: ignore[arg-type]
-    return render(request, "cases/caseload.html", {"page": page})
+    actor = _actor(request)
+    form = CaseloadFilterForm(request.GET, partnerships=selectors.partnership_choices(actor=actor))
+    form.is_valid()  # a bad value only drops its own filter (and shows an error)
+    filters: dict[str, Any] = {
+        "status": form.cleaned_data.get("status") or "",
+        "partnership": form.cleaned_data.get("partnership"),
+    }
+    page = selectors.caseload(
+        actor=actor,
+        status=filters["status"],
+        partnership_id=filters["partnership"],
+        page=_page_number(request.GET.get("page")),
+    )
+    query = {k: v for k, v in filters.items() if v}
+    context = {"form": form, "page": page, "query": query, "filtered": bool(query)}
+    if _is_htmx_partial(request):
+        response = render(request, "cases/_caseload_results.html", {**context, "oob": True})
+    else:
+        response = render(request, "cases/caseload.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+# --- Case page and notes ----------------------------------------------------------
+
+
+def _case_page(
+    request: HttpRequest,
+    actor: User,
+    pk: int,
+    note_form: NoteForm | None = None,
+    status: int = 200,
+    partial: bool = False,
+    created_note_pk: int | None = None,
+) -> HttpResponse:
+    """The case page, or with ``partial`` its notes section; reads (and audits) the case."""
+    detail = selectors.case_detail(actor=actor, case_id=pk)
+    writable = detail.abilities.write_categories
+    if note_form is None:
+        note_form = NoteForm(categories=writable)
+    else:
+        note_form.limit_categories(writable)
+    context = {
+        "detail": detail,
+        "case": detail.case,
+        "note_form": note_form,
+        "partial": partial,
+        "created_note_pk": created_note_pk,
+    }
+    template = "cases/_notes.html" if partial else "cases/case.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
 def case_view(request: HttpRequest, pk: int) -> HttpResponse:
-    detail = selectors.case_detail(actor=request.user, case_id=pk)  # type: ignore[arg-type]
-    return render(request, "cases/case.html", {"detail": detail})
+    return _case_page(request, _actor(request), pk)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["POST"])
+@case_errors
+def note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    htmx = _is_htmx_partial(request)
+    # The service checks the category against the actor's write grants.
+    form = NoteForm(request.POST, categories=Category.values)
+    if form.is_valid():
+        note = services.note_create(
+            actor=actor,
+            case_id=pk,
+            category=form.cleaned_data["category"],
+            kind=form.cleaned_data["kind"],
+            text=form.cleaned_data["text"],
+        )
+        messages.success(request, _("The note is added."))
+        if htmx:
+            return _case_page(request, actor, pk, partial=True, created_note_pk=note.pk)
+        return redirect(reverse("cases:case", args=[pk]) + "#notes")
+    # A case or category the actor may not write is a 403, not a form error.
+    selectors.note_write_check(actor=actor, case_id=pk, category=form.cleaned_data.get("category"))
+    return _case_page(request, actor, pk, note_form=form, status=INVALID, partial=htmx)
+
+
+def _note_edit_page(
+    request: HttpRequest,
+    note: CaseNote,
+    form: NoteEditForm,
+    *,
+    status: int = 200,
+    problem: str = "",
+    current: CaseNote | None = None,
+) -> HttpResponse:
+    context = {
+        "note": note,
+        "case": note.case,
+        "form": form,
+        "problem": problem,
+        "current": current,
+    }
+    return render(request, "cases/note_edit.html", context, status=status)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    actor = _actor(request)
+    if request.method == "GET":
+        note = selectors.note_for_edit(actor=actor, case_id=pk, note_id=note_pk)
+        form = NoteEditForm(initial={"kind": note.kind, "text": note.text, "version": note.version})
+        return _note_edit_page(request, note, form)
+
+    note = selectors.note_locate(actor=actor, case_id=pk, note_id=note_pk)
+    form = NoteEditForm(request.POST)
+    if not form.is_valid():
+        return _note_edit_page(request, note, form, status=INVALID)
+    try:
+        version = parse_version(form.cleaned_data["version"])
+        services.note_update(
+            actor=actor,
+            note_id=note.pk,
+            version=version,
+            kind=form.cleaned_data["kind"],
+            text=form.cleaned_data["text"],
+        )
+    except (StaleVersion, VersionRequired) as exc:
+        # Keep what the user typed; show the current note beside it and base
+        # the form on the current version, so the user can merge and save.
+        status = 409 if isinstance(exc, StaleVersion) else 428
+        current = selectors.note_for_edit(
+            actor=actor, case_id=pk, note_id=note.pk, view="note_conflict"
+        )
+        data = request.POST.copy()
+        data["version"] = str(current.version)
+        return _note_edit_page(
+            request,
+            current,
+            NoteEditForm(data),
+            status=status,
+            problem=str(exc.message),
+            current=current,
+        )
+    messages.success(request, _("The note is saved."))
+    return redirect(reverse("cases:case", args=[pk]) + f"#note-{note.pk}")
+
+
+# --- Case team ------------------------------------------------------------------
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def team_view(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    case = selectors.case_for_team_edit(actor=actor, case_id=pk)
+    organisations, users = selectors.team_candidates(case=case)
+    status = 200
+    if request.method == "POST":
+        form = TeamMemberForm(request.POST, organisations=organisations, users=users)
+        if form.is_valid():
+            try:
+                services.team_member_add(
+                    actor=actor,
+                    case_id=case.pk,
+                    organisation=form.cleaned_data["organisation"],
+                    user=form.cleaned_data["user"],
+                    purpose=form.cleaned_data["purpose"],
+                    ends_on=form.cleaned_data["ends_on"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                messages.success(request, _("The case team is updated."))
+                return redirect("cases:team", pk=case.pk)
+        status = INVALID
+    else:
+        form = TeamMemberForm(organisations=organisations, users=users)
+    team = selectors.case_team(actor=actor, case=case)
+    return render(
+        request, "cases/team.html", {"case": case, "team": team, "form": form}, status=status
+    )
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["POST"])
+@case_errors
+def team_remove_view(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
+    actor = _actor(request)
+    member = selectors.team_member_in_case(actor=actor, case_id=pk, member_id=member_pk)
+    services.team_member_remove(actor=actor, member_id=member.pk)
+    messages.success(request, _("The team member is removed."))
+    if selectors.case_is_visible(actor=actor, case_id=pk):
+        return redirect("cases:team", pk=pk)
+    # The actor took their own access away with that removal.
+    return redirect("cases:caseload")
+
+
+# --- Break-glass ------------------------------------------------------------------
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def break_glass_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Emergency access. The form is the same for every ``pk``: no existence oracle."""
+    actor = _actor(request)
+    form = BreakGlassForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.break_glass_open(
+                    actor=actor, case_id=pk, justification=form.cleaned_data["justification"]
+                )
+            except ValidationError as exc:
+                form.add_error("justification", exc.messages)
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "Emergency access is open for %(hours)s hours. The coordinator and the "
+                        "data-protection officer have been told."
+                    )
+                    % {"hours": services.BREAK_GLASS_HOURS},
+                )
+                return redirect("cases:case", pk=pk)
+        status = INVALID
+    context = {"form": form, "pk": pk, "hours": services.BREAK_GLASS_HOURS}
+    return render(request, "cases/break_glass.html", context, status=status)

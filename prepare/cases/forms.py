@@ -1,0 +1,150 @@
+"""Forms of the case pages: they parse input; the services decide and check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from prepare.access.categories import Category
+from prepare.accounts.models import Organisation, User
+from prepare.cases.models import CaseStatus, NoteKind
+
+NOTE_MAX_LENGTH = 10_000
+JUSTIFICATION_MIN_LENGTH = 20
+# No default: the writer says which it is (Law Enforcement Directive, Art. 7).
+KIND_CHOICES = [("", _("Choose fact or assessment")), *NoteKind.choices]
+
+
+def _category_choices(categories: Iterable[str]) -> list[tuple[str, str]]:
+    allowed = set(categories)
+    # No default: the category decides which agencies see the note.
+    return [
+        ("", str(_("Choose a category"))),
+        *((value, str(label)) for value, label in Category.choices if value in allowed),
+    ]
+
+
+class CaseloadFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Any status")), *CaseStatus.choices],
+    )
+    partnership = forms.TypedChoiceField(
+        label=_("Partnership"), required=False, coerce=int, empty_value=None
+    )
+
+    def __init__(self, *args: Any, partnerships: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["partnership"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("All my partnerships")), *partnerships]
+
+
+class NoteForm(forms.Form):
+    category = forms.ChoiceField(
+        label=_("Category"),
+        help_text=_("Only the organisations granted this category will see the note."),
+    )
+    kind = forms.ChoiceField(
+        label=_("Fact or assessment"),
+        choices=KIND_CHOICES,
+        help_text=_("A fact can be checked; an assessment is a professional opinion."),
+    )
+    text = forms.CharField(
+        label=_("Note"),
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+    def __init__(self, *args: Any, categories: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = _category_choices(categories)
+
+    def limit_categories(self, categories: Iterable[str]) -> None:
+        """Offer only ``categories`` when the form is shown again."""
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = _category_choices(categories)
+
+
+class NoteEditForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Fact or assessment"),
+        choices=KIND_CHOICES,
+        help_text=_("A fact can be checked; an assessment is a professional opinion."),
+    )
+    text = forms.CharField(
+        label=_("Note"),
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    # Parsed by ``prepare.locking.parse_version`` in the view: a missing
+    # version is a 428, not a form error.
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class PractitionerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name() or obj.get_username()
+        return f"{name} ({obj.organisation})" if obj.organisation_id else name
+
+
+class TeamMemberForm(forms.Form):
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"),
+        queryset=Organisation.objects.none(),
+        empty_label=_("Choose an organisation"),
+    )
+    user = PractitionerChoiceField(
+        label=_("Named practitioner"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("The whole organisation"),
+        help_text=_("Name a practitioner to give access to that person only."),
+    )
+    purpose = forms.CharField(
+        label=_("Purpose"),
+        max_length=300,
+        help_text=_("Why this organisation needs to know, e.g. supervision or housing."),
+    )
+    ends_on = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Access ends after this date. Leave empty to keep it until the case closes."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        organisations: QuerySet[Organisation],
+        users: QuerySet[User],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        org_field = self.fields["organisation"]
+        user_field = self.fields["user"]
+        assert isinstance(org_field, forms.ModelChoiceField)
+        assert isinstance(user_field, forms.ModelChoiceField)
+        org_field.queryset = organisations
+        user_field.queryset = users
+
+
+class BreakGlassForm(forms.Form):
+    justification = forms.CharField(
+        label=_("Why do you need emergency access?"),
+        min_length=JUSTIFICATION_MIN_LENGTH,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "At least 20 characters. Your justification is logged and sent to the "
+            "partnership coordinator and the data-protection officer."
+        ),
+    )
