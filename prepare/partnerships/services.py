@@ -1,21 +1,58 @@
-"""Writes on partnerships: memberships and the sharing agreement grid."""
+"""Writes on partnerships: the sharing agreement, its versions and its grid."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime
+import hashlib
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from prepare.access.categories import Action, Category
 from prepare.access.policy import WriteForbidden, forget_grants, grants_for
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
-from prepare.partnerships.models import CategoryGrant, Membership, SharingAgreement
+from prepare.locking import StaleVersion, VersionRequired
+from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
 
 NO_ACCESS = ""
+PAST_START = _lazy("A new version cannot start in the past: it starts today or later.")
+ACCESS_LEVELS = (NO_ACCESS, Action.READ.value, Action.WRITE.value)
+
+
+def cells_digest(agreement_id: int, cells: Iterable[tuple[int, str, str]]) -> str:
+    """A fingerprint of a grid: (organisation id, category, access) triples.
+
+    Cells without access are absent from the table, so they are absent here
+    too; the order of the input does not matter.
+    """
+    lines = sorted(f"{org}:{cat}:{access}" for org, cat, access in cells if access)
+    payload = f"agreement:{agreement_id}\n" + "\n".join(lines)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def grid_digest(agreement: SharingAgreement) -> str:
+    """The fingerprint of the agreement's grid as it is stored now."""
+    rows = CategoryGrant.objects.filter(agreement_id=agreement.pk).values_list(
+        "organisation_id", "category", "access"
+    )
+    return cells_digest(agreement.pk, rows)
+
+
+def _partnership_for_coordinator(actor: User, partnership_id: int) -> None:
+    """404 for a non-member, 403 for a member who does not coordinate."""
+    g = grants_for(actor)
+    if partnership_id not in g.partnership_ids:
+        raise Http404
+    if not g.coordinates(partnership_id):
+        raise WriteForbidden
 
 
 @transaction.atomic
@@ -24,57 +61,84 @@ def agreement_grid_update(
     actor: User,
     agreement_id: int,
     cells: Mapping[tuple[int, str], str],
+    expected_digest: str,
 ) -> list[dict[str, object]]:
     """Set cells of the grid (organisation id, category) -> "", "read" or "write".
 
     Only the partnership's coordinator may do this; every organisation must be
-    a member (or the coordinating organisation). Returns the changes made.
+    a member (or the coordinating organisation). ``expected_digest`` is
+    ``grid_digest`` of the grid the coordinator started from: if the grid
+    changed since, nothing is written (``StaleVersion``), so two coordinators
+    cannot silently overwrite each other. Returns the changes made.
     """
+    if not expected_digest:
+        raise VersionRequired
+    # The row lock makes a second coordinator wait here until the first one
+    # commits; the digest check below then sees the first one's cells.
     agreement = (
-        SharingAgreement.objects.select_for_update()
+        SharingAgreement.objects.select_for_update(of=("self",))
         .select_related("partnership")
         .filter(pk=agreement_id)
         .first()
     )
-    g = grants_for(actor)
-    if agreement is None or agreement.partnership_id not in g.partnership_ids:
-        from django.http import Http404
-
+    if agreement is None:
         raise Http404
-    if not g.coordinates(agreement.partnership_id):
-        raise WriteForbidden
+    _partnership_for_coordinator(actor, agreement.partnership_id)
     partnership = agreement.partnership
-    allowed_orgs = set(
-        Membership.objects.filter(partnership=partnership).values_list("organisation_id", flat=True)
-    ) | {partnership.coordinating_organisation_id}
     existing = {
         (cg.organisation_id, cg.category): cg
         for cg in CategoryGrant.objects.filter(agreement=agreement)
     }
-    changes: list[dict[str, object]] = []
-    for (org_id, category), access in sorted(cells.items()):
-        if org_id not in allowed_orgs:
+    current_digest = cells_digest(
+        agreement.pk, ((org, cat, cg.access) for (org, cat), cg in existing.items())
+    )
+    if current_digest != expected_digest:
+        raise StaleVersion
+    allowed_orgs = set(
+        Membership.objects.filter(partnership=partnership)
+        .order_by()
+        .values_list("organisation_id", flat=True)
+    ) | {partnership.coordinating_organisation_id}
+    for (org_id, category), access in cells.items():
+        if category not in Category.values:
+            raise ValidationError(_("Unknown category: %(c)s") % {"c": category})
+        if access not in ACCESS_LEVELS:
+            raise ValidationError(_("Unknown access level: %(a)s") % {"a": access})
+        current = existing.get((org_id, category))
+        unchanged = access == (current.access if current else NO_ACCESS)
+        # An organisation outside the partnership may lose a leftover cell,
+        # never gain one.
+        if org_id not in allowed_orgs and access != NO_ACCESS and not unchanged:
             raise ValidationError(
                 _("Organisation %(id)s is not in this partnership.") % {"id": org_id}
             )
-        if category not in Category.values:
-            raise ValidationError(_("Unknown category: %(c)s") % {"c": category})
-        if access not in (NO_ACCESS, Action.READ, Action.WRITE):
-            raise ValidationError(_("Unknown access level: %(a)s") % {"a": access})
+
+    changes: list[dict[str, object]] = []
+    to_create: list[CategoryGrant] = []
+    to_delete: list[int] = []
+    to_update: dict[str, list[int]] = {}
+    for (org_id, category), access in sorted(cells.items()):
         current = existing.get((org_id, category))
         before = current.access if current else NO_ACCESS
         if before == access:
             continue
         if current is None:
-            CategoryGrant.objects.create(
-                agreement=agreement, organisation_id=org_id, category=category, access=access
+            to_create.append(
+                CategoryGrant(
+                    agreement=agreement, organisation_id=org_id, category=category, access=access
+                )
             )
         elif access == NO_ACCESS:
-            current.delete()
+            to_delete.append(current.pk)
         else:
-            current.access = access
-            current.save(update_fields=["access"])
+            to_update.setdefault(access, []).append(current.pk)
         changes.append({"organisation": org_id, "category": category, "from": before, "to": access})
+    if to_delete:
+        CategoryGrant.objects.filter(pk__in=to_delete).delete()
+    for access, pks in to_update.items():
+        CategoryGrant.objects.filter(pk__in=pks).update(access=access)
+    if to_create:
+        CategoryGrant.objects.bulk_create(to_create)
     if changes:
         audit_record(
             action=EventAction.AGREEMENT_CHANGE,
@@ -89,3 +153,107 @@ def agreement_grid_update(
         )
     forget_grants(actor)
     return changes
+
+
+def current_agreement(partnership_id: int, on: datetime.date) -> SharingAgreement | None:
+    """The agreement in force on ``on`` that started last, if any."""
+    return (
+        SharingAgreement.objects.in_force(on)
+        .filter(partnership_id=partnership_id)
+        .order_by("-valid_from", "-pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def agreement_create(
+    *,
+    actor: User,
+    partnership_id: int,
+    title: str,
+    legal_basis: str,
+    legal_reference: str,
+    valid_from: datetime.date,
+    valid_until: datetime.date | None = None,
+    copy_grid: bool = False,
+) -> SharingAgreement:
+    """Start a new version of the partnership's sharing agreement.
+
+    The new version starts today or later and after every existing version.
+    Versions still running on its first day end the day before: agreements
+    that overlap would add up their grants, so a stricter new version would
+    not take effect. With ``copy_grid`` the grid of the agreement in force
+    today is copied. Only the partnership's coordinator may do this.
+    """
+    _partnership_for_coordinator(actor, partnership_id)
+    # Serialise concurrent version changes of one partnership.
+    partnership = Partnership.objects.select_for_update().get(pk=partnership_id)
+    today = timezone.localdate()
+    agreement = SharingAgreement(
+        partnership=partnership,
+        title=title,
+        legal_basis=legal_basis,
+        legal_reference=legal_reference,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    agreement.full_clean()
+    if valid_from < today:
+        raise ValidationError({"valid_from": str(PAST_START)})
+    later = (
+        SharingAgreement.objects.filter(partnership=partnership, valid_from__gte=valid_from)
+        .order_by("valid_from")
+        .first()
+    )
+    if later is not None:
+        raise ValidationError(
+            {
+                "valid_from": _(
+                    "The version “%(title)s” starts on %(date)s; a new version must start after it."
+                )
+                % {"title": later.title, "date": later.valid_from.isoformat()}
+            }
+        )
+    source = current_agreement(partnership.pk, today) if copy_grid else None
+    if copy_grid and source is None:
+        raise ValidationError(_("There is no agreement in force today whose grid could be copied."))
+    superseded = list(
+        SharingAgreement.objects.filter(partnership=partnership, valid_from__lt=valid_from)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from))
+        .values_list("pk", flat=True)
+    )
+    if superseded:
+        SharingAgreement.objects.filter(pk__in=superseded).update(
+            valid_until=valid_from - datetime.timedelta(days=1)
+        )
+    agreement.save()
+    copied = 0
+    if source is not None:
+        copies = [
+            CategoryGrant(
+                agreement=agreement, organisation_id=org_id, category=category, access=access
+            )
+            for org_id, category, access in CategoryGrant.objects.filter(
+                agreement=source
+            ).values_list("organisation_id", "category", "access")
+        ]
+        CategoryGrant.objects.bulk_create(copies)
+        copied = len(copies)
+    audit_record(
+        action=EventAction.AGREEMENT_CHANGE,
+        actor=actor,
+        obj=agreement,
+        detail={
+            "change": "created",
+            "partnership": partnership.pk,
+            "legal_basis": agreement.legal_basis,
+            "legal_reference": agreement.legal_reference,
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat() if valid_until else None,
+            "copied_from": source.pk if source is not None else None,
+            "cells": copied,
+            "superseded": sorted(superseded),
+        },
+    )
+    forget_grants(actor)
+    return agreement

@@ -1,3 +1,16 @@
+from django.urls import path
+
+from prepare.partnerships import views
+
 app_name = "partnerships"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.partnership_list, name="list"),
+    path("<int:pk>/", views.partnership_detail, name="detail"),
+    path("<int:pk>/agreements/new/", views.agreement_create, name="agreement_create"),
+    path(
+        "<int:pk>/agreements/<int:agreement_pk>/",
+        views.agreement_edit,
+        name="agreement_edit",
+    ),
+]

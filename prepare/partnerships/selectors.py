@@ -1,0 +1,316 @@
+"""Reads of partnerships, for their members only."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+from django.http import Http404
+from django.utils import timezone
+
+from prepare.access.categories import Category
+from prepare.access.policy import WriteForbidden, grants_for
+from prepare.accounts.models import OrganisationType, User
+from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
+from prepare.partnerships.services import NO_ACCESS, cells_digest, current_agreement
+
+
+@dataclass(frozen=True)
+class PartnershipRow:
+    partnership: Partnership
+    member_count: int
+    coordinated_by_me: bool
+
+
+def partnership_list(*, actor: User) -> list[PartnershipRow]:
+    """The partnerships the actor's organisation belongs to: one query."""
+    g = grants_for(actor)
+    if not g.partnership_ids:
+        return []
+    today = timezone.localdate()
+    current = Q(memberships__starts_on__lte=today) & (
+        Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today)
+    )
+    partnerships = (
+        Partnership.objects.filter(pk__in=sorted(g.partnership_ids))
+        .select_related("coordinating_organisation")
+        .annotate(member_count=Count("memberships", filter=current))
+        .order_by("name")
+    )
+    return [
+        PartnershipRow(
+            partnership=p,
+            member_count=p.member_count,
+            coordinated_by_me=g.coordinates(p.pk),
+        )
+        for p in partnerships
+    ]
+
+
+@dataclass(frozen=True)
+class GridOrganisation:
+    """One row of a grid."""
+
+    id: int
+    name: str
+    type_label: str
+    coordinating: bool
+    member: bool
+
+
+@dataclass(frozen=True)
+class GridCell:
+    organisation_id: int
+    category: str
+    category_label: str
+    access: str  # "", "read" or "write"
+
+
+@dataclass(frozen=True)
+class GridRow:
+    organisation: GridOrganisation
+    cells: list[GridCell]
+
+
+@dataclass(frozen=True)
+class CategoryColumn:
+    value: str
+    label: str
+
+
+def categories() -> list[CategoryColumn]:
+    return [CategoryColumn(value=c.value, label=str(c.label)) for c in Category]
+
+
+def _grid(
+    organisations: list[GridOrganisation], access: dict[tuple[int, str], str]
+) -> list[GridRow]:
+    cols = categories()
+    return [
+        GridRow(
+            organisation=org,
+            cells=[
+                GridCell(
+                    organisation_id=org.id,
+                    category=col.value,
+                    category_label=col.label,
+                    access=access.get((org.id, col.value), NO_ACCESS),
+                )
+                for col in cols
+            ],
+        )
+        for org in organisations
+    ]
+
+
+def _type_label(value: str) -> str:
+    return str(dict(OrganisationType.choices).get(value, value))
+
+
+def _grid_organisations(
+    partnership: Partnership,
+    memberships: Iterable[Membership],
+    extra: Iterable[tuple[int, str, str]],
+    today: datetime.date,
+) -> list[GridOrganisation]:
+    """Rows: the coordinating organisation, then members by name, then any
+    organisation that still holds a cell without being a member."""
+    coordinating = partnership.coordinating_organisation
+    rows: dict[int, GridOrganisation] = {
+        coordinating.pk: GridOrganisation(
+            id=coordinating.pk,
+            name=coordinating.name,
+            type_label=str(coordinating.get_type_display()),
+            coordinating=True,
+            member=True,
+        )
+    }
+    for m in sorted(memberships, key=lambda m: m.organisation.name.casefold()):
+        if m.organisation_id in rows:
+            continue
+        current = m.starts_on <= today and (m.ends_on is None or m.ends_on >= today)
+        rows[m.organisation_id] = GridOrganisation(
+            id=m.organisation_id,
+            name=m.organisation.name,
+            type_label=str(m.organisation.get_type_display()),
+            coordinating=False,
+            member=current,
+        )
+    for org_id, name, type_value in sorted(extra, key=lambda e: e[1].casefold()):
+        if org_id not in rows:
+            rows[org_id] = GridOrganisation(
+                id=org_id,
+                name=name,
+                type_label=_type_label(type_value),
+                coordinating=False,
+                member=False,
+            )
+    return list(rows.values())
+
+
+@dataclass
+class AgreementView:
+    agreement: SharingAgreement
+    period: str  # "in_force", "upcoming" or "past"
+    grid: list[GridRow]
+
+
+@dataclass
+class PartnershipDetail:
+    partnership: Partnership
+    memberships: list[Membership]
+    agreements: list[AgreementView]
+    columns: list[CategoryColumn]
+    can_edit: bool
+    today: datetime.date
+
+    def by_period(self, period: str) -> list[AgreementView]:
+        return [a for a in self.agreements if a.period == period]
+
+    @property
+    def in_force(self) -> list[AgreementView]:
+        return self.by_period("in_force")
+
+    @property
+    def upcoming(self) -> list[AgreementView]:
+        return self.by_period("upcoming")
+
+    @property
+    def past(self) -> list[AgreementView]:
+        return self.by_period("past")
+
+
+def _member_partnership_or_404(actor: User, partnership_id: int) -> Partnership:
+    if partnership_id not in grants_for(actor).partnership_ids:
+        raise Http404
+    partnership = (
+        Partnership.objects.select_related("coordinating_organisation")
+        .filter(pk=partnership_id)
+        .first()
+    )
+    if partnership is None:
+        raise Http404
+    return partnership
+
+
+def _period(agreement: SharingAgreement, today: datetime.date) -> str:
+    if agreement.valid_from > today:
+        return "upcoming"
+    if agreement.valid_until is not None and agreement.valid_until < today:
+        return "past"
+    return "in_force"
+
+
+def partnership_detail(*, actor: User, partnership_id: int) -> PartnershipDetail:
+    """A partnership with its members and every agreement's grid: four queries."""
+    partnership = _member_partnership_or_404(actor, partnership_id)
+    today = timezone.localdate()
+    memberships = list(
+        Membership.objects.filter(partnership_id=partnership.pk)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
+    agreements = list(
+        SharingAgreement.objects.filter(partnership_id=partnership.pk).order_by(
+            "-valid_from", "-pk"
+        )
+    )
+    access: dict[int, dict[tuple[int, str], str]] = {a.pk: {} for a in agreements}
+    extra: dict[int, tuple[int, str, str]] = {}
+    member_ids = {m.organisation_id for m in memberships} | {
+        partnership.coordinating_organisation_id
+    }
+    for agreement_id, org_id, category, level, org_name, org_type in CategoryGrant.objects.filter(
+        agreement__partnership_id=partnership.pk
+    ).values_list(
+        "agreement_id",
+        "organisation_id",
+        "category",
+        "access",
+        "organisation__name",
+        "organisation__type",
+    ):
+        access[agreement_id][(org_id, category)] = level
+        if org_id not in member_ids:
+            extra[org_id] = (org_id, org_name, org_type)
+    organisations = _grid_organisations(partnership, memberships, extra.values(), today)
+    views = [
+        AgreementView(
+            agreement=a, period=_period(a, today), grid=_grid(organisations, access[a.pk])
+        )
+        for a in agreements
+    ]
+    return PartnershipDetail(
+        partnership=partnership,
+        memberships=memberships,
+        agreements=views,
+        columns=categories(),
+        can_edit=grants_for(actor).coordinates(partnership.pk),
+        today=today,
+    )
+
+
+@dataclass
+class AgreementGrid:
+    partnership: Partnership
+    agreement: SharingAgreement
+    grid: list[GridRow]
+    columns: list[CategoryColumn]
+    digest: str
+
+    @property
+    def access(self) -> dict[tuple[int, str], str]:
+        return {(c.organisation_id, c.category): c.access for row in self.grid for c in row.cells}
+
+
+def agreement_grid(*, actor: User, partnership_id: int, agreement_id: int) -> AgreementGrid:
+    """The grid of one agreement, for its coordinator to edit: four queries.
+
+    A non-member gets 404, a member who does not coordinate 403.
+    """
+    partnership = _member_partnership_or_404(actor, partnership_id)
+    agreement = SharingAgreement.objects.filter(pk=agreement_id, partnership=partnership).first()
+    if agreement is None:
+        raise Http404
+    if not grants_for(actor).coordinates(partnership.pk):
+        raise WriteForbidden
+    today = timezone.localdate()
+    memberships = list(
+        Membership.objects.filter(partnership_id=partnership.pk).select_related("organisation")
+    )
+    member_ids = {m.organisation_id for m in memberships} | {
+        partnership.coordinating_organisation_id
+    }
+    access: dict[tuple[int, str], str] = {}
+    extra: dict[int, tuple[int, str, str]] = {}
+    for org_id, category, level, org_name, org_type in CategoryGrant.objects.filter(
+        agreement=agreement
+    ).values_list(
+        "organisation_id", "category", "access", "organisation__name", "organisation__type"
+    ):
+        access[(org_id, category)] = level
+        if org_id not in member_ids:
+            extra[org_id] = (org_id, org_name, org_type)
+    organisations = _grid_organisations(partnership, memberships, extra.values(), today)
+    return AgreementGrid(
+        partnership=partnership,
+        agreement=agreement,
+        grid=_grid(organisations, access),
+        columns=categories(),
+        digest=cells_digest(agreement.pk, ((o, c, a) for (o, c), a in access.items())),
+    )
+
+
+def partnership_for_coordinator(
+    *, actor: User, partnership_id: int
+) -> tuple[Partnership, SharingAgreement | None]:
+    """The partnership and its agreement in force today, for its coordinator.
+
+    A non-member gets 404, a member who does not coordinate 403.
+    """
+    partnership = _member_partnership_or_404(actor, partnership_id)
+    if not grants_for(actor).coordinates(partnership.pk):
+        raise WriteForbidden
+    return partnership, current_agreement(partnership.pk, timezone.localdate())

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
+
+from prepare.access.policy import WriteForbidden
+from prepare.access.routes import RoutePolicy, route_policy
+from prepare.accounts.models import User
+from prepare.locking import StaleVersion, VersionRequired
+from prepare.partnerships import selectors, services
+from prepare.partnerships.forms import AgreementCreateForm, AgreementGridForm
+
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User):  # the middleware lets no anonymous user this far
+        raise PermissionDenied
+    return user
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET"])
+def partnership_list(request: HttpRequest) -> HttpResponse:
+    rows = selectors.partnership_list(actor=_actor(request))
+    return render(request, "partnerships/list.html", {"rows": rows})
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET"])
+def partnership_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    detail = selectors.partnership_detail(actor=_actor(request), partnership_id=pk)
+    return render(request, "partnerships/detail.html", {"detail": detail})
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET", "POST"])
+def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResponse:
+    actor = _actor(request)
+    try:
+        grid = selectors.agreement_grid(actor=actor, partnership_id=pk, agreement_id=agreement_pk)
+    except WriteForbidden as exc:
+        raise PermissionDenied from exc
+    context: dict[str, Any] = {"grid": grid, "conflict": False}
+    if request.method == "GET":
+        form = AgreementGridForm(grid=grid.grid, initial={"digest": grid.digest})
+        return render(
+            request,
+            "partnerships/agreement_edit.html",
+            {**context, "form": form, "rows": form.rows()},
+        )
+
+    form = AgreementGridForm(request.POST, grid=grid.grid)
+    status = 400
+    if form.is_valid():
+        try:
+            changes = services.agreement_grid_update(
+                actor=actor,
+                agreement_id=grid.agreement.pk,
+                cells=form.cells(),
+                expected_digest=form.cleaned_data["digest"],
+            )
+        except WriteForbidden as exc:
+            raise PermissionDenied from exc
+        except VersionRequired as exc:
+            form.add_error(None, str(exc.message))
+            status = 428
+        except StaleVersion:
+            # Keep the user's choices, show what is stored now beside them and
+            # base the next save on the grid as it is now (read again: it may
+            # have changed after this request first read it).
+            grid = selectors.agreement_grid(
+                actor=actor, partnership_id=pk, agreement_id=agreement_pk
+            )
+            data = request.POST.copy()
+            data["digest"] = grid.digest
+            form = AgreementGridForm(data, grid=grid.grid)
+            form.is_valid()
+            return render(
+                request,
+                "partnerships/agreement_edit.html",
+                {**context, "conflict": True, "form": form, "rows": form.rows(saved=grid.access)},
+                status=409,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            status = 200
+    if status != 200:
+        return render(
+            request,
+            "partnerships/agreement_edit.html",
+            {**context, "form": form, "rows": form.rows()},
+            status=status,
+        )
+    if changes:
+        messages.success(
+            request,
+            ngettext(
+                "The agreement was saved: %(count)d cell changed.",
+                "The agreement was saved: %(count)d cells changed.",
+                len(changes),
+            )
+            % {"count": len(changes)},
+        )
+    else:
+        messages.info(request, _("Nothing changed: the grid was already as submitted."))
+    return redirect(
+        reverse("partnerships:detail", args=[grid.partnership.pk])
+        + f"#agreement-{grid.agreement.pk}"
+    )
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET", "POST"])
+def agreement_create(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    try:
+        partnership, current = selectors.partnership_for_coordinator(actor=actor, partnership_id=pk)
+    except WriteForbidden as exc:
+        raise PermissionDenied from exc
+    can_copy = current is not None
+    form = AgreementCreateForm(request.POST or None, can_copy=can_copy)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                agreement = services.agreement_create(
+                    actor=actor,
+                    partnership_id=partnership.pk,
+                    title=data["title"],
+                    legal_basis=data["legal_basis"],
+                    legal_reference=data["legal_reference"],
+                    valid_from=data["valid_from"],
+                    valid_until=data.get("valid_until"),
+                    copy_grid=bool(data.get("copy_grid")),
+                )
+            except WriteForbidden as exc:
+                raise PermissionDenied from exc
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("The new version “%(title)s” was created. Check its grid below.")
+                    % {"title": agreement.title},
+                )
+                return redirect("partnerships:agreement_edit", partnership.pk, agreement.pk)
+    return render(
+        request,
+        "partnerships/agreement_create.html",
+        {"partnership": partnership, "current": current, "form": form},
+        status=status,
+    )
+
+
+def _add_errors(form: AgreementCreateForm, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
