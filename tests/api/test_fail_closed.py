@@ -1,0 +1,81 @@
+"""Fail closed: if the audit event cannot be written, no case data leaves and
+nothing commits (LG-04)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError
+
+from prepare.audit.models import Event
+from prepare.cases.models import CaseNote, CaseTeamMember
+from tests.api.conftest import API, token_client
+from tests.cast import sentinel
+
+
+@pytest.fixture
+def client_with_broken_audit(monkeypatch):
+    """A token client of ``user``, after which every audit write fails."""
+
+    def make(user):
+        client = token_client(user)
+        client.raise_request_exception = False
+
+        def refuse(self, *args, **kwargs):
+            client.refused_events += 1
+            raise DatabaseError("audit store unavailable")
+
+        client.refused_events = 0
+        monkeypatch.setattr(Event, "save", refuse)
+        return client
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/cases/", "/cases/{k}/", "/cases/{k}/team/", "/cases/{k}/notes/", "/cases/{k}/notes/{n}/"],
+)
+def test_reads_fail_closed(cast, client_with_broken_audit, path):
+    client = client_with_broken_audit(cast.coordinator)
+    before = Event.objects.count()
+    url = API + path.format(k=cast.case.pk, n=cast.notes["risk"].pk)
+    response = client.get(url)
+    assert response.status_code == 500
+    assert client.refused_events == 1
+    body = response.content.decode()
+    assert "Sentinelia" not in body
+    assert "SENTINEL" not in body
+    assert "TST-2026-0001" not in body
+    assert Event.objects.count() == before
+
+
+def test_writes_fail_closed(cast, client_with_broken_audit):
+    client = client_with_broken_audit(cast.coordinator)
+    notes_before = CaseNote.objects.count()
+    team_before = CaseTeamMember.objects.count()
+    created = client.post(
+        f"{API}/cases/{cast.case.pk}/notes/",
+        {"category": "risk", "kind": "fact", "text": "Unlogged"},
+        content_type="application/json",
+    )
+    assert created.status_code == 500
+    note = cast.notes["risk"]
+    updated = client.patch(
+        f"{API}/cases/{cast.case.pk}/notes/{note.pk}/",
+        {"text": "Unlogged"},
+        content_type="application/json",
+        headers={"If-Match": '"1"'},
+    )
+    assert updated.status_code == 500
+    added = client.post(
+        f"{API}/cases/{cast.case.pk}/team/",
+        {"organisation": cast.orgs["municipality"].pk, "purpose": "x"},
+        content_type="application/json",
+    )
+    assert added.status_code == 500
+    assert client.refused_events == 3
+    assert CaseNote.objects.count() == notes_before
+    assert CaseTeamMember.objects.count() == team_before
+    note.refresh_from_db()
+    assert (note.text, note.version) == (sentinel("risk"), 1)
+    assert not CaseNote.objects.filter(text="Unlogged").exists()

@@ -1,0 +1,196 @@
+"""Every API operation on the cast's case K, for every actor of the cast.
+
+Expected answers are derived from the agreement table and the case team
+(``tests.api.conftest.expect``): invisible -> 404 everywhere, visible but not
+granted -> 403 and nothing written, granted -> 2xx. Every JSON answer is
+scanned for the sentinels of the categories the actor may not read.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from prepare.access.categories import Category
+from prepare.cases.models import CaseNote, CaseTeamMember
+from tests.api.conftest import ACTORS, API, Expect, assert_no_leak, expect, token_client
+from tests.cast import sentinel
+
+CATEGORIES = list(Category.values)
+
+
+def _client_and_expect(cast, name):
+    user = cast.actors[name]
+    return token_client(user), expect(cast, user)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_case_list(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/")
+    assert response.status_code == 200
+    ids = [row["id"] for row in response.json()["results"]]
+    assert (cast.case.pk in ids) is exp.reaches
+    assert_no_leak(response.content.decode(), exp.read)
+    if exp.reaches:
+        row = next(r for r in response.json()["results"] if r["id"] == cast.case.pk)
+        assert (row["person"] is not None) is (Category.IDENTITY in exp.read)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_case_detail(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/")
+    assert response.status_code == (200 if exp.reaches else 404)
+    assert_no_leak(response.content.decode(), exp.read)
+    if exp.reaches:
+        abilities = response.json()["abilities"]
+        assert set(abilities["read_categories"]) == exp.read
+        assert set(abilities["write_categories"]) == exp.write
+        assert abilities["edit_team"] is exp.edit_team
+        assert response["ETag"] == f'"{cast.case.version}"'
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_other_partnerships_case_is_404(cast, name):
+    client, _ = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.other_case.pk}/")
+    assert response.status_code == (200 if name == "outsider" else 404)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_team_list(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/team/")
+    assert response.status_code == (200 if exp.reaches else 404)
+    assert_no_leak(response.content.decode(), exp.read)
+    if exp.reaches:
+        assert len(response.json()) == CaseTeamMember.objects.filter(case=cast.case).count()
+
+
+def _status(exp: Expect, allowed: bool, ok: int) -> int:
+    if not exp.reaches:
+        return 404
+    return ok if allowed else 403
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_team_add(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    before = CaseTeamMember.objects.count()
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/team/",
+        {"organisation": cast.orgs["municipality"].pk, "purpose": "Housing support"},
+        content_type="application/json",
+    )
+    assert response.status_code == _status(exp, exp.edit_team, 201)
+    assert_no_leak(response.content.decode(), exp.read)
+    added = CaseTeamMember.objects.filter(
+        case=cast.case, organisation=cast.orgs["municipality"], user__isnull=True
+    )
+    assert added.exists() is (response.status_code == 201)
+    assert CaseTeamMember.objects.count() == before + (response.status_code == 201)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_team_remove(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    member = CaseTeamMember.objects.get(case=cast.case, organisation=cast.orgs["ngo"])
+    response = client.delete(f"{API}/cases/{cast.case.pk}/team/{member.pk}/")
+    assert response.status_code == _status(exp, exp.edit_team, 204)
+    assert CaseTeamMember.objects.filter(pk=member.pk).exists() is (response.status_code != 204)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_note_list(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/notes/")
+    assert response.status_code == (200 if exp.reaches else 404)
+    body = response.content.decode()
+    assert_no_leak(body, exp.read)
+    if exp.reaches:
+        assert {row["category"] for row in response.json()["results"]} == exp.read
+        for category in exp.read:
+            assert sentinel(category) in body
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("name", ACTORS)
+def test_note_detail(cast, name, category):
+    client, exp = _client_and_expect(cast, name)
+    note = cast.notes[category]
+    response = client.get(f"{API}/cases/{cast.case.pk}/notes/{note.pk}/")
+    readable = exp.reaches and category in exp.read
+    assert response.status_code == (200 if readable else 404)
+    assert_no_leak(response.content.decode(), exp.read)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("name", ACTORS)
+def test_note_create(cast, name, category):
+    client, exp = _client_and_expect(cast, name)
+    before = CaseNote.objects.count()
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/notes/",
+        {"category": category, "kind": "assessment", "text": "New observation"},
+        content_type="application/json",
+    )
+    assert response.status_code == _status(exp, category in exp.write, 201)
+    assert_no_leak(response.content.decode(), exp.read)
+    created = response.status_code == 201
+    assert CaseNote.objects.count() == before + created
+    if created:
+        note = CaseNote.objects.get(pk=response.json()["id"])
+        assert (note.case_id, note.category, note.created_by_id) == (
+            cast.case.pk,
+            category,
+            cast.actors[name].pk,
+        )
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("name", ACTORS)
+def test_note_update(cast, name, category):
+    client, exp = _client_and_expect(cast, name)
+    note = cast.notes[category]
+    response = client.patch(
+        f"{API}/cases/{cast.case.pk}/notes/{note.pk}/",
+        {"text": "Rewritten"},
+        content_type="application/json",
+        headers={"If-Match": '"1"'},
+    )
+    if not (exp.reaches and category in exp.read):
+        expected = 404
+    else:
+        expected = 200 if category in exp.write else 403
+    assert response.status_code == expected
+    assert_no_leak(response.content.decode(), exp.read)
+    note.refresh_from_db()
+    if expected == 200:
+        assert (note.text, note.version, note.updated_by_id) == (
+            "Rewritten",
+            2,
+            cast.actors[name].pk,
+        )
+        assert response["ETag"] == '"2"'
+    else:
+        assert (note.text, note.version) == (sentinel(category), 1)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_me(cast, name):
+    client, _ = _client_and_expect(cast, name)
+    response = client.get(f"{API}/me/")
+    assert response.status_code == 200
+    assert_no_leak(response.content.decode(), frozenset())
+    assert response.json()["username"] == name
+
+
+def test_matrix_covers_reach_and_refusals(cast):
+    """The cast exercises every branch: some actors reach K and some do not;
+    some may write a category and some only read it."""
+    expectations = [expect(cast, cast.actors[n]) for n in ACTORS]
+    assert any(e.reaches for e in expectations)
+    assert any(not e.reaches for e in expectations)
+    assert any(e.read - e.write for e in expectations if e.reaches)
+    assert any(e.edit_team for e in expectations)
+    assert any(e.reaches and not e.edit_team for e in expectations)

@@ -1,0 +1,135 @@
+"""The OpenAPI schema and the interactive documentation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.test import Client
+from django.urls import URLPattern, get_resolver
+
+from prepare.access.routes import RoutePolicy
+from prepare.api import urls as api_urls
+
+EXTERNAL_URL = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
+
+# Every operation of v1, with the error answers its description must list.
+OPERATIONS = {
+    ("/api/v1/cases/", "get"): {"200", "400", "401"},
+    ("/api/v1/cases/{case_id}/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/team/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/team/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/team/{member_id}/", "delete"): {"204", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/notes/", "get"): {"200", "400", "401", "404"},
+    ("/api/v1/cases/{case_id}/notes/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/notes/{note_id}/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/notes/{note_id}/", "put"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    ("/api/v1/cases/{case_id}/notes/{note_id}/", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    ("/api/v1/me/", "get"): {"200", "401"},
+}
+
+
+@pytest.fixture
+def schema(db) -> dict:
+    response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert "/api/v1/cases/{case_id}/notes/{note_id}/" in target.read_text()
+
+
+def test_every_operation_is_described(schema):
+    described = {
+        (path, method)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    assert described == set(OPERATIONS)
+    for (path, method), codes in OPERATIONS.items():
+        operation = schema["paths"][path][method]
+        assert codes <= set(operation["responses"]), (path, method)
+        assert {"bearerAuth": []} in operation["security"]
+        ok = next(c for c in operation["responses"] if c.startswith("2"))
+        if ok != "204":
+            assert "content" in operation["responses"][ok], (path, method)
+        if method in {"post", "put", "patch"}:
+            assert "requestBody" in operation, (path, method)
+
+
+def test_bearer_scheme_and_locking_are_documented(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    patch = schema["paths"]["/api/v1/cases/{case_id}/notes/{note_id}/"]["patch"]
+    assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])
+    assert "ETag" in patch["responses"]["200"]["headers"]
+    listing = schema["paths"]["/api/v1/cases/"]["get"]
+    names = {p["name"] for p in listing["parameters"]}
+    assert {"page", "page_size", "status", "partnership"} <= names
+    note_update = schema["components"]["schemas"]["PatchedNoteUpdateRequest"]["properties"]
+    assert set(note_update) == {"kind", "text", "version"}
+
+
+def test_every_v1_view_carries_the_api_route_policy():
+    for pattern in api_urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        view = pattern.callback
+        policy = getattr(view, "route_policy", None) or getattr(
+            getattr(view, "cls", None), "route_policy", None
+        )
+        if str(pattern.pattern).startswith("v1/"):
+            assert policy == RoutePolicy.API, pattern
+        else:
+            assert policy == RoutePolicy.PUBLIC, pattern
+    assert get_resolver().resolve("/api/v1/me/").func.cls.route_policy == RoutePolicy.API
+
+
+def test_docs_are_served_by_the_app(db):
+    client = Client()
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert not EXTERNAL_URL.search(html), EXTERNAL_URL.search(html)
+    # No inline script or style: the CSP allows neither.
+    assert "<style" not in html
+    assert "style=" not in html
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts and all("src=" in attrs for attrs in scripts)
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in a for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        if asset.startswith("/api/docs/"):
+            script = response.content.decode()
+            assert response["Content-Type"].startswith("application/javascript")
+            assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+            assert not EXTERNAL_URL.search(script), EXTERNAL_URL.search(script)
+            assert '"validatorUrl": null' in script
+            assert "/api/schema/" in script
+        response.close()
