@@ -29,9 +29,10 @@ demo: install
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 lint: install
+	$(UV) lock --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy prepare

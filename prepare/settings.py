@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "prepare.access",
     "prepare.cases",
     "prepare.audit",
+    "prepare.demo",
 ]
 
 MIDDLEWARE = [
@@ -169,9 +170,16 @@ AXES_FAILURE_LIMIT = env.int("PREPARE_LOCKOUT_FAILURES", default=5)
 AXES_COOLOFF_TIME = env.float("PREPARE_LOCKOUT_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+# Attempts while locked are refused unchecked and do not extend the lock: it
+# ends a fixed time after the last counted failure (what the page promises).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "prepare.accounts.views.locked_out"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Sign-ins are in the audit log; axes keeps no second, never-purged copy.
+AXES_DISABLE_ACCESS_LOG = True
+# Masked in the stored request data of failed attempts (password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "csrfmiddlewaretoken"]
 
 OTP_TOTP_ISSUER = "PREPARE"
 
@@ -218,6 +226,9 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'none'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
+        # Violations are logged (prepare.accounts.views.csp_report); the
+        # browser test expects none.
+        "report-uri": ["/account/csp-report/"],
     },
 }
 
@@ -236,7 +247,7 @@ LOCALE_PATHS = [BASE_DIR / "prepare" / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
-LANGUAGE_COOKIE_NAME = "prepare-language"
+LANGUAGE_COOKIE_NAME = "__Host-prepare-language" if HTTPS else "prepare-language"
 LANGUAGE_COOKIE_SECURE = HTTPS
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
@@ -245,6 +256,8 @@ LANGUAGE_COOKIE_SAMESITE = "Lax"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# The project's own assets (prepare/static) belong to no app: name the folder.
+STATICFILES_DIRS = [BASE_DIR / "prepare" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -267,6 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "EXCEPTION_HANDLER": "prepare.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PREPARE API",
@@ -278,6 +292,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CategoryEnum": "prepare.access.categories.Category"},
 }
 
 # --- Audit --------------------------------------------------------------------
