@@ -344,6 +344,8 @@ def break_glass_view(request: HttpRequest, pk: int) -> HttpResponse:
                     % {"hours": services.BREAK_GLASS_HOURS},
                 )
                 return redirect("cases:case", pk=pk)
-        status = INVALID
+        # Access without a valid justification is refused, not merely invalid
+        # (SECURITY.md AC-07): 403, with the form and the typed text kept.
+        status = 403
     context = {"form": form, "pk": pk, "hours": services.BREAK_GLASS_HOURS}
     return render(request, "cases/break_glass.html", context, status=status)
