@@ -80,7 +80,9 @@ def caseload(
     ids = list(grants.values_list("case_id", flat=True)[offset : offset + per_page + 1])
     has_next = len(ids) > per_page
     ids = ids[:per_page]
-    total = grants.values("case_id")[: COUNT_CAP + 1].count()
+    # Unordered, so the database stops after COUNT_CAP + 1 index entries
+    # instead of sorting every grant row first.
+    total = grants.order_by().values("case_id")[: COUNT_CAP + 1].count()
     by_id = {
         c.pk: c
         for c in visible_cases(actor).filter(pk__in=ids).select_related("person", "partnership")
