@@ -37,9 +37,15 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy prepare
 
+## Update the translation catalogues (prepare/locale) from the source and compile
+## them. Needs GNU gettext (xgettext, msgmerge, msgfmt); the compiled .mo files are
+## committed, so running PREPARE does not.
+LANGUAGES := en fr nl es ca de sv
 messages: install
-	cd prepare && ../$(VENV)/bin/django-admin makemessages --all --no-obsolete --ignore 'migrations/*'
-	cd prepare && ../$(VENV)/bin/django-admin compilemessages
+	@command -v msgfmt >/dev/null || { echo "make messages needs GNU gettext (e.g. apt install gettext)"; exit 1; }
+	cd prepare && DJANGO_SETTINGS_MODULE=prepare.settings ../$(VENV)/bin/django-admin makemessages \
+		$(addprefix -l ,$(LANGUAGES)) --no-obsolete --ignore 'migrations/*' --ignore 'static/*'
+	cd prepare && DJANGO_SETTINGS_MODULE=prepare.settings ../$(VENV)/bin/django-admin compilemessages
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var
