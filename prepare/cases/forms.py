@@ -45,11 +45,9 @@ class CaseloadFilterForm(forms.Form):
         field.choices = [("", _("All my partnerships")), *partnerships]
 
 
-class NoteForm(forms.Form):
-    category = forms.ChoiceField(
-        label=_("Category"),
-        help_text=_("Only the organisations granted this category will see the note."),
-    )
+class NoteBodyForm(forms.Form):
+    """What every note says: fact or assessment, and the text."""
+
     kind = forms.ChoiceField(
         label=_("Fact or assessment"),
         choices=KIND_CHOICES,
@@ -61,30 +59,26 @@ class NoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
     )
 
+
+class NoteForm(NoteBodyForm):
+    category = forms.ChoiceField(
+        label=_("Category"),
+        help_text=_("Only the organisations granted this category will see the note."),
+    )
+    field_order = ["category", "kind", "text"]
+
     def __init__(self, *args: Any, categories: Iterable[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["category"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = _category_choices(categories)
+        self.limit_categories(categories)
 
     def limit_categories(self, categories: Iterable[str]) -> None:
-        """Offer only ``categories`` when the form is shown again."""
+        """Offer only ``categories`` (again, when the form is shown again)."""
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = _category_choices(categories)
 
 
-class NoteEditForm(forms.Form):
-    kind = forms.ChoiceField(
-        label=_("Fact or assessment"),
-        choices=KIND_CHOICES,
-        help_text=_("A fact can be checked; an assessment is a professional opinion."),
-    )
-    text = forms.CharField(
-        label=_("Note"),
-        max_length=NOTE_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 8}),
-    )
+class NoteEditForm(NoteBodyForm):
     # Parsed by ``prepare.locking.parse_version`` in the view: a missing
     # version is a 428, not a form error.
     version = forms.CharField(required=False, widget=forms.HiddenInput)
