@@ -36,3 +36,13 @@ def _audit_table_flushable(request):
     )
     if transactional:
         request.getfixturevalue("flushable_audit")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Requests activate the user's language for the thread; start each test in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")

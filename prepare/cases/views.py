@@ -230,10 +230,15 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
         form = NoteEditForm(initial={"kind": note.kind, "text": note.text, "version": note.version})
         return _note_edit_page(request, note, form)
 
-    note = selectors.note_locate(actor=actor, case_id=pk, note_id=note_pk)
     form = NoteEditForm(request.POST)
     if not form.is_valid():
+        # The form comes back with the note's case, category, author and date:
+        # a read of the note, checked and audited like the edit page itself.
+        note = selectors.note_for_edit(
+            actor=actor, case_id=pk, note_id=note_pk, view="note_edit_invalid"
+        )
         return _note_edit_page(request, note, form, status=INVALID)
+    note = selectors.note_locate(actor=actor, case_id=pk, note_id=note_pk)
     try:
         version = parse_version(form.cleaned_data["version"])
         services.note_update(

@@ -1,0 +1,330 @@
+"""Shared by the route matrix and the audit coverage test.
+
+- ``routes()``: every route of the URL resolver, with its name and policy, so
+  that a route added anywhere shows up in both tests at once;
+- ``access()``: the oracle. What an actor may do on a case, worked out here
+  from data (the case's team and partnership in the database, the cast's
+  AGREEMENT table) and from the rules in PRODUCT.md, without calling
+  ``prepare.access``: a bug in the policy or in a view shows as a mismatch;
+- ``built_once()``: the cast built once per test module inside an outer
+  transaction; each test runs in a savepoint of it and is rolled back;
+- ``leaks()``: the sentinel scan of a response body.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from prepare.access.categories import Action, Category
+from prepare.access.grants import case_grants_rebuild
+from prepare.access.models import BreakGlassAccess
+from prepare.accounts.middleware import policy_of_view
+from prepare.accounts.models import User
+from prepare.cases.models import Case, CaseTeamMember
+from prepare.partnerships.models import Membership
+from tests.cast import AGREEMENT, Cast, build_cast, sentinel
+from tests.factories import PersonFactory, UserFactory
+
+R, W = Action.READ.value, Action.WRITE.value
+CATEGORIES: tuple[str, ...] = tuple(Category.values)
+IDENTITY_MARKERS = ("Sentinelia", "Identitas")
+
+# --- Routes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    name: str  # "namespace:name", or the pattern when unnamed
+    pattern: str
+    policy: str | None
+
+
+def routes() -> list[RouteInfo]:
+    """Every route the resolver knows, followed through ``include()``."""
+
+    def walk(
+        patterns: Sequence[URLPattern | URLResolver], prefix: str, spaces: tuple[str, ...]
+    ) -> Iterator[RouteInfo]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                inner = (*spaces, entry.namespace) if entry.namespace else spaces
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
+                continue
+            pattern = prefix + str(entry.pattern)
+            name = ":".join((*spaces, entry.name)) if entry.name else pattern
+            yield RouteInfo(name, pattern, policy_of_view(entry.callback))
+
+    return list(walk(get_resolver().url_patterns, "", ()))
+
+
+UNLISTED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def allowed_methods(client: Client, url: str) -> frozenset[str]:
+    """The methods a route accepts, from the ``Allow`` header of its 405 answer.
+
+    TRACE is accepted by no view here; the method check runs before any
+    lookup, so the answer does not depend on the ids in ``url``.
+    """
+    response = client.generic("TRACE", url)
+    assert response.status_code == 405, (url, response.status_code)
+    methods = {m.strip().upper() for m in response["Allow"].split(",") if m.strip()}
+    return frozenset(methods - UNLISTED_METHODS)
+
+
+# --- The scene: the cast, plus an observer -------------------------------------------
+
+ACTORS = (
+    "coordinator",
+    "case_manager",
+    "police_on_team",
+    "police_off_team",
+    "ngo_mentor",
+    "observer",
+    "police_glass",
+    "police_glass_expired",
+    "auditor",
+    "trainer",
+    "outsider",
+)
+
+# Roles, written out rather than imported from the code under test.
+READING_ROLES = {"coordinator", "case_manager", "practitioner", "observer"}
+WRITING_ROLES = {"coordinator", "case_manager", "practitioner"}
+
+# The agreement of each partnership of the cast, by partnership code: the
+# cast's AGREEMENT table, and the other partnership's (Elsewhere may write all).
+AGREEMENTS: dict[str, dict[str, dict[str, str]]] = {
+    "TST": AGREEMENT,
+    "ELS": {"elsewhere": dict.fromkeys(CATEGORIES, W)},
+}
+
+
+@dataclass
+class Scene:
+    cast: Cast
+    users: dict[str, User]
+    # A second case of the cast's partnership, whose team is the police: the
+    # coordinator and the police see it, so ids of K and K2 can be mixed up.
+    k2: Case
+    _expected: dict[tuple[str, int], Access] = field(default_factory=dict)
+
+    @property
+    def case(self) -> Case:
+        return self.cast.case
+
+    def user(self, name: str) -> User:
+        """A fresh object: nothing cached from an earlier request or check."""
+        return User.objects.get(pk=self.users[name].pk)
+
+    def access(self, actor: str, case: Case) -> Access:
+        """The oracle's answer for the scene as built (every test starts from
+        it), worked out once per module. Call it before changing anything."""
+        key = (actor, case.pk)
+        if key not in self._expected:
+            self._expected[key] = access(self.cast, self.user(actor), case)
+        return self._expected[key]
+
+
+def build_scene() -> Scene:
+    """The cast, plus three actors it lacks: an observer in probation (whose
+    organisation is on K's team), and two police officers off K's team who
+    opened emergency access to K, one still running and one expired; and a
+    second case K2 in the same partnership, with the police on its team."""
+    cast = build_cast()
+    users = dict(cast.actors)
+    police = cast.orgs["police"]
+    users["observer"] = UserFactory(
+        username="observer", organisation=cast.orgs["probation"], role="observer"
+    )
+    now = timezone.now()
+    for name, expires_at in (
+        ("police_glass", now + datetime.timedelta(hours=23)),
+        ("police_glass_expired", now - datetime.timedelta(minutes=1)),
+    ):
+        users[name] = UserFactory(username=name, organisation=police, role="practitioner")
+        BreakGlassAccess.objects.create(
+            user=users[name],
+            case=cast.case,
+            justification="Imminent threat reported by the night shift",
+            created_at=expires_at - datetime.timedelta(hours=24),
+            expires_at=expires_at,
+        )
+    k2 = Case.objects.create(
+        person=PersonFactory(),
+        partnership=cast.partnership,
+        reference="TST-2026-0002",
+        status="community",
+    )
+    CaseTeamMember.objects.create(case=k2, organisation=police, purpose="Risk")
+    case_grants_rebuild(k2)
+    assert set(users) == set(ACTORS)
+    return Scene(cast=cast, users=users, k2=k2)
+
+
+@contextmanager
+def built_once(django_db_blocker: Any) -> Iterator[Scene]:
+    """The scene, built once inside a transaction that is rolled back at the end.
+
+    pytest-django runs each test in a savepoint of it (the ``db`` fixture), so
+    a test sees the scene as built and leaves nothing behind.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with override_settings(
+                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+            ):
+                scene = build_scene()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    try:
+        yield scene
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+# --- The oracle ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    reaches: bool  # on the case's team, or coordinating: in the caseload, may write
+    sees: bool  # sees the case at all: reaches it, or through running emergency access
+    read: frozenset[str]
+    write: frozenset[str]
+    edit_team: bool
+    access_log: bool
+    break_glass: bool  # may open emergency access to it
+    glass_read: frozenset[str]  # what emergency access would show
+
+
+def _org_key(cast: Cast, organisation_id: int | None) -> str | None:
+    return next((k for k, org in cast.orgs.items() if org.pk == organisation_id), None)
+
+
+def access(cast: Cast, user: User, case: Case) -> Access:
+    """What ``user`` may do on ``case``, from the data and the rules, not the policy.
+
+    - Only coordinators, case managers, practitioners and observers work on
+      cases; observers never write.
+    - An organisation reads (writes) the categories that its partnership's
+      agreement grants it, if it is a current member or coordinates.
+    - The user reaches the case if their organisation is on its team (entry
+      running), they are named on it (entry running), or they coordinate
+      the partnership; and only if they may read some category of it (need
+      to know: a case nothing of which is shared does not exist for them).
+    - The team is changed by coordinators and case managers who may write.
+    - The access log is the coordinator's.
+    - Emergency access: any case of a partnership whose agreement grants the
+      organisation something; until it expires, it shows the case with what
+      the agreement grants, read only, and does not put it in the caseload.
+    """
+    today = timezone.localdate()
+    partnership = case.partnership
+    org = _org_key(cast, user.organisation_id)
+    coordinating = user.organisation_id == partnership.coordinating_organisation_id
+    member = coordinating or (
+        Membership.objects.filter(partnership=partnership, organisation_id=user.organisation_id)
+        .filter(starts_on__lte=today)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        .exists()
+    )
+    cells: dict[str, str] = {}
+    if user.is_active and user.role in READING_ROLES and member and org is not None:
+        cells = AGREEMENTS[partnership.code].get(org, {})
+    coordinates = user.role == "coordinator" and coordinating
+    running = CaseTeamMember.objects.filter(case=case).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today)
+    )
+    on_team = (
+        coordinates
+        or running.filter(organisation_id=user.organisation_id, user__isnull=True).exists()
+        or running.filter(user=user).exists()
+    )
+    reaches = on_team and bool(cells)
+    glass = BreakGlassAccess.objects.filter(
+        user=user, case=case, expires_at__gt=timezone.now()
+    ).exists()
+    sees = reaches or (glass and bool(cells))
+    read = frozenset(cells) if sees else frozenset()
+    write = (
+        frozenset(c for c, a in cells.items() if a == W)
+        if reaches and user.role in WRITING_ROLES
+        else frozenset()
+    )
+    return Access(
+        reaches=reaches,
+        sees=sees,
+        read=read,
+        write=write,
+        edit_team=bool(write) and (coordinates or user.role == "case_manager"),
+        access_log=reaches and coordinates,
+        break_glass=bool(cells),
+        glass_read=frozenset(cells),
+    )
+
+
+# --- Leaks -----------------------------------------------------------------------------
+
+
+def leaks(
+    body: str, allowed: frozenset[str] | set[str], *, reference: str | None = None
+) -> list[str]:
+    """What ``body`` shows that a reader of only ``allowed`` may not see.
+
+    The sentinel of every other category; the person's name without identity;
+    and, with ``reference``, the case's reference (for an actor who does not
+    reach the case, whose existence must not show).
+    """
+    found = [c for c in CATEGORIES if c not in allowed and sentinel(c) in body]
+    if Category.IDENTITY not in allowed:
+        found += [m for m in IDENTITY_MARKERS if m in body]
+    if reference is not None and reference in body:
+        found.append(reference)
+    return found
+
+
+# --- URLs ----------------------------------------------------------------------------
+
+
+def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
+    """A URL of ``route`` about the cast's case K (or its partnership).
+
+    A parameter this does not know fails: a new route gets a value here before
+    the tests that walk the resolver can pass.
+    """
+    cast = scene.cast
+    k = scene.case
+    ngo = CaseTeamMember.objects.get(case=k, organisation=cast.orgs["ngo"])
+    partnership_pages = route.name.startswith("partnerships:")
+    values = {
+        "pk": cast.partnership.pk if partnership_pages else k.pk,
+        "agreement_pk": cast.agreement.pk,
+        "case_id": k.pk,
+        "note_pk": cast.notes["justice"].pk,
+        "note_id": cast.notes["justice"].pk,
+        "member_pk": ngo.pk,
+        "member_id": ngo.pk,
+        **override,
+    }
+    params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)
+    unknown = [p for p in params if p not in values]
+    assert unknown == [], f"{route.name}: no value for {unknown}"
+    return reverse(route.name, kwargs={p: values[p] for p in params})

@@ -1,0 +1,458 @@
+"""LG-01 and LG-04 over every route that shows case data.
+
+LG-01: each route whose policy is CASE, PARTNERSHIP, AUDITOR or API and that
+answers GET is either in ``READS`` (it shows case data: a GET by an actor who
+may read it writes, in that request, at least one complete audit event, and
+one naming the case when the page is about one case) or in ``EXEMPT`` (it
+holds no case data, with the reason; checked: nothing of the case in its
+answer). The list comes from the resolver and each route's ``Allow`` header,
+so a new case-reading route fails here until it is classified.
+
+LG-04: if the audit event cannot be written, each of those reads, and each
+write those policies allow (``WRITES``, also checked against the resolver),
+answers 5xx, shows no case data and leaves the database as it was.
+
+The requests run inside the test's transaction: ATOMIC_REQUESTS then wraps
+each view in a savepoint, and a failure rolls that savepoint back.
+``test_the_rollback_check_sees_a_request_that_is_not_rolled_back`` proves
+that this set-up does observe a write that is not undone (with
+ATOMIC_REQUESTS off, the same fault leaves the event behind), so that the
+"nothing committed" assertions below can fail. The requests with real
+transactions are in ``tests/audit/test_fail_closed.py``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from prepare.access.models import BreakGlassAccess, CaseGrant
+from prepare.access.routes import RoutePolicy
+from prepare.accounts.services import api_token_create
+from prepare.audit import chain
+from prepare.audit.models import CaseAccessIndex, ChainHead, Event
+from prepare.cases.models import Case, CaseNote, CaseTeamMember
+from prepare.partnerships.models import CategoryGrant, SharingAgreement
+from tests.cast import sentinel, verified_client
+from tests.partnerships.html import form_values
+from tests.routes_table import (
+    CATEGORIES,
+    RouteInfo,
+    Scene,
+    allowed_methods,
+    built_once,
+    leaks,
+    routes,
+    url_for,
+)
+
+
+@pytest.fixture(scope="module")
+def built(django_db_setup: None, django_db_blocker: Any) -> Iterator[Scene]:
+    with built_once(django_db_blocker) as scene:
+        yield scene
+
+
+@pytest.fixture
+def scene(built: Scene, db: None) -> Scene:
+    return built
+
+
+AUDITED_POLICIES = {RoutePolicy.CASE, RoutePolicy.PARTNERSHIP, RoutePolicy.AUDITOR, RoutePolicy.API}
+ROUTES = {r.name: r for r in routes() if r.policy in AUDITED_POLICIES}
+REQUIRED_FIELDS = (
+    "actor_id",
+    "actor_username",
+    "organisation_id",
+    "role",
+    "action",
+    "occurred_at",
+    "request_id",
+    "source_ip",
+    "outcome",
+)
+
+# --- The classification ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to a route, as one actor."""
+
+    actor: str
+    method: str = "GET"
+    query: str = ""
+    # The payload, or a function of the scene that builds it.
+    data: dict[str, Any] | Callable[[Scene], dict[str, Any]] | None = None
+    htmx: bool = False
+    api: bool = False  # with a personal token, as an integration would
+    case_scoped: bool = True  # about the cast's case K: its event must name K
+    params: tuple[tuple[str, int | str], ...] = ()  # overrides for url_for (notes: a category)
+
+
+# Routes that show case data, and who may read each.
+READS: dict[str, list[Request]] = {
+    "cases:caseload": [Request("case_manager"), Request("police_on_team", htmx=True)],
+    "cases:case": [
+        Request("case_manager"),
+        Request("ngo_mentor", htmx=True),
+        Request("police_glass"),  # through emergency access
+    ],
+    "cases:note_edit": [
+        Request("case_manager"),
+        Request("police_on_team", params=(("note_pk", "risk"),)),
+    ],
+    "cases:team": [Request("coordinator"), Request("case_manager")],
+    "audit:case_access_log": [Request("coordinator")],
+    # The log shows who touched which case (ids, never content).
+    "audit:search": [
+        Request("auditor", case_scoped=False),
+        Request("auditor", query="case={case}", case_scoped=False),
+    ],
+    "v1_cases": [Request("case_manager", api=True), Request("observer")],
+    "v1_case": [Request("case_manager", api=True)],
+    "v1_case_team": [Request("case_manager", api=True)],
+    "v1_case_notes": [Request("police_on_team", api=True), Request("case_manager")],
+    "v1_case_note": [Request("case_manager", api=True)],
+}
+
+# Routes that answer GET without any case data. Reviewed: adding one needs a reason.
+EXEMPT: dict[str, str] = {
+    "cases:break_glass": "the emergency-access request form, identical for every id",
+    "partnerships:list": "the partnerships the organisation belongs to: names and member counts",
+    "partnerships:detail": "members and the sharing agreement of a partnership, no case",
+    "partnerships:agreement_create": "a form for a new agreement version",
+    "partnerships:agreement_edit": "the agreement grid: which organisation reads or writes what",
+    "v1_me": "the caller's own account and grants",
+}
+
+# Every write these policies allow, so that each one is shown to fail closed too.
+
+
+def _municipality(scene: Scene) -> int:
+    return scene.cast.orgs["municipality"].pk
+
+
+def _new_agreement(scene: Scene) -> dict[str, Any]:
+    start = timezone.localdate() + datetime.timedelta(days=30)
+    return {
+        "title": "Covenant, second version",
+        "legal_basis": "covenant",
+        "legal_reference": "Art. 1",
+        "valid_from": start.isoformat(),
+        "copy_grid": "on",
+    }
+
+
+def _grid_change(scene: Scene) -> dict[str, Any]:
+    """The agreement grid as the edit page submits it, with one cell changed."""
+    url = url_for(scene, ROUTES["partnerships:agreement_edit"])
+    page = verified_client(scene.users["coordinator"]).get(url)
+    assert page.status_code == 200
+    values = form_values(page.content.decode(), action=url)
+    values[f"cell-{scene.cast.orgs['ngo'].pk}-health"] = "read"
+    return values
+
+
+WRITES: dict[str, Request] = {
+    "cases:note_create": Request(
+        "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
+    ),
+    "cases:note_edit": Request(
+        "case_manager", "POST", data={"kind": "fact", "text": "WRITE-X", "version": "1"}
+    ),
+    "cases:team": Request(
+        "coordinator",
+        "POST",
+        data=lambda scene: {"organisation": _municipality(scene), "purpose": "Housing"},
+    ),
+    "cases:team_remove": Request("coordinator", "POST"),
+    "cases:break_glass": Request(
+        "police_off_team",
+        "POST",
+        data={"justification": "Imminent threat reported by the night shift"},
+    ),
+    "audit:verify": Request("auditor", "POST", case_scoped=False),
+    "partnerships:agreement_create": Request(
+        "coordinator", "POST", case_scoped=False, data=_new_agreement
+    ),
+    "partnerships:agreement_edit": Request(
+        "coordinator", "POST", case_scoped=False, data=_grid_change
+    ),
+    "v1_case_notes": Request(
+        "case_manager", "POST", api=True, data={"category": "justice", "kind": "fact", "text": "X"}
+    ),
+    "v1_case_note": Request("case_manager", "PATCH", api=True, data={"text": "WRITE-X"}),
+    "v1_case_team": Request(
+        "coordinator",
+        "POST",
+        api=True,
+        data=lambda scene: {"organisation": _municipality(scene), "purpose": "Housing"},
+    ),
+    "v1_case_team_member": Request("coordinator", "DELETE", api=True),
+}
+
+
+# --- Helpers ---------------------------------------------------------------------------
+
+
+def _client(scene: Scene, req: Request, **kwargs: Any) -> Client:
+    user = scene.users[req.actor]
+    if req.api:
+        _, raw = api_token_create(actor=user, name="coverage")
+        return Client(headers={"Authorization": f"Bearer {raw}"}, **kwargs)
+    client = verified_client(user)
+    client.raise_request_exception = kwargs.get("raise_request_exception", True)
+    return client
+
+
+def _url(scene: Scene, route: RouteInfo, req: Request) -> str:
+    overrides: dict[str, int] = {}
+    for name, value in req.params:
+        overrides[name] = scene.cast.notes[value].pk if isinstance(value, str) else value
+    url = url_for(scene, route, **overrides)
+    if req.query:
+        url += "?" + req.query.format(case=scene.case.pk)
+    return url
+
+
+def _payload(scene: Scene, req: Request) -> dict[str, Any]:
+    if callable(req.data):
+        return req.data(scene)
+    return dict(req.data or {})
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _send(
+    scene: Scene,
+    client: Client,
+    route: RouteInfo,
+    req: Request,
+    data: dict[str, Any] | None = None,
+) -> Any:
+    url = _url(scene, route, req)
+    headers: dict[str, str] = {"HX-Request": "true"} if req.htmx else {}
+    if req.method == "GET":
+        return client.get(url, headers=headers)
+    if data is None:
+        data = _payload(scene, req)
+    if req.api:
+        if req.method == "PATCH":
+            headers["If-Match"] = '"1"'
+        return client.generic(
+            req.method,
+            url,
+            data=json.dumps(data),
+            content_type="application/json",
+            headers=headers,
+        )
+    return client.generic(
+        req.method, url, data=urlencode(data, doseq=True), content_type=_FORM, headers=headers
+    )
+
+
+# --- The classification is complete ------------------------------------------------------
+
+
+def _methods(scene: Scene) -> dict[str, frozenset[str]]:
+    session = verified_client(scene.users["coordinator"])
+    return {name: allowed_methods(session, url_for(scene, r)) for name, r in ROUTES.items()}
+
+
+def test_every_case_reading_route_is_audited_or_exempt(scene: Scene) -> None:
+    methods = _methods(scene)
+    answers_get = {name for name, m in methods.items() if "GET" in m}
+    assert set(READS) & set(EXEMPT) == set()
+    unclassified = answers_get - set(READS) - set(EXEMPT)
+    assert unclassified == set(), "add these routes to READS (audited) or EXEMPT (no case data)"
+    assert set(READS) | set(EXEMPT) <= answers_get, "stale entries"
+    writes = {name for name, m in methods.items() if m - {"GET"}}
+    assert set(WRITES) == writes, "every write must be shown to fail closed"
+    for name, req in WRITES.items():
+        assert req.method in methods[name], name
+
+
+# --- LG-01: each read writes a complete event -------------------------------------------
+
+READ_CELLS = [(name, i) for name, reqs in READS.items() for i in range(len(reqs))]
+
+
+def _new_events(after: int) -> list[Event]:
+    return list(Event.objects.filter(seq__gt=after).order_by("seq"))
+
+
+def _last_seq() -> int:
+    head = ChainHead.objects.filter(pk=1).first()
+    return head.seq if head else 0
+
+
+@pytest.mark.parametrize(("name", "index"), READ_CELLS, ids=[f"{n}-{i}" for n, i in READ_CELLS])
+def test_a_read_of_case_data_writes_a_complete_event(scene: Scene, name: str, index: int) -> None:
+    req = READS[name][index]
+    user = scene.users[req.actor]
+    client = _client(scene, req)
+    before = _last_seq()
+
+    response = _send(scene, client, ROUTES[name], req)
+
+    assert response.status_code == 200, (name, response.status_code)
+    events = _new_events(before)
+    assert events, f"{name}: no audit event"
+    for event in events:
+        missing = [f for f in REQUIRED_FIELDS if getattr(event, f) in (None, "")]
+        assert missing == [], f"{name}: event #{event.seq} lacks {missing}"
+        assert event.request_id == response["X-Request-ID"]
+        assert (event.actor_id, event.actor_username) == (user.pk, user.username)
+        assert (event.organisation_id, event.role) == (user.organisation_id, user.role)
+        assert event.source_ip == "127.0.0.1"
+    if req.case_scoped:
+        k = scene.case.pk
+        assert any(e.case_id == k or k in (e.case_ids or []) for e in events), name
+
+
+@pytest.mark.parametrize("name", sorted(EXEMPT))
+def test_an_exempt_route_shows_no_case_data(scene: Scene, name: str) -> None:
+    """The exemptions hold: as actors who may read the whole case, nothing of it shows."""
+    for actor in ("coordinator", "case_manager"):
+        client = verified_client(scene.users[actor])
+        response = client.get(url_for(scene, ROUTES[name]))
+        assert response.status_code < 500
+        found = leaks(response.content.decode(), frozenset(), reference=scene.case.reference)
+        assert found == [], f"{name} as {actor} shows {found}"
+
+
+# --- LG-04: no event, no answer, no change ------------------------------------------------
+
+
+class AuditDown(Exception):
+    """The audit store failed."""
+
+
+_real_append = chain.append
+
+
+def _fail_at_once(event: Event) -> Event:
+    raise AuditDown
+
+
+def _fail_after_writing(event: Event) -> Event:
+    """The worst case: event, chain head and index are written, then it fails."""
+    _real_append(event)
+    raise AuditDown
+
+
+FAULTS: dict[str, Callable[[Event], Event]] = {
+    "at_once": _fail_at_once,
+    "after_writing": _fail_after_writing,
+}
+SECRETS = [sentinel(c) for c in CATEGORIES] + ["Sentinelia", "Identitas"]
+
+
+def state() -> dict[str, Any]:
+    """Everything a served request or a write could leave behind."""
+    return {
+        "events": list(Event.objects.order_by("seq").values_list("seq", "hash")),
+        "head": list(ChainHead.objects.values_list("seq", "hash")),
+        "index": sorted(CaseAccessIndex.objects.values_list("event_id", "case_id")),
+        "notes": sorted(CaseNote.objects.values_list("pk", "text", "version")),
+        "cases": sorted(Case.objects.values_list("pk", "updated_at", "version")),
+        "team": sorted(CaseTeamMember.objects.values_list("pk", "organisation_id", "user_id")),
+        "glass": sorted(BreakGlassAccess.objects.values_list("pk", "user_id", "case_id")),
+        "grants": sorted(CaseGrant.objects.values_list("case_id", "organisation_id", "sort_key")),
+        "agreements": sorted(
+            SharingAgreement.objects.values_list("pk", "title", "valid_from", "valid_until")
+        ),
+        "cells": sorted(
+            CategoryGrant.objects.values_list(
+                "agreement_id", "organisation_id", "category", "access"
+            )
+        ),
+    }
+
+
+def _assert_fails_closed(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, name: str, req: Request
+) -> None:
+    client = _client(scene, req, raise_request_exception=False)
+    # Built before the fault: building it may read pages itself.
+    data = _payload(scene, req)
+    for fault, replacement in FAULTS.items():
+        before = state()
+        monkeypatch.setattr(chain, "append", replacement)
+        try:
+            response = _send(scene, client, ROUTES[name], req, data)
+        finally:
+            monkeypatch.undo()
+        assert response.status_code >= 500, (name, fault, response.status_code)
+        body = response.content.decode()
+        assert [s for s in SECRETS if s in body] == [], (name, fault)
+        assert state() == before, (name, fault)
+    assert chain.verify() is None
+
+
+@pytest.mark.parametrize(("name", "index"), READ_CELLS, ids=[f"{n}-{i}" for n, i in READ_CELLS])
+def test_a_read_without_its_event_is_not_served(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, name: str, index: int
+) -> None:
+    req = READS[name][index]
+    _assert_fails_closed(scene, monkeypatch, name, req)
+    # The control: the same request, with the audit working, is served.
+    assert _send(scene, _client(scene, req), ROUTES[name], req).status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(WRITES))
+def test_a_write_without_its_event_is_not_kept(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    req = WRITES[name]
+    _assert_fails_closed(scene, monkeypatch, name, req)
+    # The control: with the audit working the write goes through and is logged
+    # with every required field.
+    before = _last_seq()
+    response = _send(scene, _client(scene, req), ROUTES[name], req)
+    assert response.status_code in (200, 201, 204, 302), (name, response.status_code)
+    events = [e for e in _new_events(before) if e.request_id == response["X-Request-ID"]]
+    assert events, name
+    for event in events:
+        missing = [f for f in REQUIRED_FIELDS if getattr(event, f) in (None, "")]
+        assert missing == [], f"{name}: event #{event.seq} lacks {missing}"
+    if req.case_scoped:
+        assert any(e.case_id == scene.case.pk for e in events), name
+
+
+def test_the_rollback_check_sees_a_request_that_is_not_rolled_back(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check above is not vacuous inside a test transaction.
+
+    With ATOMIC_REQUESTS on, the request's savepoint is rolled back and the
+    state is unchanged; with it off, the same fault leaves the event, head
+    and index rows behind, and ``state()`` sees them.
+    """
+    req = READS["cases:case"][0]
+    route = ROUTES["cases:case"]
+    client = _client(scene, req, raise_request_exception=False)
+    settings_dict = connections.settings["default"]
+    assert settings_dict["ATOMIC_REQUESTS"] is True
+
+    before = state()
+    monkeypatch.setattr(chain, "append", _fail_after_writing)
+    assert _send(scene, client, route, req).status_code == 500
+    assert state() == before
+
+    monkeypatch.setitem(settings_dict, "ATOMIC_REQUESTS", False)
+    assert _send(scene, client, route, req).status_code == 500
+    after = state()
+    assert len(after["events"]) == len(before["events"]) + 1
+    assert after["head"] != before["head"]
