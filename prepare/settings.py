@@ -70,6 +70,9 @@ INSTALLED_APPS = [
     "prepare.access",
     "prepare.cases",
     "prepare.audit",
+    "prepare.plans",
+    "prepare.monitoring",
+    "prepare.notifications",
     "prepare.demo",
 ]
 

@@ -203,7 +203,17 @@ def case_filter(user: Any, action: str = Action.READ) -> Q:
             case_id=OuterRef("pk"), user_id=g.user_id, expires_at__gt=timezone.now()
         )
         reach |= Q(Exists(glass))
-    return Q(partnership_id__in=sorted(g.case_partnership_ids(action))) & reach
+    visible = Q(partnership_id__in=sorted(g.case_partnership_ids(action))) & reach
+    if action == Action.READ and g.organisation_id is not None:
+        # After a transfer the old team keeps read-only access for a grace period.
+        visible |= Q(Exists(_live_graces(g.organisation_id).filter(case_id=OuterRef("pk"))))
+    return visible
+
+
+def _live_graces(organisation_id: int) -> Any:
+    from prepare.cases.models import TransferGrace
+
+    return TransferGrace.objects.filter(organisation_id=organisation_id, until__gt=timezone.now())
 
 
 def visible_cases(user: Any, action: str = Action.READ) -> CaseQuerySet:
@@ -285,8 +295,24 @@ def category_q(user: Any, action: str = Action.READ, prefix: str = "case__") -> 
 
 
 def record_filter(user: Any, action: str = Action.READ) -> Q:
-    """A ``Q`` on any case-bound record with ``case`` and ``category`` fields."""
-    return Q(case__in=visible_cases(user, action).values("pk")) & category_q(user, action)
+    """A ``Q`` on any case-bound record with ``case`` and ``category`` fields.
+
+    The case check is correlated (one indexed probe per record), and a record
+    is kept if the agreement grants its category in the case's partnership or,
+    for reading, a transfer's grace period still covers that category.
+    """
+    granted = category_q(user, action)
+    g = grants_for(user)
+    if action == Action.READ and g.reads_cases and g.organisation_id is not None:
+        granted |= Q(
+            Exists(
+                _live_graces(g.organisation_id).filter(
+                    case_id=OuterRef("case_id"), category=OuterRef("category")
+                )
+            )
+        )
+    in_visible_case = Exists(visible_cases(user, action).filter(pk=OuterRef("case_id")))
+    return Q(in_visible_case) & granted
 
 
 def may_see_identity(user: Any, case: Case) -> bool:

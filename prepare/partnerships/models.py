@@ -10,6 +10,15 @@ from prepare.access.categories import Action, Category
 from prepare.accounts.models import Organisation
 
 
+class RetentionAction(models.TextChoices):
+    ERASE = "erase", _("Erase")
+    ANONYMISE = "anonymise", _("Anonymise")
+
+
+def default_release_reminders() -> list[int]:
+    return [90, 30, 7]
+
+
 class Partnership(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     code = models.CharField(
@@ -23,6 +32,23 @@ class Partnership(models.Model):
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Brussels")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Retention: what happens to a closed case, and how long after closure.
+    retention_years = models.PositiveSmallIntegerField(
+        _("retention after closure (years)"), default=5
+    )
+    retention_action = models.CharField(
+        _("at the end of retention"),
+        max_length=10,
+        choices=RetentionAction.choices,
+        default=RetentionAction.ERASE,
+    )
+    # Days before the expected release at which reminders go out.
+    release_reminder_days = models.JSONField(
+        _("release reminders (days before)"), default=default_release_reminders
+    )
+    transfer_grace_days = models.PositiveSmallIntegerField(
+        _("read-only days for the old team after a transfer"), default=14
+    )
 
     class Meta:
         ordering = ["name"]
@@ -47,6 +73,8 @@ class Membership(models.Model):
     )
     starts_on = models.DateField(_("member since"))
     ends_on = models.DateField(_("member until"), null=True, blank=True)
+    # Named by the partnership to be alerted of high and urgent signals.
+    escalation = models.BooleanField(_("receives escalations"), default=False)
 
     objects = MembershipQuerySet.as_manager()
 

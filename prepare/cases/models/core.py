@@ -67,6 +67,17 @@ class CaseStatus(models.TextChoices):
     ARCHIVED = "archived", _("Archived")
 
 
+class CaseOutcome(models.TextChoices):
+    REINTEGRATED = "reintegrated", _("Reintegrated")
+    REOFFENDED = "reoffended", _("Reoffended")
+    MOVED = "moved", _("Moved (elsewhere or abroad)")
+    SENTENCE_ENDED = "sentence_ended", _("Sentence ended")
+    DIED = "died", _("Died")
+    NO_ACTION = "no_action", _("No action after triage")
+    CRIMINAL_JUSTICE = "criminal_justice", _("Handed to the criminal-justice track")
+    OTHER = "other", _("Other")
+
+
 # Team access ends by itself once a case is closed; the coordinator keeps it.
 ENDED_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.FOLLOW_UP, CaseStatus.ARCHIVED})
 
@@ -93,6 +104,11 @@ class Case(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
+    # Closure: set when the coordinator approves it.
+    outcome = models.CharField(_("outcome"), max_length=20, choices=CaseOutcome.choices, blank=True)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    # Set when retention anonymised the case: only structured facts remain.
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CaseQuerySet.as_manager()
 

@@ -1,0 +1,55 @@
+"""The case domain's models, split by topic; import them from here."""
+
+from prepare.cases.models.core import (
+    ENDED_STATUSES,
+    Case,
+    CaseNote,
+    CaseNoteQuerySet,
+    CaseOutcome,
+    CaseQuerySet,
+    CaseStatus,
+    CaseTeamMember,
+    DataSubjectCategory,
+    NoteKind,
+    Person,
+    TeamMemberQuerySet,
+)
+from prepare.cases.models.lifecycle import (
+    CaseTransition,
+    KeyDate,
+    KeyDateKind,
+    Referral,
+    ReferrerType,
+    TriageDecision,
+    TriageOutcome,
+)
+from prepare.cases.models.records import CaseRecordQuerySet
+from prepare.cases.models.retention import LegalHold
+from prepare.cases.models.transfer import Transfer, TransferGrace, TransferStatus
+
+__all__ = [
+    "ENDED_STATUSES",
+    "Case",
+    "CaseNote",
+    "CaseNoteQuerySet",
+    "CaseOutcome",
+    "CaseQuerySet",
+    "CaseRecordQuerySet",
+    "CaseStatus",
+    "CaseTeamMember",
+    "CaseTransition",
+    "DataSubjectCategory",
+    "KeyDate",
+    "KeyDateKind",
+    "LegalHold",
+    "NoteKind",
+    "Person",
+    "Referral",
+    "ReferrerType",
+    "TeamMemberQuerySet",
+    "Transfer",
+    "TransferGrace",
+    "TransferStatus",
+    "TriageDecision",
+    "TriageOutcome",
+]
