@@ -295,7 +295,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"CategoryEnum": "prepare.access.categories.Category"},
+    "ENUM_NAME_OVERRIDES": {
+        "CategoryEnum": "prepare.access.categories.Category",
+        "StatusEnum": "prepare.cases.models.CaseStatus",
+        "TransferStatusEnum": "prepare.cases.models.transfer.TransferStatus",
+        "ChecklistItemStatusEnum": "prepare.plans.models.ItemStatus",
+    },
 }
 
 # --- Audit --------------------------------------------------------------------
@@ -311,6 +316,26 @@ EMAIL_BACKEND = env.str(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="prepare@localhost")
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
+
+# --- Background tasks -----------------------------------------------------------
+# django-tasks with its database backend: the queue lives in the same database
+# (SQLite embedded, PostgreSQL at scale) and `prepare worker` runs it. A large
+# deployment sets PREPARE_TASKS_BACKEND=rq and REDIS_URL to put the queue on
+# Redis (install the extra `prepare[redis]`; run `prepare rqworker --job-class
+# django_tasks_rq.Job default` beside `prepare worker`, which then only schedules).
+# See docs/decisions/0006-background-tasks.md.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+TASKS_BACKEND = env.str("PREPARE_TASKS_BACKEND", default="database")
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://localhost:6379/0")}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# How often the worker's scheduler runs the reminders (minutes).
+REMINDER_INTERVAL_MINUTES = env.int("PREPARE_REMINDER_MINUTES", default=15)
+# The address users reach PREPARE at, for links in e-mails and calendar feeds.
+SITE_URL = env.str("PREPARE_SITE_URL", default="").rstrip("/")
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {

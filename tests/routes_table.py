@@ -31,10 +31,13 @@ from prepare.access.grants import case_grants_rebuild
 from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import User
-from prepare.cases.models import Case, CaseTeamMember
+from prepare.cases.models import Case, CaseTeamMember, Transfer
 from prepare.partnerships.models import Membership
+from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import AGREEMENT, Cast, build_cast, sentinel
 from tests.factories import PersonFactory, UserFactory
+from tests.monitoring.support import monitoring_ids
+from tests.plans.support import item_id_of
 
 R, W = Action.READ.value, Action.WRITE.value
 CATEGORIES: tuple[str, ...] = tuple(Category.values)
@@ -119,6 +122,9 @@ class Scene:
     # coordinator and the police see it, so ids of K and K2 can be mixed up.
     k2: Case
     _expected: dict[tuple[str, int], Access] = field(default_factory=dict)
+    # An open transfer of a third case K3 (nothing of K) from the cast's
+    # partnership to the other one: its package is the outsider's to see.
+    transfer: Transfer | None = None
 
     @property
     def case(self) -> Case:
@@ -170,7 +176,24 @@ def build_scene() -> Scene:
     CaseTeamMember.objects.create(case=k2, organisation=police, purpose="Risk")
     case_grants_rebuild(k2)
     assert set(users) == set(ACTORS)
-    return Scene(cast=cast, users=users, k2=k2)
+    k3 = Case.objects.create(
+        person=PersonFactory(),
+        partnership=cast.partnership,
+        reference="TST-2026-0003",
+        status="community",
+    )
+    case_grants_rebuild(k3)
+    transfer = Transfer.objects.create(
+        case=k3,
+        from_partnership=cast.partnership,
+        to_partnership=cast.other_partnership,
+        handover_summary="Moves to Elsewhere next month.",
+        summary_category="social",
+        proposed_by=cast.coordinator,
+    )
+    # K's sentence start: a key date (justice) to read and move by id.
+    plant_key_date(cast)
+    return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
 @contextmanager
@@ -322,6 +345,14 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "note_id": cast.notes["justice"].pk,
         "member_pk": ngo.pk,
         "member_id": ngo.pk,
+        # A checklist item of K if one is planted, else an id that exists nowhere.
+        "item_pk": item_id_of(k),
+        "item_id": item_id_of(k),
+        "transfer_pk": scene.transfer.pk if scene.transfer else 987_654,
+        "transfer_id": scene.transfer.pk if scene.transfer else 987_654,
+        # K's contact, condition and signal if planted, else ids that exist nowhere.
+        **monitoring_ids(k),
+        "key_date_id": key_date_id(k),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

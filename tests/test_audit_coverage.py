@@ -40,10 +40,21 @@ from prepare.access.routes import RoutePolicy
 from prepare.accounts.services import api_token_create
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
-from prepare.cases.models import Case, CaseNote, CaseTeamMember
-from prepare.partnerships.models import CategoryGrant, SharingAgreement
+from prepare.cases.models import (
+    Case,
+    CaseNote,
+    CaseTeamMember,
+    LegalHold,
+    Transfer,
+    TransferGrace,
+)
+from prepare.partnerships.models import CategoryGrant, Partnership, SharingAgreement
+from prepare.plans.models import ChecklistItem
+from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import sentinel, verified_client
+from tests.monitoring import support as monitoring
 from tests.partnerships.html import form_values
+from tests.plans.support import plant_checklist, set_release
 from tests.routes_table import (
     CATEGORIES,
     RouteInfo,
@@ -113,6 +124,19 @@ READS: dict[str, list[Request]] = {
     ],
     "cases:team": [Request("coordinator"), Request("case_manager")],
     "audit:case_access_log": [Request("coordinator")],
+    # Release planning. K has no release date in the scene: the board and the
+    # tasks list no case there (their events are checked in tests/plans).
+    "plans:case_checklist": [Request("case_manager"), Request("ngo_mentor", htmx=True)],
+    "plans:release_board": [
+        Request("coordinator", case_scoped=False),
+        Request("case_manager", query="days=30", htmx=True, case_scoped=False),
+    ],
+    "plans:my_tasks": [Request("case_manager", case_scoped=False)],
+    "v1_case_checklist": [Request("case_manager", api=True)],
+    "v1_release_board": [Request("coordinator", api=True, case_scoped=False)],
+    "cases:retention_section": [Request("coordinator"), Request("ngo_mentor", htmx=True)],
+    # The DPO's legal holds: references of held cases (none held in the scene).
+    "cases:legal_holds": [Request("auditor", case_scoped=False)],
     # The log shows who touched which case (ids, never content).
     "audit:search": [
         Request("auditor", case_scoped=False),
@@ -123,6 +147,35 @@ READS: dict[str, list[Request]] = {
     "v1_case_team": [Request("case_manager", api=True)],
     "v1_case_notes": [Request("police_on_team", api=True), Request("case_manager")],
     "v1_case_note": [Request("case_manager", api=True)],
+    # Transfers: the section of K's page; the scene's open transfer of K3 (not K).
+    "cases:transfer_section": [Request("coordinator"), Request("case_manager", htmx=True)],
+    "cases:transfer_inbox": [
+        Request("outsider", case_scoped=False),
+        Request("coordinator", case_scoped=False),
+    ],
+    "cases:transfer_decide": [Request("outsider", case_scoped=False)],
+    "v1_transfers": [Request("outsider", api=True, case_scoped=False)],
+    "v1_transfer": [
+        Request("outsider", api=True, case_scoped=False),
+        Request("coordinator", api=True, case_scoped=False),
+    ],
+    # Monitoring: the case's section; the user's alerts (none in the scene).
+    "monitoring:case_monitoring": [Request("case_manager"), Request("police_on_team", htmx=True)],
+    "monitoring:alerts": [Request("coordinator", case_scoped=False)],
+    "v1_case_contacts": [Request("case_manager", api=True)],
+    "v1_case_licence_conditions": [Request("police_on_team", api=True)],
+    "v1_case_signals": [Request("case_manager", api=True)],
+    # The lifecycle: K's status and history, its key dates (a sentence start is
+    # planted in the scene), the triage queue (nothing of K: it is active) and
+    # the triage page of K.
+    "cases:lifecycle_section": [Request("case_manager"), Request("ngo_mentor", htmx=True)],
+    "cases:timeline": [Request("case_manager"), Request("ngo_mentor")],
+    "cases:key_dates": [Request("case_manager"), Request("police_on_team", htmx=True)],
+    "cases:triage_queue": [Request("coordinator", case_scoped=False)],
+    "cases:triage_decide": [Request("coordinator")],
+    "v1_case_transitions": [Request("case_manager", api=True), Request("observer")],
+    "v1_case_key_dates": [Request("police_on_team", api=True)],
+    "v1_case_key_date": [Request("case_manager", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
@@ -132,7 +185,9 @@ EXEMPT: dict[str, str] = {
     "partnerships:detail": "members and the sharing agreement of a partnership, no case",
     "partnerships:agreement_create": "a form for a new agreement version",
     "partnerships:agreement_edit": "the agreement grid: which organisation reads or writes what",
+    "partnerships:retention": "the partnership's retention rule: years, then erase or anonymise",
     "v1_me": "the caller's own account and grants",
+    "cases:referral_create": "the empty referral form: the user's partnerships and members",
 }
 
 # Every write these policies allow, so that each one is shown to fail closed too.
@@ -163,7 +218,64 @@ def _grid_change(scene: Scene) -> dict[str, Any]:
     return values
 
 
+def _hold_to_release(scene: Scene) -> dict[str, Any]:
+    hold = LegalHold.objects.create(
+        case=scene.case,
+        reason="Court order",
+        until=datetime.date(2040, 1, 1),
+        placed_by=scene.cast.coordinator,
+    )
+    return {"hold": hold.pk}
+
+
+def _release_set(scene: Scene, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    set_release(scene.case, scene.cast.coordinator)
+    return dict(payload or {})
+
+
+def _checklist_planted(payload: dict[str, Any]) -> Callable[[Scene], dict[str, Any]]:
+    """K's checklist planted (its first item, identity, is what ``url_for`` names)."""
+
+    def build(scene: Scene) -> dict[str, Any]:
+        plant_checklist(scene.case, scene.cast.coordinator)
+        return dict(payload)
+
+    return build
+
+
 WRITES: dict[str, Request] = {
+    "plans:checklist_start": Request("case_manager", "POST", data=_release_set),
+    "plans:checklist_item_add": Request(
+        "case_manager",
+        "POST",
+        data=_checklist_planted({"title": "X", "category": "justice", "due_on": "2040-01-01"}),
+    ),
+    "plans:checklist_item": Request(
+        "case_manager",
+        "POST",
+        data=_checklist_planted({"op": "complete", "note": "", "version": "1"}),
+    ),
+    "v1_case_checklist": Request(
+        "case_manager", "POST", api=True, data=lambda s: _release_set(s, {"start": True})
+    ),
+    "v1_checklist_item": Request(
+        "case_manager", "PATCH", api=True, data=_checklist_planted({"action": "complete"})
+    ),
+    "cases:legal_hold_place": Request(
+        "coordinator", "POST", data={"reason": "Court order", "until": "2040-01-01"}
+    ),
+    "cases:legal_hold_release": Request("coordinator", "POST", data=_hold_to_release),
+    "cases:legal_holds": Request(
+        "auditor",
+        "POST",
+        data={"reference": "TST-2026-0001", "reason": "Complaint", "until": "2040-01-01"},
+    ),
+    "partnerships:retention": Request(
+        "coordinator",
+        "POST",
+        case_scoped=False,
+        data={"retention_years": "7", "retention_action": "anonymise", "current": "5:erase"},
+    ),
     "cases:note_create": Request(
         "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
     ),
@@ -199,7 +311,107 @@ WRITES: dict[str, Request] = {
         data=lambda scene: {"organisation": _municipality(scene), "purpose": "Housing"},
     ),
     "v1_case_team_member": Request("coordinator", "DELETE", api=True),
+    "cases:transfer_section": Request("coordinator", "POST", data=lambda s: _proposal(s)),
+    "cases:transfer_decide": Request(
+        "outsider", "POST", case_scoped=False, data={"decision": "accept", "reason": ""}
+    ),
+    "cases:transfer_withdraw": Request("coordinator", "POST", case_scoped=False),
+    "v1_case_transfers": Request("coordinator", "POST", api=True, data=lambda s: _proposal(s)),
+    "v1_transfer_accept": Request("outsider", "POST", api=True, case_scoped=False, data={}),
+    "v1_transfer_decline": Request(
+        "outsider", "POST", api=True, case_scoped=False, data={"reason": "No housing here"}
+    ),
+    "v1_transfer_withdraw": Request("coordinator", "POST", api=True, case_scoped=False),
+    **{
+        name: Request(
+            actor,
+            method,
+            api=name.startswith("v1_"),
+            data=lambda s, name=name: monitoring.coverage_payload(s.cast, name),
+        )
+        for name, actor, method in (
+            ("monitoring:contact_create", "case_manager", "POST"),
+            ("monitoring:condition_create", "case_manager", "POST"),
+            ("monitoring:condition_end", "case_manager", "POST"),
+            ("monitoring:breach_create", "case_manager", "POST"),
+            ("monitoring:signal_create", "case_manager", "POST"),
+            ("monitoring:signal_acknowledge", "police_on_team", "POST"),  # alerted
+            ("monitoring:signal_close", "case_manager", "POST"),
+            ("v1_case_contacts", "case_manager", "POST"),
+            ("v1_contact", "case_manager", "PATCH"),
+            ("v1_case_licence_conditions", "case_manager", "POST"),
+            ("v1_licence_condition_breaches", "case_manager", "POST"),
+            ("v1_case_signals", "case_manager", "POST"),
+            ("v1_signal_acknowledge", "police_on_team", "POST"),
+        )
+    },
 }
+
+
+def _referral(scene: Scene) -> dict[str, Any]:
+    return lifecycle.referral_form(scene.cast)
+
+
+def _referral_api(scene: Scene) -> dict[str, Any]:
+    return {
+        "partnership": scene.cast.partnership.pk,
+        "referrer_type": "court",
+        "person": {
+            "given_name": "Api",
+            "family_name": "Newperson",
+            "data_subject_category": "convicted",
+        },
+        "reason": "Referred by the court",
+        "reason_category": "risk",
+    }
+
+
+def _in_triage(scene: Scene) -> dict[str, Any]:
+    lifecycle.put_in_triage(scene.case)
+    return {"outcome": "more_information", "reasons": "Ask probation", "version": "1"}
+
+
+WRITES.update(
+    {
+        "cases:referral_create": Request("case_manager", "POST", case_scoped=False, data=_referral),
+        "cases:transition": Request(
+            "case_manager",
+            "POST",
+            data={"to_status": "community", "reason": "Released", "version": "1"},
+        ),
+        "cases:triage_decide": Request("coordinator", "POST", data=_in_triage),
+        "cases:key_dates": Request(
+            "case_manager", "POST", data={"kind": "next_review", "date": "2027-01-01"}
+        ),
+        "v1_referrals": Request(
+            "case_manager", "POST", api=True, case_scoped=False, data=_referral_api
+        ),
+        "v1_case_transitions": Request(
+            "case_manager",
+            "POST",
+            api=True,
+            data={"to_status": "community", "reason": "Released", "version": 1},
+        ),
+        "v1_case_key_dates": Request(
+            "case_manager",
+            "PUT",
+            api=True,
+            data={"dates": [{"kind": "next_review", "date": "2027-01-01"}]},
+        ),
+        "v1_case_key_date": Request(
+            "case_manager", "PUT", api=True, data={"date": "2023-10-01", "version": 1}
+        ),
+    }
+)
+
+
+def _proposal(scene: Scene) -> dict[str, Any]:
+    """A transfer of K to the other partnership, as the form and the API take it."""
+    return {
+        "to_partnership": scene.cast.other_partnership.pk,
+        "summary_category": "social",
+        "handover_summary": "Moves to Elsewhere.",
+    }
 
 
 # --- Helpers ---------------------------------------------------------------------------
@@ -369,7 +581,18 @@ def state() -> dict[str, Any]:
         "cases": sorted(Case.objects.values_list("pk", "updated_at", "version")),
         "team": sorted(CaseTeamMember.objects.values_list("pk", "organisation_id", "user_id")),
         "glass": sorted(BreakGlassAccess.objects.values_list("pk", "user_id", "case_id")),
+        "checklist": sorted(
+            ChecklistItem.objects.values_list("pk", "case_id", "status", "due_on", "version")
+        ),
+        "transfers": sorted(Transfer.objects.values_list("pk", "case_id", "status")),
+        "graces": sorted(TransferGrace.objects.values_list("case_id", "organisation_id")),
+        "holds": sorted(LegalHold.objects.values_list("pk", "reason", "released_at")),
+        "retention": sorted(
+            Partnership.objects.values_list("pk", "retention_years", "retention_action")
+        ),
         "grants": sorted(CaseGrant.objects.values_list("case_id", "organisation_id", "sort_key")),
+        "monitoring": monitoring.monitoring_state(),
+        "lifecycle": lifecycle.lifecycle_state(),
         "agreements": sorted(
             SharingAgreement.objects.values_list("pk", "title", "valid_from", "valid_until")
         ),

@@ -29,6 +29,7 @@ each cell runs in a savepoint of it.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,9 +43,13 @@ from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
 from prepare.accounts.services import api_token_create
 from prepare.audit.models import Event
-from prepare.cases.models import Case, CaseNote, CaseTeamMember
+from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import CategoryGrant
+from prepare.plans.models import ChecklistItem
+from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import sentinel, verified_client
+from tests.monitoring import support as monitoring
+from tests.plans.support import plant_checklist, set_release
 from tests.routes_table import (
     ACTORS,
     AGREEMENTS,
@@ -168,6 +173,272 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
         frozenset({"GET"}),
         _probes("audit:case_access_log", ("GET", "K"), ("GET", "K", None, True)),
     ),
+    # Release planning: K's checklist holds one item per category, titled with
+    # the category's sentinel (``tests.plans.support.plant_checklist``).
+    "plans:case_checklist": (
+        frozenset({"GET"}),
+        _probes(
+            "plans:case_checklist",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
+    "plans:checklist_start": (
+        frozenset({"POST"}),
+        _probes(
+            "plans:checklist_start",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "valid", None, True),
+            ("POST", "invalid"),  # no expected release date
+        ),
+    ),
+    "plans:checklist_item_add": (
+        frozenset({"POST"}),
+        (
+            Probe("plans:checklist_item_add", "GET", "K"),
+            *_per_category("plans:checklist_item_add", "POST", "valid"),
+            Probe("plans:checklist_item_add", "POST", "invalid", "risk"),
+        ),
+    ),
+    "plans:checklist_item": (
+        frozenset({"POST"}),
+        (
+            Probe("plans:checklist_item", "GET", "K", "justice"),
+            *_per_category("plans:checklist_item", "POST", "valid"),
+            Probe("plans:checklist_item", "POST", "valid", "justice", True),
+            Probe("plans:checklist_item", "POST", "foreign", "risk"),
+            Probe("plans:checklist_item", "POST", "invalid", "risk"),
+            Probe("plans:checklist_item", "POST", "stale", "risk"),
+            Probe("plans:checklist_item", "POST", "no_version", "risk"),
+        ),
+    ),
+    "plans:release_board": (
+        frozenset({"GET"}),
+        _probes(
+            "plans:release_board", ("GET", "list"), ("GET", "list", None, True), ("POST", "list")
+        ),
+    ),
+    "plans:my_tasks": (
+        frozenset({"GET"}),
+        _probes("plans:my_tasks", ("GET", "list"), ("POST", "list")),
+    ),
+    # Transfers: "transfer" is the scene's open transfer of K3 to the other
+    # partnership (see ``_transfer_expected``).
+    "cases:transfer_section": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "cases:transfer_section",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+        ),
+    ),
+    "cases:transfer_inbox": (
+        frozenset({"GET"}),
+        _probes("cases:transfer_inbox", ("GET", "list"), ("POST", "list")),
+    ),
+    "cases:transfer_decide": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "cases:transfer_decide",
+            ("GET", "transfer"),
+            ("GET", "missing"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+        ),
+    ),
+    "cases:transfer_withdraw": (
+        frozenset({"POST"}),
+        _probes("cases:transfer_withdraw", ("GET", "transfer"), ("POST", "valid")),
+    ),
+    "cases:retention_section": (
+        frozenset({"GET"}),
+        _probes(
+            "cases:retention_section",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+        ),
+    ),
+    "cases:legal_hold_place": (
+        frozenset({"POST"}),
+        _probes(
+            "cases:legal_hold_place",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "valid", None, True),
+            ("POST", "invalid"),
+        ),
+    ),
+    "cases:legal_hold_release": (
+        frozenset({"POST"}),
+        _probes("cases:legal_hold_release", ("GET", "K"), ("POST", "valid"), ("POST", "foreign")),
+    ),
+    # Monitoring: K's monitoring is planted for these probes (a contact per
+    # category, a justice condition with a breach, a high justice signal that
+    # alerts every user; see ``tests.monitoring.support``).
+    "monitoring:case_monitoring": (
+        frozenset({"GET"}),
+        _probes(
+            "monitoring:case_monitoring",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
+    "monitoring:alerts": (
+        frozenset({"GET"}),
+        _probes("monitoring:alerts", ("GET", "list"), ("POST", "list")),
+    ),
+    "monitoring:contact_create": (
+        frozenset({"POST"}),
+        (
+            Probe("monitoring:contact_create", "GET", "K"),
+            *_per_category("monitoring:contact_create", "POST", "valid"),
+            Probe("monitoring:contact_create", "POST", "valid", "risk", True),
+            Probe("monitoring:contact_create", "POST", "invalid", "risk", True),
+        ),
+    ),
+    "monitoring:condition_create": (
+        frozenset({"POST"}),
+        _probes(
+            "monitoring:condition_create", ("GET", "K"), ("POST", "valid"), ("POST", "invalid")
+        ),
+    ),
+    "monitoring:condition_end": (
+        frozenset({"POST"}),
+        _probes(
+            "monitoring:condition_end",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "foreign"),
+            ("POST", "stale"),
+            ("POST", "no_version"),
+        ),
+    ),
+    "monitoring:breach_create": (
+        frozenset({"POST"}),
+        _probes("monitoring:breach_create", ("GET", "K"), ("POST", "valid"), ("POST", "invalid")),
+    ),
+    "monitoring:signal_create": (
+        frozenset({"POST"}),
+        (
+            Probe("monitoring:signal_create", "GET", "K"),
+            *_per_category("monitoring:signal_create", "POST", "valid"),
+            Probe("monitoring:signal_create", "POST", "valid", "risk", True),
+            Probe("monitoring:signal_create", "POST", "invalid", "risk"),
+        ),
+    ),
+    "monitoring:signal_acknowledge": (
+        frozenset({"POST"}),
+        _probes(
+            "monitoring:signal_acknowledge",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "valid", None, True),
+            ("POST", "foreign"),
+            ("POST", "invalid"),
+            ("POST", "stale"),
+            ("POST", "no_version"),
+        ),
+    ),
+    "monitoring:signal_close": (
+        frozenset({"POST"}),
+        _probes(
+            "monitoring:signal_close",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "foreign"),
+            ("POST", "stale"),
+            ("POST", "no_version"),
+        ),
+    ),
+    # The case lifecycle (``tests.cases.lifecycle_matrix``): K is active
+    # (pre-release), so a triage decision on it is refused.
+    "cases:referral_create": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "cases:referral_create",
+            ("GET", "form"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+            ("POST", "duplicate"),
+        ),
+    ),
+    "cases:triage_queue": (
+        frozenset({"GET"}),
+        _probes("cases:triage_queue", ("GET", "list"), ("POST", "list")),
+    ),
+    "cases:triage_decide": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "cases:triage_decide",
+            ("GET", "K"),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+            ("POST", "stale"),
+        ),
+    ),
+    "cases:timeline": (
+        frozenset({"GET"}),
+        _probes(
+            "cases:timeline",
+            ("GET", "K"),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
+    "cases:lifecycle_section": (
+        frozenset({"GET"}),
+        _probes(
+            "cases:lifecycle_section",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
+    "cases:transition": (
+        frozenset({"POST"}),
+        _probes(
+            "cases:transition",
+            ("GET", "K"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+            ("POST", "refused"),
+            ("POST", "stale"),
+            ("POST", "no_version"),
+            ("POST", "missing"),
+        ),
+    ),
+    "cases:key_dates": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "cases:key_dates",
+            ("GET", "K"),
+            ("GET", "K", None, True),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+            ("POST", "stale"),
+            ("POST", "no_version"),
+        ),
+    ),
 }
 PROBES = [p for _, probes in TABLE.values() for p in probes]
 CELLS = len(PROBES) * len(ACTORS)
@@ -175,6 +446,7 @@ CELLS = len(PROBES) * len(ACTORS)
 MISSING_PK = 987_654
 NOTE_TEXT = "MATRIX-NEW-NOTE-TEXT"
 EDITED_TEXT = "MATRIX-EDITED-NOTE-TEXT"
+HOLD_REASON = "MATRIX-HOLD-REASON"
 JUSTIFICATION = "Imminent threat reported by the night shift, team unreachable"
 WRITE_EVENTS = {
     "cases:note_create": "create",
@@ -182,7 +454,18 @@ WRITE_EVENTS = {
     "cases:team": "team_change",
     "cases:team_remove": "team_change",
     "cases:break_glass": "break_glass",
+    "plans:checklist_start": "create",
+    "plans:checklist_item_add": "create",
+    "plans:checklist_item": "update",
+    "cases:legal_hold_place": "create",
+    "cases:legal_hold_release": "update",
+    "cases:transfer_section": "transfer",
+    "cases:transfer_decide": "transfer",
+    "cases:transfer_withdraw": "transfer",
 }
+TRANSFER_SUMMARY = "MATRIX-HANDOVER-SUMMARY"
+WRITE_EVENTS.update(monitoring.WRITE_EVENTS)
+WRITE_EVENTS.update(lifecycle.WRITE_EVENTS)
 
 
 def _target(scene: Scene, probe: Probe) -> int:
@@ -232,8 +515,77 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
         case "cases:break_glass":
             text = JUSTIFICATION if probe.variant == "valid" else "Too short"
             return reverse(probe.route, args=[pk]), {"justification": text}
+        case route if route.startswith("plans:"):
+            return _plans_request(scene, probe, pk)
+        case "cases:transfer_section":
+            data = {
+                "to_partnership": str(scene.cast.other_partnership.pk),
+                "summary_category": "social",
+                "handover_summary": TRANSFER_SUMMARY,
+            }
+            if probe.variant == "invalid":
+                data["handover_summary"] = ""
+            return reverse(probe.route, args=[pk]), data
+        case "cases:transfer_inbox":
+            return reverse(probe.route), {}
+        case "cases:transfer_decide" | "cases:transfer_withdraw":
+            assert scene.transfer is not None
+            transfer_pk = MISSING_PK if probe.variant == "missing" else scene.transfer.pk
+            data = {"decision": "decline", "reason": "No housing found here"}
+            if probe.variant == "invalid":
+                data["reason"] = ""
+            return reverse(probe.route, args=[transfer_pk]), data
+        case "cases:legal_hold_place":
+            data = {"reason": HOLD_REASON, "until": "2040-01-01"}
+            if probe.variant == "invalid":
+                data = {"reason": "", "until": ""}
+            return reverse(probe.route, args=[pk]), data
+        case "cases:legal_hold_release":
+            # A hold of K, sent under K's id (or, "foreign", under K2's).
+            hold = LegalHold.objects.create(
+                case=scene.case,
+                reason=HOLD_REASON,
+                until=datetime.date(2040, 1, 1),
+                placed_by=scene.cast.coordinator,
+            )
+            return reverse(probe.route, args=[pk]), {"hold": str(hold.pk)}
+        case route if route.startswith("monitoring:"):
+            return monitoring.matrix_request(scene.cast, probe, pk)
+        case route if route in lifecycle.ROUTES:
+            return lifecycle.matrix_request(scene.cast, probe, pk)
         case _:
             return reverse(probe.route, args=[pk]), {}
+
+
+ITEM_TITLE = "MATRIX-NEW-CHECKLIST-ITEM"
+
+
+def _plans_request(scene: Scene, probe: Probe, pk: int) -> tuple[str, dict[str, str]]:
+    """Release planning: K's checklist planted (owed by probation), except for a start."""
+    k, cast = scene.case, scene.cast
+    if probe.route == "plans:checklist_start":
+        if probe.variant != "invalid":
+            set_release(k, cast.coordinator)
+        return reverse(probe.route, args=[pk]), {}
+    items = plant_checklist(k, cast.coordinator, owner=cast.orgs["probation"])
+    if probe.route in ("plans:release_board", "plans:my_tasks"):
+        return reverse(probe.route), {}
+    if probe.route == "plans:checklist_item_add":
+        data = {"title": ITEM_TITLE, "category": probe.category or "", "due_on": "2040-01-01"}
+        if probe.variant == "invalid":
+            data["title"] = ""
+        return reverse(probe.route, args=[pk]), data
+    if probe.route == "plans:checklist_item":
+        item = items[probe.category or "justice"]
+        data = {"op": "complete", "note": "MATRIX-DONE", "version": "1"}
+        if probe.variant == "invalid":
+            data = {"op": "not_applicable", "note": "", "version": "1"}
+        elif probe.variant == "stale":
+            data["version"] = "7"
+        elif probe.variant == "no_version":
+            del data["version"]
+        return reverse(probe.route, args=[pk, item.pk]), data
+    return reverse(probe.route, args=[pk]), {}
 
 
 def expected(probe: Probe, a: Access, other: Access) -> int:
@@ -242,8 +594,14 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
     methods = TABLE[probe.route][0]
     if probe.method not in methods:
         return 405  # before any lookup: the same for every actor and id
-    if probe.route == "cases:caseload":
+    if probe.route in ("plans:release_board", "plans:my_tasks"):
+        return 200  # lists: each shows what the actor may see (``assert_shows``)
+    if probe.route in ("cases:caseload", "cases:transfer_inbox", "monitoring:alerts"):
         return 200
+    if probe.route in ("cases:transfer_decide", "cases:transfer_withdraw"):
+        return _transfer_expected(probe, a, other, ok)
+    if probe.route in lifecycle.ROUTES:
+        return lifecycle.matrix_expected(probe, a, other, ok)
     if probe.route == "cases:break_glass":
         # The form is the same for any id. Without a valid justification
         # access is refused (AC-07) before the id is looked at; with one, a
@@ -260,7 +618,7 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
     category = probe.category
     allowed: bool
     match probe.route:
-        case "cases:case":
+        case "cases:case" | "cases:timeline":
             return 200
         case "audit:case_access_log":
             return 200 if a.access_log else 403
@@ -272,12 +630,51 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             allowed = category in a.write
         case "cases:team" | "cases:team_remove":
             allowed = a.edit_team
+        case "plans:case_checklist":
+            return 200
+        case "plans:checklist_start":
+            allowed = "justice" in a.write  # the plan hangs on the release date
+        case "plans:checklist_item_add":
+            allowed = category in a.write
+        case "plans:checklist_item":
+            if category not in a.read:
+                return 404
+            allowed = category in a.write
+        case "cases:transfer_section":
+            if probe.method == "GET":
+                return 200
+            # Proposed by the coordinator of the case's partnership only.
+            allowed = a.access_log
+        case "cases:retention_section":
+            return 200
+        case "cases:legal_hold_place" | "cases:legal_hold_release":
+            allowed = a.access_log  # the coordinator of K's partnership
+        case route if route.startswith("monitoring:"):
+            verdict = monitoring.matrix_allowed(probe, a.read, a.write)
+            if not isinstance(verdict, bool):
+                return verdict
+            allowed = verdict
         case _:
             raise AssertionError(f"no expectation for {probe}")
     if not allowed:
         return 403
     failure = {"invalid": 422, "stale": 409, "no_version": 428}.get(probe.variant)
     return failure or ok
+
+
+def _transfer_expected(probe: Probe, a: Access, other: Access, ok: int) -> int:
+    """The scene's transfer goes from K's partnership to the other case's: its
+    sender coordinates K's (``a.access_log``), its receiver the other case's
+    (``other.access_log``). Nobody else learns that it exists."""
+    sender, receiver = a.access_log, other.access_log
+    if probe.variant == "missing" or not (sender or receiver):
+        return 404
+    allowed = sender if probe.route == "cases:transfer_withdraw" else receiver
+    if not allowed:
+        return 403
+    if probe.method == "GET":
+        return 200
+    return 422 if probe.variant == "invalid" else ok
 
 
 # --- State -------------------------------------------------------------------------------
@@ -297,6 +694,14 @@ def snapshot() -> dict[str, Any]:
             )
         ),
         "glass": sorted(BreakGlassAccess.objects.values_list("pk", "user_id", "case_id")),
+        "checklist": sorted(
+            ChecklistItem.objects.values_list(
+                "pk", "case_id", "title", "status", "due_on", "version", "owner_organisation_id"
+            )
+        ),
+        "holds": sorted(
+            LegalHold.objects.values_list("pk", "case_id", "reason", "until", "released_by_id")
+        ),
         "cases": sorted(Case.objects.values_list("pk", "status", "version", "updated_at")),
         "grants": sorted(
             CaseGrant.objects.values_list(
@@ -311,6 +716,11 @@ def snapshot() -> dict[str, Any]:
             )
         ),
         "logged_writes": Event.objects.exclude(action__in=["view", "list", "search"]).count(),
+        "monitoring": monitoring.monitoring_state(),
+        "lifecycle": lifecycle.lifecycle_state(),
+        "transfers": sorted(
+            Transfer.objects.values_list("pk", "case_id", "status", "to_partnership_id")
+        ),
     }
 
 
@@ -336,6 +746,37 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
             ).exists()
         case "cases:break_glass":
             assert BreakGlassAccess.objects.filter(user_id=user_pk, case=scene.case).exists()
+        case "plans:checklist_start":
+            created = ChecklistItem.objects.filter(case=scene.case, created_by_id=user_pk)
+            assert created.count() == 12
+        case "plans:checklist_item_add":
+            added = ChecklistItem.objects.filter(case=scene.case, title=ITEM_TITLE)
+            assert list(added.values_list("category", "created_by_id")) == [
+                (probe.category, user_pk)
+            ]
+        case "plans:checklist_item":
+            item = ChecklistItem.objects.get(case=scene.case, category=probe.category)
+            assert (item.status, item.version, item.completed_by_id) == ("done", 2, user_pk)
+        case "cases:transfer_section":
+            proposed = Transfer.objects.filter(case=scene.case, status="proposed")
+            assert list(proposed.values_list("to_partnership_id", "proposed_by_id")) == [
+                (scene.cast.other_partnership.pk, user_pk)
+            ]
+        case "cases:transfer_decide" | "cases:transfer_withdraw":
+            assert scene.transfer is not None
+            transfer = Transfer.objects.get(pk=scene.transfer.pk)
+            status = "declined" if probe.route == "cases:transfer_decide" else "withdrawn"
+            assert (transfer.status, transfer.decided_by_id) == (status, user_pk)
+        case "cases:legal_hold_place":
+            assert LegalHold.objects.filter(
+                case=scene.case, reason=HOLD_REASON, released_at__isnull=True, placed_by_id=user_pk
+            ).exists()
+        case "cases:legal_hold_release":
+            assert LegalHold.objects.filter(case=scene.case, released_by_id=user_pk).exists()
+        case route if route.startswith("monitoring:"):
+            monitoring.matrix_effect(scene.cast, probe, user_pk)
+        case route if route in lifecycle.ROUTES:
+            lifecycle.matrix_effect(scene.cast, probe, user_pk)
         case _:
             raise AssertionError(f"{probe} is not a write")
 
@@ -358,6 +799,29 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             assert NOTE_TEXT in body
         case "audit:case_access_log":
             assert k.reference in body
+        case "plans:case_checklist" if probe.variant == "K":
+            assert [c for c in CATEGORIES if (sentinel(c) in body) != (c in a.read)] == []
+        case "plans:release_board":
+            # K is listed where the actor reaches it and reads its release date.
+            listed = a.reaches and "justice" in a.read
+            assert (k.reference in body) is listed
+            assert ("Sentinelia" in body) is (listed and "identity" in a.read)
+        case "plans:my_tasks":
+            # K's items are owed by probation: its people see all they may read, others none.
+            shown = {c for c in CATEGORIES if sentinel(c) in body}
+            assert shown in (set(), set(a.read) if a.reaches else set())
+        case "cases:retention_section" if probe.variant == "K":
+            assert 'id="retention"' in body
+            # Holds' reasons are the coordinator's (the scene has none on K).
+            assert ("Place a legal hold" in body) is a.access_log
+        case "cases:transfer_section" if probe.variant == "K":
+            assert ("Propose a transfer" in body) is a.access_log
+        case "cases:transfer_decide":
+            assert "Moves to Elsewhere next month." in body
+        case route if route.startswith("monitoring:"):
+            monitoring.matrix_shows(scene.cast, probe, a.read, body)
+        case route if route in lifecycle.ROUTES:
+            lifecycle.matrix_shows(scene.cast, probe, a, body)
 
 
 # --- The cells ---------------------------------------------------------------------------
@@ -404,7 +868,7 @@ def test_cell(scene: Scene, probe: Probe, actor: str) -> None:
     logged = Event.objects.filter(
         request_id=response["X-Request-ID"], action=WRITE_EVENTS[probe.route], actor_id=user.pk
     )
-    assert logged.count() == 1
+    assert logged.count() == lifecycle.WRITE_COUNTS.get(probe.route, 1)
     if probe.route == "cases:break_glass":
         _after_break_glass(scene, client, a)
 
@@ -507,6 +971,7 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("partnerships:detail", args=[cast.other_partnership.pk]),
         reverse("partnerships:agreement_create", args=[cast.partnership.pk]),
         reverse("partnerships:agreement_edit", args=[cast.partnership.pk, cast.agreement.pk]),
+        reverse("partnerships:retention", args=[cast.partnership.pk]),
     ]
 
 

@@ -40,6 +40,10 @@ PUBLIC_ROUTES = {
     "set_language",
     "schema",
     "api_docs",
+    # Calendar clients cannot sign in: the secret random UUID in the address is
+    # the credential (only its digest is stored; revocable; unknown, revoked
+    # or disabled -> 404), the answer goes through the policy and is audited.
+    "notifications:calendar_feed",
 }
 # Routes a password-only session may reach: enrolment and the way out.
 ENROLMENT_ROUTES = {"accounts:mfa_setup", "accounts:logout"}

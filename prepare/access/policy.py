@@ -343,10 +343,19 @@ def case_abilities(user: Any, case: Case, *, can_write_case: bool | None = None)
             g.writes_cases and visible_cases(user, Action.WRITE).filter(pk=case.pk).exists()
         )
     writes = g.categories(pid, Action.WRITE) if can_write_case else frozenset()
+    reads = g.categories(pid, Action.READ)
+    if pid not in g.partnership_ids and g.reads_cases and g.organisation_id is not None:
+        # Not a member of the case's partnership: the user reads it only through
+        # a transfer's grace period, and then exactly the categories it keeps.
+        reads = frozenset(
+            _live_graces(g.organisation_id)
+            .filter(case_id=case.pk)
+            .values_list("category", flat=True)
+        )
     return CaseAbilities(
-        read_categories=g.categories(pid, Action.READ),
+        read_categories=reads,
         write_categories=writes,
-        see_identity=Category.IDENTITY in g.categories(pid, Action.READ),
+        see_identity=Category.IDENTITY in reads,
         edit_team=bool(can_write_case) and (coordinator or g.role == Role.CASE_MANAGER),
         see_access_log=coordinator,
         write=bool(can_write_case),

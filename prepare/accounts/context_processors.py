@@ -20,5 +20,13 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "cases": verified and getattr(user, "reads_cases", False),
             "partnerships": verified and role not in ("",),
             "audit": verified and role == Role.AUDITOR,
+            # The bell: one count on a partial index, only after the second factor.
+            "unread": _unread_notifications(user) if verified else 0,
         }
     }
+
+
+def _unread_notifications(user: Any) -> int:
+    from prepare.notifications.selectors import unread_count
+
+    return unread_count(user)

@@ -48,6 +48,12 @@ class CaseloadFilterForm(forms.Form):
 class NoteBodyForm(forms.Form):
     """What every note says: fact or assessment, and the text."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The case page also holds the forms of other sections (contacts,
+        # signals ...): ids of its own keep every label tied to its field.
+        kwargs.setdefault("auto_id", "note_%s")
+        super().__init__(*args, **kwargs)
+
     kind = forms.ChoiceField(
         label=_("Fact or assessment"),
         choices=KIND_CHOICES,

@@ -1,6 +1,12 @@
 from django.urls import path
 
-from prepare.cases import views
+from prepare.cases import (
+    lifecycle_views,
+    retention_views,
+    timeline_views,
+    transfer_views,
+    views,
+)
 
 app_name = "cases"
 
@@ -16,4 +22,49 @@ urlpatterns = [
         name="team_remove",
     ),
     path("cases/<int:pk>/break-glass/", views.break_glass_view, name="break_glass"),
+    path("cases/<int:pk>/timeline/", timeline_views.timeline_view, name="timeline"),
+    path(
+        "cases/<int:pk>/retention/",
+        retention_views.retention_section_view,
+        name="retention_section",
+    ),
+    path(
+        "cases/<int:pk>/retention/holds/",
+        retention_views.legal_hold_place_view,
+        name="legal_hold_place",
+    ),
+    path(
+        "cases/<int:pk>/retention/holds/release/",
+        retention_views.legal_hold_release_view,
+        name="legal_hold_release",
+    ),
+    path("legal-holds/", retention_views.dpo_legal_holds_view, name="legal_holds"),
+    # Referral, triage, status and key dates (prepare.cases.lifecycle_views).
+    path("referrals/new/", lifecycle_views.referral_create_view, name="referral_create"),
+    path("triage/", lifecycle_views.triage_queue_view, name="triage_queue"),
+    path("cases/<int:pk>/triage/", lifecycle_views.triage_decide_view, name="triage_decide"),
+    path(
+        "cases/<int:pk>/lifecycle/",
+        lifecycle_views.lifecycle_section_view,
+        name="lifecycle_section",
+    ),
+    path("cases/<int:pk>/transitions/", lifecycle_views.transition_view, name="transition"),
+    path("cases/<int:pk>/key-dates/", lifecycle_views.key_dates_view, name="key_dates"),
+    # Transfer to another partnership (prepare.cases.transfer_views).
+    path(
+        "cases/<int:pk>/transfer/",
+        transfer_views.transfer_section_view,
+        name="transfer_section",
+    ),
+    path("transfers/", transfer_views.transfer_inbox_view, name="transfer_inbox"),
+    path(
+        "transfers/<int:transfer_pk>/",
+        transfer_views.transfer_decide_view,
+        name="transfer_decide",
+    ),
+    path(
+        "transfers/<int:transfer_pk>/withdraw/",
+        transfer_views.transfer_withdraw_view,
+        name="transfer_withdraw",
+    ),
 ]

@@ -992,3 +992,13 @@ CLOSURE_NOTE = (
     "Closure approved by the coordinator. Follow-up reviews at 6 and 12 months agreed with "
     "probation and the exit mentor."
 )
+
+# Why the ended demo cases were closed, and what came after the closure.
+CLOSURE_REASON = (
+    "Closure approved at the case meeting: the plan's goals are met and the partners "
+    "see no need for further multi-agency work."
+)
+AFTER_CLOSURE_REASON: dict[str, str] = {
+    CaseStatus.FOLLOW_UP: "Six-month follow-up review started as scheduled at closure.",
+    CaseStatus.ARCHIVED: "No concerns since closure; the case is archived.",
+}

@@ -9,11 +9,13 @@ Sharing grids, cases and case teams are made through the services, so the
 audit chain records them like any other write. Notes are inserted one case at
 a time, each with the audit event ``note_create`` would write (and the same
 grant check), because going through ``note_create`` note by note is most of
-the loading time. Closed cases are written while still open and then closed,
-with an audit event. Finally the loader moves the cases' and notes' dates back
-over the past months (a demo that happened all today would be a poor demo)
-and re-copies each case's sort key and status into the case grant index.
-Audit events keep the real time.
+the loading time. Closed cases are written while still open and then closed
+through ``case_transition`` (outcome, follow-up reviews). Then
+``prepare.demo.lifecycle`` adds referrals, key dates, release planning,
+monitoring and a transfer, and the reminders due today are inserted. The
+loader moves the cases' and notes' dates back over the past months (a demo
+that happened all today would be a poor demo) and re-copies each case's sort
+key and status into the case grant index. Audit events keep the real time.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -42,12 +43,17 @@ from prepare.cases.models import (
     ENDED_STATUSES,
     Case,
     CaseNote,
+    CaseOutcome,
     CaseStatus,
     CaseTeamMember,
+    CaseTransition,
+    KeyDate,
     NoteKind,
     Person,
 )
-from prepare.demo import data
+from prepare.cases.transitions import FOLLOW_UP_MONTHS, add_months, case_transition
+from prepare.demo import data, lifecycle
+from prepare.notifications.reminders import run_reminders
 from prepare.partnerships.models import Membership, Partnership, SharingAgreement
 from prepare.partnerships.services import agreement_grid_update, grid_digest
 
@@ -60,6 +66,15 @@ class LoadReport:
     cases: int = 0
     notes: int = 0
     skipped_cases: int = 0
+    referrals: int = 0
+    triage_decisions: int = 0
+    key_dates: int = 0
+    checklists: int = 0
+    contacts: int = 0
+    breaches: int = 0
+    signals: int = 0
+    transfers: int = 0
+    reminders: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,12 +109,18 @@ def load() -> LoadReport:
     report = LoadReport()
     today = timezone.localdate()
     password = make_password(data.DEMO_PASSWORD)
+    worlds: dict[str, _World] = {}
     for spec in data.PARTNERSHIPS:
         world = _partnership(spec, report)
         _staff(world, password, report)
         _agreement(world, today)
         _cases(world, today, report)
+        lifecycle.populate(world, today, report)
+        worlds[spec.code] = world
+    lifecycle.transfer(worlds[data.ROTTERDAM.code], worlds[data.VILVOORDE.code], report)
     _user(data.ADMIN, None, password, report)
+    # The bell: reminders due today (each inserted once, so a second run adds none).
+    report.reminders = sum(run_reminders(timezone.now()).values())
     return report
 
 
@@ -268,19 +289,44 @@ def _case(
     plan = _note_plan(world, index, p, team)
     timeline = _timeline(world, index, p, len(plan), today)
     notes = _notes_insert(case, plan, timeline.note_times)
-    if ended:
-        Case.objects.filter(pk=case.pk).update(status=p.status, version=F("version") + 1)
-        case.status = p.status
-        audit_record(
-            action=EventAction.UPDATE,
-            actor=coordinator,
-            case=case,
-            obj=case,
-            category=Category.JUSTICE,
-            detail={"fields": ["status"], "version": case.version + 1},
-        )
     _backdate(case, timeline)
+    if ended:
+        case = _close(coordinator, case, index, p.status, today)
     return len(notes)
+
+
+_OUTCOMES = (CaseOutcome.REINTEGRATED, CaseOutcome.SENTENCE_ENDED, CaseOutcome.MOVED)
+
+
+def _close(coordinator: User, case: Case, index: int, status: str, today: datetime.date) -> Case:
+    """Close the case through the lifecycle (outcome, follow-up reviews), then date it back."""
+    case = case_transition(
+        actor=coordinator,
+        case_id=case.pk,
+        to_status=CaseStatus.CLOSED,
+        reason=data.CLOSURE_REASON,
+        version=Case.objects.get(pk=case.pk).version,
+        outcome=_OUTCOMES[index % len(_OUTCOMES)],
+    )
+    if status != CaseStatus.CLOSED:
+        case = case_transition(
+            actor=coordinator,
+            case_id=case.pk,
+            to_status=status,
+            reason=data.AFTER_CLOSURE_REASON[status],
+            version=case.version,
+        )
+    closed_on = today - datetime.timedelta(days=_QUIET_DAYS[status])
+    moment = timezone.make_aware(datetime.datetime.combine(closed_on, datetime.time(15, 0)))
+    Case.objects.filter(pk=case.pk).update(closed_on=closed_on, updated_at=moment)
+    case.closed_on, case.updated_at = closed_on, moment
+    for kind, months in FOLLOW_UP_MONTHS:
+        KeyDate.objects.filter(case=case, kind=kind).update(
+            date=add_months(closed_on, months), updated_at=moment
+        )
+    CaseTransition.objects.filter(case=case).update(at=moment)
+    case_grants_touch(case)
+    return case
 
 
 def _notes_insert(

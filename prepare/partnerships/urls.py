@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prepare.partnerships import views
+from prepare.partnerships import retention_views, views
 
 app_name = "partnerships"
 
@@ -13,4 +13,5 @@ urlpatterns = [
         views.agreement_edit,
         name="agreement_edit",
     ),
+    path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
 ]

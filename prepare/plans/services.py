@@ -1,10 +1,506 @@
-"""Release-planning checklists (being built)."""
+"""Writes on release-planning checklists: each one transaction and one audit event.
+
+Who may do what:
+- starting release planning needs write access to the case and to its
+  ``justice`` category (the plan hangs on the expected release date);
+- adding, completing, marking not applicable, assigning and reopening an
+  item needs write access to the case and to the item's category, as any
+  record of that category. Members of the owner organisation complete their
+  own items under the same rule: the agreement decides, not the ownership.
+"""
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-def checklist_reschedule(*, case: Any, release_on: datetime.date) -> None:
-    """Move the due dates of the case's checklist items with the release date."""
+from prepare.access.categories import Action, Category
+from prepare.access.grants import case_grants_touch
+from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for, parse_pk
+from prepare.accounts.models import CASE_READING_ROLES, Organisation, OrganisationType, User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.models import Case, CaseTeamMember, KeyDate, KeyDateKind
+from prepare.locking import save_versioned
+from prepare.partnerships.models import Membership, Partnership
+from prepare.plans.models import (
+    DEFAULT_TITLES,
+    ChecklistItem,
+    ChecklistTemplate,
+    ChecklistTemplateItem,
+    ItemStatus,
+)
+
+NOTE_MAX_LENGTH = 5000
+TITLE_MAX_LENGTH = 200
+# Far enough for any sentence; a typo such as 9000 days is refused.
+MAX_OFFSET_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class DefaultItem:
+    key: str
+    category: str
+    owner_type: str
+    offset_days: int
+
+
+# What a release needs, by default: owner by type of organisation, due a number
+# of days before the expected release.
+DEFAULT_ITEMS: tuple[DefaultItem, ...] = (
+    DefaultItem("housing", Category.SOCIAL, OrganisationType.HOUSING, -90),
+    DefaultItem("identity_papers", Category.SOCIAL, OrganisationType.LOCAL_AUTHORITY, -60),
+    DefaultItem("bank_account", Category.SOCIAL, OrganisationType.SOCIAL_SERVICES, -30),
+    DefaultItem("benefits", Category.SOCIAL, OrganisationType.SOCIAL_SERVICES, -30),
+    DefaultItem("health_insurance", Category.SOCIAL, OrganisationType.SOCIAL_SERVICES, -30),
+    DefaultItem("continuity_of_care", Category.HEALTH, OrganisationType.HEALTH, -30),
+    DefaultItem("work_or_training", Category.SOCIAL, OrganisationType.EMPLOYMENT, -14),
+    DefaultItem("mentor", Category.INTERVENTIONS, OrganisationType.EXIT_NGO, -30),
+    DefaultItem("family_contact", Category.SOCIAL, OrganisationType.PROBATION, -14),
+    DefaultItem("licence_conditions", Category.JUSTICE, OrganisationType.PROBATION, -7),
+    DefaultItem("police_briefing", Category.RISK, OrganisationType.POLICE, -7),
+    DefaultItem("victim_considerations", Category.JUSTICE, OrganisationType.PROBATION, -30),
+)
+assert {i.key for i in DEFAULT_ITEMS} == set(DEFAULT_TITLES)
+
+
+class PlanningRefused(ValidationError):
+    """A release-planning change that the case's state does not allow (HTTP 422/400)."""
+
+
+# --- Helpers ---------------------------------------------------------------------
+
+
+def _touch(case: Case) -> None:
+    case.updated_at = timezone.now()
+    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
+    case_grants_touch(case)
+
+
+def expected_release(case: Case) -> datetime.date | None:
+    """The case's expected release date, unfiltered: for services and reminders."""
+    return (
+        KeyDate.objects.filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+        .values_list("date", flat=True)
+        .first()
+    )
+
+
+def partnership_organisations(partnership: Partnership) -> Any:
+    """The active organisations of a partnership today: its members and its coordinator."""
+    today = timezone.localdate()
+    members = (
+        Membership.objects.current(today)
+        .filter(partnership_id=partnership.pk)
+        .values("organisation_id")
+    )
+    return Organisation.objects.filter(
+        Q(pk__in=members) | Q(pk=partnership.coordinating_organisation_id), is_active=True
+    ).order_by("name")
+
+
+def assignable_users(organisations: Any) -> Any:
+    """Active practitioners of ``organisations`` who work on cases."""
+    return (
+        User.objects.filter(
+            is_active=True,
+            role__in=sorted(CASE_READING_ROLES),
+            organisation__in=organisations.values("pk"),
+        )
+        .select_related("organisation")
+        .order_by("organisation__name", "last_name", "first_name", "username")
+    )
+
+
+def may_start(actor: User, case: Case, *, can_write_case: bool) -> bool:
+    return can_write_case and grants_for(actor).may(
+        case.partnership_id, Category.JUSTICE, Action.WRITE
+    )
+
+
+def planning_started(case: Case) -> bool:
+    return ChecklistItem.objects.filter(case_id=case.pk).exists()
+
+
+def default_template(partnership: Partnership) -> ChecklistTemplate:
+    """The partnership's default template, created with the default items on first use."""
+    template = ChecklistTemplate.objects.filter(partnership=partnership, is_default=True).first()
+    if template is not None:
+        return template
+    template, created = ChecklistTemplate.objects.get_or_create(
+        partnership=partnership,
+        is_default=True,
+        defaults={"name": "Release checklist"},
+    )
+    if created:
+        ChecklistTemplateItem.objects.bulk_create(
+            ChecklistTemplateItem(
+                template=template,
+                key=item.key,
+                category=item.category,
+                owner_type=item.owner_type,
+                offset_days=item.offset_days,
+                position=position,
+            )
+            for position, item in enumerate(DEFAULT_ITEMS)
+        )
+    return template
+
+
+def _resolve_owners(case: Case, types: set[str]) -> dict[str, int | None]:
+    """For each organisation type, the one organisation of the partnership that owes it.
+
+    Several of that type: the one on the case team; none, or no single one: unassigned.
+    """
+    candidates: dict[str, list[int]] = {}
+    for org_id, org_type in (
+        partnership_organisations(case.partnership)
+        .filter(type__in=sorted(types))
+        .values_list("pk", "type")
+    ):
+        candidates.setdefault(org_type, []).append(org_id)
+    all_ids = [i for ids in candidates.values() for i in ids]
+    on_team = set(
+        CaseTeamMember.objects.active()
+        .filter(case_id=case.pk, organisation_id__in=all_ids)
+        .values_list("organisation_id", flat=True)
+    )
+    owners: dict[str, int | None] = {}
+    for org_type in types:
+        ids = candidates.get(org_type, [])
+        if len(ids) == 1:
+            owners[org_type] = ids[0]
+            continue
+        teamed = [i for i in ids if i in on_team]
+        owners[org_type] = teamed[0] if len(teamed) == 1 else None
+    return owners
+
+
+def _check_owner(case: Case, owner: Organisation | None) -> None:
+    if (
+        owner is not None
+        and not partnership_organisations(case.partnership).filter(pk=owner.pk).exists()
+    ):
+        raise ValidationError(
+            {"owner_organisation": _("The owner must be an organisation of the partnership.")}
+        )
+
+
+def _check_assignee(
+    case: Case, category: str, owner: Organisation | None, assignee: User | None
+) -> None:
+    if assignee is None:
+        return
+    if owner is None or assignee.organisation_id != owner.pk:
+        raise ValidationError(
+            {"assignee": _("The person assigned must work for the owner organisation.")}
+        )
+    if not assignee.is_active or not grants_for(assignee).may(case.partnership_id, category):
+        raise ValidationError(
+            {"assignee": _("This person may not read this category of the case.")}
+        )
+
+
+def _item_for_write(actor: User, item_id: Any) -> ChecklistItem:
+    """The item, if the actor reads it (else 404) and may write it (else 403)."""
+    pk = parse_pk(item_id)
+    if pk is None:
+        raise Http404
+    item = (
+        ChecklistItem.objects.visible_to(actor, Action.READ)
+        .select_related("case", "case__partnership", "owner_organisation")
+        .filter(pk=pk)
+        .first()
+    )
+    if item is None:
+        raise Http404
+    if not ChecklistItem.objects.visible_to(actor, Action.WRITE).filter(pk=pk).exists():
+        raise WriteForbidden
+    return item
+
+
+def _audit_item(actor: User, item: ChecklistItem, op: str, fields: list[str]) -> None:
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        case=item.case,
+        obj=item,
+        category=item.category,
+        detail={"op": op, "fields": fields, "version": item.version},
+    )
+
+
+# --- Starting and adding ---------------------------------------------------------------
+
+
+@transaction.atomic
+def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
+    """Create the case's checklist from the partnership's default template."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if not may_start(actor, case, can_write_case=True):
+        raise WriteForbidden
+    # Two starts at once must not make two checklists: the second waits here.
+    Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
+    if planning_started(case):
+        raise PlanningRefused(_("Release planning has already started for this case."))
+    release_on = expected_release(case)
+    if release_on is None:
+        raise PlanningRefused(
+            _("Set the expected release date first: the checklist's due dates count from it.")
+        )
+    template = default_template(case.partnership)
+    lines = list(template.items.all())
+    owners = _resolve_owners(case, {line.owner_type for line in lines if line.owner_type})
+    now = timezone.now()
+    items = [
+        ChecklistItem(
+            case=case,
+            key=line.key,
+            title=line.title,
+            category=line.category,
+            owner_organisation_id=(
+                line.owner_organisation_id
+                if line.owner_organisation_id
+                else owners.get(line.owner_type)
+            ),
+            offset_days=line.offset_days,
+            due_on=release_on + datetime.timedelta(days=line.offset_days),
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        for line in lines
+    ]
+    created = ChecklistItem.objects.bulk_create(items)
+    if created and created[0].pk is None:
+        # Backends that do not return ids from a bulk insert.
+        created = list(ChecklistItem.objects.filter(case_id=case.pk).order_by("pk"))
+    _touch(case)
+    audit_record(
+        action=EventAction.CREATE,
+        actor=actor,
+        case=case,
+        obj=case,
+        detail={
+            "op": "release_planning_start",
+            "template": template.pk,
+            "items": [i.pk for i in created],
+            "categories": sorted({i.category for i in created}),
+        },
+    )
+    return created
+
+
+@transaction.atomic
+def checklist_item_add(
+    *,
+    actor: User,
+    case_id: Any,
+    title: str,
+    category: str,
+    due_on: datetime.date | None = None,
+    offset_days: int | None = None,
+    owner_organisation: Organisation | None = None,
+    assignee: User | None = None,
+) -> ChecklistItem:
+    """Add an item to a started checklist: a fixed date, or days from the release."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    g = grants_for(actor)
+    if category not in Category.values:
+        raise ValidationError({"category": _("Choose a category.")})
+    if not g.may(case.partnership_id, category, Action.WRITE):
+        raise WriteForbidden
+    if not planning_started(case):
+        raise PlanningRefused(_("Start release planning first."))
+    if (due_on is None) == (offset_days is None):
+        raise ValidationError(
+            _("Give either a due date or a number of days from the expected release.")
+        )
+    if offset_days is not None:
+        # The due date would disclose the release date to a reader without justice.
+        if not g.may(case.partnership_id, Category.JUSTICE):
+            raise ValidationError(
+                {"offset_days": _("Give a due date: you cannot see the expected release date.")}
+            )
+        if abs(offset_days) > MAX_OFFSET_DAYS:
+            raise ValidationError({"offset_days": _("That is too far from the release.")})
+        release_on = expected_release(case)
+        if release_on is None:
+            raise ValidationError({"offset_days": _("The case has no expected release date.")})
+        due_on = release_on + datetime.timedelta(days=offset_days)
+    assert due_on is not None
+    _check_owner(case, owner_organisation)
+    _check_assignee(case, category, owner_organisation, assignee)
+    now = timezone.now()
+    item = ChecklistItem(
+        case=case,
+        title=title.strip()[:TITLE_MAX_LENGTH],
+        category=category,
+        owner_organisation=owner_organisation,
+        assignee=assignee,
+        offset_days=offset_days,
+        due_on=due_on,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    item.full_clean()
+    item.save()
+    _touch(case)
+    audit_record(
+        action=EventAction.CREATE,
+        actor=actor,
+        case=case,
+        obj=item,
+        category=category,
+        detail={"op": "add", "fields": ["title", "due_on", "owner_organisation", "assignee"]},
+    )
+    return item
+
+
+# --- Changing an item -------------------------------------------------------------------
+
+
+@transaction.atomic
+def checklist_item_complete(
+    *, actor: User, item_id: Any, version: int, note: str = ""
+) -> ChecklistItem:
+    item = _item_for_write(actor, item_id)
+    if item.status != ItemStatus.OPEN:
+        raise PlanningRefused(_("This item is not open."))
+    save_versioned(
+        item,
+        version,
+        {
+            "status": ItemStatus.DONE,
+            "completion_note": note.strip()[:NOTE_MAX_LENGTH],
+            "completed_by": actor,
+            "completed_at": timezone.now(),
+            "updated_at": timezone.now(),
+        },
+    )
+    _touch(item.case)
+    _audit_item(actor, item, "complete", ["status", "completion_note"])
+    return item
+
+
+@transaction.atomic
+def checklist_item_not_applicable(
+    *, actor: User, item_id: Any, version: int, reason: str
+) -> ChecklistItem:
+    item = _item_for_write(actor, item_id)
+    if not reason.strip():
+        raise ValidationError({"note": _("Say why this item does not apply.")})
+    if item.status != ItemStatus.OPEN:
+        raise PlanningRefused(_("This item is not open."))
+    save_versioned(
+        item,
+        version,
+        {
+            "status": ItemStatus.NOT_APPLICABLE,
+            "completion_note": reason.strip()[:NOTE_MAX_LENGTH],
+            "completed_by": actor,
+            "completed_at": timezone.now(),
+            "updated_at": timezone.now(),
+        },
+    )
+    _touch(item.case)
+    _audit_item(actor, item, "not_applicable", ["status", "completion_note"])
+    return item
+
+
+@transaction.atomic
+def checklist_item_assign(
+    *,
+    actor: User,
+    item_id: Any,
+    version: int,
+    owner_organisation: Organisation | None,
+    assignee: User | None = None,
+) -> ChecklistItem:
+    """Name the organisation that owes the item and, optionally, one of its people."""
+    item = _item_for_write(actor, item_id)
+    _check_owner(item.case, owner_organisation)
+    _check_assignee(item.case, item.category, owner_organisation, assignee)
+    save_versioned(
+        item,
+        version,
+        {
+            "owner_organisation": owner_organisation,
+            "assignee": assignee,
+            "updated_at": timezone.now(),
+        },
+    )
+    _touch(item.case)
+    _audit_item(actor, item, "assign", ["owner_organisation", "assignee"])
+    return item
+
+
+@transaction.atomic
+def checklist_item_reopen(*, actor: User, item_id: Any, version: int) -> ChecklistItem:
+    """Open a done or not-applicable item again; its due date follows the release again."""
+    item = _item_for_write(actor, item_id)
+    if item.status == ItemStatus.OPEN:
+        raise PlanningRefused(_("This item is already open."))
+    fields: dict[str, Any] = {
+        "status": ItemStatus.OPEN,
+        "completion_note": "",
+        "completed_by": None,
+        "completed_at": None,
+        "updated_at": timezone.now(),
+    }
+    release_on = expected_release(item.case) if item.offset_days is not None else None
+    if release_on is not None and item.offset_days is not None:
+        fields["due_on"] = release_on + datetime.timedelta(days=item.offset_days)
+    save_versioned(item, version, fields)
+    _touch(item.case)
+    _audit_item(actor, item, "reopen", sorted(k for k in fields if k != "updated_at"))
+    return item
+
+
+# --- The release date moves -----------------------------------------------------------
+
+
+def checklist_reschedule(
+    *, case: Case, release_on: datetime.date, actor: User | None = None
+) -> list[int]:
+    """Move the due dates of the case's open items that count from the release.
+
+    Called by ``key_date_set`` inside its transaction (its caller checked the
+    write). Done and not-applicable items, and items with a fixed date, keep
+    theirs. One UPDATE per distinct offset, and one audit event listing the
+    items moved.
+    """
+    open_items = ChecklistItem.objects.filter(
+        case_id=case.pk, status=ItemStatus.OPEN, offset_days__isnull=False
+    )
+    rows = [
+        (pk, offset)
+        for pk, offset in open_items.values_list("pk", "offset_days")
+        if offset is not None
+    ]
+    if not rows:
+        return []
+    now = timezone.now()
+    for offset in sorted({offset for _pk, offset in rows}):
+        open_items.filter(offset_days=offset).update(
+            due_on=release_on + datetime.timedelta(days=offset),
+            version=F("version") + 1,
+            updated_at=now,
+        )
+    moved = sorted(pk for pk, _offset in rows)
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        case=case,
+        detail={"op": "reschedule", "fields": ["due_on"], "items": moved},
+    )
+    return moved

@@ -120,8 +120,9 @@ def test_token_page_lists_tokens_in_a_bounded_number_of_queries(alice, django_as
         create_token(alice, name=f"token {n}")
     client = verified_client(alice)
     client.get(reverse("accounts:api_tokens"))
-    # Session, user, device, tokens, session save, and the savepoints around them.
-    with django_assert_num_queries(9):
+    # Session, user, device, unread notifications, tokens, session save, and the
+    # savepoints around them.
+    with django_assert_num_queries(10):
         response = client.get(reverse("accounts:api_tokens"))
     body = response.content.decode()
     assert body.count('<th scope="row">token ') == 3

@@ -14,8 +14,9 @@ from prepare.audit.services import audit_record
 from tests.partnerships.html import table_with_caption
 
 # Every signed-in page: session, user, second-factor device, the user's grants
-# (3), the session's update, and the savepoints of the request's transaction.
-REQUEST_OVERHEAD = 11
+# (3), the unread notifications of the bell, the session's update, and the
+# savepoints of the request's transaction.
+REQUEST_OVERHEAD = 12
 # One audit event: chain head, event, head update, in a savepoint; plus the
 # case index row when the event names a case.
 AUDIT_EVENT = 5

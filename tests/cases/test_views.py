@@ -219,8 +219,9 @@ def test_caseload_query_count_does_not_grow_with_cases(
 
     # session, user, OTP device; grants (3); partnership names; page ids, total,
     # cases; audit event (head, insert, head update, access index); the session's
-    # last-seen time; and the savepoints of the request and the audit append (6).
-    with django_assert_num_queries(21):
+    # last-seen time; and the savepoints of the request and the audit append (6);
+    # the unread notifications of the bell and the signals awaiting the user.
+    with django_assert_num_queries(23):
         response = client.get(reverse("cases:caseload"))
 
     assert len(rows_of(response.content.decode())) == min(count + 1, 25)
@@ -276,8 +277,8 @@ def test_case_page_query_count(cast, as_user, django_assert_num_queries, extra_n
     # session, user, OTP device; grants (3); case; write check; notes; team;
     # break-glass check; audit event (head, insert, head update, access index);
     # the session's last-seen time; the savepoints of the request and the audit
-    # append (6).
-    with django_assert_num_queries(22):
+    # append (6); the unread notifications of the bell.
+    with django_assert_num_queries(23):
         response = client.get(reverse("cases:case", args=[cast.case.pk]))
 
     assert response.status_code == 200
@@ -339,8 +340,8 @@ def test_invalid_note_keeps_the_typed_text(cast, as_user, htmx):
     assert "Typed &lt;b&gt;carefully&lt;/b&gt; over ten minutes</textarea>" in body
     kind_select = re.search(r'<select name="kind"[^>]*>', body).group(0)
     assert 'aria-invalid="true"' in kind_select
-    assert 'aria-describedby="id_kind_helptext id_kind_error"' in kind_select
-    assert 'id="id_kind_error"' in body
+    assert 'aria-describedby="note_kind_helptext note_kind_error"' in kind_select
+    assert 'id="note_kind_error"' in body
     assert '<option value="risk" selected>' in body
     assert '<option value="" selected>Choose fact or assessment</option>' in body
     assert ("<html" in body) is not htmx

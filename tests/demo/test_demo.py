@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 import re
 
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -20,9 +22,32 @@ from prepare.access.policy import grants_for, visible_cases
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
-from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
+from prepare.cases.models import (
+    Case,
+    CaseNote,
+    CaseStatus,
+    CaseTeamMember,
+    CaseTransition,
+    KeyDate,
+    KeyDateKind,
+    Person,
+    Referral,
+    TriageDecision,
+)
+from prepare.cases.models.transfer import Transfer, TransferStatus
 from prepare.demo.data import DEMO_PASSWORD, PARTNERSHIPS
+from prepare.monitoring.models import (
+    Breach,
+    Contact,
+    LicenceCondition,
+    Severity,
+    Signal,
+    SignalAlert,
+    SignalStatus,
+)
+from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
+from prepare.plans.models import ChecklistItem, ItemStatus
 from tests.cast import verified_client
 
 MODELS = (
@@ -38,6 +63,18 @@ MODELS = (
     CaseTeamMember,
     CaseNote,
     CaseGrant,
+    Referral,
+    TriageDecision,
+    CaseTransition,
+    KeyDate,
+    ChecklistItem,
+    Contact,
+    LicenceCondition,
+    Breach,
+    Signal,
+    SignalAlert,
+    Transfer,
+    Notification,
     Event,
 )
 
@@ -128,9 +165,11 @@ def test_demo_loads_the_whole_world_once_and_audits_it(demo):
     for grant in CaseGrant.objects.select_related("case"):
         assert (grant.sort_key, grant.status) == (grant.case.updated_at, grant.case.status)
     # Written through the services: every case, note and team entry is in the chain.
-    assert Event.objects.filter(action=EventAction.CREATE).count() == (
-        Case.objects.count() + CaseNote.objects.count()
-    )
+    created = Event.objects.filter(action=EventAction.CREATE)
+    assert created.filter(object_type="cases.casenote").count() == CaseNote.objects.count()
+    assert set(created.filter(object_type="cases.case").values_list("object_id", flat=True)) == {
+        str(pk) for pk in Case.objects.values_list("pk", flat=True)
+    }
     assert Event.objects.filter(action=EventAction.TEAM_CHANGE).count() == (
         CaseTeamMember.objects.count()
     )
@@ -153,6 +192,101 @@ def test_demo_loads_the_whole_world_once_and_audits_it(demo):
     assert counts() == before
     assert "nothing added" in second
     assert secret_in(second, "rtm.coordinator") == secret_in(first, "rtm.coordinator")
+    assert verify() is None
+
+
+def test_demo_shows_the_lifecycle_in_every_partnership(demo):
+    today = timezone.localdate()
+    for partnership in Partnership.objects.all():
+        cases = Case.objects.filter(partnership=partnership)
+        # The release board: expected releases within 30, 90 and 180 days.
+        releases = KeyDate.objects.filter(case__in=cases, kind=KeyDateKind.EXPECTED_RELEASE)
+        for low, high in ((0, 30), (30, 90), (90, 180)):
+            window = releases.filter(
+                date__gt=today + datetime.timedelta(days=low),
+                date__lte=today + datetime.timedelta(days=high),
+            )
+            assert window.exists(), (partnership.code, high)
+        assert KeyDate.objects.filter(case__in=cases, kind=KeyDateKind.SENTENCE_START).exists()
+        assert KeyDate.objects.filter(case__in=cases, kind=KeyDateKind.SENTENCE_END).exists()
+        assert KeyDate.objects.filter(case__in=cases, kind=KeyDateKind.NEXT_REVIEW).exists()
+        # Release planning under way: done, not applicable and overdue items.
+        items = ChecklistItem.objects.filter(case__in=cases)
+        assert items.filter(status=ItemStatus.DONE).exists()
+        assert items.filter(status=ItemStatus.NOT_APPLICABLE).exists()
+        assert items.filter(status=ItemStatus.OPEN, due_on__lt=today).count() >= 2
+        # Every open item is due relative to its case's expected release.
+        for item in items.select_related("case"):
+            release = releases.get(case=item.case).date
+            assert item.due_on == release + datetime.timedelta(days=item.offset_days)
+        # The triage queue: referred and in triage, each with its referral.
+        waiting = cases.filter(status__in=[CaseStatus.REFERRED, CaseStatus.TRIAGE])
+        assert waiting.filter(status=CaseStatus.REFERRED).count() >= 2
+        assert waiting.filter(status=CaseStatus.TRIAGE).count() >= 2
+        assert Referral.objects.filter(case__in=waiting).count() == waiting.count()
+        assert TriageDecision.objects.filter(case__in=cases).exists()
+        assert (
+            CaseTransition.objects.filter(case__in=cases, to_status=CaseStatus.TRIAGE).count()
+            >= waiting.filter(status=CaseStatus.TRIAGE).count()
+        )
+        # Monitoring: contacts, a breached licence condition, escalated signals.
+        assert Contact.objects.filter(case__in=cases).count() >= 3
+        assert Breach.objects.filter(case__in=cases, condition__case__in=cases).exists()
+        coordinator = User.objects.get(username=f"{partnership.code.lower()}.coordinator")
+        signals = Signal.objects.filter(case__in=cases)
+        for severity in (Severity.HIGH, Severity.URGENT):
+            open_signal = signals.filter(
+                severity=severity, status=SignalStatus.OPEN, escalated=True
+            ).first()
+            assert open_signal is not None, (partnership.code, severity)
+            assert SignalAlert.objects.filter(
+                signal=open_signal, user=coordinator, closed_at__isnull=True
+            ).exists()
+            # The alert reaches only someone the policy lets read the signal.
+            assert Signal.objects.visible_to(coordinator).filter(pk=open_signal.pk).exists()
+        acknowledged = signals.get(status=SignalStatus.ACKNOWLEDGED)
+        assert acknowledged.acknowledged_by == coordinator
+        assert not SignalAlert.objects.filter(signal=acknowledged, closed_at__isnull=True).exists()
+        # The bell: reminders for the coordinator, among them the overdue items and signals.
+        kinds = set(Notification.objects.filter(user=coordinator).values_list("kind", flat=True))
+        assert NotificationKind.SIGNAL in kinds, (partnership.code, kinds)
+        assert NotificationKind.RELEASE in kinds or NotificationKind.CHECKLIST_OVERDUE in kinds
+        # Closed cases carry their outcome and follow-up reviews.
+        for case in cases.filter(status=CaseStatus.CLOSED):
+            assert case.outcome and case.closed_on and case.closed_on < today
+            follow_ups = KeyDate.objects.filter(
+                case=case, kind__in=[KeyDateKind.FOLLOW_UP_6, KeyDateKind.FOLLOW_UP_12]
+            )
+            assert follow_ups.count() == 2
+
+    # What the Rotterdam coordinator sees on signing in.
+    coordinator = User.objects.get(username="rtm.coordinator")
+    client = verified_client(coordinator)
+    soon = KeyDate.objects.get(
+        case__partnership__code="RTM",
+        kind=KeyDateKind.EXPECTED_RELEASE,
+        date=today + datetime.timedelta(days=20),
+    )
+    board = client.get(reverse("plans:release_board"))
+    assert board.status_code == 200
+    assert soon.case.reference in board.content.decode()
+    referred = Case.objects.filter(partnership__code="RTM", status=CaseStatus.REFERRED).first()
+    queue = client.get(reverse("cases:triage_queue"))
+    assert queue.status_code == 200
+    assert referred.reference in queue.content.decode()
+
+    # One transfer waits in the Vilvoorde coordinator's inbox.
+    transfer = Transfer.objects.get()
+    assert transfer.status == TransferStatus.PROPOSED
+    assert (transfer.from_partnership.code, transfer.to_partnership.code) == ("RTM", "VIL")
+    assert transfer.case.partnership.code == "RTM"
+    receiving = User.objects.get(username="vil.coordinator")
+    inbox = verified_client(receiving).get(reverse("cases:transfer_inbox"))
+    assert inbox.status_code == 200
+    assert transfer.case.reference in inbox.content.decode()
+
+    # Everything went through the audited services: the chain holds.
+    assert Event.objects.filter(action=EventAction.TRANSFER, object_id=str(transfer.pk)).exists()
     assert verify() is None
 
 

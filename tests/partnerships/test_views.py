@@ -28,8 +28,9 @@ ORG_NAMES = {
 }
 
 # Every signed-in page: session, user, second-factor device, the user's grants
-# (3), the session's update, and the savepoints of the request's transaction.
-REQUEST_OVERHEAD = 11
+# (3), the unread notifications of the bell, the session's update, and the
+# savepoints of the request's transaction.
+REQUEST_OVERHEAD = 12
 # Queries per page, the same for the cast and with more members and agreements.
 LIST_QUERIES = REQUEST_OVERHEAD + 1  # partnerships with member counts
 DETAIL_QUERIES = REQUEST_OVERHEAD + 4  # partnership, members, agreements, cells
@@ -38,7 +39,8 @@ CREATE_GET_QUERIES = REQUEST_OVERHEAD + 2  # partnership, agreement in force
 # Saving: the grid as on the edit page (4); in the service, a savepoint pair,
 # the locked agreement, the cells, the members, the new cells in one insert,
 # and the audit event (chain head, event, head update, in a savepoint pair).
-SAVE_QUERIES = REQUEST_OVERHEAD + 4 + 2 + 4 + 5
+# A save answers with a redirect: no page, so no bell to count.
+SAVE_QUERIES = REQUEST_OVERHEAD - 1 + 4 + 2 + 4 + 5
 
 
 def grid_snapshot(agreement: SharingAgreement) -> set[tuple[int, str, str]]:

@@ -1,0 +1,350 @@
+"""The demo's moving parts: referrals, key dates, release planning, monitoring, a transfer.
+
+Runs after the cases of a partnership exist. Each step acts as a demo user
+through the services (policy, locking and audit as in real use) and is keyed
+on what the case already holds, so a second run adds nothing: a case that
+has its referral, its expected release, its checklist, its contacts or its
+signals is left as it is. Only the referral and the move into triage of the
+cases loaded as referred or in triage are written directly (the referral
+service opens a new case; these exist already), each with its audit event.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from prepare.access.categories import Category
+from prepare.access.grants import case_grants_rebuild
+from prepare.accounts.models import OrganisationType, User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.key_dates import key_date_set
+from prepare.cases.models import (
+    Case,
+    CaseStatus,
+    CaseTransition,
+    KeyDate,
+    KeyDateKind,
+    Referral,
+    TriageDecision,
+)
+from prepare.cases.models.lifecycle import ReferrerType, TriageOutcome
+from prepare.cases.models.transfer import Transfer
+from prepare.cases.referrals import triage_decide
+from prepare.cases.transfers import transfer_propose
+from prepare.cases.transitions import TRANSITION_CATEGORY
+from prepare.monitoring.models import Contact, ContactKind, LicenceCondition, Severity, Signal
+from prepare.monitoring.services import (
+    breach_record,
+    contact_record,
+    licence_condition_add,
+    signal_acknowledge,
+    signal_raise,
+)
+from prepare.plans.models import ChecklistItem
+from prepare.plans.services import (
+    checklist_item_complete,
+    checklist_item_not_applicable,
+    planning_started,
+    release_planning_start,
+)
+
+if TYPE_CHECKING:
+    from prepare.demo.loader import LoadReport, _World
+
+DAY = datetime.timedelta(days=1)
+
+# Days from today to the expected release of the n-th pre-release case of a
+# partnership: one inside 30 days (its early checklist items are overdue),
+# one inside 90, one inside 180.
+RELEASE_IN_DAYS = (20, 75, 150, 45, 120, 170)
+
+# What happened to the checklist items of the n-th pre-release case, by item
+# key: "done", "na" (not applicable), anything else stays open.
+CHECKLIST_PROGRESS: tuple[dict[str, str], ...] = (
+    {
+        "housing": "done",
+        "bank_account": "done",
+        "health_insurance": "na",
+        "mentor": "done",
+        # identity_papers (T-60), benefits (T-30) and victim_considerations
+        # (T-30) stay open and are past due.
+    },
+    {"identity_papers": "done", "mentor": "done"},
+    {"housing": "done"},
+)
+DONE_NOTE = "Arranged and confirmed with the person in the last case meeting."
+NA_REASON = "Covered by the existing arrangement; nothing further is needed before release."
+
+REFERRERS = (ReferrerType.PRISON, ReferrerType.PROBATION, ReferrerType.POLICE)
+REFERRER_ORG_TYPE = {
+    ReferrerType.PRISON: OrganisationType.PRISON,
+    ReferrerType.PROBATION: OrganisationType.PROBATION,
+    ReferrerType.POLICE: OrganisationType.POLICE,
+}
+REFERRAL_REASONS = (
+    "Staff observed a growing interest in extremist material and withdrawal from "
+    "the usual daily programme; a multi-agency view is requested.",
+    "Remarks during supervision meetings suggest sympathy for a violent group; "
+    "the supervising officer asks whether the case meets the partnership's criteria.",
+    "Information from a family member about contact with a recruiter online; "
+    "referred for assessment before any further step.",
+)
+TRIAGE_REASON = "Referral reviewed at the weekly triage meeting; assessment started."
+MORE_INFORMATION = (
+    "The partners need the latest supervision report and school record before deciding."
+)
+
+CONTACTS = (
+    (ContactKind.MEETING, "Monthly meeting at the probation office; attended on time."),
+    (ContactKind.HOME_VISIT, "Home visit with the case manager; housing situation stable."),
+    (ContactKind.CALL, "Call to confirm the appointment with the employment service."),
+)
+CONDITION = "Reports weekly to the probation office and does not leave the region without consent."
+BREACH = "Missed the weekly reporting appointment without notice."
+BREACH_ACTION = "Formal warning given; reporting moved to twice a week for one month."
+SIGNALS = (
+    (Severity.URGENT, "Reported contact with a person under investigation; check needed today."),
+    (Severity.HIGH, "Renewed posting of extremist material on a social media account."),
+    (Severity.HIGH, "Withdrew from the mentoring programme without explanation."),
+)
+ACKNOWLEDGEMENT = "Discussed with the mentor; a case meeting is planned for next week."
+HANDOVER = (
+    "The person is moving to the Vilvoorde area to live with family. Supervision is "
+    "stable, the mentoring programme is going well and housing is arranged there. "
+    "Proposed handover to the Vilvoorde partnership with the current plan."
+)
+
+
+def _case(world: _World, index: int) -> Case | None:
+    p = world.spec.persons[index]
+    # The loader is the system, finding its own cases by their natural key.
+    return (
+        Case.objects.filter(
+            partnership=world.partnership,
+            person__given_name=p.given_name,
+            person__family_name=p.family_name,
+            person__birth_date=p.birth_date,
+        )
+        .select_related("partnership")
+        .first()
+    )
+
+
+def _cases_loaded_as(world: _World, status: str) -> list[Case]:
+    """The cases loaded with ``status`` that still have it, in the order of the spec."""
+    found = []
+    for index, p in enumerate(world.spec.persons):
+        if p.status != status:
+            continue
+        case = _case(world, index)
+        if case is not None and case.status == status:
+            found.append(case)
+    return found
+
+
+def populate(world: _World, today: datetime.date, report: LoadReport) -> None:
+    _referrals(world, today, report)
+    _release_planning(world, today, report)
+    _monitoring(world, today, report)
+
+
+# --- Referrals and triage ---------------------------------------------------------------
+
+
+def _referrals(world: _World, today: datetime.date, report: LoadReport) -> None:
+    coordinator = world.users["coordinator"]
+    orgs_by_type = {o.type: o for o in world.orgs.values()}
+    waiting = _cases_loaded_as(world, CaseStatus.REFERRED) + _cases_loaded_as(
+        world, CaseStatus.TRIAGE
+    )
+    for n, case in enumerate(waiting):
+        if Referral.objects.filter(case=case).exists():
+            continue
+        referrer = REFERRERS[n % len(REFERRERS)]
+        referral = Referral.objects.create(
+            case=case,
+            referrer_type=referrer,
+            referring_organisation=orgs_by_type.get(REFERRER_ORG_TYPE[referrer]),
+            reason=REFERRAL_REASONS[n % len(REFERRAL_REASONS)],
+            category=Category.RISK,
+            received_on=case.opened_on,
+            created_by=coordinator,
+        )
+        audit_record(
+            action=EventAction.CREATE,
+            actor=coordinator,
+            case=case,
+            obj=referral,
+            category=referral.category,
+        )
+        report.referrals += 1
+    triaged = _cases_loaded_as(world, CaseStatus.TRIAGE)
+    for case in triaged:
+        if CaseTransition.objects.filter(case=case).exists():
+            continue
+        move = CaseTransition.objects.create(
+            case=case,
+            from_status=CaseStatus.REFERRED,
+            to_status=CaseStatus.TRIAGE,
+            reason=TRIAGE_REASON,
+            actor=coordinator,
+        )
+        CaseTransition.objects.filter(pk=move.pk).update(at=case.created_at + 2 * DAY)
+        case_grants_rebuild(case)
+        audit_record(
+            action=EventAction.UPDATE,
+            actor=coordinator,
+            case=case,
+            obj=case,
+            category=TRANSITION_CATEGORY,
+            detail={
+                "fields": ["status"],
+                "from": CaseStatus.REFERRED,
+                "to": CaseStatus.TRIAGE,
+                "outcome": "",
+                "transition": move.pk,
+                "version": case.version,
+            },
+        )
+    # The first case in triage waits for more information: decided through the service.
+    if triaged and not TriageDecision.objects.filter(case=triaged[0]).exists():
+        triage_decide(
+            actor=coordinator,
+            case_id=triaged[0].pk,
+            outcome=TriageOutcome.MORE_INFORMATION,
+            reasons=MORE_INFORMATION,
+            version=triaged[0].version,
+        )
+        report.triage_decisions += 1
+
+
+# --- Key dates and release planning -------------------------------------------------------
+
+
+def _set_date(actor: User, case: Case, kind: str, date: datetime.date, report: LoadReport) -> None:
+    if KeyDate.objects.filter(case=case, kind=kind).exists():
+        return
+    key_date_set(actor=actor, case_id=case.pk, kind=kind, date=date, version=None, source="demo")
+    report.key_dates += 1
+
+
+def _release_planning(world: _World, today: datetime.date, report: LoadReport) -> None:
+    coordinator = world.users["coordinator"]
+    for n, case in enumerate(_cases_loaded_as(world, CaseStatus.PRE_RELEASE)):
+        release = today + RELEASE_IN_DAYS[n % len(RELEASE_IN_DAYS)] * DAY
+        _set_date(
+            coordinator, case, KeyDateKind.SENTENCE_START, today - (700 + 90 * n) * DAY, report
+        )
+        _set_date(coordinator, case, KeyDateKind.EXPECTED_RELEASE, release, report)
+        _set_date(
+            coordinator, case, KeyDateKind.SENTENCE_END, release + (365 + 60 * n) * DAY, report
+        )
+        if n % 2 == 0:
+            _set_date(
+                coordinator, case, KeyDateKind.NEXT_REVIEW, today + (10 + 5 * n) * DAY, report
+            )
+        if planning_started(case):
+            continue
+        release_planning_start(actor=coordinator, case_id=case.pk)
+        report.checklists += 1
+        progress = CHECKLIST_PROGRESS[n] if n < len(CHECKLIST_PROGRESS) else {}
+        for item in ChecklistItem.objects.filter(case=case, key__in=progress).order_by("pk"):
+            if progress[item.key] == "done":
+                checklist_item_complete(
+                    actor=coordinator, item_id=item.pk, version=item.version, note=DONE_NOTE
+                )
+            else:
+                checklist_item_not_applicable(
+                    actor=coordinator, item_id=item.pk, version=item.version, reason=NA_REASON
+                )
+    for n, case in enumerate(_cases_loaded_as(world, CaseStatus.COMMUNITY)[:2]):
+        _set_date(coordinator, case, KeyDateKind.NEXT_REVIEW, today + (7 + 9 * n) * DAY, report)
+
+
+# --- Monitoring -----------------------------------------------------------------------
+
+
+def _signal_author(world: _World, case: Case) -> User | None:
+    """A member of the case team who writes risk and is not the coordinator."""
+    teams = set(case.team.values_list("organisation_id", flat=True))
+    for key, org_key in (("casemanager", "probation"), ("police", "police")):
+        user = world.users.get(key)
+        if user is not None and org_key in world.orgs and world.orgs[org_key].pk in teams:
+            return user
+    return None
+
+
+def _monitoring(world: _World, today: datetime.date, report: LoadReport) -> None:
+    coordinator = world.users["coordinator"]
+    now = timezone.now()
+    community = _cases_loaded_as(world, CaseStatus.COMMUNITY)
+    for n, case in enumerate(community[:3]):
+        if not Contact.objects.filter(case=case).exists():
+            for k, (kind, summary) in enumerate(CONTACTS[: 3 - n]):
+                contact_record(
+                    actor=coordinator,
+                    case_id=case.pk,
+                    category=Category.MEETINGS,
+                    kind=kind,
+                    occurred_at=now - (3 + 11 * k + n) * DAY,
+                    summary=summary,
+                )
+                report.contacts += 1
+    if community and not LicenceCondition.objects.filter(case=community[0]).exists():
+        condition = licence_condition_add(
+            actor=coordinator,
+            case_id=community[0].pk,
+            text=CONDITION,
+            starts_on=today - 180 * DAY,
+        )
+        breach_record(
+            actor=coordinator,
+            condition_id=condition.pk,
+            occurred_on=today - 12 * DAY,
+            description=BREACH,
+            action_taken=BREACH_ACTION,
+        )
+        report.breaches += 1
+    # Signals: on the first community cases that a case manager or officer works on.
+    authored = [(c, a) for c in community if (a := _signal_author(world, c)) is not None]
+    for n, (case, author) in enumerate(authored[: len(SIGNALS)]):
+        if Signal.objects.filter(case=case).exists():
+            continue
+        severity, description = SIGNALS[n]
+        signal = signal_raise(
+            actor=author,
+            case_id=case.pk,
+            severity=severity,
+            description=description,
+            category=Category.RISK,
+        )
+        report.signals += 1
+        if n == 2:
+            signal_acknowledge(
+                actor=coordinator, signal_id=signal.pk, version=signal.version, note=ACKNOWLEDGEMENT
+            )
+
+
+# --- Across partnerships ---------------------------------------------------------------
+
+
+def transfer(sending: _World, receiving: _World, report: LoadReport) -> None:
+    """One proposal, from the last community case of ``sending``, waiting for an answer."""
+    community = _cases_loaded_as(sending, CaseStatus.COMMUNITY)
+    if not community:
+        return
+    case = community[-1]
+    if Transfer.objects.filter(case=case).exists():
+        return
+    transfer_propose(
+        actor=sending.users["coordinator"],
+        case_id=case.pk,
+        to_partnership_id=receiving.partnership.pk,
+        handover_summary=HANDOVER,
+        summary_category=Category.MEETINGS,
+    )
+    report.transfers += 1

@@ -1,0 +1,123 @@
+"""Reads of the notifications app, always for one user."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import visible_cases_without_glass
+from prepare.accounts.models import User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.models import KeyDate, KeyDateKind
+from prepare.notifications.ics import AllDayEvent
+from prepare.notifications.models import CalendarFeedToken, Notification
+
+PER_PAGE = 25
+FEED_DAYS = 365
+# A calendar holds at most this many dates; a coordinator of a very large
+# partnership gets the nearest ones.
+FEED_MAX_EVENTS = 2000
+
+
+def unread_count(user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def notification_page(*, actor: User, page: int) -> Page[Notification]:
+    """The actor's notifications, newest first; a page naming cases is audited as a list.
+
+    Titles hold a case's reference and a date, nothing more, and each link
+    leads to the case page, which applies the policy again.
+    """
+    rows = Notification.objects.filter(user=actor).order_by("-created_at", "-pk")
+    result = Paginator(rows, PER_PAGE).get_page(page)
+    case_ids = {n.case_id for n in result.object_list if n.case_id is not None}
+    if case_ids:
+        audit_record(
+            action=EventAction.LIST,
+            actor=actor,
+            case_ids=case_ids,
+            detail={"view": "notifications", "page": result.number},
+        )
+    return result
+
+
+def feed_owner(secret: uuid.UUID) -> User | None:
+    """The active user whose live feed address this is, or None."""
+    token = (
+        CalendarFeedToken.objects.select_related("user")
+        .filter(
+            digest=CalendarFeedToken.digest_of(secret),
+            revoked_at__isnull=True,
+            user__is_active=True,
+        )
+        .first()
+    )
+    if token is None:
+        return None
+    CalendarFeedToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user
+
+
+def live_feed(user: User) -> CalendarFeedToken | None:
+    return CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).first()
+
+
+@dataclass(frozen=True)
+class FeedDate:
+    key_date_id: int
+    case_id: int
+    reference: str
+    kind: str
+    day: datetime.date
+
+    @property
+    def kind_label(self) -> str:
+        return str(KeyDateKind(self.kind).label)
+
+
+def feed_dates(*, user: User, today: datetime.date | None = None) -> list[FeedDate]:
+    """The user's key dates of the coming year, through the policy, audited as a list.
+
+    Only cases the user reaches as part of the team or as coordinator, with
+    ``justice`` granted: emergency access does not follow into a calendar.
+    """
+    today = today or timezone.localdate()
+    working = visible_cases_without_glass(user).filter(pk=OuterRef("case_id"))
+    rows = (
+        KeyDate.objects.visible_to(user, Action.READ)
+        .filter(Exists(working))
+        .filter(date__gte=today, date__lte=today + datetime.timedelta(days=FEED_DAYS))
+        .order_by("date", "case_id", "kind")
+        .values_list("pk", "case_id", "case__reference", "kind", "date")[:FEED_MAX_EVENTS]
+    )
+    dates = [FeedDate(pk, case_id, ref, kind, day) for pk, case_id, ref, kind, day in rows]
+    audit_record(
+        action=EventAction.LIST,
+        actor=user,
+        case_ids={d.case_id for d in dates},
+        category=Category.JUSTICE,
+        detail={"view": "calendar_feed", "key_dates": len(dates)},
+    )
+    return dates
+
+
+def feed_events(dates: list[FeedDate], *, site: str) -> list[AllDayEvent]:
+    """Calendar events: reference and kind of date, no name, a UID that survives a move."""
+    return [
+        AllDayEvent(
+            uid=f"key-date-{d.key_date_id}@prepare",
+            day=d.day,
+            summary=f"{d.reference}: {d.kind_label}",
+            url=f"{site}{reverse('cases:case', args=[d.case_id])}" if site else "",
+        )
+        for d in dates
+    ]

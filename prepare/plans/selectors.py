@@ -1,0 +1,450 @@
+"""Reads of release planning: each takes the actor, goes through the policy and is audited."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
+from django.utils import timezone
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import (
+    WriteForbidden,
+    case_abilities,
+    caseload_grants,
+    get_case_or_404,
+    grants_for,
+    parse_pk,
+)
+from prepare.accounts.models import Organisation, User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.models import ENDED_STATUSES, Case, KeyDate, KeyDateKind
+from prepare.cases.selectors import COUNT_CAP
+from prepare.plans.models import ChecklistItem, ItemStatus
+from prepare.plans.services import (
+    assignable_users,
+    may_start,
+    partnership_organisations,
+    planning_started,
+)
+
+WINDOWS = (30, 90, 180)
+DEFAULT_WINDOW = 90
+BOARD_PAGE_SIZE = 25
+TASKS_LIMIT = 100
+
+
+def _reached(actor: User) -> Exists:
+    """Cases the actor reaches through their team or coordination (as the caseload):
+    a case seen only through emergency access or a transfer's grace is not listed."""
+    return Exists(caseload_grants(actor).filter(case_id=OuterRef("case_id")))
+
+
+# --- A case's checklist ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    item: ChecklistItem
+    overdue: bool
+    writable: bool
+
+
+@dataclass(frozen=True)
+class DueGroup:
+    due_on: datetime.date
+    rows: list[ItemRow]
+
+    @property
+    def overdue(self) -> bool:
+        return any(r.overdue for r in self.rows)
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    done: int = 0
+    not_applicable: int = 0
+    overdue: int = 0
+
+    @property
+    def applicable(self) -> int:
+        return self.total - self.not_applicable
+
+
+@dataclass
+class CaseChecklist:
+    case: Case
+    today: datetime.date
+    started: bool
+    may_start: bool
+    release_on: datetime.date | None
+    groups: list[DueGroup]
+    progress: Progress
+    write_categories: frozenset[str]
+    can_use_offset: bool
+    organisations: list[Organisation] = field(default_factory=list)
+    users: list[User] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[ChecklistItem]:
+        return [r.item for g in self.groups for r in g.rows]
+
+    @property
+    def may_add(self) -> bool:
+        return self.started and bool(self.write_categories)
+
+
+def _progress(items: Sequence[ChecklistItem], today: datetime.date) -> Progress:
+    p = Progress(total=len(items))
+    for item in items:
+        if item.status == ItemStatus.DONE:
+            p.done += 1
+        elif item.status == ItemStatus.NOT_APPLICABLE:
+            p.not_applicable += 1
+        elif item.due_on < today:
+            p.overdue += 1
+    return p
+
+
+def case_checklist(
+    *, actor: User, case_id: Any, view: str = "case_checklist", choices: bool = True
+) -> CaseChecklist:
+    """The items of the case's checklist the actor may read, grouped by due date."""
+    case = get_case_or_404(actor, case_id)
+    abilities = case_abilities(actor, case)
+    today = timezone.localdate()
+    items = list(
+        ChecklistItem.objects.visible_to(actor, Action.READ)
+        .filter(case_id=case.pk)
+        .select_related("owner_organisation", "assignee")
+        .order_by("due_on", "pk")
+    )
+    writable = abilities.write_categories
+    rows = [
+        ItemRow(item=i, overdue=i.is_overdue(today), writable=i.category in writable) for i in items
+    ]
+    groups = [
+        DueGroup(due_on=due_on, rows=list(group))
+        for due_on, group in groupby(rows, key=lambda r: r.item.due_on)
+    ]
+    started = bool(items) or planning_started(case)
+    release_on = None
+    if Category.JUSTICE in abilities.read_categories:
+        release_on = (
+            KeyDate.objects.visible_to(actor, Action.READ)
+            .filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+            .values_list("date", flat=True)
+            .first()
+        )
+    result = CaseChecklist(
+        case=case,
+        today=today,
+        started=started,
+        may_start=not started and may_start(actor, case, can_write_case=abilities.write),
+        release_on=release_on,
+        groups=groups,
+        progress=_progress(items, today),
+        write_categories=writable,
+        can_use_offset=Category.JUSTICE in abilities.read_categories,
+    )
+    if choices and started and writable:
+        organisations = partnership_organisations(case.partnership)
+        result.organisations = list(organisations)
+        result.users = list(assignable_users(organisations))
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        category=Category.JUSTICE if release_on is not None else "",
+        detail={
+            "view": view,
+            "items": [i.pk for i in items],
+            "categories": sorted({i.category for i in items}),
+        },
+    )
+    return result
+
+
+def item_for_write(*, actor: User, item_id: Any, case_id: Any = None) -> ChecklistItem:
+    """An item (of this case, if given) the actor is about to change: unseen 404,
+    not allowed 403. Nothing of it is shown from here; the service audits the change.
+    """
+    item_pk = parse_pk(item_id)
+    case_pk = parse_pk(case_id) if case_id is not None else None
+    if item_pk is None or (case_id is not None and case_pk is None):
+        raise Http404
+    found = ChecklistItem.objects.visible_to(actor, Action.READ).filter(pk=item_pk)
+    if case_pk is not None:
+        found = found.filter(case_id=case_pk)
+    item = found.select_related("case", "case__partnership").first()
+    if item is None:
+        raise Http404
+    if not ChecklistItem.objects.visible_to(actor, Action.WRITE).filter(pk=item.pk).exists():
+        raise WriteForbidden
+    return item
+
+
+def case_for_checklist_write(*, actor: User, case_id: Any, category: str | None = None) -> Case:
+    """404 if the actor cannot see the case, 403 if they may write nothing (or not
+    ``category``) of it. Shows nothing, so it is not a consultation."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    if not writable or (category and category not in writable):
+        raise WriteForbidden
+    return case
+
+
+def case_for_start(*, actor: User, case_id: Any) -> Case:
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if not may_start(actor, case, can_write_case=True):
+        raise WriteForbidden
+    return case
+
+
+# --- The release board ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    case: Case
+    release_on: datetime.date
+    show_identity: bool
+    progress: Progress
+
+    @property
+    def display_name(self) -> str:
+        return str(self.case.person) if self.show_identity else ""
+
+
+@dataclass
+class BoardPage:
+    rows: list[BoardRow]
+    days: int
+    today: datetime.date
+    until: datetime.date
+    page: int
+    per_page: int
+    has_next: bool
+    total: int
+    total_capped: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def release_dates(actor: User, days: int) -> Any:
+    """The expected releases in the next ``days`` days of the cases the actor reaches
+    and whose justice category they may read, soonest first."""
+    today = timezone.localdate()
+    return (
+        KeyDate.objects.visible_to(actor, Action.READ)
+        .filter(
+            _reached(actor),
+            kind=KeyDateKind.EXPECTED_RELEASE,
+            date__gte=today,
+            date__lte=today + datetime.timedelta(days=days),
+        )
+        .exclude(case__status__in=sorted(ENDED_STATUSES))
+        .order_by("date", "case_id")
+    )
+
+
+def checklist_progress(actor: User, case_ids: Sequence[int]) -> dict[int, Progress]:
+    """Per case, the counts over the items the actor may read: one grouped query."""
+    if not case_ids:
+        return {}
+    today = timezone.localdate()
+    open_ = Q(status=ItemStatus.OPEN)
+    rows = (
+        ChecklistItem.objects.visible_to(actor, Action.READ)
+        .filter(case_id__in=list(case_ids))
+        .order_by()
+        .values("case_id")
+        .annotate(
+            total=Count("pk"),
+            done=Count("pk", filter=Q(status=ItemStatus.DONE)),
+            not_applicable=Count("pk", filter=Q(status=ItemStatus.NOT_APPLICABLE)),
+            overdue=Count("pk", filter=open_ & Q(due_on__lt=today)),
+        )
+    )
+    return {
+        r["case_id"]: Progress(
+            total=r["total"],
+            done=r["done"],
+            not_applicable=r["not_applicable"],
+            overdue=r["overdue"],
+        )
+        for r in rows
+    }
+
+
+def board_rows(
+    *,
+    actor: User,
+    dates: Sequence[KeyDate],
+    days: int,
+    page: int,
+    purpose: str = "",
+    view: str = "release_board",
+) -> list[BoardRow]:
+    """The rows of one page of release dates, with the checklist counts; one LIST event."""
+    counts = checklist_progress(actor, [d.case_id for d in dates])
+    g = grants_for(actor)
+    rows = [
+        BoardRow(
+            case=d.case,
+            release_on=d.date,
+            show_identity=g.may(d.case.partnership_id, Category.IDENTITY),
+            progress=counts.get(d.case_id, Progress()),
+        )
+        for d in dates
+    ]
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case_ids=[r.case.pk for r in rows],
+        category=Category.JUSTICE if rows else "",
+        purpose=purpose,
+        detail={
+            "view": view,
+            "days": days,
+            "page": page,
+            "identity": [r.case.pk for r in rows if r.show_identity],
+        },
+    )
+    return rows
+
+
+def release_board(
+    *,
+    actor: User,
+    days: int = DEFAULT_WINDOW,
+    page: int = 1,
+    per_page: int = BOARD_PAGE_SIZE,
+    purpose: str = "",
+) -> BoardPage:
+    """One page of the upcoming releases, with each case's checklist completion.
+
+    A fixed number of queries whatever the number of cases: the page of dates
+    (with the cases), a capped count, the grouped checklist counts, the event.
+    """
+    if days not in WINDOWS:
+        days = DEFAULT_WINDOW
+    page = max(page, 1)
+    today = timezone.localdate()
+    dates = release_dates(actor, days)
+    offset = (page - 1) * per_page
+    found = list(
+        dates.select_related("case__person", "case__partnership")[offset : offset + per_page + 1]
+    )
+    has_next = len(found) > per_page
+    found = found[:per_page]
+    total = dates.order_by().values("pk")[: COUNT_CAP + 1].count()
+    rows = board_rows(actor=actor, dates=found, days=days, page=page, purpose=purpose)
+    return BoardPage(
+        rows=rows,
+        days=days,
+        today=today,
+        until=today + datetime.timedelta(days=days),
+        page=page,
+        per_page=per_page,
+        has_next=has_next,
+        total=min(total, COUNT_CAP),
+        total_capped=total > COUNT_CAP,
+    )
+
+
+# --- My tasks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    item: ChecklistItem
+    overdue: bool
+    show_identity: bool
+    assigned_to_me: bool
+
+    @property
+    def display_name(self) -> str:
+        return str(self.item.case.person) if self.show_identity else ""
+
+
+@dataclass
+class MyTasks:
+    rows: list[TaskRow]
+    more: bool
+    today: datetime.date
+    signals: list[Any] | None  # None: monitoring does not offer them (yet)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for r in self.rows if r.overdue)
+
+
+def owed_items(actor: User) -> Any:
+    """Open items owed by the actor, or by their organisation and not yet assigned."""
+    owed = Q(assignee_id=actor.pk)
+    if actor.organisation_id is not None:
+        owed |= Q(owner_organisation_id=actor.organisation_id, assignee__isnull=True)
+    return (
+        ChecklistItem.objects.visible_to(actor, Action.READ)
+        .filter(owed, _reached(actor), status=ItemStatus.OPEN)
+        .order_by("due_on", "pk")
+    )
+
+
+def _signals_owed(actor: User) -> list[Any] | None:
+    try:
+        from prepare.monitoring import selectors as monitoring
+    except ImportError:
+        return None
+    signals_owed = getattr(monitoring, "signals_owed", None)
+    if signals_owed is None:
+        return None
+    return list(signals_owed(actor=actor))
+
+
+def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyTasks:
+    """What the actor or their organisation owes, soonest (so overdue) first."""
+    today = timezone.localdate()
+    found = list(
+        owed_items(actor).select_related("case__person", "case__partnership", "owner_organisation")[
+            : limit + 1
+        ]
+    )
+    more = len(found) > limit
+    found = found[:limit]
+    g = grants_for(actor)
+    rows = [
+        TaskRow(
+            item=i,
+            overdue=i.is_overdue(today),
+            show_identity=g.may(i.case.partnership_id, Category.IDENTITY),
+            assigned_to_me=i.assignee_id == actor.pk,
+        )
+        for i in found
+    ]
+    # ``signals_owed`` goes through the policy and logs its own list event.
+    signals = _signals_owed(actor)
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case_ids=sorted({r.item.case_id for r in rows}),
+        purpose=purpose,
+        detail={
+            "view": "my_tasks",
+            "items": [r.item.pk for r in rows],
+            "categories": sorted({r.item.category for r in rows}),
+            "identity": sorted({r.item.case_id for r in rows if r.show_identity}),
+        },
+    )
+    return MyTasks(rows=rows, more=more, today=today, signals=signals)

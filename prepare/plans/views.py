@@ -1,0 +1,237 @@
+"""Release-planning pages: a case's checklist, the release board and my tasks.
+
+Thin views: parse, call a selector (policy, audited) or a service (policy,
+audited), render. The checklist is a section of the case page: an HTMX
+request gets the fragment, any other the same content as a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from prepare.access.categories import Category
+from prepare.access.routes import RoutePolicy, route_policy
+from prepare.accounts.models import User
+from prepare.cases.views import INVALID, case_errors
+from prepare.locking import parse_version
+from prepare.plans import selectors, services
+from prepare.plans.forms import ItemActionForm, ItemAddForm, Op
+from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS
+
+MAX_PAGE = 10_000
+
+
+def _actor(request: HttpRequest) -> User:
+    user = request.user
+    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
+    assert isinstance(user, User)
+    return user
+
+
+def _is_htmx_partial(request: HttpRequest) -> bool:
+    details = getattr(request, "htmx", None)
+    if not details:
+        return False
+    return not details.boosted and not details.history_restore_request
+
+
+def _whole_number(raw: str | None, default: int) -> int:
+    if raw is None or not (raw.isascii() and raw.isdecimal()) or len(raw) > 6:
+        return default
+    return int(raw)
+
+
+# --- A case's checklist ------------------------------------------------------------
+
+
+def _checklist(
+    request: HttpRequest,
+    actor: User,
+    pk: Any,
+    *,
+    status: int = 200,
+    add_form: ItemAddForm | None = None,
+    problems: list[str] | None = None,
+    error_item: int | None = None,
+    view: str = "case_checklist",
+) -> HttpResponse:
+    """The checklist section (HTMX) or page; a read of the checklist, audited."""
+    data = selectors.case_checklist(actor=actor, case_id=pk, view=view)
+    if add_form is None and data.may_add:
+        organisations = services.partnership_organisations(data.case.partnership)
+        add_form = ItemAddForm(
+            categories=data.write_categories,
+            offset=data.can_use_offset,
+            organisations=organisations,
+            users=services.assignable_users(organisations),
+        )
+    partial = _is_htmx_partial(request)
+    context = {
+        "checklist": data,
+        "case": data.case,
+        "add_form": add_form,
+        "problems": problems or [],
+        "error_item": error_item,
+        "partial": partial,
+    }
+    template = "plans/_checklist.html" if partial else "plans/checklist.html"
+    response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _done(request: HttpRequest, actor: User, pk: Any, message: str) -> HttpResponse:
+    messages.success(request, message)
+    if _is_htmx_partial(request):
+        return _checklist(request, actor, pk)
+    return redirect("plans:case_checklist", pk=pk)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
+def case_checklist_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _checklist(request, _actor(request), pk)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["POST"])
+@case_errors
+def checklist_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    selectors.case_for_start(actor=actor, case_id=pk)
+    try:
+        items = services.release_planning_start(actor=actor, case_id=pk)
+    except ValidationError as exc:
+        return _checklist(request, actor, pk, status=INVALID, problems=exc.messages)
+    return _done(
+        request,
+        actor,
+        pk,
+        _("Release planning has started: %(count)d items were added.") % {"count": len(items)},
+    )
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["POST"])
+@case_errors
+def checklist_item_add_view(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    posted = request.POST.get("category", "")
+    # A case or category the actor may not write is a 403, not a form error.
+    case = selectors.case_for_checklist_write(
+        actor=actor, case_id=pk, category=posted if posted in Category.values else None
+    )
+    organisations = services.partnership_organisations(case.partnership)
+    form = ItemAddForm(
+        request.POST,
+        categories=Category.values,
+        offset=True,
+        organisations=organisations,
+        users=services.assignable_users(organisations),
+    )
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.checklist_item_add(
+                actor=actor,
+                case_id=case.pk,
+                title=data["title"],
+                category=data["category"],
+                due_on=data.get("due_on"),
+                offset_days=data.get("offset_days"),
+                owner_organisation=data.get("owner_organisation"),
+                assignee=data.get("assignee"),
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for name, errors in exc.error_dict.items():
+                    form.add_error(name if name in form.fields else None, errors)
+            else:
+                form.add_error(None, exc.messages)
+        else:
+            return _done(request, actor, pk, _("The item is added."))
+    return _checklist(request, actor, pk, status=INVALID, add_form=form)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["POST"])
+@case_errors
+def checklist_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Complete, mark not applicable, assign or reopen one item (optimistic locking)."""
+    actor = _actor(request)
+    item = selectors.item_for_write(actor=actor, case_id=pk, item_id=item_pk)
+    version = parse_version(request.POST.get("version"))
+    organisations = services.partnership_organisations(item.case.partnership)
+    form = ItemActionForm(
+        request.POST,
+        organisations=organisations,
+        users=services.assignable_users(organisations),
+    )
+    problems: list[str] = []
+    if form.is_valid():
+        data = form.cleaned_data
+        op = data["op"]
+        try:
+            if op == Op.COMPLETE:
+                services.checklist_item_complete(
+                    actor=actor, item_id=item.pk, version=version, note=data["note"]
+                )
+                message = _("The item is done.")
+            elif op == Op.NOT_APPLICABLE:
+                services.checklist_item_not_applicable(
+                    actor=actor, item_id=item.pk, version=version, reason=data["note"]
+                )
+                message = _("The item is marked as not applicable.")
+            elif op == Op.ASSIGN:
+                services.checklist_item_assign(
+                    actor=actor,
+                    item_id=item.pk,
+                    version=version,
+                    owner_organisation=data.get("owner_organisation"),
+                    assignee=data.get("assignee"),
+                )
+                message = _("The item is assigned.")
+            else:
+                services.checklist_item_reopen(actor=actor, item_id=item.pk, version=version)
+                message = _("The item is open again.")
+        except ValidationError as exc:
+            problems = exc.messages
+        else:
+            return _done(request, actor, pk, message)
+    else:
+        problems = [str(e) for errors in form.errors.values() for e in errors]
+    return _checklist(request, actor, pk, status=INVALID, problems=problems, error_item=item.pk)
+
+
+# --- The release board and my tasks ---------------------------------------------------
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
+def release_board_view(request: HttpRequest) -> HttpResponse:
+    days = _whole_number(request.GET.get("days"), DEFAULT_WINDOW)
+    page = min(max(_whole_number(request.GET.get("page"), 1), 1), MAX_PAGE)
+    board = selectors.release_board(actor=_actor(request), days=days, page=page)
+    context = {"board": board, "windows": WINDOWS}
+    template = "plans/_board_results.html" if _is_htmx_partial(request) else "plans/board.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
+def my_tasks_view(request: HttpRequest) -> HttpResponse:
+    tasks = selectors.my_tasks(actor=_actor(request))
+    return render(request, "plans/my_tasks.html", {"tasks": tasks})
