@@ -206,14 +206,25 @@ def case_filter(user: Any, action: str = Action.READ) -> Q:
     visible = Q(partnership_id__in=sorted(g.case_partnership_ids(action))) & reach
     if action == Action.READ and g.organisation_id is not None:
         # After a transfer the old team keeps read-only access for a grace period.
-        visible |= Q(Exists(_live_graces(g.organisation_id).filter(case_id=OuterRef("pk"))))
+        visible |= Q(Exists(_live_graces(g).filter(case_id=OuterRef("pk"))))
     return visible
 
 
-def _live_graces(organisation_id: int) -> Any:
+def _live_graces(g: Grants) -> Any:
+    """The running grace rows that reach this user: their organisation's rows for
+    the whole organisation or naming them, and coordination rows for coordinators."""
     from prepare.cases.models import TransferGrace
 
-    return TransferGrace.objects.filter(organisation_id=organisation_id, until__gt=timezone.now())
+    if g.organisation_id is None or g.user_id is None:
+        return TransferGrace.objects.none()
+    rows = TransferGrace.objects.filter(
+        Q(user__isnull=True) | Q(user_id=g.user_id),
+        organisation_id=g.organisation_id,
+        until__gt=timezone.now(),
+    )
+    if g.role != Role.COORDINATOR:
+        rows = rows.filter(coordination=False)
+    return rows
 
 
 def visible_cases(user: Any, action: str = Action.READ) -> CaseQuerySet:
@@ -306,9 +317,7 @@ def record_filter(user: Any, action: str = Action.READ) -> Q:
     if action == Action.READ and g.reads_cases and g.organisation_id is not None:
         granted |= Q(
             Exists(
-                _live_graces(g.organisation_id).filter(
-                    case_id=OuterRef("case_id"), category=OuterRef("category")
-                )
+                _live_graces(g).filter(case_id=OuterRef("case_id"), category=OuterRef("category"))
             )
         )
     in_visible_case = Exists(visible_cases(user, action).filter(pk=OuterRef("case_id")))
@@ -348,9 +357,7 @@ def case_abilities(user: Any, case: Case, *, can_write_case: bool | None = None)
         # Not a member of the case's partnership: the user reads it only through
         # a transfer's grace period, and then exactly the categories it keeps.
         reads = frozenset(
-            _live_graces(g.organisation_id)
-            .filter(case_id=case.pk)
-            .values_list("category", flat=True)
+            _live_graces(g).filter(case_id=case.pk).values_list("category", flat=True)
         )
     return CaseAbilities(
         read_categories=reads,

@@ -592,19 +592,24 @@ def _to_decide(actor: User, transfer_id: Any) -> Transfer:
     return transfer
 
 
-def grace_holders(case: Case, today: datetime.date) -> dict[int, set[str]]:
-    """The organisations that reach the case now, and the categories each may read.
+GraceHolder = tuple[int, int | None, bool]  # organisation, named user, coordination
 
-    Its running team entries' organisations and the coordinating organisation,
-    each only while an active, current member (or the coordinator), with the
-    categories of the agreements in force.
+
+def grace_holders(case: Case, today: datetime.date) -> dict[GraceHolder, set[str]]:
+    """Who reaches the case now, as they reach it, and the categories they may read.
+
+    A team entry for a whole organisation, a named practitioner of a team
+    entry, and the coordinators of the coordinating organisation: each keeps
+    exactly that reach (no wider) with the categories their organisation holds
+    under the agreements in force, while an active, current member.
     """
     partnership = case.partnership
-    team = set(
+    entries = list(
         CaseTeamMember.objects.active(today)
         .filter(case_id=case.pk)
-        .values_list("organisation_id", flat=True)
+        .values_list("organisation_id", "user_id")
     )
+    team = {org_id for org_id, _user in entries}
     candidates = team | {partnership.coordinating_organisation_id}
     members = set(
         Membership.objects.current(today)
@@ -618,12 +623,14 @@ def grace_holders(case: Case, today: datetime.date) -> dict[int, set[str]]:
     if partnership.coordinating_organisation.is_active:
         members.add(partnership.coordinating_organisation_id)
     agreements = SharingAgreement.objects.in_force(today).filter(partnership_id=partnership.pk)
-    holders: dict[int, set[str]] = {}
+    granted: dict[int, set[str]] = {}
     for org_id, category in CategoryGrant.objects.filter(
         agreement__in=agreements.values("pk"), organisation_id__in=sorted(members)
     ).values_list("organisation_id", "category"):
-        holders.setdefault(org_id, set()).add(category)
-    return holders
+        granted.setdefault(org_id, set()).add(category)
+    reaches: list[GraceHolder] = [(org_id, user_id, False) for org_id, user_id in entries]
+    reaches.append((partnership.coordinating_organisation_id, None, True))
+    return {reach: set(granted[reach[0]]) for reach in reaches if granted.get(reach[0])}
 
 
 def _recheck(actor: User, case: Case) -> None:
@@ -672,17 +679,23 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
     # The old team keeps reading what it read, for the grace period only.
     holders = grace_holders(case, today)
     until = now + datetime.timedelta(days=from_partnership.transfer_grace_days)
-    TransferGrace.objects.filter(case_id=case.pk, organisation_id__in=sorted(holders)).delete()
+    TransferGrace.objects.filter(
+        case_id=case.pk, organisation_id__in=sorted({org for org, _u, _c in holders})
+    ).delete()
     if from_partnership.transfer_grace_days > 0:
         TransferGrace.objects.bulk_create(
             TransferGrace(
                 transfer=transfer,
                 case_id=case.pk,
                 organisation_id=org_id,
+                user_id=user_id,
+                coordination=coordination,
                 category=category,
                 until=until,
             )
-            for org_id, categories in sorted(holders.items())
+            for (org_id, user_id, coordination), categories in sorted(
+                holders.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])
+            )
             for category in sorted(categories)
         )
     # The old team belonged to the old partnership; the new coordinator forms a new one.
@@ -726,7 +739,7 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
             "partnership": from_partnership.pk,
             "ended_team_members": ended_members,
             "grace_until": until.isoformat() if holders else None,
-            "grace_organisations": sorted(holders),
+            "grace_organisations": sorted({org for org, _u, _c in holders}),
         },
     )
     audit_record(

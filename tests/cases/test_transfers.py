@@ -37,7 +37,7 @@ from prepare.cases.models import (
 )
 from prepare.partnerships.models import CategoryGrant, LegalBasis, SharingAgreement
 from tests.cast import AGREEMENT, Cast, sentinel
-from tests.factories import PersonFactory
+from tests.factories import PersonFactory, UserFactory
 
 HX = {"HTTP_HX_REQUEST": "true"}
 SUMMARY = "Moves to Elsewhere on the first; housing arranged with his sister."
@@ -356,10 +356,26 @@ def test_the_old_team_keeps_read_only_access_for_the_grace_period(cast, as_user)
         assert k.reference not in client.get(reverse("cases:caseload")).content.decode()
     assert not CaseNote.objects.filter(text="after the move").exists()
     assert CaseNote.objects.get(pk=cast.notes[Category.SOCIAL].pk).version == 1
-    # Whoever did not reach the case before does not reach it now.
-    for actor in ("auditor", "trainer"):
-        page = as_user(cast.actors[actor]).get(reverse("cases:case", args=[k.pk]))
-        assert page.status_code == 404, actor
+    # Whoever did not reach the case before does not reach it now: not the
+    # named officer's colleagues, not the coordinating organisation's staff
+    # who are not coordinators.
+    colleague_of_coordinator = UserFactory(
+        username="city_case_manager", organisation=cast.orgs["municipality"], role="case_manager"
+    )
+    for user in (
+        cast.actors["auditor"],
+        cast.actors["trainer"],
+        cast.actors["police_off_team"],
+        colleague_of_coordinator,
+    ):
+        page = as_user(user).get(reverse("cases:case", args=[k.pk]))
+        assert page.status_code == 404, user.username
+        for note in cast.notes.values():
+            assert (
+                not CaseNote.objects.visible_to(User.objects.get(pk=user.pk))
+                .filter(pk=note.pk)
+                .exists()
+            ), user.username
 
 
 def test_after_the_grace_period_the_old_team_gets_404_everywhere(cast, as_user):

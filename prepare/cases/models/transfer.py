@@ -86,13 +86,19 @@ class TransferGrace(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     category = models.CharField(max_length=16, choices=Category.choices)
     until = models.DateTimeField()
+    # Who in the organisation keeps reading, as they reached the case before:
+    # the whole organisation (a team entry without a name), one named
+    # practitioner, or the coordinators of the old coordinating organisation.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    coordination = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["case", "organisation", "category"], name="one_grace_per_category"
-            ),
-        ]
         indexes = [models.Index(fields=["organisation", "case", "category", "until"])]
 
     def __str__(self) -> str:
