@@ -180,6 +180,16 @@ R409_TRANSFER = OpenApiResponse(
     "Nothing was changed.",
 )
 
+# What accepting, declining and withdrawing a transfer may answer.
+DECISION_RESPONSES = {
+    200: TransferSerializer,
+    400: R400,
+    401: R401,
+    403: R403,
+    404: R404_TRANSFER,
+    409: R409_TRANSFER,
+}
+
 
 def _decided(call: Any) -> Any:
     try:
@@ -283,14 +293,7 @@ class TransferViewSet(ApiViewSet):
         "on both sides with the legal basis of both agreements.",
         parameters=[TRANSFER_ID],
         request=TransferDecisionSerializer,
-        responses={
-            200: TransferSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404_TRANSFER,
-            409: R409_TRANSFER,
-        },
+        responses=DECISION_RESPONSES,
     )
     def accept(self, request: Request, transfer_id: int) -> Response:
         actor = _actor(request)
@@ -308,14 +311,7 @@ class TransferViewSet(ApiViewSet):
         "is. Logged.",
         parameters=[TRANSFER_ID],
         request=TransferDecisionSerializer,
-        responses={
-            200: TransferSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404_TRANSFER,
-            409: R409_TRANSFER,
-        },
+        responses=DECISION_RESPONSES,
     )
     def decline(self, request: Request, transfer_id: int) -> Response:
         actor = _actor(request)
@@ -333,14 +329,7 @@ class TransferViewSet(ApiViewSet):
         "an optional reason. Logged.",
         parameters=[TRANSFER_ID],
         request=TransferDecisionSerializer,
-        responses={
-            200: TransferSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404_TRANSFER,
-            409: R409_TRANSFER,
-        },
+        responses=DECISION_RESPONSES,
     )
     def withdraw(self, request: Request, transfer_id: int) -> Response:
         actor = _actor(request)
