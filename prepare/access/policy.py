@@ -274,6 +274,26 @@ def get_case_or_404(user: Any, pk: Any, action: str = Action.READ) -> Case:
     return case
 
 
+def handed_over_cases(user: Any) -> CaseQuerySet:
+    """Cases that a partnership the user coordinates transferred to another one.
+
+    The sending coordinator stays accountable for what was disclosed while the
+    case was theirs, so they keep its access log up to the handover (and
+    nothing else of the case once the grace period is over).
+    """
+    from prepare.cases.models import Case, Transfer, TransferStatus
+
+    g = grants_for(user)
+    if not g.coordinated_ids:
+        return Case.objects.none()
+    handed_over = Transfer.objects.filter(
+        case_id=OuterRef("pk"),
+        status=TransferStatus.ACCEPTED,
+        from_partnership_id__in=sorted(g.coordinated_ids),
+    )
+    return Case.objects.filter(Exists(handed_over))
+
+
 def has_break_glass(user: Any, case: Case) -> bool:
     """Whether the user reaches the case only through break-glass access."""
     return not visible_cases_without_glass(user).filter(pk=case.pk).exists()

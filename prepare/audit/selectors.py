@@ -9,16 +9,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for
+from prepare.access.policy import (
+    WriteForbidden,
+    get_case_or_404,
+    grants_for,
+    handed_over_cases,
+    parse_pk,
+)
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import ChainProblem, verify
 from prepare.audit.models import CaseAccessIndex, Event, EventAction, Outcome
 from prepare.audit.services import audit_record
-from prepare.cases.models import Case
+from prepare.cases.models import Case, Transfer, TransferStatus
 
 ACCESS_LOG_PAGE = 50
 SEARCH_PAGE = 50
@@ -107,6 +114,58 @@ class AccessLogPage:
     rows: list[LogRow]
     older_than: int | None  # event id for the "older" link, if there are older events
     newer_than: int | None  # event id for the "newer" link, if there are newer events
+    # For the coordinator of a partnership that transferred the case away: the
+    # transfer, and whether they still see the case itself (grace period).
+    handover: Transfer | None = None
+    case_visible: bool = True
+
+
+def _log_subject(actor: User, case_id: Any) -> tuple[Case, Transfer | None, bool]:
+    """The case whose log the actor may read, the transfer that limits it (if
+    any) and whether the actor sees the case itself.
+
+    The coordinator of the case's partnership reads the whole log. The
+    coordinator of a partnership that handed the case over reads it up to the
+    handover, even after the grace period. Anyone else who sees the case gets
+    403; anyone who does not, 404.
+    """
+    try:
+        case = get_case_or_404(actor, case_id)
+    except Http404:
+        case = None
+    if case is not None and grants_for(actor).coordinates(case.partnership_id):
+        return case, None, True
+    pk = parse_pk(case_id)
+    handed = (
+        handed_over_cases(actor).select_related("partnership").filter(pk=pk).first() if pk else None
+    )
+    if handed is None:
+        if case is None:
+            raise Http404
+        raise WriteForbidden
+    handover = (
+        Transfer.objects.filter(
+            case_id=handed.pk,
+            status=TransferStatus.ACCEPTED,
+            from_partnership_id__in=sorted(grants_for(actor).coordinated_ids),
+        )
+        .select_related("from_partnership", "to_partnership")
+        .order_by("-decided_at", "-pk")
+        .first()
+    )
+    return handed, handover, case is not None
+
+
+def _handover_cut(transfer: Transfer) -> int | None:
+    """The id of the last event of the handover: the receiving side's record of
+    the acceptance, written last in the accepting transaction."""
+    cut = Event.objects.filter(
+        case_id=transfer.case_id,
+        action=EventAction.TRANSFER,
+        object_type=Transfer._meta.label_lower,
+        object_id=str(transfer.pk),
+    ).aggregate(last=Max("pk"))["last"]
+    return int(cut) if cut is not None else None
 
 
 def case_access_log(
@@ -114,19 +173,21 @@ def case_access_log(
 ) -> AccessLogPage:
     """Who touched the case, newest first, one page at a time.
 
-    Invisible case → 404; visible but not coordinated by the actor → 403.
+    Invisible case → 404; visible but not coordinated by the actor → 403;
+    a case the actor's partnership handed over: the log up to the handover.
     Reads the index (case_id, -event) joined to the events, then the
     organisations' names: two queries per page, plus the audit event. Pages
     are cut by event id, not by offset: reading the log adds to it, and an
     offset would then show an event twice.
     """
-    case = get_case_or_404(actor, case_id)
-    if not grants_for(actor).coordinates(case.partnership_id):
-        raise WriteForbidden
+    case, handover, case_visible = _log_subject(actor, case_id)
     entries = CaseAccessIndex.objects.filter(case_id=case.pk).select_related("event")
+    if handover is not None:
+        cut = _handover_cut(handover)
+        entries = entries.filter(event_id__lte=cut) if cut is not None else entries.none()
     entries = entries.only("event_id", *(f"event__{c}" for c in _EVENT_COLUMNS))
     page, older_than, newer_than = _keyset_page(entries, "event_id", before, after, ACCESS_LOG_PAGE)
-    tz_name = case.partnership.timezone
+    tz_name = (handover.from_partnership if handover else case.partnership).timezone
     tz = _zone(tz_name)
     rows = _rows((entry.event for entry in page), tz)
     audit_record(
@@ -134,7 +195,12 @@ def case_access_log(
         actor=actor,
         case=case,
         obj=case,
-        detail={"view": "access_log", "before": before, "after": after},
+        detail={
+            "view": "access_log",
+            "before": before,
+            "after": after,
+            **({"until_handover": handover.pk} if handover is not None else {}),
+        },
     )
     return AccessLogPage(
         case=case,
@@ -143,6 +209,8 @@ def case_access_log(
         rows=rows,
         older_than=older_than,
         newer_than=newer_than,
+        handover=handover,
+        case_visible=case_visible,
     )
 
 

@@ -23,6 +23,7 @@ from prepare.access.models import CaseGrant
 from prepare.access.policy import WriteForbidden, grants_for
 from prepare.accounts.models import Role, User
 from prepare.audit import chain
+from prepare.audit import selectors as audit_selectors
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.cases import transfers
@@ -438,6 +439,48 @@ def test_both_audit_trails_hold_the_disclosure_with_both_legal_bases(cast, as_us
     assert search.status_code == 200
     assert search.content.decode().count("<td>Transfer</td>") == 3
     assert verify() is None
+
+
+def test_the_sending_coordinator_keeps_the_access_log_up_to_the_handover(cast, as_user):
+    narrow_receiver(cast)
+    transfer = propose(cast)
+    accept(cast, as_user, transfer)
+    k = cast.case
+    log_url = reverse("audit:case_access_log", args=[k.pk])
+    # The receiving side works on the case after the handover.
+    assert as_user(cast.outsider).get(reverse("cases:case", args=[k.pk])).status_code == 200
+    after_handover = Event.objects.filter(case_id=k.pk).latest("seq")
+    assert after_handover.actor_username == cast.outsider.username
+
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=14, minutes=1), tick=False):
+        sender = as_user(cast.coordinator)
+        assert sender.get(reverse("cases:case", args=[k.pk])).status_code == 404
+        response = sender.get(log_url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        # The disclosure is there, on the sender's own side of the log...
+        assert body.count("<td>Transfer</td>") == 3  # proposed, accepted on both sides
+        assert "You see who accessed it up to the handover" in body
+        assert f'href="{reverse("cases:case", args=[k.pk])}"' not in body
+        assert shown(body) == set()
+        # ...but not what the receiving partnership did afterwards.
+        page = audit_selectors.case_access_log(actor=fresh(cast.coordinator), case_id=k.pk)
+        seqs = {row.seq for row in page.rows}
+        accepted = Event.objects.filter(detail__step="accepted", case_id=k.pk)
+        assert set(accepted.values_list("seq", flat=True)) <= seqs
+        assert after_handover.seq not in seqs
+        assert max(seqs) == max(accepted.values_list("seq", flat=True))
+        logged = Event.objects.filter(detail__view="access_log").latest("seq")
+        assert logged.actor_username == cast.coordinator.username
+        assert logged.detail["until_handover"] == transfer.pk
+        # The outgoing list links to it.
+        inbox = sender.get(reverse("cases:transfer_inbox")).content.decode()
+        assert f'href="{log_url}"' in inbox
+        # Nobody else of the old team gains a log: they were never its coordinators.
+        for actor in ("case_manager", "police_on_team", "ngo_mentor", "auditor"):
+            assert as_user(cast.actors[actor]).get(log_url).status_code == 404, actor
+        # The receiving coordinator keeps the whole log.
+        assert as_user(cast.outsider).get(log_url).status_code == 200
 
 
 class Boom(Exception):
