@@ -149,6 +149,18 @@ def load_mo(code: str) -> gettext.GNUTranslations:
         return gettext.GNUTranslations(handle)
 
 
+def compiled(catalogue: gettext.GNUTranslations, entry: Entry, n: int | None = None) -> str:
+    """The compiled text of ``entry`` (its plural form for ``n``), in its context."""
+    if entry.msgid_plural is None:
+        if entry.msgctxt is None:
+            return catalogue.gettext(entry.msgid)
+        return catalogue.pgettext(entry.msgctxt, entry.msgid)
+    assert n is not None
+    if entry.msgctxt is None:
+        return catalogue.ngettext(entry.msgid, entry.msgid_plural, n)
+    return catalogue.npgettext(entry.msgctxt, entry.msgid, entry.msgid_plural, n)
+
+
 def placeholders(text: str) -> list[str]:
     return sorted(PLACEHOLDER.findall(text))
 
@@ -223,11 +235,10 @@ def test_translations_keep_the_placeholders_and_markup_of_their_source(code):
                 text % {name: 1 for name in names}  # raises on a malformed placeholder
         # The compiled catalogue carries the same text, checked again there.
         if entry.msgid_plural is None:
-            compiled = catalogue.gettext(entry.msgid)
-            assert placeholders(compiled) == placeholders(entry.msgid)
+            assert placeholders(compiled(catalogue, entry)) == placeholders(entry.msgid)
         else:
-            compiled = catalogue.ngettext(entry.msgid, entry.msgid_plural, 2)
-            assert placeholders(compiled) == placeholders(entry.msgid_plural)
+            text = compiled(catalogue, entry, 2)
+            assert placeholders(text) == placeholders(entry.msgid_plural)
         checked += 1
     assert checked == (0 if code == "en" else len(entries))
 
@@ -241,12 +252,11 @@ def test_the_compiled_catalogue_is_the_current_po(code):
     expected = [e for e in entries if e.translated and "fuzzy" not in e.flags]
     for entry in expected:
         if entry.msgid_plural is None:
-            assert catalogue.gettext(entry.msgid) == entry.msgstr[0], entry.msgid
+            assert compiled(catalogue, entry) == entry.msgstr[0], entry.msgid
         else:
             for n in (0, 1, 2, 5, 1_000_000):
                 index = catalogue.plural(n)
-                got = catalogue.ngettext(entry.msgid, entry.msgid_plural, n)
-                assert got == entry.msgstr[index], (entry.msgid, n)
+                assert compiled(catalogue, entry, n) == entry.msgstr[index], (entry.msgid, n)
     # The .mo header states its number of strings: the header plus each entry.
     magic, _revision, count = struct.unpack("<3I", mo_path(code).read_bytes()[:12])
     assert magic == 0x950412DE

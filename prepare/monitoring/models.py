@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from prepare.access.categories import Category
 from prepare.cases.models import Case, CaseRecordQuerySet
@@ -180,9 +181,9 @@ ESCALATING = frozenset({Severity.HIGH, Severity.URGENT})
 
 
 class SignalStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("signal status", "Open")
+    ACKNOWLEDGED = "acknowledged", pgettext_lazy("signal status", "Acknowledged")
+    CLOSED = "closed", pgettext_lazy("signal status", "Closed")
 
 
 class Signal(models.Model):

@@ -698,8 +698,8 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
                 title = _("Urgent signal on %(ref)s to acknowledge") % names
                 late = _("Urgent signal on %(ref)s still not acknowledged") % names
             else:
-                title = _("High signal on %(ref)s to acknowledge") % names
-                late = _("High signal on %(ref)s still not acknowledged") % names
+                title = _("High-severity signal on %(ref)s to acknowledge") % names
+                late = _("High-severity signal on %(ref)s still not acknowledged") % names
             subject = Subject(
                 case_id=case_id,
                 partnership_id=pid,

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Category
@@ -116,7 +117,12 @@ def checklist_start_view(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         actor,
         pk,
-        _("Release planning has started: %(count)d items were added.") % {"count": len(items)},
+        ngettext(
+            "Release planning has started: %(count)d item was added.",
+            "Release planning has started: %(count)d items were added.",
+            len(items),
+        )
+        % {"count": len(items)},
     )
 
 
