@@ -137,6 +137,8 @@ READS: dict[str, list[Request]] = {
     "cases:retention_section": [Request("coordinator"), Request("ngo_mentor", htmx=True)],
     # The DPO's legal holds: references of held cases (none held in the scene).
     "cases:legal_holds": [Request("auditor", case_scoped=False)],
+    # The DPO's erasure requests: references of the cases asked for (none here).
+    "cases:erasure_requests": [Request("auditor", case_scoped=False)],
     # The log shows who touched which case (ids, never content).
     "audit:search": [
         Request("auditor", case_scoped=False),

@@ -278,6 +278,17 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             ("POST", "invalid"),
         ),
     ),
+    # Erasure needs a closed case and a fresh one-time code (tests/cases/
+    # test_erasure.py walks it through); here who reaches the form at all.
+    "cases:erasure": (
+        frozenset({"POST"}),
+        _probes(
+            "cases:erasure",
+            ("GET", "K"),
+            ("POST", "invalid"),
+            ("POST", "invalid", None, True),
+        ),
+    ),
     "cases:legal_hold_release": (
         frozenset({"POST"}),
         _probes("cases:legal_hold_release", ("GET", "K"), ("POST", "valid"), ("POST", "foreign")),
@@ -540,6 +551,12 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
             if probe.variant == "invalid":
                 data = {"reason": "", "until": ""}
             return reverse(probe.route, args=[pk]), data
+        case "cases:erasure":
+            return reverse(probe.route, args=[pk]), {
+                "op": "request",
+                "erasure-reason": "",
+                "erasure-code": "000000",
+            }
         case "cases:legal_hold_release":
             # A hold of K, sent under K's id (or, "foreign", under K2's).
             hold = LegalHold.objects.create(
@@ -647,7 +664,7 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             allowed = a.access_log
         case "cases:retention_section":
             return 200
-        case "cases:legal_hold_place" | "cases:legal_hold_release":
+        case "cases:legal_hold_place" | "cases:legal_hold_release" | "cases:erasure":
             allowed = a.access_log  # the coordinator of K's partnership
         case route if route.startswith("monitoring:"):
             verdict = monitoring.matrix_allowed(probe, a.read, a.write)

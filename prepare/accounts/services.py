@@ -34,6 +34,24 @@ def confirmed_totp(user: User, *, lock: bool = False) -> TOTPDevice | None:
     return devices.first()
 
 
+def step_up_verified(user: User, code: str) -> bool:
+    """Whether ``code`` is a fresh one-time code of the user's authenticator.
+
+    Asked again, on top of the session's second factor, before a grave action
+    (SECURITY.md AC-07: erasure). A code is good once: the device's ``last_t``
+    refuses a replay, also within the same session. In the demo with
+    ``PREPARE_DEMO_SKIP_MFA`` the code is not checked, as at sign-in.
+
+    Not atomic with the caller: a wrong code must still count against the
+    device's throttle when the caller's change is refused.
+    """
+    if settings.DEMO and settings.DEMO_SKIP_MFA:
+        return True
+    with transaction.atomic():
+        device = confirmed_totp(user, lock=True)
+        return device is not None and bool(device.verify_token((code or "").replace(" ", "")))
+
+
 def sign_in(request: HttpRequest, *, username: str, password: str, code: str) -> User:
     """Check password and one-time code together and start a verified session.
 

@@ -470,11 +470,19 @@ def _retention_detail(case: Case) -> dict[str, Any]:
 
 
 @transaction.atomic
-def case_erase(*, case_id: int, today: datetime.date | None = None) -> dict[str, int]:
+def case_erase(
+    *,
+    case_id: int,
+    today: datetime.date | None = None,
+    approved_by: User | None = None,
+    erasure_request: int | None = None,
+) -> dict[str, int]:
     """Remove the case's data from every table; leave a data-free tombstone.
 
-    A system operation (called by ``retention_run``): it checks the legal
-    holds, not the caller. Returns the number of rows removed per table.
+    Called by ``retention_run`` (a system operation) or by the approval of an
+    erasure request (``prepare.cases.erasure``), which checked the people
+    first; here only the legal holds are checked. Returns the number of rows
+    removed per table.
     """
     on = today or timezone.localdate()
     case = _lock_case(case_id)
@@ -485,16 +493,20 @@ def case_erase(*, case_id: int, today: datetime.date | None = None) -> dict[str,
     removed["cases.case"] = 1
     for label, count in _erase_person_if_unused(person_id).items():
         removed[label] = removed.get(label, 0) + count
+    detail: dict[str, Any] = {
+        "action": RetentionAction.ERASE.value,
+        "retention": _retention_detail(case),
+        "removed": dict(sorted(removed.items())),
+    }
+    if erasure_request is not None:
+        detail["erasure_request"] = erasure_request
     audit_record(
         action=EventAction.ERASE,
-        username=SYSTEM_ACTOR,
+        actor=approved_by,
+        username="" if approved_by is not None else SYSTEM_ACTOR,
         case=case,
         obj=case,
-        detail={
-            "action": RetentionAction.ERASE.value,
-            "retention": _retention_detail(case),
-            "removed": dict(sorted(removed.items())),
-        },
+        detail=detail,
     )
     return removed
 

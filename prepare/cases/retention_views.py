@@ -64,13 +64,30 @@ def _section(
     status: int = 200,
     view: str = "retention",
     oob: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    overview = retention.retention_overview(actor=_actor(request), case_id=pk, view=view)
+    from prepare.cases import erasure
+    from prepare.cases.erasure_views import (
+        ErasureApproveForm,
+        ErasureDeclineForm,
+        ErasureRequestForm,
+    )
+
+    actor = _actor(request)
+    overview = retention.retention_overview(actor=actor, case_id=pk, view=view)
+    pending = erasure.pending_for_case(overview.case) if overview.manage else None
     context = {
         "overview": overview,
         "case": overview.case,
         "form": form or LegalHoldForm(),
         "oob": oob and _is_htmx_partial(request),
+        "erasure_pending": pending,
+        "erasure_offer": pending is None and erasure.may_request(actor, overview.case),
+        "erasure_decide": pending is not None and erasure.may_decide(actor, pending),
+        "erasure_form": ErasureRequestForm(prefix="erasure"),
+        "approve_form": ErasureApproveForm(prefix="approve"),
+        "decline_form": ErasureDeclineForm(prefix="decline"),
+        **(extra or {}),
     }
     template = (
         "cases/retention/_section.html"

@@ -19,6 +19,7 @@ class NotificationKind(models.TextChoices):
     REVIEW_DUE = "review_due", _("Review due")
     SIGNAL = "signal", _("Signal to acknowledge")
     FOLLOW_UP = "follow_up", _("Follow-up review")
+    ERASURE = "erasure", _("Erasure to approve")
 
 
 class Notification(models.Model):

@@ -49,8 +49,9 @@ def test_the_coordinator_sees_the_holds_and_the_forms(
     cast.case.save()
     h = hold(cast)
     client = as_user(cast.coordinator)
-    # Session, user, device, grants (3), the case, its holds, the audit event, the bell.
-    with django_assert_max_num_queries(22):
+    # Session, user, device, grants (3), the case, its holds, a pending erasure
+    # request, the audit event, the bell.
+    with django_assert_max_num_queries(23):
         response = client.get(section_url(cast), headers={"HX-Request": "true"})
     assert response.status_code == 200
     body = response.content.decode()

@@ -24,7 +24,7 @@ from prepare.cases.models.lifecycle import (
     TriageOutcome,
 )
 from prepare.cases.models.records import CaseRecordQuerySet
-from prepare.cases.models.retention import LegalHold
+from prepare.cases.models.retention import ErasureRequest, ErasureStatus, LegalHold
 from prepare.cases.models.transfer import Transfer, TransferGrace, TransferStatus
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "CaseTeamMember",
     "CaseTransition",
     "DataSubjectCategory",
+    "ErasureRequest",
+    "ErasureStatus",
     "KeyDate",
     "KeyDateKind",
     "LegalHold",

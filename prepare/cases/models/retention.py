@@ -41,3 +41,55 @@ class LegalHold(models.Model):
 
     def __str__(self) -> str:
         return f"hold on {self.case} until {self.until}"
+
+
+class ErasureStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a second approver")
+    REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class ErasureRequest(models.Model):
+    """A request to erase a closed case now, before or at the end of retention.
+
+    Four eyes: one person asks (with a fresh one-time code), a second one
+    approves (with theirs). An approved request is never stored as such: the
+    approval erases the case, and this row with it; the audit log keeps the
+    request, the approval and the tombstone, without the reason's text.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="erasure_requests")
+    reason = models.TextField(_("why"), max_length=2000)
+    status = models.CharField(
+        max_length=12, choices=ErasureStatus.choices, default=ErasureStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(_("reason"), max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("erasure request")
+        verbose_name_plural = _("erasure requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="pending"), name="one_pending_erasure_per_case"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_by__isnull=False),
+                name="erasure_decision_has_actor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"erasure of {self.case} ({self.status})"
