@@ -125,7 +125,8 @@ def approvers(case: Case) -> QuerySet[User]:
     ).order_by("pk")
 
 
-def _notify(request: ErasureRequest, case: Case, asker: User) -> None:
+def notify_approvers(request: ErasureRequest, case: Case, asker: User) -> None:
+    """An in-app notification to everyone who may approve, but the asker."""
     key = f"erasure:{request.pk}"
     rows = []
     for user in approvers(case).exclude(pk=asker.pk):
@@ -183,7 +184,7 @@ def erasure_request(
             obj=request,
             detail={"step": "requested", "erasure_request": request.pk, "step_up": True},
         )
-        _notify(request, case, actor)
+        notify_approvers(request, case, actor)
     return request
 
 

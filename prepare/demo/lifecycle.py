@@ -21,19 +21,23 @@ from prepare.access.grants import case_grants_rebuild
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.erasure import notify_approvers
 from prepare.cases.key_dates import key_date_set
 from prepare.cases.models import (
     Case,
     CaseStatus,
     CaseTransition,
+    ErasureRequest,
     KeyDate,
     KeyDateKind,
+    LegalHold,
     Referral,
     TriageDecision,
 )
 from prepare.cases.models.lifecycle import ReferrerType, TriageOutcome
 from prepare.cases.models.transfer import Transfer
 from prepare.cases.referrals import triage_decide
+from prepare.cases.retention import active_holds
 from prepare.cases.transfers import transfer_propose
 from prepare.cases.transitions import TRANSITION_CATEGORY
 from prepare.monitoring.models import Contact, ContactKind, LicenceCondition, Severity, Signal
@@ -150,6 +154,7 @@ def populate(world: _World, today: datetime.date, report: LoadReport) -> None:
     _referrals(world, today, report)
     _release_planning(world, today, report)
     _monitoring(world, today, report)
+    _erasure_request(world, today, report)
 
 
 # --- Referrals and triage ---------------------------------------------------------------
@@ -330,6 +335,38 @@ def _monitoring(world: _World, today: datetime.date, report: LoadReport) -> None
 
 
 # --- Across partnerships ---------------------------------------------------------------
+
+
+ERASURE_REASON = (
+    "The person asked for the erasure of their data after the case was closed; "
+    "no inquiry or complaint is pending."
+)
+
+
+def _erasure_request(world: _World, today: datetime.date, report: LoadReport) -> None:
+    """One closed case whose erasure waits for a second approver (the DPO)."""
+    closed = _cases_loaded_as(world, CaseStatus.CLOSED)
+    if not closed:
+        return
+    case = closed[0]
+    if ErasureRequest.objects.filter(case=case).exists():
+        return
+    if LegalHold.objects.filter(active_holds(today), case=case).exists():
+        return
+    coordinator = world.users["coordinator"]
+    # The loader writes the request as the coordinator would, without their code.
+    request = ErasureRequest.objects.create(
+        case=case, reason=ERASURE_REASON, requested_by=coordinator
+    )
+    audit_record(
+        action=EventAction.ERASE,
+        actor=coordinator,
+        case=case,
+        obj=request,
+        detail={"step": "requested", "erasure_request": request.pk, "demo": True},
+    )
+    notify_approvers(request, case, coordinator)
+    report.erasure_requests += 1
 
 
 def transfer(sending: _World, receiving: _World, report: LoadReport) -> None:

@@ -74,6 +74,7 @@ class LoadReport:
     breaches: int = 0
     signals: int = 0
     transfers: int = 0
+    erasure_requests: int = 0
     reminders: int = 0
 
 

@@ -28,6 +28,8 @@ from prepare.cases.models import (
     CaseStatus,
     CaseTeamMember,
     CaseTransition,
+    ErasureRequest,
+    ErasureStatus,
     KeyDate,
     KeyDateKind,
     Person,
@@ -284,6 +286,19 @@ def test_demo_shows_the_lifecycle_in_every_partnership(demo):
     inbox = verified_client(receiving).get(reverse("cases:transfer_inbox"))
     assert inbox.status_code == 200
     assert transfer.case.reference in inbox.content.decode()
+
+    # Each partnership's DPO has one erasure of a closed case to approve.
+    for partnership in Partnership.objects.all():
+        request = ErasureRequest.objects.get(case__partnership=partnership)
+        assert request.status == ErasureStatus.PENDING
+        assert request.case.status == CaseStatus.CLOSED
+        dpo = User.objects.get(username=f"{partnership.code.lower()}.dpo")
+        page = verified_client(dpo).get(reverse("cases:erasure_requests"))
+        assert page.status_code == 200
+        assert request.case.reference in page.content.decode()
+        assert Notification.objects.filter(
+            user=dpo, kind=NotificationKind.ERASURE, case_id=request.case_id
+        ).exists()
 
     # Everything went through the audited services: the chain holds.
     assert Event.objects.filter(action=EventAction.TRANSFER, object_id=str(transfer.pk)).exists()
