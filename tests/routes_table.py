@@ -37,7 +37,8 @@ from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import AGREEMENT, Cast, build_cast, sentinel
 from tests.factories import PersonFactory, UserFactory
 from tests.monitoring.support import monitoring_ids
-from tests.plans.support import item_id_of
+from tests.notifications.scene import notification_id_of, plant_notification
+from tests.plans.support import item_id_of, template_item_id_of
 
 R, W = Action.READ.value, Action.WRITE.value
 CATEGORIES: tuple[str, ...] = tuple(Category.values)
@@ -193,6 +194,8 @@ def build_scene() -> Scene:
     )
     # K's sentence start: a key date (justice) to read and move by id.
     plant_key_date(cast)
+    # The case manager's unread reminder about K (the notifications API).
+    plant_notification(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -348,11 +351,17 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         # A checklist item of K if one is planted, else an id that exists nowhere.
         "item_pk": item_id_of(k),
         "item_id": item_id_of(k),
+        # The partnership's template (its first item once the template exists).
+        "partnership_id": cast.partnership.pk,
+        "template_item_pk": template_item_id_of(cast.partnership),
+        "template_item_id": template_item_id_of(cast.partnership),
         "transfer_pk": scene.transfer.pk if scene.transfer else 987_654,
         "transfer_id": scene.transfer.pk if scene.transfer else 987_654,
         # K's contact, condition and signal if planted, else ids that exist nowhere.
         **monitoring_ids(k),
         "key_date_id": key_date_id(k),
+        # The case manager's planted notification (about K).
+        "notification_id": notification_id_of(cast.case_manager),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

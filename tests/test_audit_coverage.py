@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,8 @@ import pytest
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
@@ -43,13 +46,17 @@ from prepare.audit.models import CaseAccessIndex, ChainHead, Event
 from prepare.cases.models import (
     Case,
     CaseNote,
+    CaseStatus,
     CaseTeamMember,
+    ErasureRequest,
     LegalHold,
     Transfer,
     TransferGrace,
 )
+from prepare.notifications.models import Notification
 from prepare.partnerships.models import CategoryGrant, Partnership, SharingAgreement
-from prepare.plans.models import ChecklistItem
+from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
+from prepare.plans.services import default_template
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import sentinel, verified_client
 from tests.monitoring import support as monitoring
@@ -178,6 +185,11 @@ READS: dict[str, list[Request]] = {
     "v1_case_transitions": [Request("case_manager", api=True), Request("observer")],
     "v1_case_key_dates": [Request("police_on_team", api=True)],
     "v1_case_key_date": [Request("case_manager", api=True)],
+    # Triage through the API: the queue (nothing of K: it is active) and K's
+    # triage view; the case manager's notifications (the scene's reminder names K).
+    "v1_triage_queue": [Request("coordinator", api=True, case_scoped=False)],
+    "v1_case_triage": [Request("coordinator", api=True)],
+    "v1_notifications": [Request("case_manager", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
@@ -189,6 +201,14 @@ EXEMPT: dict[str, str] = {
     "partnerships:agreement_edit": "the agreement grid: which organisation reads or writes what",
     "partnerships:retention": "the partnership's retention rule: years, then erase or anonymise",
     "v1_me": "the caller's own account and grants",
+    "v1_notifications_count": "the caller's number of unread notifications",
+    # The partnership's release-checklist template: what new checklists start
+    # from (titles, categories, owners, due days), never a case.
+    "partnerships:checklist_template": "the template's items, owners and due days",
+    "partnerships:checklist_template_item_add": "the empty form for a new template item",
+    "partnerships:checklist_template_item": "the form of one template item",
+    "partnerships:checklist_template_item_remove": "the confirmation to remove a template item",
+    "v1_checklist_template": "the template's items, owners and due days",
     "cases:referral_create": "the empty referral form: the user's partnerships and members",
 }
 
@@ -230,6 +250,28 @@ def _hold_to_release(scene: Scene) -> dict[str, Any]:
     return {"hold": hold.pk}
 
 
+def _closed_for_erasure(
+    actor: str, prefix_fields: dict[str, str]
+) -> Callable[[Scene], dict[str, Any]]:
+    """K closed, and a request for its erasure with ``actor``'s current code."""
+
+    def build(scene: Scene) -> dict[str, Any]:
+        k = scene.case
+        Case.objects.filter(pk=k.pk).update(status=CaseStatus.CLOSED, closed_on=k.created_at)
+        CaseGrant.objects.filter(case_id=k.pk).update(status=CaseStatus.CLOSED)
+        device = TOTPDevice.objects.get(user=scene.users[actor], confirmed=True)
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = time.time()
+        return {
+            "op": "request",
+            "erasure-reason": "Request for erasure",
+            "erasure-code": f"{totp.token():0{device.digits}d}",
+            **prefix_fields,
+        }
+
+    return build
+
+
 def _release_set(scene: Scene, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     set_release(scene.case, scene.cast.coordinator)
     return dict(payload or {})
@@ -240,6 +282,19 @@ def _checklist_planted(payload: dict[str, Any]) -> Callable[[Scene], dict[str, A
 
     def build(scene: Scene) -> dict[str, Any]:
         plant_checklist(scene.case, scene.cast.coordinator)
+        return dict(payload)
+
+    return build
+
+
+_TEMPLATE_ITEM = {"title": "Bus pass", "category": "social", "owner": "", "offset_days": "-3"}
+
+
+def _template_planted(payload: dict[str, Any]) -> Callable[[Scene], dict[str, Any]]:
+    """The partnership's default template created (``url_for`` names its first item)."""
+
+    def build(scene: Scene) -> dict[str, Any]:
+        default_template(scene.cast.partnership)
         return dict(payload)
 
     return build
@@ -272,6 +327,12 @@ WRITES: dict[str, Request] = {
         "POST",
         data={"reference": "TST-2026-0001", "reason": "Complaint", "until": "2040-01-01"},
     ),
+    "cases:erasure": Request("coordinator", "POST", data=_closed_for_erasure("coordinator", {})),
+    "cases:erasure_requests": Request(
+        "auditor",
+        "POST",
+        data=_closed_for_erasure("auditor", {"erasure-reference": "TST-2026-0001"}),
+    ),
     "partnerships:retention": Request(
         "coordinator",
         "POST",
@@ -302,6 +363,42 @@ WRITES: dict[str, Request] = {
     "partnerships:agreement_edit": Request(
         "coordinator", "POST", case_scoped=False, data=_grid_change
     ),
+    **{
+        name: Request(actor, method, case_scoped=False, api=name.startswith("v1_"), data=data)
+        for name, actor, method, data in (
+            ("partnerships:checklist_template_item_add", "coordinator", "POST", _TEMPLATE_ITEM),
+            (
+                "partnerships:checklist_template_item",
+                "coordinator",
+                "POST",
+                _template_planted({**_TEMPLATE_ITEM, "version": "1"}),
+            ),
+            (
+                "partnerships:checklist_template_item_move",
+                "coordinator",
+                "POST",
+                _template_planted({"direction": "down", "version": "1"}),
+            ),
+            (
+                "partnerships:checklist_template_item_remove",
+                "coordinator",
+                "POST",
+                _template_planted({"version": "1"}),
+            ),
+            (
+                "v1_checklist_template_items",
+                "coordinator",
+                "POST",
+                {"title": "Bus pass", "category": "social", "offset_days": -3},
+            ),
+            (
+                "v1_checklist_template_item",
+                "coordinator",
+                "PATCH",
+                _template_planted({"title": "Housing found"}),
+            ),
+        )
+    },
     "v1_case_notes": Request(
         "case_manager", "POST", api=True, data={"category": "justice", "kind": "fact", "text": "X"}
     ),
@@ -373,6 +470,10 @@ def _in_triage(scene: Scene) -> dict[str, Any]:
     return {"outcome": "more_information", "reasons": "Ask probation", "version": "1"}
 
 
+def _in_triage_api(scene: Scene) -> dict[str, Any]:
+    return {**_in_triage(scene), "version": 1}
+
+
 WRITES.update(
     {
         "cases:referral_create": Request("case_manager", "POST", case_scoped=False, data=_referral),
@@ -403,6 +504,10 @@ WRITES.update(
         "v1_case_key_date": Request(
             "case_manager", "PUT", api=True, data={"date": "2023-10-01", "version": 1}
         ),
+        "v1_case_triage": Request("coordinator", "POST", api=True, data=_in_triage_api),
+        # The scene's reminder of the case manager (its event names K in case_ids).
+        "v1_notification_read": Request("case_manager", "POST", api=True, case_scoped=False),
+        "v1_notifications_read_all": Request("case_manager", "POST", api=True, case_scoped=False),
     }
 )
 
@@ -586,15 +691,21 @@ def state() -> dict[str, Any]:
         "checklist": sorted(
             ChecklistItem.objects.values_list("pk", "case_id", "status", "due_on", "version")
         ),
+        "template": sorted(
+            ChecklistTemplateItem.objects.values_list("pk", "title", "position", "version")
+        ),
         "transfers": sorted(Transfer.objects.values_list("pk", "case_id", "status")),
         "graces": sorted(TransferGrace.objects.values_list("case_id", "organisation_id")),
         "holds": sorted(LegalHold.objects.values_list("pk", "reason", "released_at")),
+        "erasure": sorted(ErasureRequest.objects.values_list("pk", "case_id", "status")),
+        "devices": sorted(TOTPDevice.objects.values_list("pk", "last_t")),
         "retention": sorted(
             Partnership.objects.values_list("pk", "retention_years", "retention_action")
         ),
         "grants": sorted(CaseGrant.objects.values_list("case_id", "organisation_id", "sort_key")),
         "monitoring": monitoring.monitoring_state(),
         "lifecycle": lifecycle.lifecycle_state(),
+        "notifications": sorted(Notification.objects.values_list("pk", "read_at")),
         "agreements": sorted(
             SharingAgreement.objects.values_list("pk", "title", "valid_from", "valid_until")
         ),

@@ -2,7 +2,10 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from prepare.access.routes import RoutePolicy, route_policy
+from prepare.api import checklist_templates as checklist_templates_api
 from prepare.api import lifecycle, monitoring, plans, transfers, views
+from prepare.api import notifications as notifications_api
+from prepare.api import triage as triage_api
 from prepare.api.docs import SwaggerDocsView
 
 schema_view = route_policy(RoutePolicy.PUBLIC)(SpectacularAPIView.as_view())
@@ -35,4 +38,7 @@ urlpatterns = [
     *transfers.urlpatterns,
     *lifecycle.urlpatterns,
     *monitoring.urlpatterns,
+    *triage_api.urlpatterns,
+    *notifications_api.urlpatterns,
+    *checklist_templates_api.urlpatterns,
 ]

@@ -165,7 +165,7 @@ def erasure_request(
     if not reason:
         raise ValidationError({"reason": [_("Say why the case must be erased now.")]})
     if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationError({"reason": [_("Keep the reason under 2,000 characters.")]})
+        raise ValidationError({"reason": [_("The reason can be at most 2,000 characters long.")]})
     _check_erasable(case)
     if not step_up_verified(actor, code):
         _refuse_step_up(actor, case, "requested")
@@ -246,7 +246,7 @@ def erasure_decline(
     if not withdrawing and not reason:
         raise ValidationError({"reason": [_("Say why the erasure is refused.")]})
     if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationError({"reason": [_("Keep the reason under 2,000 characters.")]})
+        raise ValidationError({"reason": [_("The reason can be at most 2,000 characters long.")]})
     status = ErasureStatus.WITHDRAWN if withdrawing else ErasureStatus.REFUSED
     updated = ErasureRequest.objects.filter(pk=request.pk, status=ErasureStatus.PENDING).update(
         status=status, decided_by=actor, decided_at=timezone.now(), decision_reason=reason

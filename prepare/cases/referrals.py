@@ -436,22 +436,26 @@ def may_triage(actor: User) -> bool:
     return bool(grants_for(actor).coordinated_ids)
 
 
-def triage_queue(*, actor: User, page: int = 1, per_page: int = 25) -> QueuePage:
-    """Referred cases and cases in triage of the partnerships the actor
-    coordinates, oldest first; one list event naming the cases shown."""
+def triage_queue_cases(actor: User) -> QuerySet[Case]:
+    """The cases waiting for the actor's triage: referred or in triage, in the
+    partnerships they coordinate, oldest first. Not a coordinator: 403."""
     g = grants_for(actor)
     if not g.coordinated_ids:
         raise WriteForbidden
-    page = max(page, 1)
-    offset = (page - 1) * per_page
-    cases = list(
+    return (
         visible_cases(actor)
         .filter(partnership_id__in=sorted(g.coordinated_ids), status__in=TRIAGE_STATUSES)
-        .select_related("person", "partnership")
-        .order_by("opened_on", "created_at", "pk")[offset : offset + per_page + 1]
+        .order_by("opened_on", "created_at", "pk")
     )
-    has_next = len(cases) > per_page
-    cases = cases[:per_page]
+
+
+def triage_queue_rows(
+    *, actor: User, cases: list[Case], page: int, view: str = "triage_queue"
+) -> list[QueueRow]:
+    """The rows of one page of the queue (``cases`` from ``triage_queue_cases``,
+    with person and partnership), with their referrals; one list event naming
+    the cases shown."""
+    g = grants_for(actor)
     referrals: dict[int, Referral] = {}
     if cases:
         referrals = {
@@ -474,11 +478,25 @@ def triage_queue(*, actor: User, page: int = 1, per_page: int = 25) -> QueuePage
         case_ids=[r.case.pk for r in rows],
         category=Category.IDENTITY if any(r.show_identity for r in rows) else "",
         detail={
-            "view": "triage_queue",
+            "view": view,
             "page": page,
             "referrals": sorted(r.pk for r in referrals.values()),
         },
     )
+    return rows
+
+
+def triage_queue(*, actor: User, page: int = 1, per_page: int = 25) -> QueuePage:
+    """One page of the actor's triage queue (``triage_queue_cases``), audited."""
+    page = max(page, 1)
+    offset = (page - 1) * per_page
+    cases = list(
+        triage_queue_cases(actor).select_related("person", "partnership")[
+            offset : offset + per_page + 1
+        ]
+    )
+    has_next = len(cases) > per_page
+    rows = triage_queue_rows(actor=actor, cases=cases[:per_page], page=page)
     return QueuePage(rows=rows, page=page, has_next=has_next)
 
 

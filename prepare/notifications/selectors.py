@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -31,22 +33,41 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def notification_page(*, actor: User, page: int) -> Page[Notification]:
-    """The actor's notifications, newest first; a page naming cases is audited as a list.
+def notifications_of(actor: User, *, unread: bool = False) -> QuerySet[Notification]:
+    """The actor's own notifications (only the unread ones if asked), newest first."""
+    rows = Notification.objects.filter(user=actor)
+    if unread:
+        rows = rows.filter(read_at__isnull=True)
+    return rows.order_by("-created_at", "-pk")
+
+
+def notifications_shown(
+    *, actor: User, case_ids: Iterable[int | None], view: str, page: int, **detail: Any
+) -> None:
+    """Log a page of notifications as a list event, if it names any case.
 
     Titles hold a case's reference and a date, nothing more, and each link
     leads to the case page, which applies the policy again.
     """
-    rows = Notification.objects.filter(user=actor).order_by("-created_at", "-pk")
-    result = Paginator(rows, PER_PAGE).get_page(page)
-    case_ids = {n.case_id for n in result.object_list if n.case_id is not None}
-    if case_ids:
+    named = {i for i in case_ids if i is not None}
+    if named:
         audit_record(
             action=EventAction.LIST,
             actor=actor,
-            case_ids=case_ids,
-            detail={"view": "notifications", "page": result.number},
+            case_ids=named,
+            detail={"view": view, "page": page, **detail},
         )
+
+
+def notification_page(*, actor: User, page: int) -> Page[Notification]:
+    """The actor's notifications, newest first; a page naming cases is audited as a list."""
+    result = Paginator(notifications_of(actor), PER_PAGE).get_page(page)
+    notifications_shown(
+        actor=actor,
+        case_ids=[n.case_id for n in result.object_list],
+        view="notifications",
+        page=result.number,
+    )
     return result
 
 

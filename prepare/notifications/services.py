@@ -14,23 +14,46 @@ from prepare.audit.services import audit_record
 from prepare.notifications.models import CalendarFeedToken, Notification
 
 
+@transaction.atomic
 def notification_mark_read(*, actor: User, notification_id: int) -> Notification:
-    """Mark one of the actor's notifications as read; someone else's is a 404."""
+    """Mark one of the actor's notifications as read; someone else's is a 404.
+
+    Idempotent: the first time it was read is kept. Logged each time, naming
+    the notification's case (the answer shows its title).
+    """
     notification = Notification.objects.filter(pk=notification_id, user=actor).first()
     if notification is None:
         raise Http404
+    changed = []
     if notification.read_at is None:
         notification.read_at = timezone.now()
         Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
             read_at=notification.read_at
         )
+        changed = ["read_at"]
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        obj=notification,
+        case_ids=[notification.case_id] if notification.case_id is not None else [],
+        detail={"changed": changed},
+    )
     return notification
 
 
+@transaction.atomic
 def notifications_mark_all_read(*, actor: User) -> int:
-    return Notification.objects.filter(user=actor, read_at__isnull=True).update(
+    """Mark all the actor's unread notifications as read; how many. Logged if any."""
+    count = Notification.objects.filter(user=actor, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+    if count:
+        audit_record(
+            action=EventAction.UPDATE,
+            actor=actor,
+            detail={"changed": ["read_at"], "notifications": count},
+        )
+    return count
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from prepare.partnerships import retention_views, views
+from prepare.plans import template_views
 
 app_name = "partnerships"
 
@@ -14,4 +15,5 @@ urlpatterns = [
         name="agreement_edit",
     ),
     path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
+    *template_views.urlpatterns,
 ]

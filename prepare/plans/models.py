@@ -38,10 +38,19 @@ DEFAULT_TITLES: dict[str, StrOrPromise] = {
 
 
 def title_of(key: str, title: str) -> str:
-    """The title to show: the translated default title, or the one typed in."""
-    if key in DEFAULT_TITLES:
-        return str(DEFAULT_TITLES[key])
-    return title
+    """The title to show: the one typed in, else the translated default title.
+
+    A coordinator who rewords a default item of the template stores their own
+    title beside the key: their wording wins, untranslated, as they wrote it.
+    """
+    if title:
+        return title
+    return str(DEFAULT_TITLES.get(key, key))
+
+
+# How far from the expected release a template item may fall due: a year
+# either way covers any real preparation or follow-up; a typo does not pass.
+TEMPLATE_MAX_OFFSET_DAYS = 365
 
 
 class ChecklistTemplate(models.Model):
@@ -99,6 +108,8 @@ class ChecklistTemplateItem(models.Model):
         help_text=_("Negative: before the release, e.g. -90."),
     )
     position = models.PositiveSmallIntegerField(default=0)
+    # Optimistic locking of the coordinator's edits (prepare.plans.template_editing).
+    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["template", "position", "pk"]
@@ -115,6 +126,11 @@ class ChecklistTemplateItem(models.Model):
             models.CheckConstraint(
                 condition=Q(category__in=Category.values),
                 name="checklist_template_item_category_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(offset_days__gte=-TEMPLATE_MAX_OFFSET_DAYS)
+                & Q(offset_days__lte=TEMPLATE_MAX_OFFSET_DAYS),
+                name="checklist_template_item_offset_in_range",
             ),
         ]
 

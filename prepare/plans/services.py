@@ -184,6 +184,19 @@ def _resolve_owners(case: Case, types: set[str]) -> dict[str, int | None]:
     return owners
 
 
+def _named_owners(case: Case, lines: list[ChecklistTemplateItem]) -> dict[int, int]:
+    """The organisations a template names as owners that are still in the partnership.
+
+    An organisation may leave the partnership after the coordinator named it
+    in the template: its items then start without an owner.
+    """
+    named = sorted({line.owner_organisation_id for line in lines if line.owner_organisation_id})
+    if not named:
+        return {}
+    current = partnership_organisations(case.partnership).filter(pk__in=named)
+    return {pk: pk for pk in current.values_list("pk", flat=True)}
+
+
 def _check_owner(case: Case, owner: Organisation | None) -> None:
     if (
         owner is not None
@@ -259,6 +272,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
     template = default_template(case.partnership)
     lines = list(template.items.all())
     owners = _resolve_owners(case, {line.owner_type for line in lines if line.owner_type})
+    named = _named_owners(case, lines)
     now = timezone.now()
     items = [
         ChecklistItem(
@@ -267,7 +281,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
             title=line.title,
             category=line.category,
             owner_organisation_id=(
-                line.owner_organisation_id
+                named.get(line.owner_organisation_id)
                 if line.owner_organisation_id
                 else owners.get(line.owner_type)
             ),

@@ -7,7 +7,8 @@ import pytest
 from django.db import DatabaseError
 
 from prepare.audit.models import Event
-from prepare.cases.models import CaseNote, CaseTeamMember
+from prepare.cases.models import Case, CaseNote, CaseTeamMember, TriageDecision
+from prepare.notifications.models import Notification
 from tests.api.conftest import API, token_client
 from tests.cast import sentinel
 
@@ -33,7 +34,15 @@ def client_with_broken_audit(monkeypatch):
 
 @pytest.mark.parametrize(
     "path",
-    ["/cases/", "/cases/{k}/", "/cases/{k}/team/", "/cases/{k}/notes/", "/cases/{k}/notes/{n}/"],
+    [
+        "/cases/",
+        "/cases/{k}/",
+        "/cases/{k}/team/",
+        "/cases/{k}/notes/",
+        "/cases/{k}/notes/{n}/",
+        "/triage/",
+        "/cases/{k}/triage/",
+    ],
 )
 def test_reads_fail_closed(cast, client_with_broken_audit, path):
     client = client_with_broken_audit(cast.coordinator)
@@ -79,3 +88,37 @@ def test_writes_fail_closed(cast, client_with_broken_audit):
     note.refresh_from_db()
     assert (note.text, note.version) == (sentinel("risk"), 1)
     assert not CaseNote.objects.filter(text="Unlogged").exists()
+
+
+def test_a_triage_decision_fails_closed(cast, client_with_broken_audit):
+    Case.objects.filter(pk=cast.case.pk).update(status="triage")
+    client = client_with_broken_audit(cast.coordinator)
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/triage/",
+        {"outcome": "no_action", "reasons": "Unlogged", "version": 1},
+        content_type="application/json",
+    )
+    assert response.status_code == 500
+    assert client.refused_events == 1
+    cast.case.refresh_from_db()
+    assert (cast.case.status, cast.case.version) == ("triage", 1)
+    assert not TriageDecision.objects.exists()
+
+
+def test_notifications_fail_closed(cast, client_with_broken_audit):
+    notification = Notification.objects.create(
+        user=cast.coordinator,
+        kind="release",
+        case_id=cast.case.pk,
+        title=f"Release of {cast.case.reference}",
+        dedupe_key="fail-closed",
+    )
+    client = client_with_broken_audit(cast.coordinator)
+    listed = client.get(f"{API}/notifications/")
+    marked = client.post(f"{API}/notifications/{notification.pk}/read/", {}, "application/json")
+    all_marked = client.post(f"{API}/notifications/read-all/", {}, "application/json")
+    assert (listed.status_code, marked.status_code, all_marked.status_code) == (500, 500, 500)
+    assert client.refused_events == 3
+    assert "TST-2026-0001" not in listed.content.decode() + marked.content.decode()
+    notification.refresh_from_db()
+    assert notification.read_at is None

@@ -8,10 +8,15 @@ scanned for the sentinels of the categories the actor may not read.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prepare.access.categories import Category
-from prepare.cases.models import CaseNote, CaseTeamMember
+from prepare.accounts.models import Role
+from prepare.cases.models import Case, CaseNote, CaseTeamMember, TriageDecision
+from prepare.notifications.models import Notification
+from prepare.partnerships.models import Partnership
 from tests.api.conftest import ACTORS, API, Expect, assert_no_leak, expect, token_client
 from tests.cast import sentinel
 
@@ -194,3 +199,101 @@ def test_matrix_covers_reach_and_refusals(cast):
     assert any(e.read - e.write for e in expectations if e.reaches)
     assert any(e.edit_team for e in expectations)
     assert any(e.reaches and not e.edit_team for e in expectations)
+
+
+# --- Triage: the coordinator's (of K's partnership) --------------------------------------
+
+
+def _coordinates(cast, user) -> bool:
+    """Coordinates K's partnership (from the data, not the policy)."""
+    return (
+        user.role == Role.COORDINATOR
+        and user.organisation_id == cast.partnership.coordinating_organisation_id
+    )
+
+
+def _coordinates_any(user) -> bool:
+    return (
+        user.role == Role.COORDINATOR
+        and Partnership.objects.filter(coordinating_organisation_id=user.organisation_id).exists()
+    )
+
+
+def _k_in_triage(cast) -> None:
+    Case.objects.filter(pk=cast.case.pk).update(status="triage")
+    cast.case.refresh_from_db()
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_triage_queue(cast, name):
+    _k_in_triage(cast)
+    client, exp = _client_and_expect(cast, name)
+    user = cast.actors[name]
+    response = client.get(f"{API}/triage/")
+    assert response.status_code == (200 if _coordinates_any(user) else 403)
+    assert_no_leak(response.content.decode(), exp.read)
+    if response.status_code == 200:
+        ids = [row["id"] for row in response.json()["results"]]
+        assert (cast.case.pk in ids) is _coordinates(cast, user)
+    else:
+        assert cast.case.reference not in response.content.decode()
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_triage_view(cast, name):
+    _k_in_triage(cast)
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/triage/")
+    allowed = _coordinates(cast, cast.actors[name])
+    assert response.status_code == _status(exp, allowed, 200)
+    assert_no_leak(response.content.decode(), exp.read)
+    if response.status_code == 200:
+        body = response.json()
+        assert (body["status"], body["open_for_triage"]) == ("triage", True)
+        assert (body["person"] is not None) is (Category.IDENTITY in exp.read)
+        assert response["ETag"] == f'"{cast.case.version}"'
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_triage_decide(cast, name):
+    _k_in_triage(cast)
+    client, exp = _client_and_expect(cast, name)
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/triage/",
+        json.dumps({"outcome": "more_information", "reasons": "Ask probation", "version": 1}),
+        content_type="application/json",
+    )
+    allowed = _coordinates(cast, cast.actors[name]) and Category.MEETINGS in exp.write
+    assert response.status_code == _status(exp, allowed, 201)
+    assert_no_leak(response.content.decode(), exp.read)
+    decided = response.status_code == 201
+    cast.case.refresh_from_db()
+    assert (cast.case.status, cast.case.version) == ("triage", 2 if decided else 1)
+    assert TriageDecision.objects.filter(case=cast.case).exists() is decided
+
+
+# --- Notifications: each actor's own, whatever their access ---------------------------------
+
+JSON = "application/json"
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_notifications(cast, name):
+    planted = {
+        actor: Notification.objects.create(
+            user=user, kind="release", title=f"Reminder of {actor}", dedupe_key="matrix"
+        )
+        for actor, user in cast.actors.items()
+    }
+    client, _ = _client_and_expect(cast, name)
+    listed = client.get(f"{API}/notifications/")
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [planted[name].pk]
+    assert client.get(f"{API}/notifications/count/").json() == {"unread": 1}
+    someone_else = "case_manager" if name == "coordinator" else "coordinator"
+    theirs = client.post(f"{API}/notifications/{planted[someone_else].pk}/read/", {}, JSON)
+    mine = client.post(f"{API}/notifications/{planted[name].pk}/read/", {}, JSON)
+    assert (theirs.status_code, mine.status_code) == (404, 200)
+    assert client.post(f"{API}/notifications/read-all/", {}, JSON).json() == {"marked": 0}
+    unread = set(Notification.objects.filter(read_at__isnull=True).values_list("pk", flat=True))
+    assert unread == {n.pk for actor, n in planted.items() if actor != name}

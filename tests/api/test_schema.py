@@ -157,6 +157,65 @@ OPERATIONS = {
         "404",
         "409",
     },
+    # The partnership's release-checklist template (prepare/api/checklist_templates.py).
+    ("/api/v1/partnerships/{partnership_id}/checklist-template/", "get"): {
+        "200",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/partnerships/{partnership_id}/checklist-template/items/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    (
+        "/api/v1/partnerships/{partnership_id}/checklist-template/items/{template_item_id}/",
+        "patch",
+    ): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    (
+        "/api/v1/partnerships/{partnership_id}/checklist-template/items/{template_item_id}/",
+        "delete",
+    ): {
+        "204",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    # Triage (prepare/api/triage.py).
+    ("/api/v1/triage/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/triage/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/triage/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "422",
+        "428",
+    },
+    # Notifications (prepare/api/notifications.py).
+    ("/api/v1/notifications/", "get"): {"200", "400", "401", "404"},
+    ("/api/v1/notifications/count/", "get"): {"200", "401"},
+    ("/api/v1/notifications/{notification_id}/read/", "post"): {"200", "400", "401", "404"},
+    ("/api/v1/notifications/read-all/", "post"): {"200", "400", "401"},
 }
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation, User
 from prepare.cases.models import Case, KeyDate, KeyDateKind
-from prepare.plans.models import ChecklistItem
+from prepare.partnerships.models import Partnership
+from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from tests.cast import sentinel
 
 MISSING_ITEM = 987_654
@@ -63,4 +64,18 @@ def item_id_of(case: Case, category: str | None = None) -> int:
     if category:
         items = items.filter(category=category)
     pk = items.order_by("pk").values_list("pk", flat=True).first()
+    return pk if pk is not None else MISSING_ITEM
+
+
+def template_item_id_of(partnership: Partnership) -> int:
+    """The id of the first item of the partnership's default template, if it
+    has one yet, or an id that exists nowhere."""
+    pk = (
+        ChecklistTemplateItem.objects.filter(
+            template__partnership=partnership, template__is_default=True
+        )
+        .order_by("position", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     return pk if pk is not None else MISSING_ITEM

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from prepare.cases.models.core import Case
 
@@ -44,9 +45,9 @@ class LegalHold(models.Model):
 
 
 class ErasureStatus(models.TextChoices):
-    PENDING = "pending", _("Waiting for a second approver")
-    REFUSED = "refused", _("Refused")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
+    PENDING = "pending", pgettext_lazy("erasure request", "Waiting for a second approver")
+    REFUSED = "refused", pgettext_lazy("erasure request", "Refused")
+    WITHDRAWN = "withdrawn", pgettext_lazy("erasure request", "Withdrawn")
 
 
 class ErasureRequest(models.Model):
