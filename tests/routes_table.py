@@ -31,7 +31,7 @@ from prepare.access.grants import case_grants_rebuild
 from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import User
-from prepare.cases.models import Case, CaseTeamMember, Transfer
+from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import AGREEMENT, Cast, build_cast, sentinel
@@ -330,6 +330,12 @@ def leaks(
 # --- URLs ----------------------------------------------------------------------------
 
 
+def hold_id_of(case: Case) -> int:
+    """The id of the case's latest legal hold, or an id that exists nowhere."""
+    pk = LegalHold.objects.filter(case=case).order_by("-pk").values_list("pk", flat=True).first()
+    return pk if pk is not None else 987_654
+
+
 def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     """A URL of ``route`` about the cast's case K (or its partnership).
 
@@ -362,6 +368,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "key_date_id": key_date_id(k),
         # The case manager's planted notification (about K).
         "notification_id": notification_id_of(cast.case_manager),
+        # K's latest legal hold if one is planted, else an id that exists nowhere.
+        "hold_id": hold_id_of(k),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

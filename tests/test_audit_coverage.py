@@ -190,6 +190,11 @@ READS: dict[str, list[Request]] = {
     "v1_triage_queue": [Request("coordinator", api=True, case_scoped=False)],
     "v1_case_triage": [Request("coordinator", api=True)],
     "v1_notifications": [Request("case_manager", api=True)],
+    # Casework through the API: the case manager's tasks (K owes nothing in the
+    # scene), K's timeline, K's legal holds as the coordinator and as the NGO.
+    "v1_my_tasks": [Request("case_manager", api=True, case_scoped=False)],
+    "v1_case_timeline": [Request("case_manager", api=True), Request("ngo_mentor", api=True)],
+    "v1_case_legal_holds": [Request("coordinator", api=True), Request("ngo_mentor", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
@@ -248,6 +253,12 @@ def _hold_to_release(scene: Scene) -> dict[str, Any]:
         placed_by=scene.cast.coordinator,
     )
     return {"hold": hold.pk}
+
+
+def _hold_to_release_api(scene: Scene) -> dict[str, Any]:
+    """Plants the hold that ``url_for`` then names (K's latest); nothing to send."""
+    _hold_to_release(scene)
+    return {}
 
 
 def _closed_for_erasure(
@@ -508,6 +519,12 @@ WRITES.update(
         # The scene's reminder of the case manager (its event names K in case_ids).
         "v1_notification_read": Request("case_manager", "POST", api=True, case_scoped=False),
         "v1_notifications_read_all": Request("case_manager", "POST", api=True, case_scoped=False),
+        "v1_case_legal_holds": Request(
+            "coordinator", "POST", api=True, data={"reason": "Court order", "until": "2040-01-01"}
+        ),
+        "v1_case_legal_hold_release": Request(
+            "coordinator", "POST", api=True, data=_hold_to_release_api
+        ),
     }
 )
 

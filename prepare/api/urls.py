@@ -2,8 +2,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from prepare.access.routes import RoutePolicy, route_policy
+from prepare.api import casework, lifecycle, monitoring, plans, transfers, views
 from prepare.api import checklist_templates as checklist_templates_api
-from prepare.api import lifecycle, monitoring, plans, transfers, views
 from prepare.api import notifications as notifications_api
 from prepare.api import triage as triage_api
 from prepare.api.docs import SwaggerDocsView
@@ -41,4 +41,5 @@ urlpatterns = [
     *triage_api.urlpatterns,
     *notifications_api.urlpatterns,
     *checklist_templates_api.urlpatterns,
+    *casework.urlpatterns,
 ]

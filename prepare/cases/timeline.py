@@ -40,7 +40,9 @@ def _midday(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
 
 
-def case_timeline(*, actor: User, case_id: Any) -> tuple[Case, list[TimelineEntry]]:
+def case_timeline(
+    *, actor: User, case_id: Any, view: str = "timeline"
+) -> tuple[Case, list[TimelineEntry]]:
     """The case and its timeline entries, newest first, as the actor may see them."""
     from prepare.monitoring.models import Contact, Signal
     from prepare.plans.models import ChecklistItem, ItemStatus
@@ -142,7 +144,7 @@ def case_timeline(*, actor: User, case_id: Any) -> tuple[Case, list[TimelineEntr
         case=case,
         obj=case,
         detail={
-            "view": "timeline",
+            "view": view,
             "categories": sorted({e.category for e in entries}),
             "entries": len(entries),
         },

@@ -402,7 +402,7 @@ def owed_items(actor: User) -> Any:
     )
 
 
-def _signals_owed(actor: User) -> list[Any] | None:
+def _signals_owed(actor: User, view: str = "signals_owed") -> list[Any] | None:
     try:
         from prepare.monitoring import selectors as monitoring
     except ImportError:
@@ -410,19 +410,27 @@ def _signals_owed(actor: User) -> list[Any] | None:
     signals_owed = getattr(monitoring, "signals_owed", None)
     if signals_owed is None:
         return None
-    return list(signals_owed(actor=actor))
+    return list(signals_owed(actor=actor, view=view))
 
 
-def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyTasks:
-    """What the actor or their organisation owes, soonest (so overdue) first."""
-    today = timezone.localdate()
-    found = list(
-        owed_items(actor).select_related("case__person", "case__partnership", "owner_organisation")[
-            : limit + 1
-        ]
+def owed_tasks(actor: User) -> Any:
+    """``owed_items`` with what a row of the tasks shows, for slicing or paginating."""
+    return owed_items(actor).select_related(
+        "case__person", "case__partnership", "owner_organisation"
     )
-    more = len(found) > limit
-    found = found[:limit]
+
+
+def tasks_read(
+    *,
+    actor: User,
+    items: list[ChecklistItem],
+    more: bool = False,
+    purpose: str = "",
+    view: str = "my_tasks",
+    signals_view: str = "signals_owed",
+) -> MyTasks:
+    """The rows of ``items`` (from ``owed_tasks``), the signals owed, and the events."""
+    today = timezone.localdate()
     g = grants_for(actor)
     rows = [
         TaskRow(
@@ -431,20 +439,26 @@ def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyT
             show_identity=g.may(i.case.partnership_id, Category.IDENTITY),
             assigned_to_me=i.assignee_id == actor.pk,
         )
-        for i in found
+        for i in items
     ]
     # ``signals_owed`` goes through the policy and logs its own list event.
-    signals = _signals_owed(actor)
+    signals = _signals_owed(actor, signals_view)
     audit_record(
         action=EventAction.LIST,
         actor=actor,
         case_ids=sorted({r.item.case_id for r in rows}),
         purpose=purpose,
         detail={
-            "view": "my_tasks",
+            "view": view,
             "items": [r.item.pk for r in rows],
             "categories": sorted({r.item.category for r in rows}),
             "identity": sorted({r.item.case_id for r in rows if r.show_identity}),
         },
     )
     return MyTasks(rows=rows, more=more, today=today, signals=signals)
+
+
+def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyTasks:
+    """What the actor or their organisation owes, soonest (so overdue) first."""
+    found = list(owed_tasks(actor)[: limit + 1])
+    return tasks_read(actor=actor, items=found[:limit], more=len(found) > limit, purpose=purpose)

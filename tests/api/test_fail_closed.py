@@ -3,11 +3,13 @@ nothing commits (LG-04)."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.db import DatabaseError
 
 from prepare.audit.models import Event
-from prepare.cases.models import Case, CaseNote, CaseTeamMember, TriageDecision
+from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, TriageDecision
 from prepare.notifications.models import Notification
 from tests.api.conftest import API, token_client
 from tests.cast import sentinel
@@ -42,6 +44,9 @@ def client_with_broken_audit(monkeypatch):
         "/cases/{k}/notes/{n}/",
         "/triage/",
         "/cases/{k}/triage/",
+        "/my-tasks/",
+        "/cases/{k}/timeline/",
+        "/cases/{k}/legal-holds/",
     ],
 )
 def test_reads_fail_closed(cast, client_with_broken_audit, path):
@@ -122,3 +127,26 @@ def test_notifications_fail_closed(cast, client_with_broken_audit):
     assert "TST-2026-0001" not in listed.content.decode() + marked.content.decode()
     notification.refresh_from_db()
     assert notification.read_at is None
+
+
+def test_legal_holds_fail_closed(cast, client_with_broken_audit):
+    placed = LegalHold.objects.create(
+        case=cast.case,
+        reason="Court order",
+        until=datetime.date(2040, 1, 1),
+        placed_by=cast.coordinator,
+    )
+    client = client_with_broken_audit(cast.coordinator)
+    created = client.post(
+        f"{API}/cases/{cast.case.pk}/legal-holds/",
+        {"reason": "Unlogged", "until": "2040-01-01"},
+        content_type="application/json",
+    )
+    released = client.post(
+        f"{API}/cases/{cast.case.pk}/legal-holds/{placed.pk}/release/",
+        {},
+        content_type="application/json",
+    )
+    assert (created.status_code, released.status_code) == (500, 500)
+    assert client.refused_events == 2
+    assert list(LegalHold.objects.values_list("pk", "released_at")) == [(placed.pk, None)]

@@ -14,7 +14,7 @@ import pytest
 
 from prepare.access.categories import Category
 from prepare.accounts.models import Role
-from prepare.cases.models import Case, CaseNote, CaseTeamMember, TriageDecision
+from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, TriageDecision
 from prepare.notifications.models import Notification
 from prepare.partnerships.models import Partnership
 from tests.api.conftest import ACTORS, API, Expect, assert_no_leak, expect, token_client
@@ -297,3 +297,92 @@ def test_notifications(cast, name):
     assert client.post(f"{API}/notifications/read-all/", {}, JSON).json() == {"marked": 0}
     unread = set(Notification.objects.filter(read_at__isnull=True).values_list("pk", flat=True))
     assert unread == {n.pk for actor, n in planted.items() if actor != name}
+
+
+# --- Casework: my tasks, the timeline, legal holds ------------------------------------------
+
+HOLD_REASON = "MATRIX-HOLD-REASON"
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_my_tasks(cast, name):
+    """Everyone has a list of their own; K's items owed by the municipality show only to
+    those of it who reach K, and only in the categories they read."""
+    from tests.plans.support import plant_checklist
+
+    plant_checklist(cast.case, cast.coordinator, owner=cast.orgs["municipality"])
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/my-tasks/")
+    assert response.status_code == 200
+    assert_no_leak(response.content.decode(), exp.read)
+    user = cast.actors[name]
+    owes = exp.reaches and user.organisation_id == cast.orgs["municipality"].pk
+    titles = {row["title"] for row in response.json()["results"]}
+    assert titles == ({sentinel(c) for c in exp.read} if owes else set())
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_timeline(cast, name):
+    from tests.monitoring.support import add_contacts
+
+    add_contacts(cast)
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/timeline/")
+    assert response.status_code == (200 if exp.reaches else 404)
+    assert_no_leak(response.content.decode(), exp.read)
+    if exp.reaches:
+        shown = {e["category"] for e in response.json() if e["kind"] == "contact"}
+        assert shown == exp.read
+
+
+def _hold(cast) -> LegalHold:
+    import datetime
+
+    return LegalHold.objects.create(
+        case=cast.case,
+        reason=HOLD_REASON,
+        until=datetime.date(2040, 1, 1),
+        placed_by=cast.coordinator,
+    )
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_legal_holds_list(cast, name):
+    placed = _hold(cast)
+    client, exp = _client_and_expect(cast, name)
+    response = client.get(f"{API}/cases/{cast.case.pk}/legal-holds/")
+    assert response.status_code == (200 if exp.reaches else 404)
+    assert_no_leak(response.content.decode(), exp.read)
+    manages = _coordinates(cast, cast.actors[name])
+    assert (HOLD_REASON in response.content.decode()) is manages
+    if exp.reaches:
+        body = response.json()
+        assert body["manage"] is manages
+        assert [row["id"] for row in body["holds"]] == [placed.pk]
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_legal_hold_place(cast, name):
+    client, exp = _client_and_expect(cast, name)
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/legal-holds/",
+        json.dumps({"reason": HOLD_REASON, "until": "2040-01-01"}),
+        content_type=JSON,
+    )
+    allowed = _coordinates(cast, cast.actors[name])
+    assert response.status_code == _status(exp, allowed, 201)
+    assert LegalHold.objects.filter(case=cast.case).exists() is (response.status_code == 201)
+
+
+@pytest.mark.parametrize("name", ACTORS)
+def test_legal_hold_release(cast, name):
+    placed = _hold(cast)
+    client, exp = _client_and_expect(cast, name)
+    response = client.post(
+        f"{API}/cases/{cast.case.pk}/legal-holds/{placed.pk}/release/", "{}", content_type=JSON
+    )
+    allowed = _coordinates(cast, cast.actors[name])
+    assert response.status_code == _status(exp, allowed, 200)
+    assert_no_leak(response.content.decode(), exp.read)
+    placed.refresh_from_db()
+    assert (placed.released_at is not None) is (response.status_code == 200)

@@ -216,6 +216,19 @@ OPERATIONS = {
     ("/api/v1/notifications/count/", "get"): {"200", "401"},
     ("/api/v1/notifications/{notification_id}/read/", "post"): {"200", "400", "401", "404"},
     ("/api/v1/notifications/read-all/", "post"): {"200", "400", "401"},
+    # Casework (prepare/api/casework.py).
+    ("/api/v1/my-tasks/", "get"): {"200", "400", "401", "404"},
+    ("/api/v1/cases/{case_id}/timeline/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/legal-holds/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/legal-holds/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/legal-holds/{hold_id}/release/", "post"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "422",
+    },
 }
 
 
