@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.categories import Action, Category
@@ -190,6 +191,16 @@ def build_cast() -> Cast:
         outsider=outsider,
         actors=actors,
     )
+
+
+def current_code(user: User) -> str:
+    """The code the user's authenticator shows now (time-machine aware)."""
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
+
+
+def wrong_code(user: User) -> str:
+    return f"{(int(current_code(user)) + 1) % 1_000_000:06d}"
 
 
 def verified_client(user: User) -> Client:

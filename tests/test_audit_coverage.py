@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,6 @@ import pytest
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
@@ -58,7 +56,7 @@ from prepare.partnerships.models import CategoryGrant, Partnership, SharingAgree
 from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
 from tests.cases import lifecycle_matrix as lifecycle
-from tests.cast import sentinel, verified_client
+from tests.cast import current_code, sentinel, verified_client
 from tests.monitoring import support as monitoring
 from tests.partnerships.html import form_values
 from tests.plans.support import plant_checklist, set_release
@@ -270,13 +268,10 @@ def _closed_for_erasure(
         k = scene.case
         Case.objects.filter(pk=k.pk).update(status=CaseStatus.CLOSED, closed_on=k.created_at)
         CaseGrant.objects.filter(case_id=k.pk).update(status=CaseStatus.CLOSED)
-        device = TOTPDevice.objects.get(user=scene.users[actor], confirmed=True)
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        totp.time = time.time()
         return {
             "op": "request",
             "erasure-reason": "Request for erasure",
-            "erasure-code": f"{totp.token():0{device.digits}d}",
+            "erasure-code": current_code(scene.users[actor]),
             **prefix_fields,
         }
 

@@ -10,14 +10,11 @@ client); only the worker's run is called directly, as `prepare worker` does.
 from __future__ import annotations
 
 import datetime
-import time
 from typing import Any
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
@@ -25,19 +22,12 @@ from prepare.cases.models import Case, CaseStatus, Person, Transfer
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.notifications.reminders import run_reminders
 from prepare.plans.models import ChecklistItem
-from tests.cast import Cast
+from tests.cast import Cast, current_code
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 FAMILY = "Storyline"
-
-
-def code_for(user: Any) -> str:
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
-    return f"{totp.token():0{device.digits}d}"
 
 
 def ok(response: Any) -> Any:
@@ -192,7 +182,7 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
             {
                 "op": "request",
                 "erasure-reason": "The person asked for erasure after the case ended.",
-                "erasure-code": code_for(cast.outsider),
+                "erasure-code": current_code(cast.outsider),
             },
         )
     )
@@ -204,7 +194,7 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
             {
                 "op": "approve",
                 "approve-erasure": str(request.pk),
-                "approve-code": code_for(dpo),
+                "approve-code": current_code(dpo),
             },
         )
     )

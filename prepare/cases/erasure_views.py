@@ -23,7 +23,7 @@ from prepare.access.policy import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases import erasure, retention
 from prepare.cases.erasure import REASON_MAX_LENGTH
-from prepare.cases.retention_views import _add_errors, _section
+from prepare.cases.retention_views import _add_errors, _done, _section
 from prepare.cases.views import INVALID, _actor, _is_htmx_partial, case_errors
 
 CODE_HELP = gettext_lazy("The current six-digit code of your authenticator app, asked again.")
@@ -152,13 +152,6 @@ def erasure_view(request: HttpRequest, pk: int) -> HttpResponse:
             # where the section's messages show, whichever form was sent.
             messages.error(request, " ".join(exc.messages))
     return _section(request, pk, status=INVALID, view="retention_invalid", oob=True, extra=forms_)
-
-
-def _done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
-    messages.success(request, message)
-    if _is_htmx_partial(request):
-        return _section(request, pk, oob=True)
-    return redirect(reverse("cases:case", args=[pk]) + "#retention")
 
 
 @route_policy(RoutePolicy.AUDITOR)

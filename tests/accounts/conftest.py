@@ -7,25 +7,14 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.accounts.models import User
 from tests.access.support import flushable_audit  # noqa: F401  (fixture)
+from tests.cast import current_code, wrong_code  # noqa: F401  (shared with the sign-in tests)
 from tests.factories import PASSWORD, UserFactory
 
 SIGN_IN = "/account/sign-in/"
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
-
-
-def current_code(user: User) -> str:
-    """The code the user's authenticator shows now (time-machine aware)."""
-    device = TOTPDevice.objects.get(user=user, confirmed=True)
-    return f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
-
-
-def wrong_code(user: User) -> str:
-    return f"{(int(current_code(user)) + 1) % 1_000_000:06d}"
 
 
 def post_sign_in(client: Client, username: str, password: str = PASSWORD, code: str = "", **extra):
