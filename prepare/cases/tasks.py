@@ -10,7 +10,7 @@ import datetime
 
 from django_tasks import task
 
-from prepare.cases.retention import retention_run
+from prepare.cases.retention.services import retention_run
 from prepare.notifications.scheduler import PERIODIC_TASKS, Periodic
 
 

@@ -1,13 +1,10 @@
 from django.urls import path
 
-from prepare.cases import (
-    erasure_views,
-    lifecycle_views,
-    retention_views,
-    timeline_views,
-    transfer_views,
-    views,
-)
+from prepare.cases import views
+from prepare.cases.lifecycle import views as lifecycle_views
+from prepare.cases.retention import views as retention_views
+from prepare.cases.timeline import views as timeline_views
+from prepare.cases.transfer import views as transfer_views
 
 app_name = "cases"
 
@@ -40,8 +37,8 @@ urlpatterns = [
         name="legal_hold_release",
     ),
     path("legal-holds/", retention_views.dpo_legal_holds_view, name="legal_holds"),
-    path("cases/<int:pk>/erasure/", erasure_views.erasure_view, name="erasure"),
-    path("erasure-requests/", erasure_views.dpo_erasure_view, name="erasure_requests"),
+    path("cases/<int:pk>/erasure/", retention_views.erasure_view, name="erasure"),
+    path("erasure-requests/", retention_views.dpo_erasure_view, name="erasure_requests"),
     # Referral, triage, status and key dates (prepare.cases.lifecycle_views).
     path("referrals/new/", lifecycle_views.referral_create_view, name="referral_create"),
     path("triage/", lifecycle_views.triage_queue_view, name="triage_queue"),

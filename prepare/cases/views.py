@@ -24,7 +24,8 @@ from prepare.access.categories import Category
 from prepare.access.policy import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
-from prepare.cases import selectors, services
+from prepare.cases import selectors as cases_selectors
+from prepare.cases import services
 from prepare.cases.forms import (
     BreakGlassForm,
     CaseloadFilterForm,
@@ -115,13 +116,15 @@ def _page_number(raw: str | None) -> int:
 @case_errors
 def caseload_view(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    form = CaseloadFilterForm(request.GET, partnerships=selectors.partnership_choices(actor=actor))
+    form = CaseloadFilterForm(
+        request.GET, partnerships=cases_selectors.partnership_choices(actor=actor)
+    )
     form.is_valid()  # a bad value only drops its own filter (and shows an error)
     filters: dict[str, Any] = {
         "status": form.cleaned_data.get("status") or "",
         "partnership": form.cleaned_data.get("partnership"),
     }
-    page = selectors.caseload(
+    page = cases_selectors.caseload(
         actor=actor,
         status=filters["status"],
         partnership_id=filters["partnership"],
@@ -154,7 +157,7 @@ def _case_page(
     created_note_pk: int | None = None,
 ) -> HttpResponse:
     """The case page, or with ``partial`` its notes section; reads (and audits) the case."""
-    detail = selectors.case_detail(actor=actor, case_id=pk)
+    detail = cases_selectors.case_detail(actor=actor, case_id=pk)
     writable = detail.abilities.write_categories
     if note_form is None:
         note_form = NoteForm(categories=writable)
@@ -201,7 +204,9 @@ def note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
             return _case_page(request, actor, pk, partial=True, created_note_pk=note.pk)
         return redirect(reverse("cases:case", args=[pk]) + "#notes")
     # A case or category the actor may not write is a 403, not a form error.
-    selectors.note_write_check(actor=actor, case_id=pk, category=form.cleaned_data.get("category"))
+    cases_selectors.note_write_check(
+        actor=actor, case_id=pk, category=form.cleaned_data.get("category")
+    )
     return _case_page(request, actor, pk, note_form=form, status=INVALID, partial=htmx)
 
 
@@ -230,7 +235,7 @@ def _note_edit_page(
 def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     actor = _actor(request)
     if request.method == "GET":
-        note = selectors.note_for_edit(actor=actor, case_id=pk, note_id=note_pk)
+        note = cases_selectors.note_for_edit(actor=actor, case_id=pk, note_id=note_pk)
         form = NoteEditForm(initial={"kind": note.kind, "text": note.text, "version": note.version})
         return _note_edit_page(request, note, form)
 
@@ -238,11 +243,11 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     if not form.is_valid():
         # The form comes back with the note's case, category, author and date:
         # a read of the note, checked and audited like the edit page itself.
-        note = selectors.note_for_edit(
+        note = cases_selectors.note_for_edit(
             actor=actor, case_id=pk, note_id=note_pk, view="note_edit_invalid"
         )
         return _note_edit_page(request, note, form, status=INVALID)
-    note = selectors.note_locate(actor=actor, case_id=pk, note_id=note_pk)
+    note = cases_selectors.note_locate(actor=actor, case_id=pk, note_id=note_pk)
     try:
         version = parse_version(form.cleaned_data["version"])
         services.note_update(
@@ -256,7 +261,7 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
         # Keep what the user typed; show the current note beside it and base
         # the form on the current version, so the user can merge and save.
         status = 409 if isinstance(exc, StaleVersion) else 428
-        current = selectors.note_for_edit(
+        current = cases_selectors.note_for_edit(
             actor=actor, case_id=pk, note_id=note.pk, view="note_conflict"
         )
         data = request.POST.copy()
@@ -281,8 +286,8 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
 @case_errors
 def team_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    case = selectors.case_for_team_edit(actor=actor, case_id=pk)
-    organisations, users = selectors.team_candidates(case=case)
+    case = cases_selectors.case_for_team_edit(actor=actor, case_id=pk)
+    organisations, users = cases_selectors.team_candidates(case=case)
     status = 200
     if request.method == "POST":
         form = TeamMemberForm(request.POST, organisations=organisations, users=users)
@@ -304,7 +309,7 @@ def team_view(request: HttpRequest, pk: int) -> HttpResponse:
         status = INVALID
     else:
         form = TeamMemberForm(organisations=organisations, users=users)
-    team = selectors.case_team(actor=actor, case=case)
+    team = cases_selectors.case_team(actor=actor, case=case)
     return render(
         request, "cases/team.html", {"case": case, "team": team, "form": form}, status=status
     )
@@ -315,10 +320,10 @@ def team_view(request: HttpRequest, pk: int) -> HttpResponse:
 @case_errors
 def team_remove_view(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     actor = _actor(request)
-    member = selectors.team_member_in_case(actor=actor, case_id=pk, member_id=member_pk)
+    member = cases_selectors.team_member_in_case(actor=actor, case_id=pk, member_id=member_pk)
     services.team_member_remove(actor=actor, member_id=member.pk)
     messages.success(request, _("The team member is removed."))
-    if selectors.case_is_visible(actor=actor, case_id=pk):
+    if cases_selectors.case_is_visible(actor=actor, case_id=pk):
         return redirect("cases:team", pk=pk)
     # The actor took their own access away with that removal.
     return redirect("cases:caseload")

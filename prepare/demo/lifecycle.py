@@ -21,8 +21,8 @@ from prepare.access.grants import case_grants_rebuild
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
-from prepare.cases.erasure import notify_approvers
-from prepare.cases.key_dates import key_date_set
+from prepare.cases.lifecycle.rules import TRANSITION_CATEGORY
+from prepare.cases.lifecycle.services import key_date_set, triage_decide
 from prepare.cases.models import (
     Case,
     CaseStatus,
@@ -36,10 +36,9 @@ from prepare.cases.models import (
 )
 from prepare.cases.models.lifecycle import ReferrerType, TriageOutcome
 from prepare.cases.models.transfer import Transfer
-from prepare.cases.referrals import triage_decide
-from prepare.cases.retention import active_holds
-from prepare.cases.transfers import transfer_propose
-from prepare.cases.transitions import TRANSITION_CATEGORY
+from prepare.cases.retention.erasure import notify_approvers
+from prepare.cases.retention.selectors import active_holds
+from prepare.cases.transfer.services import transfer_propose
 from prepare.monitoring.models import Contact, ContactKind, LicenceCondition, Severity, Signal
 from prepare.monitoring.services import (
     breach_record,

@@ -39,6 +39,8 @@ from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases import services as case_services
+from prepare.cases.lifecycle.rules import FOLLOW_UP_MONTHS, add_months
+from prepare.cases.lifecycle.services import case_transition
 from prepare.cases.models import (
     ENDED_STATUSES,
     Case,
@@ -51,7 +53,6 @@ from prepare.cases.models import (
     NoteKind,
     Person,
 )
-from prepare.cases.transitions import FOLLOW_UP_MONTHS, add_months, case_transition
 from prepare.demo import data, lifecycle
 from prepare.notifications.reminders import run_reminders
 from prepare.partnerships.models import Membership, Partnership, SharingAgreement

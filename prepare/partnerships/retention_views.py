@@ -17,12 +17,8 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.policy import WriteForbidden, grants_for
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.cases.retention import (
-    MAX_YEARS,
-    MIN_YEARS,
-    partnership_retention_update,
-    retention_digest,
-)
+from prepare.cases.retention.selectors import MAX_YEARS, MIN_YEARS, retention_digest
+from prepare.cases.retention.services import partnership_retention_update
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships.models import Partnership, RetentionAction
 from prepare.partnerships.views import _actor

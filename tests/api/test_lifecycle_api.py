@@ -8,9 +8,8 @@ import json
 import pytest
 
 from prepare.audit.models import Event
-from prepare.cases.key_dates import key_date_set
+from prepare.cases.lifecycle.services import case_transition, key_date_set
 from prepare.cases.models import Case, CaseStatus, CaseTransition, KeyDate, Person, Referral
-from prepare.cases.transitions import case_transition
 from tests.api.conftest import API, token_client
 
 pytestmark = pytest.mark.django_db

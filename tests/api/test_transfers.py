@@ -191,7 +191,7 @@ def test_the_list_costs_the_same_for_any_number_of_transfers(
     client = api(cast.outsider)
     client.get(f"{API}/transfers/")  # the token's first use
 
-    from prepare.cases.transfers import record_models
+    from prepare.cases.transfer.selectors import record_models
 
     # token (2: lookup, last use); grants (3); the page, the capped count;
     # persons; one count per kind of record; the audit event (4); savepoints (4).

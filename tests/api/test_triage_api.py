@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from prepare.access.grants import case_grants_rebuild
 from prepare.audit.models import Event
+from prepare.cases.lifecycle.services import triage_decide
 from prepare.cases.models import (
     Case,
     CaseStatus,
@@ -19,7 +20,6 @@ from prepare.cases.models import (
     Referral,
     TriageDecision,
 )
-from prepare.cases.referrals import triage_decide
 from tests.api.conftest import API, token_client
 from tests.factories import PersonFactory
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from prepare.access.policy import WriteForbidden
 from prepare.audit.models import Event
-from prepare.cases import key_dates as key_date_module
-from prepare.cases.key_dates import key_date_set
+from prepare.cases.lifecycle import selectors as lifecycle_selectors
+from prepare.cases.lifecycle.services import key_date_set
 from prepare.cases.models import KeyDate
 from prepare.locking import StaleVersion, VersionRequired
 
@@ -248,6 +248,6 @@ def test_who_may_not_write_justice_cannot_set_dates(cast, as_user, actor, status
 
 
 def test_reading_helper_lists_unset_kinds(cast, release):
-    kd = key_date_module.key_dates_read(actor=cast.case_manager, case_id=cast.case.pk)
+    kd = lifecycle_selectors.key_dates_read(actor=cast.case_manager, case_id=cast.case.pk)
     assert "expected_release" not in {k for k, _ in kd.unset_kinds}
     assert kd.writable and kd.shared

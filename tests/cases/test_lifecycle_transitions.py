@@ -12,7 +12,14 @@ from django.utils import timezone
 from prepare.access.grants import case_grants_touch
 from prepare.access.policy import WriteForbidden
 from prepare.audit.models import Event
-from prepare.cases.lifecycle import TRANSITIONS, transition_for, transitions_from
+from prepare.cases.lifecycle.rules import (
+    TRANSITIONS,
+    add_months,
+    outcomes_for,
+    transition_for,
+    transitions_from,
+)
+from prepare.cases.lifecycle.services import TransitionRefused, case_transition
 from prepare.cases.models import (
     Case,
     CaseOutcome,
@@ -20,12 +27,6 @@ from prepare.cases.models import (
     CaseTransition,
     KeyDate,
     KeyDateKind,
-)
-from prepare.cases.transitions import (
-    TransitionRefused,
-    add_months,
-    case_transition,
-    outcomes_for,
 )
 from prepare.locking import StaleVersion
 

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from prepare.audit.models import Event
+from prepare.cases.lifecycle.services import case_transition
 from prepare.cases.models import Case, CaseStatus, CaseTransition
-from prepare.cases.transitions import case_transition
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ from prepare.access.categories import Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.accounts.models import Role
 from prepare.audit.models import Event
+from prepare.cases.lifecycle.services import triage_decide
 from prepare.cases.models import (
     Case,
     CaseStatus,
@@ -21,7 +22,6 @@ from prepare.cases.models import (
     Referral,
     TriageDecision,
 )
-from prepare.cases.referrals import triage_decide
 from tests.factories import (
     AgreementFactory,
     CategoryGrantFactory,

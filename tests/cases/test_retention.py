@@ -31,7 +31,6 @@ from prepare.access.policy import WriteForbidden
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
-from prepare.cases import retention
 from prepare.cases.models import (
     Case,
     CaseNote,
@@ -51,16 +50,21 @@ from prepare.cases.models import (
     TriageDecision,
     TriageOutcome,
 )
-from prepare.cases.retention import (
+from prepare.cases.retention import erasure as retention_erasure
+from prepare.cases.retention import selectors as retention_selectors
+from prepare.cases.retention import services as retention_services
+from prepare.cases.retention.erasure import (
     Binding,
     LegalHoldActive,
     bindings_to,
     case_anonymise,
     case_erase,
+)
+from prepare.cases.retention.selectors import retention_digest
+from prepare.cases.retention.services import (
     legal_hold_place,
     legal_hold_release,
     partnership_retention_update,
-    retention_digest,
     retention_run,
 )
 from prepare.locking import StaleVersion, VersionRequired
@@ -372,7 +376,7 @@ def test_erasure_leaves_no_trace_in_any_table(cast: Cast, scene: dict[str, Case]
     # One tombstone, data-free, and the chain still verifies.
     new = list(Event.objects.filter(seq__gt=events_before).order_by("seq"))
     assert [(e.action, e.case_id, e.actor_username) for e in new] == [
-        (EventAction.ERASE, k.pk, retention.SYSTEM_ACTOR)
+        (EventAction.ERASE, k.pk, retention_selectors.SYSTEM_ACTOR)
     ]
     tomb = new[0]
     assert tomb.detail["action"] == "erase"
@@ -496,7 +500,7 @@ def test_a_failing_case_is_reported_and_the_others_are_done(
     second = new_case(cast, "TST-2026-0301")
     close(first, CLOSED_ON)
     close(second, CLOSED_ON + datetime.timedelta(days=1))
-    real = retention.case_erase
+    real = retention_erasure.case_erase
 
     def flaky(*, case_id: int, today: datetime.date | None = None) -> dict[str, int]:
         if case_id == first.pk:
@@ -512,7 +516,7 @@ def test_a_failing_case_is_reported_and_the_others_are_done(
         created_by=cast.coordinator,
         updated_by=cast.coordinator,
     )
-    monkeypatch.setattr(retention, "case_erase", flaky)
+    monkeypatch.setattr(retention_services, "case_erase", flaky)
     with time_machine.travel(at(DUE + datetime.timedelta(days=1)), tick=False):
         report = retention_run()
     assert (report.erased, report.failed) == ([second.pk], [first.pk])
@@ -547,15 +551,19 @@ def test_the_bindings_cover_the_case_bound_tables() -> None:
         "access.casegrant",
         "access.breakglassaccess",
     } <= labels
-    assert not labels & retention.KEPT_TABLES
+    assert not labels & retention_selectors.KEPT_TABLES
     if apps.is_installed("prepare.notifications"):
         assert "notifications.notification" in labels
 
 
 def test_add_years_keeps_29_february_in_the_year() -> None:
-    assert retention.add_years(datetime.date(2024, 2, 29), 1) == datetime.date(2025, 2, 28)
-    assert retention.add_years(datetime.date(2024, 2, 29), 4) == datetime.date(2028, 2, 29)
-    assert retention.retention_due_on(None, 5) is None
+    assert retention_selectors.add_years(datetime.date(2024, 2, 29), 1) == datetime.date(
+        2025, 2, 28
+    )
+    assert retention_selectors.add_years(datetime.date(2024, 2, 29), 4) == datetime.date(
+        2028, 2, 29
+    )
+    assert retention_selectors.retention_due_on(None, 5) is None
 
 
 # --- The command ---------------------------------------------------------------------

@@ -26,7 +26,6 @@ from prepare.audit import chain
 from prepare.audit import selectors as audit_selectors
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
-from prepare.cases import transfers
 from prepare.cases.models import (
     Case,
     CaseNote,
@@ -36,6 +35,8 @@ from prepare.cases.models import (
     TransferGrace,
     TransferStatus,
 )
+from prepare.cases.transfer import selectors as transfer_selectors
+from prepare.cases.transfer import services as transfer_services
 from prepare.partnerships.models import CategoryGrant, LegalBasis, SharingAgreement
 from tests.cast import AGREEMENT, Cast, sentinel
 from tests.factories import PersonFactory, UserFactory
@@ -59,7 +60,7 @@ def narrow_receiver(cast: Cast, categories: frozenset[str] = RECEIVER) -> Sharin
 
 
 def propose(cast: Cast, *, category: str = Category.SOCIAL, case: Case | None = None) -> Transfer:
-    return transfers.transfer_propose(
+    return transfer_services.transfer_propose(
         actor=cast.coordinator,
         case_id=(case or cast.case).pk,
         to_partnership_id=cast.other_partnership.pk,
@@ -110,7 +111,7 @@ def state(case: Case) -> dict[str, Any]:
 )
 def test_only_the_coordinator_proposes(cast, actor, refusal):
     with pytest.raises(refusal):
-        transfers.transfer_propose(
+        transfer_services.transfer_propose(
             actor=cast.actors[actor],
             case_id=cast.case.pk,
             to_partnership_id=cast.other_partnership.pk,
@@ -170,15 +171,15 @@ def test_a_bad_proposal_is_refused(cast, change, field):
     }
     if kwargs["to_partnership_id"] == "own":
         kwargs["to_partnership_id"] = cast.partnership.pk
-    with pytest.raises(transfers.TransferRefused) as refused:
-        transfers.transfer_propose(**kwargs)
+    with pytest.raises(transfer_services.TransferRefused) as refused:
+        transfer_services.transfer_propose(**kwargs)
     assert list(refused.value.message_dict) == [field]
     assert not Transfer.objects.exists()
 
 
 def test_one_open_proposal_per_case_and_no_category_the_coordinator_cannot_write(cast):
     propose(cast)
-    with pytest.raises(transfers.TransferRefused):
+    with pytest.raises(transfer_services.TransferRefused):
         propose(cast)
     # The municipality may not write intelligence: no summary in it.
     other = Case.objects.create(
@@ -192,7 +193,7 @@ def test_one_open_proposal_per_case_and_no_category_the_coordinator_cannot_write
 
 def test_a_closed_case_is_not_transferred(cast):
     Case.objects.filter(pk=cast.case.pk).update(status=CaseStatus.CLOSED)
-    with pytest.raises(transfers.TransferRefused):
+    with pytest.raises(transfer_services.TransferRefused):
         propose(cast)
 
 
@@ -214,7 +215,7 @@ def test_the_package_holds_only_what_the_receivers_agreement_grants(cast, as_use
     for category in ALL:
         label = str(Category(category).label)
         assert (f'<th scope="row">{label}</th>' in body) is (category in RECEIVER), category
-    view = transfers.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
+    view = transfer_selectors.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
     assert [(c.category, c.records) for c in view.categories or []] == [
         (c, 1) for c in Category.values if c in RECEIVER
     ]
@@ -231,7 +232,7 @@ def test_the_package_hides_a_summary_and_identity_not_granted(cast):
     narrow_receiver(cast, frozenset({Category.JUSTICE}))
     transfer = propose(cast, category=Category.HEALTH)
 
-    view = transfers.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
+    view = transfer_selectors.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
 
     assert (view.summary, view.person) == (None, None)
     assert [c.category for c in view.categories or []] == [Category.JUSTICE]
@@ -498,7 +499,7 @@ def test_a_failure_at_any_step_leaves_nothing_behind(cast, monkeypatch, fault):
         def broken(case):
             raise Boom
 
-        monkeypatch.setattr(transfers, "case_grants_rebuild", broken)
+        monkeypatch.setattr(transfer_services, "case_grants_rebuild", broken)
     elif fault == "second_event":
         real = chain.append
         calls = []
@@ -516,7 +517,7 @@ def test_a_failure_at_any_step_leaves_nothing_behind(cast, monkeypatch, fault):
     before = state(cast.case)
 
     with pytest.raises((Boom, WriteForbidden)):
-        transfers.transfer_accept(actor=actor, transfer_id=transfer.pk)
+        transfer_services.transfer_accept(actor=actor, transfer_id=transfer.pk)
 
     assert state(cast.case) == before
     transfer.refresh_from_db()
@@ -530,8 +531,8 @@ def test_a_receiver_granted_nothing_cannot_accept(cast):
     transfer = propose(cast)
     before = state(cast.case)
 
-    with pytest.raises(transfers.TransferRefused):
-        transfers.transfer_accept(actor=fresh(cast.outsider), transfer_id=transfer.pk)
+    with pytest.raises(transfer_services.TransferRefused):
+        transfer_services.transfer_accept(actor=fresh(cast.outsider), transfer_id=transfer.pk)
 
     assert state(cast.case) == before
 
@@ -583,7 +584,7 @@ def test_declining_needs_a_reason_and_keeps_everything_as_it_was(cast, as_user):
         == 200
     )
     # The receiver no longer sees the package once declined.
-    view = transfers.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
+    view = transfer_selectors.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
     assert (view.summary, view.person, view.reference, view.categories) == (None, None, None, None)
     (event,) = Event.objects.filter(action=EventAction.TRANSFER, detail__step="declined")
     assert event.case_id == cast.case.pk
@@ -698,7 +699,7 @@ def test_inbox_query_count_does_not_grow_with_transfers(
     # session, user, OTP device; grants (3); incoming, outgoing; persons; one
     # count per kind of case record; the audit event (4); the notification
     # bell; the session's last-seen time; savepoints (6).
-    records = len(transfers.record_models())
+    records = len(transfer_selectors.record_models())
     with django_assert_num_queries(21 + records):
         response = client.get(reverse("cases:transfer_inbox"))
 
@@ -711,7 +712,7 @@ def test_section_and_decide_query_counts_are_fixed(cast, as_user, django_assert_
     narrow_receiver(cast)
     for _ in range(count):
         transfer = propose(cast)
-        transfers.transfer_withdraw(actor=fresh(cast.coordinator), transfer_id=transfer.pk)
+        transfer_services.transfer_withdraw(actor=fresh(cast.coordinator), transfer_id=transfer.pk)
     transfer = propose(cast)
     coordinator = as_user(cast.coordinator)
     outsider = as_user(cast.outsider)
@@ -725,7 +726,7 @@ def test_section_and_decide_query_counts_are_fixed(cast, as_user, django_assert_
         section = coordinator.get(reverse("cases:transfer_section", args=[cast.case.pk]), **HX)
     # ... and for the package: the transfer (checked, then read), the person,
     # one count per kind of case record.
-    records = len(transfers.record_models())
+    records = len(transfer_selectors.record_models())
     with django_assert_num_queries(21 + records):
         decide = outsider.get(reverse("cases:transfer_decide", args=[transfer.pk]))
 

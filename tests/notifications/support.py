@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from prepare.accounts.models import User
-from prepare.cases.key_dates import key_date_set
+from prepare.cases.lifecycle.services import key_date_set
 from prepare.cases.models import Case, KeyDate
 from prepare.notifications.models import Notification
 from prepare.notifications.reminders import run_reminders

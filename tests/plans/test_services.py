@@ -13,7 +13,7 @@ from prepare.access.categories import Category
 from prepare.access.policy import WriteForbidden
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import Event, EventAction
-from prepare.cases.key_dates import key_date_set
+from prepare.cases.lifecycle.services import key_date_set
 from prepare.cases.models import CaseTeamMember, KeyDate, KeyDateKind
 from prepare.locking import StaleVersion
 from prepare.plans import services

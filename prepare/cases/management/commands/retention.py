@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from prepare.cases.retention import retention_due, retention_run
+from prepare.cases.retention.services import retention_due, retention_run
 
 
 class Command(BaseCommand):

@@ -1,0 +1,91 @@
+"""REST API v1: who the caller is and what they may do, without case data."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import grants_for
+from prepare.accounts.models import Organisation, OrganisationType, Role
+from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
+from prepare.api.base import (
+    R401,
+    ApiViewSet,
+    OrganisationRefSerializer,
+    request_actor,
+)
+from prepare.partnerships.models import Partnership
+
+
+class PartnershipAccessSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+    coordinates = serializers.BooleanField()
+    read_categories = serializers.ListField(child=serializers.ChoiceField(Category.choices))
+    write_categories = serializers.ListField(child=serializers.ChoiceField(Category.choices))
+
+
+class OrganisationSerializer(OrganisationRefSerializer):
+    type = serializers.ChoiceField(choices=OrganisationType.choices)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices)
+    organisation = OrganisationSerializer(allow_null=True)
+    partnerships = PartnershipAccessSerializer(many=True)
+
+
+# --- The caller --------------------------------------------------------------------
+
+
+class MeView(ApiViewSet):
+    @extend_schema(
+        tags=["me"],
+        summary="Who you are",
+        description="Your account, organisation, role and, per partnership, the categories "
+        "you may read and write. No case data.",
+        responses={200: MeSerializer, 401: R401},
+    )
+    def retrieve(self, request: Request) -> Response:
+        user = request_actor(request)
+        g = grants_for(user)
+        organisation = None
+        if user.organisation_id:
+            organisation = (
+                Organisation.objects.filter(pk=user.organisation_id)
+                .values("id", "name", "type")
+                .first()
+            )
+        partnerships = [
+            {
+                **row,
+                "coordinates": g.coordinates(row["id"]),
+                "read_categories": sorted(g.categories(row["id"])),
+                "write_categories": sorted(g.categories(row["id"], Action.WRITE)),
+            }
+            for row in Partnership.objects.filter(pk__in=g.partnership_ids)
+            .order_by("name")
+            .values("id", "name", "code")
+        ]
+        data = {
+            "id": user.pk,
+            "username": user.get_username(),
+            "name": user.get_full_name(),
+            "role": user.role,
+            "organisation": organisation,
+            "partnerships": partnerships,
+        }
+        return Response(MeSerializer(data).data)
+
+
+urlpatterns = [
+    path("v1/me/", MeView.as_view({"get": "retrieve"}), name="v1_me"),
+]

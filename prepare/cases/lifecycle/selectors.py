@@ -1,0 +1,424 @@
+"""Reads of the lifecycle: referral look-ups and duplicate candidates, the triage
+queue, a case's lifecycle and key dates. Each takes the actor, goes through the
+policy and writes its audit event."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for, visible_cases
+from prepare.accounts.models import Organisation, User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.rules import (
+    TRANSITION_CATEGORY,
+    TRIAGE_STATUSES,
+    Transition,
+    may_move,
+    transitions_from,
+)
+from prepare.cases.models import (
+    Case,
+    CaseOutcome,
+    CaseStatus,
+    CaseTransition,
+    KeyDate,
+    KeyDateKind,
+    Referral,
+    TriageDecision,
+    TriageOutcome,
+)
+from prepare.partnerships.models import Membership, Partnership
+
+MAX_CANDIDATES = 20
+
+
+# --- Who may refer, and where ------------------------------------------------------
+
+
+def referable_partnership_ids(actor: User) -> list[int]:
+    """Partnerships where the actor may open a case: writing identity there."""
+    g = grants_for(actor)
+    if not g.writes_cases:
+        return []
+    return sorted(pid for pid in g.partnership_ids if g.may(pid, Category.IDENTITY, Action.WRITE))
+
+
+def referable_partnerships(actor: User) -> QuerySet[Partnership]:
+    return Partnership.objects.filter(pk__in=referable_partnership_ids(actor)).order_by("name")
+
+
+def referring_organisations(partnership_ids: list[int]) -> QuerySet[Organisation]:
+    """The current members (and coordinators) of these partnerships."""
+    today = timezone.localdate()
+    members = Membership.objects.current(today).filter(partnership_id__in=partnership_ids)
+    coordinating = Partnership.objects.filter(pk__in=partnership_ids)
+    return Organisation.objects.filter(
+        Q(pk__in=members.values("organisation_id"))
+        | Q(pk__in=coordinating.values("coordinating_organisation_id")),
+        is_active=True,
+    ).order_by("name")
+
+
+def _is_member(partnership: Partnership, organisation_id: int) -> bool:
+    if organisation_id == partnership.coordinating_organisation_id:
+        return True
+    return (
+        Membership.objects.current(timezone.localdate())
+        .filter(partnership=partnership, organisation_id=organisation_id)
+        .exists()
+    )
+
+
+# --- Possible duplicates ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonData:
+    given_name: str
+    family_name: str
+    data_subject_category: str
+    birth_date: datetime.date | None = None
+    identifier: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person who may be the one referred, in a case the actor sees with identity."""
+
+    person_id: int
+    case_id: int
+    reference: str
+    status: str
+    partnership: str
+    given_name: str
+    family_name: str
+    birth_date: datetime.date | None
+    identifier: str
+
+    @property
+    def status_label(self) -> str:
+        return str(CaseStatus(self.status).label)
+
+
+def duplicate_candidates(*, actor: User, person: PersonData) -> list[Candidate]:
+    """Same family and given name (any case) and birth date, or same identifier.
+
+    Only among the cases the actor may see, in partnerships where identity is
+    granted to the actor's organisation. Not audited here: the caller audits
+    what it shows (``candidates_shown``).
+    """
+    g = grants_for(actor)
+    identity_pids = sorted(
+        pid for pid in g.partnership_ids if g.may(pid, Category.IDENTITY, Action.READ)
+    )
+    match = Q(pk__in=[])
+    if person.birth_date is not None and person.given_name and person.family_name:
+        match |= Q(
+            person__family_name__iexact=person.family_name.strip(),
+            person__given_name__iexact=person.given_name.strip(),
+            person__birth_date=person.birth_date,
+        )
+    identifier = person.identifier.strip()
+    if identifier:
+        match |= Q(person__identifier__iexact=identifier)
+    if not identity_pids or match == Q(pk__in=[]):
+        return []
+    rows = (
+        visible_cases(actor)
+        .filter(partnership_id__in=identity_pids)
+        .filter(match)
+        .order_by("person_id", "-opened_on", "-pk")
+        .values_list(
+            "person_id",
+            "pk",
+            "reference",
+            "status",
+            "partnership__name",
+            "person__given_name",
+            "person__family_name",
+            "person__birth_date",
+            "person__identifier",
+        )[:MAX_CANDIDATES]
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def candidates_shown(*, actor: User, candidates: list[Candidate], view: str) -> None:
+    """Log that the actor was shown these cases' persons (identity)."""
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case_ids=[c.case_id for c in candidates],
+        category=Category.IDENTITY,
+        detail={
+            "view": view,
+            "persons": sorted({c.person_id for c in candidates}),
+        },
+    )
+
+
+# --- Triage ---------------------------------------------------------------------------
+
+_CLOSING_OUTCOME: dict[str, str] = {
+    TriageOutcome.NO_ACTION: CaseOutcome.NO_ACTION,
+    TriageOutcome.CRIMINAL_JUSTICE: CaseOutcome.CRIMINAL_JUSTICE,
+}
+
+
+def case_for_triage(*, actor: User, case_id: object) -> Case:
+    """The case, if the actor coordinates its partnership (404 invisible, 403 not)."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if not grants_for(actor).coordinates(case.partnership_id) or not may_move(actor, case):
+        raise WriteForbidden
+    return case
+
+
+# --- The triage queue -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    show_identity: bool
+    referral: Referral | None
+
+    @property
+    def waiting_days(self) -> int:
+        return (timezone.localdate() - self.case.opened_on).days
+
+
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def may_triage(actor: User) -> bool:
+    return bool(grants_for(actor).coordinated_ids)
+
+
+def triage_queue_cases(actor: User) -> QuerySet[Case]:
+    """The cases waiting for the actor's triage: referred or in triage, in the
+    partnerships they coordinate, oldest first. Not a coordinator: 403."""
+    g = grants_for(actor)
+    if not g.coordinated_ids:
+        raise WriteForbidden
+    return (
+        visible_cases(actor)
+        .filter(partnership_id__in=sorted(g.coordinated_ids), status__in=TRIAGE_STATUSES)
+        .order_by("opened_on", "created_at", "pk")
+    )
+
+
+def triage_queue_rows(
+    *, actor: User, cases: list[Case], page: int, view: str = "triage_queue"
+) -> list[QueueRow]:
+    """The rows of one page of the queue (``cases`` from ``triage_queue_cases``,
+    with person and partnership), with their referrals; one list event naming
+    the cases shown."""
+    g = grants_for(actor)
+    referrals: dict[int, Referral] = {}
+    if cases:
+        referrals = {
+            r.case_id: r
+            for r in Referral.objects.visible_to(actor)
+            .filter(case_id__in=[c.pk for c in cases])
+            .select_related("referring_organisation")
+        }
+    rows = [
+        QueueRow(
+            case=c,
+            show_identity=g.may(c.partnership_id, Category.IDENTITY),
+            referral=referrals.get(c.pk),
+        )
+        for c in cases
+    ]
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case_ids=[r.case.pk for r in rows],
+        category=Category.IDENTITY if any(r.show_identity for r in rows) else "",
+        detail={
+            "view": view,
+            "page": page,
+            "referrals": sorted(r.pk for r in referrals.values()),
+        },
+    )
+    return rows
+
+
+def triage_queue(*, actor: User, page: int = 1, per_page: int = 25) -> QueuePage:
+    """One page of the actor's triage queue (``triage_queue_cases``), audited."""
+    page = max(page, 1)
+    offset = (page - 1) * per_page
+    cases = list(
+        triage_queue_cases(actor).select_related("person", "partnership")[
+            offset : offset + per_page + 1
+        ]
+    )
+    has_next = len(cases) > per_page
+    rows = triage_queue_rows(actor=actor, cases=cases[:per_page], page=page)
+    return QueuePage(rows=rows, page=page, has_next=has_next)
+
+
+@dataclass
+class TriageCase:
+    """What the triage page shows the coordinator about one case."""
+
+    case: Case
+    show_identity: bool
+    referral: Referral | None
+    decisions: list[TriageDecision]
+
+    @property
+    def open_for_triage(self) -> bool:
+        return self.case.status in TRIAGE_STATUSES
+
+
+def triage_read(*, actor: User, case: Case, view: str = "triage_decide") -> TriageCase:
+    """The case as the triage page shows it (referral and earlier decisions,
+    each only if its category is granted); one view event."""
+    referral = (
+        Referral.objects.visible_to(actor)
+        .filter(case_id=case.pk)
+        .select_related("referring_organisation", "created_by")
+        .first()
+    )
+    decisions = list(
+        TriageDecision.objects.visible_to(actor)
+        .filter(case_id=case.pk)
+        .select_related("decided_by")
+    )
+    show_identity = grants_for(actor).may(case.partnership_id, Category.IDENTITY)
+    categories: set[str] = {Category.IDENTITY} if show_identity else set()
+    if referral is not None:
+        categories.add(referral.category)
+    if decisions:
+        categories.add(Category.MEETINGS)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        category=Category.IDENTITY if show_identity else "",
+        detail={
+            "view": view,
+            "categories": sorted(categories),
+            "referral": referral.pk if referral else None,
+            "triage_decisions": [d.pk for d in decisions],
+            "version": case.version,
+        },
+    )
+    return TriageCase(
+        case=case, show_identity=show_identity, referral=referral, decisions=decisions
+    )
+
+
+# --- Reading the lifecycle of a case ---------------------------------------------------
+
+
+@dataclass
+class Lifecycle:
+    """What the lifecycle section shows one actor."""
+
+    case: Case
+    moves: list[Transition]
+    history: list[CaseTransition]
+    decisions: list[TriageDecision]
+    history_shared: bool
+
+    @property
+    def can_move(self) -> bool:
+        return bool(self.moves)
+
+
+def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> Lifecycle:
+    """The case's status, the moves the actor may make, and the history the
+    agreement shows them (category meetings); one view event."""
+    case = get_case_or_404(actor, case_id)
+    g = grants_for(actor)
+    pid = case.partnership_id
+    moves: list[Transition] = []
+    if may_move(actor, case) and visible_cases(actor, Action.WRITE).filter(pk=case.pk).exists():
+        moves = transitions_from(case.status, coordinator=g.coordinates(pid))
+    history = list(
+        CaseTransition.objects.visible_to(actor)
+        .filter(case_id=case.pk)
+        .select_related("actor__organisation")
+    )
+    decisions = list(
+        TriageDecision.objects.visible_to(actor)
+        .filter(case_id=case.pk)
+        .select_related("decided_by__organisation")
+    )
+    shared = g.may(pid, TRANSITION_CATEGORY) or bool(history) or bool(decisions)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        category=TRANSITION_CATEGORY if history or decisions else "",
+        detail={
+            "view": view,
+            "transitions": [t.pk for t in history],
+            "triage_decisions": [d.pk for d in decisions],
+            "version": case.version,
+        },
+    )
+    return Lifecycle(
+        case=case, moves=moves, history=history, decisions=decisions, history_shared=shared
+    )
+
+
+# --- Reading --------------------------------------------------------------------------
+
+
+@dataclass
+class KeyDates:
+    """A case's key dates as one actor may see them."""
+
+    case: Case
+    dates: list[KeyDate]
+    shared: bool  # justice is granted to the actor's organisation
+    writable: bool  # the actor may set and move them
+
+    @property
+    def unset_kinds(self) -> list[tuple[str, str]]:
+        taken = {d.kind for d in self.dates}
+        return [(k, str(label)) for k, label in KeyDateKind.choices if k not in taken]
+
+
+def may_write_dates(actor: User, case: Case) -> bool:
+    return (
+        grants_for(actor).may(case.partnership_id, Category.JUSTICE, Action.WRITE)
+        and visible_cases(actor, Action.WRITE).filter(pk=case.pk).exists()
+    )
+
+
+def key_dates_read(*, actor: User, case_id: object, view: str = "key_dates") -> KeyDates:
+    """The key dates of the case (category justice); one view event."""
+    case = get_case_or_404(actor, case_id)
+    dates = list(KeyDate.objects.visible_to(actor).filter(case_id=case.pk).order_by("date", "kind"))
+    shared = grants_for(actor).may(case.partnership_id, Category.JUSTICE) or bool(dates)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        category=Category.JUSTICE if dates else "",
+        detail={"view": view, "key_dates": [d.pk for d in dates]},
+    )
+    return KeyDates(
+        case=case, dates=dates, shared=shared, writable=shared and may_write_dates(actor, case)
+    )

@@ -1,0 +1,463 @@
+"""Reads of transfers: the inbox, a transfer and its handover package, a case's
+transfer section. Each takes the actor and goes through the policy."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models import Count, Max, Q
+from django.http import Http404
+from django.utils import timezone
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import (
+    WriteForbidden,
+    get_case_or_404,
+    grants_for,
+    parse_pk,
+)
+from prepare.accounts.models import User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.models import (
+    ENDED_STATUSES,
+    Case,
+    CaseTeamMember,
+    Person,
+    Transfer,
+    TransferGrace,
+    TransferStatus,
+)
+from prepare.partnerships.models import (
+    CategoryGrant,
+    Membership,
+    Partnership,
+    SharingAgreement,
+)
+
+SUMMARY_MAX_LENGTH = 10_000
+REASON_MAX_LENGTH = 5_000
+# Lists show the newest transfers first and stop here: a coordinator with more
+# open transfers than this has a backlog to clear, not a page to scroll.
+LIST_LIMIT = 50
+
+SENDING = "sending"
+RECEIVING = "receiving"
+
+
+# --- Reads ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageCategory:
+    category: str
+    label: str
+    records: int
+
+
+@dataclass
+class TransferView:
+    """One transfer as one actor may see it.
+
+    ``summary``, ``person`` and ``categories`` are None when the actor may not
+    see them; ``reference`` is None for a receiver once the transfer was
+    declined or withdrawn (they have no need to know that case any more).
+    """
+
+    transfer: Transfer
+    side: str
+    reference: str | None
+    summary: str | None = None
+    person: Person | None = None
+    categories: list[PackageCategory] | None = None
+    may_decide: bool = False
+    may_withdraw: bool = False
+
+    @property
+    def incoming(self) -> bool:
+        return self.side == RECEIVING
+
+    @property
+    def shown_categories(self) -> list[str]:
+        """Categories of case information this view shows, for the audit event."""
+        shown = []
+        if self.person is not None:
+            shown.append(Category.IDENTITY.value)
+        if self.summary is not None:
+            shown.append(self.transfer.summary_category)
+        return sorted(set(shown))
+
+
+def _side(actor: User, transfer: Transfer) -> str | None:
+    g = grants_for(actor)
+    if g.coordinates(transfer.to_partnership_id):
+        return RECEIVING
+    if g.coordinates(transfer.from_partnership_id):
+        return SENDING
+    return None
+
+
+def _coordinated_transfers(actor: User) -> models.QuerySet[Transfer]:
+    ids = sorted(grants_for(actor).coordinated_ids)
+    if not ids:
+        return Transfer.objects.none()
+    return Transfer.objects.filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
+
+
+@functools.cache
+def record_models() -> tuple[type[models.Model], ...]:
+    """Every model of case records: a ``case``, a ``category`` and the policy's
+    ``visible_to``. Found at run time, so records added by other apps count."""
+    found = []
+    for model in apps.get_models():
+        try:
+            case_field = model._meta.get_field("case")
+            model._meta.get_field("category")
+        except FieldDoesNotExist:
+            continue
+        if getattr(case_field, "related_model", None) is not Case:
+            continue
+        if not hasattr(model._default_manager, "visible_to"):
+            continue
+        found.append(model)
+    return tuple(sorted(found, key=lambda m: m._meta.label))
+
+
+def _record_counts(case_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Records per case and category: one grouped query per kind of record."""
+    ids = sorted(set(case_ids))
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if not ids:
+        return counts
+    for model in record_models():
+        rows = (
+            model._default_manager.filter(case_id__in=ids)
+            .order_by()
+            .values("case_id", "category")
+            .annotate(n=Count("pk"))
+        )
+        for row in rows:
+            per_case = counts[row["case_id"]]
+            per_case[row["category"]] = per_case.get(row["category"], 0) + row["n"]
+    return counts
+
+
+def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
+    """What the actor may see of each transfer, in a fixed number of queries.
+
+    The receiver sees what their organisation's grants in the receiving
+    partnership allow, while the transfer is open or after acceptance; the
+    sender sees the summary and the person while the case is still theirs,
+    and only the facts of the transfer after that.
+    """
+    g = grants_for(actor)
+    views: list[TransferView] = []
+    person_of: dict[int, int] = {}  # transfer -> person, where identity is granted
+    for transfer in transfers:
+        side = _side(actor, transfer)
+        if side is None:
+            continue
+        status = transfer.status
+        if side == RECEIVING:
+            live = status in (TransferStatus.PROPOSED, TransferStatus.ACCEPTED)
+            granted = g.categories(transfer.to_partnership_id) if live else frozenset()
+        else:
+            live = status == TransferStatus.PROPOSED
+            granted = g.categories(transfer.from_partnership_id) if live else frozenset()
+        views.append(
+            TransferView(
+                transfer=transfer,
+                side=side,
+                reference=transfer.case.reference if (live or side == SENDING) else None,
+                summary=transfer.handover_summary if transfer.summary_category in granted else None,
+                categories=[
+                    PackageCategory(c, str(Category(c).label), 0)
+                    for c in Category.values
+                    if c in granted
+                ]
+                if side == RECEIVING and live
+                else None,
+                may_decide=side == RECEIVING and status == TransferStatus.PROPOSED,
+                may_withdraw=side == SENDING and status == TransferStatus.PROPOSED,
+            )
+        )
+        if Category.IDENTITY in granted:
+            person_of[transfer.pk] = transfer.case.person_id
+    persons = Person.objects.in_bulk(sorted(set(person_of.values()))) if person_of else {}
+    packaged = [v for v in views if v.categories is not None]
+    counts = _record_counts(v.transfer.case_id for v in packaged)
+    for view in views:
+        if view.transfer.pk in person_of:
+            view.person = persons.get(person_of[view.transfer.pk])
+        if view.categories is not None:
+            per_case = counts.get(view.transfer.case_id, {})
+            view.categories = [
+                PackageCategory(p.category, p.label, per_case.get(p.category, 0))
+                for p in view.categories
+            ]
+    return views
+
+
+def _audit_views(actor: User, views: Sequence[TransferView], *, view: str, many: bool) -> None:
+    shown = sorted({c for v in views for c in v.shown_categories})
+    identity = Category.IDENTITY in shown
+    detail: dict[str, Any] = {
+        "view": view,
+        "transfers": [v.transfer.pk for v in views],
+        "summaries": [v.transfer.pk for v in views if v.summary is not None],
+        "categories": shown,
+        "counts": sorted({p.category for v in views for p in (v.categories or [])}),
+    }
+    if many:
+        audit_record(
+            action=EventAction.LIST,
+            actor=actor,
+            case_ids=[v.transfer.case_id for v in views if v.reference is not None],
+            category=Category.IDENTITY if identity else "",
+            detail=detail,
+        )
+        return
+    (one,) = views
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=one.transfer.case,
+        obj=one.transfer,
+        category=Category.IDENTITY if identity else (shown[0] if shown else ""),
+        detail=detail,
+    )
+
+
+def _base() -> models.QuerySet[Transfer]:
+    # The person is read only where identity is granted (``_views``).
+    return Transfer.objects.select_related(
+        "case", "from_partnership", "to_partnership__coordinating_organisation"
+    )
+
+
+def transfer_after_write(*, actor: User, transfer_id: Any) -> TransferView:
+    """The transfer the actor has just proposed or decided, as they may see it.
+
+    For the answer to that write, whose own event names the case: not a new read.
+    """
+    transfer = _base().filter(pk__in=_coordinated_transfers(actor).values("pk"), pk=transfer_id)
+    found = transfer.first()
+    if found is None:
+        raise Http404
+    (view,) = _views(actor, [found])
+    return view
+
+
+def transfer_get(*, actor: User, transfer_id: Any) -> Transfer:
+    """The transfer if the actor coordinates either side of it; 404 otherwise."""
+    pk = parse_pk(transfer_id)
+    if pk is None:
+        raise Http404
+    transfer = _coordinated_transfers(actor).filter(pk=pk).first()
+    if transfer is None:
+        raise Http404
+    return transfer
+
+
+def transfer_package(
+    *, actor: User, transfer_id: Any, view: str = "transfer_package"
+) -> TransferView:
+    """One transfer as the actor may see it: for the receiver, the package.
+
+    Audited as a view of the case (``detail.view`` names the page).
+    """
+    pk = parse_pk(transfer_id)
+    if pk is None:
+        raise Http404
+    transfer = (
+        _base().filter(pk=pk).filter(pk__in=_coordinated_transfers(actor).values("pk")).first()
+    )
+    if transfer is None:
+        raise Http404
+    (result,) = _views(actor, [transfer])
+    _audit_views(actor, [result], view=view, many=False)
+    return result
+
+
+def transfer_decision_check(*, actor: User, transfer_id: Any) -> Transfer:
+    """Before a decision: 404 if the actor does not see the transfer, 403 if it
+    is not theirs to decide. Shows nothing, so it is not a consultation."""
+    transfer = transfer_get(actor=actor, transfer_id=transfer_id)
+    if _side(actor, transfer) != RECEIVING:
+        raise WriteForbidden
+    return transfer
+
+
+@dataclass
+class TransferLists:
+    incoming: list[TransferView] = field(default_factory=list)
+    outgoing: list[TransferView] = field(default_factory=list)
+
+
+def transfer_lists(*, actor: User, view: str = "transfer_inbox") -> TransferLists:
+    """Open transfers into the partnerships the actor coordinates (with their
+    packages) and the latest transfers out of them. One audited list event."""
+    g = grants_for(actor)
+    ids = sorted(g.coordinated_ids)
+    if not ids:
+        _audit_views(actor, [], view=view, many=True)
+        return TransferLists()
+    incoming = list(
+        _base().filter(to_partnership_id__in=ids, status=TransferStatus.PROPOSED)[:LIST_LIMIT]
+    )
+    outgoing = list(
+        _base().filter(from_partnership_id__in=ids).exclude(to_partnership_id__in=ids)[:LIST_LIMIT]
+    )
+    views = _views(actor, [*incoming, *outgoing])
+    _audit_views(actor, views, view=view, many=True)
+    return TransferLists(
+        incoming=[v for v in views if v.side == RECEIVING],
+        outgoing=[v for v in views if v.side == SENDING],
+    )
+
+
+def transfer_page(
+    *, actor: User, transfers: models.QuerySet[Transfer], paginate: Any, view: str
+) -> list[TransferView]:
+    """One page of ``transfers`` (already limited to the actor's) for the API."""
+    page: list[Transfer] = paginate(transfers)
+    views = _views(actor, page)
+    _audit_views(actor, views, view=view, many=True)
+    return views
+
+
+def transfer_queryset(*, actor: User, direction: str = "", status: str = "") -> Any:
+    """The actor's transfers, newest first, for paging: in, out or both."""
+    ids = sorted(grants_for(actor).coordinated_ids)
+    if not ids:
+        return Transfer.objects.none()
+    if direction == "in":
+        qs = _base().filter(to_partnership_id__in=ids)
+    elif direction == "out":
+        qs = _base().filter(from_partnership_id__in=ids).exclude(to_partnership_id__in=ids)
+    else:
+        qs = _base().filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-proposed_at", "-pk")
+
+
+@dataclass
+class TransferSection:
+    """The transfer section of a case page."""
+
+    case: Case
+    transfers: list[Transfer]
+    open: Transfer | None
+    may_propose: bool
+    may_withdraw: bool
+    # When the actor reads the case only through a transfer's grace period.
+    grace_until: datetime.datetime | None = None
+
+
+def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
+    """The case's transfers and what the actor may do; audited as a view of the case."""
+    case = get_case_or_404(actor, case_id)
+    g = grants_for(actor)
+    coordinator = g.coordinates(case.partnership_id) and bool(
+        g.categories(case.partnership_id, Action.WRITE)
+    )
+    transfers = list(
+        Transfer.objects.filter(case_id=case.pk)
+        .select_related("from_partnership", "to_partnership")
+        .order_by("-proposed_at", "-pk")[:LIST_LIMIT]
+    )
+    open_transfer = next((t for t in transfers if t.status == TransferStatus.PROPOSED), None)
+    grace_until = None
+    if case.partnership_id not in g.partnership_ids and g.organisation_id is not None:
+        grace_until = TransferGrace.objects.filter(
+            case_id=case.pk, organisation_id=g.organisation_id, until__gt=timezone.now()
+        ).aggregate(until=Max("until"))["until"]
+    ended = case.status in ENDED_STATUSES or case.anonymised_at is not None
+    section = TransferSection(
+        case=case,
+        transfers=transfers,
+        open=open_transfer,
+        may_propose=coordinator and open_transfer is None and not ended,
+        may_withdraw=coordinator and open_transfer is not None,
+        grace_until=grace_until,
+    )
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        detail={"view": "transfer_section", "transfers": [t.pk for t in transfers]},
+    )
+    return section
+
+
+def propose_check(*, actor: User, case_id: Any) -> Case:
+    """404 if the actor cannot see the case, 403 if they may not propose its transfer."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    if not grants_for(actor).coordinates(case.partnership_id):
+        raise WriteForbidden
+    return case
+
+
+def target_partnerships(*, case: Case) -> list[tuple[int, str]]:
+    """Every partnership but the case's own, by name: where it could move."""
+    return list(
+        Partnership.objects.exclude(pk=case.partnership_id)
+        .order_by("name")
+        .values_list("pk", "name")
+    )
+
+
+def summary_categories(*, actor: User, case: Case) -> list[str]:
+    """The categories the actor may write the handover summary in."""
+    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    return [c for c in Category.values if c in writable]
+
+
+GraceHolder = tuple[int, int | None, bool]  # organisation, named user, coordination
+
+
+def grace_holders(case: Case, today: datetime.date) -> dict[GraceHolder, set[str]]:
+    """Who reaches the case now, as they reach it, and the categories they may read.
+
+    A team entry for a whole organisation, a named practitioner of a team
+    entry, and the coordinators of the coordinating organisation: each keeps
+    exactly that reach (no wider) with the categories their organisation holds
+    under the agreements in force, while an active, current member.
+    """
+    partnership = case.partnership
+    entries = list(
+        CaseTeamMember.objects.active(today)
+        .filter(case_id=case.pk)
+        .values_list("organisation_id", "user_id")
+    )
+    team = {org_id for org_id, _user in entries}
+    candidates = team | {partnership.coordinating_organisation_id}
+    members = set(
+        Membership.objects.current(today)
+        .filter(
+            partnership_id=partnership.pk,
+            organisation_id__in=sorted(candidates),
+            organisation__is_active=True,
+        )
+        .values_list("organisation_id", flat=True)
+    )
+    if partnership.coordinating_organisation.is_active:
+        members.add(partnership.coordinating_organisation_id)
+    agreements = SharingAgreement.objects.in_force(today).filter(partnership_id=partnership.pk)
+    granted: dict[int, set[str]] = {}
+    for org_id, category in CategoryGrant.objects.filter(
+        agreement__in=agreements.values("pk"), organisation_id__in=sorted(members)
+    ).values_list("organisation_id", "category"):
+        granted.setdefault(org_id, set()).add(category)
+    reaches: list[GraceHolder] = [(org_id, user_id, False) for org_id, user_id in entries]
+    reaches.append((partnership.coordinating_organisation_id, None, True))
+    return {reach: set(granted[reach[0]]) for reach in reaches if granted.get(reach[0])}

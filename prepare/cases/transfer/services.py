@@ -1,0 +1,376 @@
+"""Transfers of a case to another partnership: propose, accept, decline, withdraw.
+Each is one transaction with its audit event; the receiving side's access and
+the old team's grace are set up on acceptance."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from prepare.access.categories import Action, Category
+from prepare.access.grants import case_grants_rebuild
+from prepare.access.policy import (
+    WriteForbidden,
+    forget_grants,
+    grants_for,
+    parse_pk,
+    visible_cases,
+)
+from prepare.accounts.models import User
+from prepare.audit.models import EventAction
+from prepare.audit.services import audit_record
+from prepare.cases.models import (
+    ENDED_STATUSES,
+    Case,
+    CaseTeamMember,
+    Transfer,
+    TransferGrace,
+    TransferStatus,
+)
+from prepare.cases.transfer.selectors import (
+    REASON_MAX_LENGTH,
+    RECEIVING,
+    SENDING,
+    SUMMARY_MAX_LENGTH,
+    _side,
+    grace_holders,
+    propose_check,
+)
+from prepare.locking import StaleVersion
+from prepare.partnerships.models import (
+    Partnership,
+    SharingAgreement,
+)
+
+
+class TransferRefused(ValidationError):
+    """The transfer cannot be proposed or decided like this; nothing changed."""
+
+
+class TransferDecided(StaleVersion):
+    """The transfer was decided or withdrawn meanwhile (HTTP 409); nothing changed."""
+
+    message = gettext_lazy(
+        "This transfer is no longer open: it was accepted, declined or withdrawn in the "
+        "meantime. Nothing was changed; reload to see where it stands."
+    )
+
+
+# --- Writes -----------------------------------------------------------------------
+
+
+def _agreement_in_force(partnership_id: int) -> SharingAgreement | None:
+    return (
+        SharingAgreement.objects.in_force(timezone.localdate())
+        .filter(partnership_id=partnership_id)
+        .order_by("-valid_from", "-pk")
+        .first()
+    )
+
+
+def _basis(prefix: str, agreement: SharingAgreement | None) -> dict[str, Any]:
+    """The legal basis of an agreement, for an audit event (no case content)."""
+    return {
+        f"{prefix}_agreement": agreement.pk if agreement else None,
+        f"{prefix}_legal_basis": agreement.legal_basis if agreement else "",
+        f"{prefix}_legal_reference": agreement.legal_reference[:300] if agreement else "",
+    }
+
+
+@transaction.atomic
+def transfer_propose(
+    *,
+    actor: User,
+    case_id: Any,
+    to_partnership_id: Any,
+    handover_summary: str,
+    summary_category: str,
+) -> Transfer:
+    """Propose to move the case to another partnership, with a handover summary."""
+    case = propose_check(actor=actor, case_id=case_id)
+    case = (
+        Case.objects.select_for_update(of=("self",)).select_related("partnership").get(pk=case.pk)
+    )
+    if case.status in ENDED_STATUSES or case.anonymised_at is not None:
+        raise TransferRefused(_("A closed case is not transferred."), code="case_closed")
+    target_pk = parse_pk(to_partnership_id)
+    target = (
+        Partnership.objects.exclude(pk=case.partnership_id).filter(pk=target_pk).first()
+        if target_pk is not None
+        else None
+    )
+    if target is None:
+        raise TransferRefused(
+            {"to_partnership": [_("Choose another partnership to transfer the case to.")]},
+            code="no_target",
+        )
+    summary = (handover_summary or "").strip()
+    if not summary:
+        raise TransferRefused(
+            {"handover_summary": [_("Write the handover summary.")]}, code="summary_required"
+        )
+    if len(summary) > SUMMARY_MAX_LENGTH:
+        raise TransferRefused(
+            {
+                "handover_summary": [
+                    _("Keep the summary under %(max)d characters.") % {"max": SUMMARY_MAX_LENGTH}
+                ]
+            },
+            code="summary_too_long",
+        )
+    if summary_category not in Category.values:
+        raise TransferRefused(
+            {"summary_category": [_("Choose the category of the summary.")]},
+            code="category_required",
+        )
+    if summary_category not in grants_for(actor).categories(case.partnership_id, Action.WRITE):
+        raise WriteForbidden
+    if Transfer.objects.filter(case=case, status=TransferStatus.PROPOSED).exists():
+        raise TransferRefused(
+            _("A transfer of this case is already open. Withdraw it first."),
+            code="already_open",
+        )
+    transfer = Transfer(
+        case=case,
+        from_partnership_id=case.partnership_id,
+        to_partnership=target,
+        handover_summary=summary,
+        summary_category=summary_category,
+        proposed_by=actor,
+    )
+    transfer.full_clean(exclude=["case", "proposed_by"], validate_constraints=False)
+    try:
+        with transaction.atomic():
+            transfer.save(force_insert=True)
+    except IntegrityError as exc:
+        # Two proposals at the same moment: the unique constraint keeps one.
+        raise TransferRefused(
+            _("A transfer of this case is already open. Withdraw it first."),
+            code="already_open",
+        ) from exc
+    audit_record(
+        action=EventAction.TRANSFER,
+        actor=actor,
+        case=case,
+        obj=transfer,
+        category=summary_category,
+        detail={
+            "step": "proposed",
+            "from_partnership": case.partnership_id,
+            "to_partnership": target.pk,
+            "recipient_organisation": target.coordinating_organisation_id,
+            **_basis("sending", _agreement_in_force(case.partnership_id)),
+        },
+    )
+    return transfer
+
+
+def _locked(actor: User, transfer_id: Any) -> Transfer:
+    """The transfer, locked for this transaction, if the actor sees it (else 404)."""
+    pk = parse_pk(transfer_id)
+    ids = sorted(grants_for(actor).coordinated_ids)
+    if pk is None or not ids:
+        raise Http404
+    transfer = (
+        Transfer.objects.select_for_update()
+        .filter(pk=pk)
+        .filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
+        .first()
+    )
+    if transfer is None:
+        raise Http404
+    return transfer
+
+
+def _to_decide(actor: User, transfer_id: Any) -> Transfer:
+    transfer = _locked(actor, transfer_id)
+    if _side(actor, transfer) != RECEIVING:
+        raise WriteForbidden
+    if transfer.status != TransferStatus.PROPOSED:
+        raise TransferDecided
+    return transfer
+
+
+def _recheck(actor: User, case: Case) -> None:
+    """After the move, in the same transaction: the actor must still coordinate
+    the case's (new) partnership and reach the case (STYLE.md 5)."""
+    forget_grants(actor)
+    fresh = User.objects.filter(pk=actor.pk).first()
+    if fresh is None or not grants_for(fresh).coordinates(case.partnership_id):
+        raise WriteForbidden
+    if not visible_cases(fresh).filter(pk=case.pk).exists():
+        raise WriteForbidden
+
+
+@transaction.atomic
+def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Transfer:
+    """Move the case to the receiving partnership. All or nothing."""
+    transfer = _to_decide(actor, transfer_id)
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise TransferRefused({"reason": [_("Keep the reason shorter.")]}, code="reason_too_long")
+    g = grants_for(actor)
+    if not g.categories(transfer.to_partnership_id):
+        raise TransferRefused(
+            _(
+                "The agreement of your partnership shares no category of case information "
+                "with your organisation, so you could not see the case after accepting it."
+            ),
+            code="nothing_granted",
+        )
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("partnership__coordinating_organisation")
+        .get(pk=transfer.case_id)
+    )
+    if case.partnership_id != transfer.from_partnership_id:
+        raise TransferDecided
+    sending = _agreement_in_force(transfer.from_partnership_id)
+    receiving = _agreement_in_force(transfer.to_partnership_id)
+    now = timezone.now()
+    today = timezone.localdate()
+    from_partnership = case.partnership
+    to_partnership = Partnership.objects.select_related("coordinating_organisation").get(
+        pk=transfer.to_partnership_id
+    )
+
+    # The old team keeps reading what it read, for the grace period only.
+    holders = grace_holders(case, today)
+    until = now + datetime.timedelta(days=from_partnership.transfer_grace_days)
+    TransferGrace.objects.filter(
+        case_id=case.pk, organisation_id__in=sorted({org for org, _u, _c in holders})
+    ).delete()
+    if from_partnership.transfer_grace_days > 0:
+        TransferGrace.objects.bulk_create(
+            TransferGrace(
+                transfer=transfer,
+                case_id=case.pk,
+                organisation_id=org_id,
+                user_id=user_id,
+                coordination=coordination,
+                category=category,
+                until=until,
+            )
+            for (org_id, user_id, coordination), categories in sorted(
+                holders.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])
+            )
+            for category in sorted(categories)
+        )
+    # The old team belonged to the old partnership; the new coordinator forms a new one.
+    ended_members = list(
+        CaseTeamMember.objects.filter(case_id=case.pk).values_list("pk", flat=True)
+    )
+    CaseTeamMember.objects.filter(case_id=case.pk).delete()
+    Case.objects.filter(pk=case.pk).update(
+        partnership=to_partnership, updated_at=now, version=F("version") + 1
+    )
+    case.refresh_from_db(fields=["partnership", "updated_at", "version"])
+    case.partnership = to_partnership
+    case_grants_rebuild(case)
+    Transfer.objects.filter(pk=transfer.pk).update(
+        status=TransferStatus.ACCEPTED, decided_by=actor, decided_at=now, decision_reason=reason
+    )
+    transfer.refresh_from_db()
+    _recheck(actor, case)
+
+    disclosed = sorted(grants_for(actor).categories(to_partnership.pk))
+    common: dict[str, Any] = {
+        "step": "accepted",
+        "from_partnership": from_partnership.pk,
+        "to_partnership": to_partnership.pk,
+        "recipient_organisation": to_partnership.coordinating_organisation_id,
+        "sending_organisation": from_partnership.coordinating_organisation_id,
+        **_basis("sending", sending),
+        **_basis("receiving", receiving),
+        "categories": disclosed,
+        "version": case.version,
+    }
+    # One event per side, so that each side's log names its own partnership.
+    audit_record(
+        action=EventAction.TRANSFER,
+        actor=actor,
+        case=case,
+        obj=transfer,
+        detail={
+            **common,
+            "side": SENDING,
+            "partnership": from_partnership.pk,
+            "ended_team_members": ended_members,
+            "grace_until": until.isoformat() if holders else None,
+            "grace_organisations": sorted({org for org, _u, _c in holders}),
+        },
+    )
+    audit_record(
+        action=EventAction.TRANSFER,
+        actor=actor,
+        case=case,
+        obj=transfer,
+        detail={**common, "side": RECEIVING, "partnership": to_partnership.pk},
+    )
+    return transfer
+
+
+@transaction.atomic
+def transfer_decline(*, actor: User, transfer_id: Any, reason: str) -> Transfer:
+    """Refuse the transfer, saying why; the case stays where it is."""
+    transfer = _to_decide(actor, transfer_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise TransferRefused({"reason": [_("Say why you decline.")]}, code="reason_required")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise TransferRefused({"reason": [_("Keep the reason shorter.")]}, code="reason_too_long")
+    now = timezone.now()
+    Transfer.objects.filter(pk=transfer.pk).update(
+        status=TransferStatus.DECLINED, decided_by=actor, decided_at=now, decision_reason=reason
+    )
+    transfer.refresh_from_db()
+    audit_record(
+        action=EventAction.TRANSFER,
+        actor=actor,
+        case=transfer.case,
+        obj=transfer,
+        detail={
+            "step": "declined",
+            "from_partnership": transfer.from_partnership_id,
+            "to_partnership": transfer.to_partnership_id,
+        },
+    )
+    return transfer
+
+
+@transaction.atomic
+def transfer_withdraw(*, actor: User, transfer_id: Any, reason: str = "") -> Transfer:
+    """The sending side takes back its open proposal."""
+    transfer = _locked(actor, transfer_id)
+    if _side(actor, transfer) != SENDING:
+        raise WriteForbidden
+    if transfer.status != TransferStatus.PROPOSED:
+        raise TransferDecided
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX_LENGTH:
+        raise TransferRefused({"reason": [_("Keep the reason shorter.")]}, code="reason_too_long")
+    now = timezone.now()
+    Transfer.objects.filter(pk=transfer.pk).update(
+        status=TransferStatus.WITHDRAWN, decided_by=actor, decided_at=now, decision_reason=reason
+    )
+    transfer.refresh_from_db()
+    audit_record(
+        action=EventAction.TRANSFER,
+        actor=actor,
+        case=transfer.case,
+        obj=transfer,
+        detail={
+            "step": "withdrawn",
+            "from_partnership": transfer.from_partnership_id,
+            "to_partnership": transfer.to_partnership_id,
+        },
+    )
+    return transfer

@@ -1,0 +1,454 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from prepare.access.categories import Category
+from prepare.accounts.models import Organisation, User
+from prepare.api.base import (
+    CASE_ID,
+    ETAG,
+    MAX_ID,
+    R400,
+    R401,
+    R403,
+    R404,
+    R404_PAGE,
+    R409,
+    R412,
+    R428,
+    ApiViewSet,
+    OrganisationRefSerializer,
+    QueryParamsSerializer,
+    StrictSerializer,
+    etag_header,
+    expected_version,
+    page_number,
+    request_actor,
+)
+from prepare.api.exceptions import PreconditionFailed
+from prepare.api.pagination import CappedPagination
+from prepare.cases.api import PersonNameSerializer
+from prepare.locking import StaleVersion
+from prepare.plans import selectors, services
+from prepare.plans.models import ChecklistItem, ItemStatus
+from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS, CaseChecklist, Progress
+
+ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+ITEM_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag of the item this change is based on, e.g. "3" (its version). '
+    "Either this header or the version field is required.",
+)
+
+# --- Serializers --------------------------------------------------------------------
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text=_("Items you may read."))
+    done = serializers.IntegerField()
+    not_applicable = serializers.IntegerField()
+    applicable = serializers.IntegerField(help_text=_("Items that are not marked not applicable."))
+    overdue = serializers.IntegerField(help_text=_("Open items past their due date."))
+
+
+class ChecklistItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case = serializers.IntegerField(source="case_id")
+    key = serializers.CharField(
+        allow_blank=True, help_text=_("The default item it comes from; empty for added items.")
+    )
+    title = serializers.CharField(help_text=_("In the caller's language for default items."))
+    category = serializers.ChoiceField(choices=Category.choices)
+    status = serializers.ChoiceField(choices=ItemStatus.choices)
+    owner_organisation = OrganisationRefSerializer(allow_null=True)
+    assignee = serializers.IntegerField(allow_null=True, source="assignee_id")
+    offset_days = serializers.IntegerField(
+        allow_null=True,
+        help_text=_("Days from the expected release (negative: before); null for a fixed date."),
+    )
+    due_on = serializers.DateField()
+    overdue = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True, source="completion_note")
+    completed_by = serializers.IntegerField(allow_null=True, source="completed_by_id")
+    completed_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField(help_text=_('Also sent as the ETag header, "<version>".'))
+
+
+class ChecklistSerializer(serializers.Serializer):
+    started = serializers.BooleanField(help_text=_("Whether release planning has started."))
+    expected_release = serializers.DateField(
+        allow_null=True, help_text=_("Null unless the justice category is shared with you.")
+    )
+    progress = ProgressSerializer()
+    items = ChecklistItemSerializer(many=True)
+
+
+class ChecklistCreatedSerializer(ChecklistSerializer):
+    created = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Ids of the items this request created.")
+    )
+
+
+class ChecklistPostSerializer(StrictSerializer):
+    """Either ``{"start": true}``, or a new item."""
+
+    start = serializers.BooleanField(
+        required=False,
+        help_text=_("True: start release planning from the partnership's default template."),
+    )
+    title = serializers.CharField(required=False, max_length=services.TITLE_MAX_LENGTH)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    due_on = serializers.DateField(required=False, allow_null=True)
+    offset_days = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=-services.MAX_OFFSET_DAYS,
+        max_value=services.MAX_OFFSET_DAYS,
+        help_text=_("Instead of due_on: days from the expected release; the due date follows it."),
+    )
+    owner_organisation = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("start"):
+            others = sorted(k for k in attrs if k != "start")
+            if others:
+                raise serializers.ValidationError(
+                    {k: [_("Starting takes no other field.")] for k in others}
+                )
+            return attrs
+        missing = [k for k in ("title", "category") if not attrs.get(k)]
+        if missing:
+            raise serializers.ValidationError({k: [_("This field is required.")] for k in missing})
+        return attrs
+
+
+class ItemAction:
+    COMPLETE = "complete"
+    NOT_APPLICABLE = "not_applicable"
+    ASSIGN = "assign"
+    REOPEN = "reopen"
+
+
+class ChecklistItemPatchSerializer(StrictSerializer):
+    action = serializers.ChoiceField(
+        choices=[
+            (ItemAction.COMPLETE, _("Mark as done")),
+            (ItemAction.NOT_APPLICABLE, _("Mark as not applicable (note: the reason)")),
+            (ItemAction.ASSIGN, _("Assign to an organisation and, optionally, one of its people")),
+            (ItemAction.REOPEN, _("Open again")),
+        ]
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=services.NOTE_MAX_LENGTH
+    )
+    owner_organisation = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+    assignee = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("The version read, if If-Match is not sent."),
+    )
+
+
+class ReleaseBoardQuerySerializer(QueryParamsSerializer):
+    days = serializers.ChoiceField(
+        choices=[(d, str(d)) for d in WINDOWS],
+        required=False,
+        help_text=_("The window, in days from today (default 90)."),
+    )
+
+
+class ReleaseBoardRowSerializer(serializers.Serializer):
+    case = serializers.IntegerField()
+    reference = serializers.CharField()
+    partnership = serializers.IntegerField()
+    person = PersonNameSerializer(
+        allow_null=True, help_text=_("Null unless the identity category is granted.")
+    )
+    expected_release = serializers.DateField()
+    checklist = ProgressSerializer()
+
+
+# --- Rows ---------------------------------------------------------------------------
+
+
+def _progress(p: Progress) -> dict[str, int]:
+    return {
+        "total": p.total,
+        "done": p.done,
+        "not_applicable": p.not_applicable,
+        "applicable": p.applicable,
+        "overdue": p.overdue,
+    }
+
+
+def _item(item: ChecklistItem, today: datetime.date) -> dict[str, Any]:
+    owner = item.owner_organisation
+    return {
+        "id": item.pk,
+        "case_id": item.case_id,
+        "key": item.key,
+        "title": item.display_title,
+        "category": item.category,
+        "status": item.status,
+        "owner_organisation": {"id": owner.pk, "name": owner.name} if owner else None,
+        "assignee_id": item.assignee_id,
+        "offset_days": item.offset_days,
+        "due_on": item.due_on,
+        "overdue": item.is_overdue(today),
+        "completion_note": item.completion_note,
+        "completed_by_id": item.completed_by_id,
+        "completed_at": item.completed_at,
+        "version": item.version,
+    }
+
+
+def _checklist(data: CaseChecklist) -> dict[str, Any]:
+    return {
+        "started": data.started,
+        "expected_release": data.release_on,
+        "progress": _progress(data.progress),
+        "items": [_item(i, data.today) for i in data.items],
+    }
+
+
+def _organisation(raw: int | None) -> Organisation | None:
+    if raw is None:
+        return None
+    organisation = Organisation.objects.filter(pk=raw).first()
+    if organisation is None:
+        raise ValidationError(
+            {"owner_organisation": [_("The owner must be an organisation of the partnership.")]}
+        )
+    return organisation
+
+
+def _user(raw: int | None) -> User | None:
+    if raw is None:
+        return None
+    user = User.objects.filter(pk=raw).first()
+    if user is None:
+        raise ValidationError(
+            {"assignee": [_("The person assigned must work for the owner organisation.")]}
+        )
+    return user
+
+
+# --- Views --------------------------------------------------------------------------
+
+
+class ChecklistViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["release planning"],
+        summary="A case's release checklist",
+        description="The items you may read (by their category), grouped by nothing, soonest "
+        "first, with the progress over those items. The expected release date only with "
+        "justice granted. Audited as a view event naming the items.",
+        parameters=[CASE_ID],
+        responses={200: ChecklistSerializer, 401: R401, 404: R404},
+    )
+    def list(self, request: Request, case_id: int) -> Response:
+        data = selectors.case_checklist(
+            actor=request_actor(request), case_id=case_id, view="api_checklist", choices=False
+        )
+        return Response(ChecklistSerializer(_checklist(data)).data)
+
+    @extend_schema(
+        tags=["release planning"],
+        summary="Start release planning, or add an item",
+        description='`{"start": true}` creates the checklist from the partnership\'s default '
+        "template: owners resolved to the member organisation of each type, due dates counted "
+        "from the expected release (refused, 400, if the case has none; needs write access to "
+        "justice). Otherwise the body is a new item in a category you may write, due on a fixed "
+        "date or a number of days from the release. Logged. Answers the checklist as you see it.",
+        parameters=[CASE_ID],
+        request=ChecklistPostSerializer,
+        responses={
+            201: ChecklistCreatedSerializer,
+            400: R400,
+            401: R401,
+            403: R403,
+            404: R404,
+        },
+    )
+    def create(self, request: Request, case_id: int) -> Response:
+        actor = request_actor(request)
+        selectors.case_for_checklist_write(actor=actor, case_id=case_id)
+        payload = ChecklistPostSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        if data.get("start"):
+            selectors.case_for_start(actor=actor, case_id=case_id)
+            created = [i.pk for i in services.release_planning_start(actor=actor, case_id=case_id)]
+        else:
+            case = selectors.case_for_checklist_write(
+                actor=actor, case_id=case_id, category=data["category"]
+            )
+            item = services.checklist_item_add(
+                actor=actor,
+                case_id=case.pk,
+                title=data["title"],
+                category=data["category"],
+                due_on=data.get("due_on"),
+                offset_days=data.get("offset_days"),
+                owner_organisation=_organisation(data.get("owner_organisation")),
+                assignee=_user(data.get("assignee")),
+            )
+            created = [item.pk]
+        checklist = selectors.case_checklist(
+            actor=actor, case_id=case_id, view="api_checklist", choices=False
+        )
+        body = {**_checklist(checklist), "created": created}
+        return Response(ChecklistCreatedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class ChecklistItemViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["release planning"],
+        summary="Complete, mark not applicable, assign or reopen an item",
+        description="Needs write access to the item's category. A reason (note) is required "
+        "to mark an item not applicable. Optimistic locking: name the version you read "
+        "(If-Match or version); a stale one is refused and nothing changes. Logged.",
+        parameters=[ITEM_ID, ITEM_IF_MATCH, ETAG],
+        request=ChecklistItemPatchSerializer,
+        responses={
+            200: ChecklistItemSerializer,
+            400: R400,
+            401: R401,
+            403: R403,
+            404: R404,
+            409: R409,
+            412: R412,
+            428: R428,
+        },
+    )
+    def partial_update(self, request: Request, item_id: int) -> Response:
+        actor = request_actor(request)
+        selectors.item_for_write(actor=actor, item_id=item_id)
+        payload = ChecklistItemPatchSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        version, from_header = expected_version(request, data.get("version"))
+        action = data["action"]
+        try:
+            if action == ItemAction.COMPLETE:
+                item = services.checklist_item_complete(
+                    actor=actor, item_id=item_id, version=version, note=data.get("note", "")
+                )
+            elif action == ItemAction.NOT_APPLICABLE:
+                item = services.checklist_item_not_applicable(
+                    actor=actor, item_id=item_id, version=version, reason=data.get("note", "")
+                )
+            elif action == ItemAction.ASSIGN:
+                item = services.checklist_item_assign(
+                    actor=actor,
+                    item_id=item_id,
+                    version=version,
+                    owner_organisation=_organisation(data.get("owner_organisation")),
+                    assignee=_user(data.get("assignee")),
+                )
+            else:
+                item = services.checklist_item_reopen(actor=actor, item_id=item_id, version=version)
+        except StaleVersion as exc:
+            if from_header:
+                raise PreconditionFailed from exc
+            raise
+        row = _item(item, timezone.localdate())
+        return Response(ChecklistItemSerializer(row).data, headers=etag_header(item.version))
+
+
+class ReleaseBoardViewSet(ApiViewSet):
+    pagination_class = CappedPagination
+
+    @extend_schema(
+        tags=["release planning"],
+        summary="Upcoming releases",
+        description="The expected releases in the next 30, 90 or 180 days of the cases you "
+        "work on (on their team, or coordinating) whose justice category is shared with you, "
+        "soonest first, with the progress of each checklist over the items you may read. "
+        "Audited as one list event naming the cases.",
+        parameters=[ReleaseBoardQuerySerializer],
+        responses={
+            200: ReleaseBoardRowSerializer(many=True),
+            400: R400,
+            401: R401,
+            404: R404_PAGE,
+        },
+    )
+    def list(self, request: Request) -> Response:
+        query = ReleaseBoardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        days = int(query.validated_data.get("days") or DEFAULT_WINDOW)
+        actor = request_actor(request)
+        paginator = self.pagination_class()
+        dates = paginator.paginate_queryset(
+            selectors.release_dates(actor, days).select_related("case__person"), request, self
+        )
+        rows = selectors.board_rows(
+            actor=actor,
+            dates=dates,
+            days=days,
+            page=page_number(request),
+            view="api_release_board",
+        )
+        data = [
+            {
+                "case": r.case.pk,
+                "reference": r.case.reference,
+                "partnership": r.case.partnership_id,
+                "person": (
+                    {
+                        "given_name": r.case.person.given_name,
+                        "family_name": r.case.person.family_name,
+                    }
+                    if r.show_identity
+                    else None
+                ),
+                "expected_release": r.release_on,
+                "checklist": _progress(r.progress),
+            }
+            for r in rows
+        ]
+        return paginator.get_paginated_response(ReleaseBoardRowSerializer(data, many=True).data)
+
+
+urlpatterns = [
+    path(
+        "v1/cases/<int:case_id>/checklist/",
+        ChecklistViewSet.as_view({"get": "list", "post": "create"}),
+        name="v1_case_checklist",
+    ),
+    path(
+        "v1/checklist-items/<int:item_id>/",
+        ChecklistItemViewSet.as_view({"patch": "partial_update"}),
+        name="v1_checklist_item",
+    ),
+    path(
+        "v1/release-board/",
+        ReleaseBoardViewSet.as_view({"get": "list"}),
+        name="v1_release_board",
+    ),
+]
