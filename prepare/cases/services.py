@@ -34,7 +34,8 @@ from prepare.partnerships.models import Membership, Partnership
 BREAK_GLASS_HOURS = 24
 
 
-def _touch(case: Case) -> None:
+def case_touch(case: Case) -> None:
+    """Record activity on the case: its caseload order and its grant rows follow."""
     case.updated_at = timezone.now()
     Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
     case_grants_touch(case)
@@ -149,7 +150,7 @@ def note_create(*, actor: User, case_id: int, category: str, kind: str, text: st
     )
     note.full_clean()
     note.save()
-    _touch(case)
+    case_touch(case)
     audit_record(action=EventAction.CREATE, actor=actor, case=case, obj=note, category=category)
     return note
 
@@ -193,7 +194,7 @@ def note_update(
     probe.full_clean(exclude=["case", "created_by", "updated_by"])
     fields: dict[str, Any] = {**after, "updated_by": actor, "updated_at": timezone.now()}
     save_versioned(note, version, fields)
-    _touch(note.case)
+    case_touch(note.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,

@@ -22,7 +22,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from prepare.access.categories import Action, Category
-from prepare.access.grants import case_grants_touch
 from prepare.access.policy import (
     WriteForbidden,
     get_case_or_404,
@@ -33,6 +32,7 @@ from prepare.accounts.models import CASE_READING_ROLES, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record, changed_fields
 from prepare.cases.models import Case
+from prepare.cases.services import case_touch
 from prepare.locking import StaleVersion, save_versioned
 from prepare.monitoring.models import (
     ESCALATING,
@@ -50,12 +50,6 @@ from prepare.partnerships.models import Membership
 
 # A contact is recorded after it happened; a few minutes of clock skew are allowed.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
-
-
-def _touch(case: Case) -> None:
-    case.updated_at = timezone.now()
-    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
-    case_grants_touch(case)
 
 
 def _case_for_write(actor: User, case_id: Any, category: str) -> Case:
@@ -137,7 +131,7 @@ def contact_record(
     )
     contact.full_clean()
     contact.save()
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -190,7 +184,7 @@ def contact_update(
     )
     probe.full_clean(exclude=["case", "who", "created_by", "updated_by"])
     save_versioned(contact, version, {**after, "updated_by": actor, "updated_at": timezone.now()})
-    _touch(contact.case)
+    case_touch(contact.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,
@@ -234,7 +228,7 @@ def licence_condition_add(
     )
     condition.full_clean()
     condition.save()
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -267,7 +261,7 @@ def licence_condition_update(
     probe = LicenceCondition(case_id=condition.case_id, **after)
     probe.full_clean(exclude=["case", "created_by", "updated_by"])
     save_versioned(condition, version, {**after, "updated_by": actor, "updated_at": timezone.now()})
-    _touch(condition.case)
+    case_touch(condition.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,
@@ -294,7 +288,7 @@ def licence_condition_end(
     save_versioned(
         condition, version, {"ends_on": day, "updated_by": actor, "updated_at": timezone.now()}
     )
-    _touch(condition.case)
+    case_touch(condition.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,
@@ -335,7 +329,7 @@ def breach_record(
     )
     breach.full_clean()
     breach.save()
-    _touch(condition.case)
+    case_touch(condition.case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -451,7 +445,7 @@ def signal_raise(
             [SignalAlert(signal=signal, user=u, created_at=now) for u in recipients]
         )
         _mail_alerts(signal, recipients)
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -521,7 +515,7 @@ def signal_acknowledge(*, actor: User, signal_id: int, version: int, note: str) 
         },
     )
     closed = _close_alerts(signal, actor, now)
-    _touch(signal.case)
+    case_touch(signal.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,
@@ -562,7 +556,7 @@ def signal_close(*, actor: User, signal_id: int, version: int) -> Signal:
         },
     )
     closed = _close_alerts(signal, actor, now)
-    _touch(signal.case)
+    case_touch(signal.case)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,

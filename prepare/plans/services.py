@@ -23,12 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from prepare.access.categories import Action, Category
-from prepare.access.grants import case_grants_touch
 from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for, parse_pk
 from prepare.accounts.models import CASE_READING_ROLES, Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseTeamMember, KeyDate, KeyDateKind
+from prepare.cases.services import case_touch
 from prepare.locking import save_versioned
 from prepare.partnerships.models import Membership, Partnership
 from prepare.plans.models import (
@@ -77,12 +77,6 @@ class PlanningRefused(ValidationError):
 
 
 # --- Helpers ---------------------------------------------------------------------
-
-
-def _touch(case: Case) -> None:
-    case.updated_at = timezone.now()
-    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
-    case_grants_touch(case)
 
 
 def expected_release(case: Case) -> datetime.date | None:
@@ -297,7 +291,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
     if created and created[0].pk is None:
         # Backends that do not return ids from a bulk insert.
         created = list(ChecklistItem.objects.filter(case_id=case.pk).order_by("pk"))
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -368,7 +362,7 @@ def checklist_item_add(
     )
     item.full_clean()
     item.save()
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -401,7 +395,7 @@ def checklist_item_complete(
             "updated_at": timezone.now(),
         },
     )
-    _touch(item.case)
+    case_touch(item.case)
     _audit_item(actor, item, "complete", ["status", "completion_note"])
     return item
 
@@ -426,7 +420,7 @@ def checklist_item_not_applicable(
             "updated_at": timezone.now(),
         },
     )
-    _touch(item.case)
+    case_touch(item.case)
     _audit_item(actor, item, "not_applicable", ["status", "completion_note"])
     return item
 
@@ -453,7 +447,7 @@ def checklist_item_assign(
             "updated_at": timezone.now(),
         },
     )
-    _touch(item.case)
+    case_touch(item.case)
     _audit_item(actor, item, "assign", ["owner_organisation", "assignee"])
     return item
 
@@ -475,7 +469,7 @@ def checklist_item_reopen(*, actor: User, item_id: Any, version: int) -> Checkli
     if release_on is not None and item.offset_days is not None:
         fields["due_on"] = release_on + datetime.timedelta(days=item.offset_days)
     save_versioned(item, version, fields)
-    _touch(item.case)
+    case_touch(item.case)
     _audit_item(actor, item, "reopen", sorted(k for k in fields if k != "updated_at"))
     return item
 

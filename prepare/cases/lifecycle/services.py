@@ -52,7 +52,7 @@ from prepare.cases.models import (
     TriageDecision,
     TriageOutcome,
 )
-from prepare.cases.services import case_create
+from prepare.cases.services import case_create, case_touch
 from prepare.locking import StaleVersion, VersionRequired, save_versioned
 from prepare.partnerships.models import Partnership
 
@@ -436,7 +436,7 @@ def key_date_set(
         from prepare.plans.services import checklist_reschedule
 
         checklist_reschedule(case=case, release_on=date, actor=actor)
-    _touch(case)
+    case_touch(case)
     audit_record(
         action=EventAction.CREATE if before is None else EventAction.UPDATE,
         actor=actor,
@@ -451,9 +451,3 @@ def key_date_set(
         },
     )
     return key_date
-
-
-def _touch(case: Case) -> None:
-    case.updated_at = timezone.now()
-    Case.objects.filter(pk=case.pk).update(updated_at=case.updated_at)
-    case_grants_touch(case)
