@@ -20,20 +20,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Q
-from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.accounts.models import CASE_READING_ROLES, CASE_WRITING_ROLES, Role
 
 if TYPE_CHECKING:
     from prepare.cases.models import Case, CaseQuerySet
 
 _CACHE_ATTR = "_prepare_grants"
-
-
-class WriteForbidden(Exception):
-    """The user sees the object but may not make this change (HTTP 403)."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +256,7 @@ def get_case_or_404(user: Any, pk: Any, action: str = Action.READ) -> Case:
     """
     case_pk = parse_pk(pk)
     if case_pk is None:
-        raise Http404
+        raise NotVisible
     case = (
         visible_cases(user, Action.READ)
         .select_related("person", "partnership")
@@ -268,7 +264,7 @@ def get_case_or_404(user: Any, pk: Any, action: str = Action.READ) -> Case:
         .first()
     )
     if case is None:
-        raise Http404
+        raise NotVisible
     if action == Action.WRITE and not visible_cases(user, Action.WRITE).filter(pk=case.pk).exists():
         raise WriteForbidden
     return case
@@ -348,47 +344,241 @@ def may_see_identity(user: Any, case: Case) -> bool:
     return grants_for(user).may(case.partnership_id, Category.IDENTITY)
 
 
-# --- Case-level abilities ---------------------------------------------------------
+# --- What the grants say, for the modules that must not read them directly --------
 
 
-@dataclass(frozen=True)
-class CaseAbilities:
-    """What the user may do on one case; handed to templates and the API."""
-
-    read_categories: frozenset[str]
-    write_categories: frozenset[str]
-    see_identity: bool
-    edit_team: bool
-    see_access_log: bool
-    write: bool
+def member_partnership_ids(user: Any) -> list[int]:
+    """The partnerships the user's organisation is a current member of (or coordinates)."""
+    return sorted(grants_for(user).partnership_ids)
 
 
-def case_abilities(user: Any, case: Case, *, can_write_case: bool | None = None) -> CaseAbilities:
+def coordinated_partnership_ids(user: Any) -> list[int]:
+    """The partnerships the user coordinates (coordinator of the coordinating organisation)."""
+    return sorted(grants_for(user).coordinated_ids)
+
+
+def coordinates(user: Any, partnership_id: int) -> bool:
+    return grants_for(user).coordinates(partnership_id)
+
+
+def categories_of(user: Any, partnership_id: int, action: str = Action.READ) -> frozenset[str]:
+    """The categories the agreement grants the user in the partnership, for ``action``."""
+    return grants_for(user).categories(partnership_id, action)
+
+
+def is_granted(user: Any, partnership_id: int, category: str, action: str = Action.READ) -> bool:
+    return grants_for(user).may(partnership_id, category, action)
+
+
+def partnerships_granting(user: Any, category: str, action: str = Action.READ) -> list[int]:
+    """The user's partnerships whose agreement grants ``category`` for ``action``."""
     g = grants_for(user)
-    pid = case.partnership_id
-    coordinator = g.coordinates(pid)
-    if can_write_case is None:
-        can_write_case = (
-            g.writes_cases and visible_cases(user, Action.WRITE).filter(pk=case.pk).exists()
+    if action == Action.WRITE and not g.writes_cases:
+        return []
+    return sorted(pid for pid in g.partnership_ids if g.may(pid, category, action))
+
+
+# --- Fetching one object for an action ---------------------------------------------
+
+
+def case_for_write(user: Any, case_id: Any, category: str | None = None) -> Case:
+    """The case, for adding a record to it: 404 if the user does not see it, 403
+    unless they may write on it and the agreement lets them write ``category``
+    there (without one: any category)."""
+    case = get_case_or_404(user, case_id, Action.WRITE)
+    writable = categories_of(user, case.partnership_id, Action.WRITE)
+    if not writable or (category is not None and category not in writable):
+        raise WriteForbidden
+    return case
+
+
+def record_for(
+    user: Any,
+    model: Any,
+    record_id: Any,
+    action: str = Action.READ,
+    *,
+    case_id: Any = None,
+    related: tuple[str, ...] = ("case", "case__partnership"),
+) -> Any:
+    """A case-bound record (``model`` has the ``visible_to`` manager) for ``action``.
+
+    404 if it does not exist, is not on ``case_id`` (when given) or the user may
+    not read it; for ``action=WRITE``, 403 if they read it but may not write it.
+    Nothing of it is shown from here: the caller audits what it shows or changes.
+    """
+    pk = parse_pk(record_id)
+    rows = model.objects.visible_to(user, Action.READ).filter(pk=pk)
+    if case_id is not None:
+        case_pk = parse_pk(case_id)
+        if case_pk is None:
+            raise NotVisible
+        rows = rows.filter(case_id=case_pk)
+    record = rows.select_related(*related).first() if pk is not None else None
+    if record is None:
+        raise NotVisible
+    if action == Action.WRITE and not (
+        model.objects.visible_to(user, Action.WRITE).filter(pk=record.pk).exists()
+    ):
+        raise WriteForbidden
+    return record
+
+
+# --- Reach outside the case team ---------------------------------------------------
+
+
+def break_glass_case(user: Any, case_id: Any) -> Case:
+    """The case a user may open through break-glass: a case of a partnership whose
+    agreement grants their organisation something to read (404 otherwise)."""
+    from prepare.cases.models import Case
+
+    g = grants_for(user)
+    case_pk = parse_pk(case_id)
+    case = None
+    if case_pk is not None and g.reads_cases:
+        case = (
+            Case.objects.filter(pk=case_pk, partnership_id__in=g.case_partnership_ids(Action.READ))
+            .select_related("partnership")
+            .first()
         )
-    writes = g.categories(pid, Action.WRITE) if can_write_case else frozenset()
-    reads = g.categories(pid, Action.READ)
-    if pid not in g.partnership_ids and g.reads_cases and g.organisation_id is not None:
-        # Not a member of the case's partnership: the user reads it only through
-        # a transfer's grace period, and then exactly the categories it keeps.
-        reads = frozenset(
-            _live_graces(g).filter(case_id=case.pk).values_list("category", flat=True)
-        )
-    return CaseAbilities(
-        read_categories=reads,
-        write_categories=writes,
-        see_identity=Category.IDENTITY in reads,
-        edit_team=bool(can_write_case) and (coordinator or g.role == Role.CASE_MANAGER),
-        see_access_log=coordinator,
-        write=bool(can_write_case),
+    if case is None:
+        raise NotVisible
+    return case
+
+
+def is_data_protection_officer(user: Any) -> bool:
+    """An auditor of an organisation: the data-protection officer of its partnerships."""
+    return bool(user.is_active and user.role == Role.AUDITOR and user.organisation_id is not None)
+
+
+def is_auditor(user: Any) -> bool:
+    """Who reads the whole audit log."""
+    return bool(user.is_active and grants_for(user).role == Role.AUDITOR)
+
+
+def dpo_cases(user: Any) -> CaseQuerySet:
+    """The cases a data-protection officer reaches by reference: those of the
+    partnerships their organisation coordinates. Nothing of them is shown to the
+    DPO; they place holds and ask for erasure by reference."""
+    from prepare.cases.models import Case
+
+    if not is_data_protection_officer(user):
+        return Case.objects.none()
+    return Case.objects.filter(
+        partnership__coordinating_organisation_id=user.organisation_id,
+        partnership__coordinating_organisation__is_active=True,
+        anonymised_at__isnull=True,
+    )
+
+
+def coordinated_transfers(user: Any) -> Any:
+    """The transfers from or to a partnership the user coordinates."""
+    from prepare.cases.models import Transfer
+
+    ids = sorted(grants_for(user).coordinated_ids)
+    if not ids:
+        return Transfer.objects.none()
+    return Transfer.objects.filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
+
+
+def readers_of(
+    users: Mapping[int, Any],
+    cases_of: Mapping[int, set[int]],
+    partnership_of: Mapping[int, int],
+    category: str,
+) -> dict[int, set[int]]:
+    """Per case, which of the given users may read ``category`` of it through the
+    case team (break-glass does not count): who a reminder may name the case to.
+
+    ``users`` maps user id to user, ``cases_of`` user id to candidate case ids,
+    ``partnership_of`` case id to its partnership."""
+    allowed: dict[int, set[int]] = {}
+    for uid, user in sorted(users.items()):
+        g = grants_for(user)
+        cases = sorted(c for c in cases_of.get(uid, ()) if g.may(partnership_of[c], category))
+        if not cases:
+            continue
+        reachable = visible_cases_without_glass(user).filter(pk__in=cases)
+        for case_id in reachable.values_list("pk", flat=True):
+            allowed.setdefault(case_id, set()).add(uid)
+    return allowed
+
+
+def reads_cases(user: Any) -> bool:
+    """Whether the user's role reads case data in some partnership."""
+    return grants_for(user).reads_cases
+
+
+def writes_cases(user: Any) -> bool:
+    """Whether the user's role writes case data in some partnership."""
+    return grants_for(user).writes_cases
+
+
+def require_coordinator(user: Any, partnership_id: Any) -> int:
+    """The partnership's id, for a page or change only its coordinator may use:
+    404 for someone who is not a member of it, 403 for a member who does not
+    coordinate it."""
+    pk = parse_pk(partnership_id)
+    g = grants_for(user)
+    if pk is None or pk not in g.partnership_ids:
+        raise NotVisible
+    if not g.coordinates(pk):
+        raise WriteForbidden
+    return pk
+
+
+def grace_until(user: Any, case: Case) -> datetime.datetime | None:
+    """When the user's organisation stops reading a case it handed over, if it
+    reads the case only through the transfer's grace period (None otherwise)."""
+    from django.db.models import Max
+
+    from prepare.cases.models import TransferGrace
+
+    g = grants_for(user)
+    if case.partnership_id in g.partnership_ids or g.organisation_id is None:
+        return None
+    until: datetime.datetime | None = TransferGrace.objects.filter(
+        case_id=case.pk, organisation_id=g.organisation_id, until__gt=timezone.now()
+    ).aggregate(until=Max("until"))["until"]
+    return until
+
+
+# --- Who, among the users, the rules name ----------------------------------------------
+
+
+def case_practitioners() -> Any:
+    """Active users whose role works on cases: who may be put on a team or assigned."""
+    from prepare.accounts.models import User
+
+    return User.objects.filter(is_active=True, role__in=sorted(CASE_READING_ROLES))
+
+
+def partnership_coordinators(partnership_ids: Any) -> Any:
+    """Active coordinators of the (active) coordinating organisations of these partnerships."""
+    from prepare.accounts.models import User
+
+    return User.objects.filter(
+        is_active=True,
+        role=Role.COORDINATOR,
+        organisation__is_active=True,
+        organisation__coordinated_partnerships__in=list(partnership_ids),
+    )
+
+
+def oversight_users(partnership: Any) -> Any:
+    """The partnership's coordinators and data-protection officers (its coordinating
+    organisation's coordinators and auditors): who approves an erasure and who is
+    alerted of a break-glass access."""
+    from prepare.accounts.models import User
+
+    return User.objects.filter(
+        is_active=True,
+        role__in=[Role.COORDINATOR, Role.AUDITOR],
+        organisation_id=partnership.coordinating_organisation_id,
     )
 
 
 def require(condition: bool) -> None:
+    """403 unless ``condition``: for a rule the caller has just asked the policy."""
     if not condition:
         raise WriteForbidden

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import grants_for
+from prepare.access.policy import categories_of, coordinates, member_partnership_ids
 from prepare.accounts.models import Organisation, OrganisationType, Role
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.base import (
@@ -56,7 +56,6 @@ class MeView(ApiViewSet):
     )
     def retrieve(self, request: Request) -> Response:
         user = request_actor(request)
-        g = grants_for(user)
         organisation = None
         if user.organisation_id:
             organisation = (
@@ -67,11 +66,11 @@ class MeView(ApiViewSet):
         partnerships = [
             {
                 **row,
-                "coordinates": g.coordinates(row["id"]),
-                "read_categories": sorted(g.categories(row["id"])),
-                "write_categories": sorted(g.categories(row["id"], Action.WRITE)),
+                "coordinates": coordinates(user, row["id"]),
+                "read_categories": sorted(categories_of(user, row["id"])),
+                "write_categories": sorted(categories_of(user, row["id"], Action.WRITE)),
             }
-            for row in Partnership.objects.filter(pk__in=g.partnership_ids)
+            for row in Partnership.objects.filter(pk__in=member_partnership_ids(user))
             .order_by("name")
             .values("id", "name", "code")
         ]

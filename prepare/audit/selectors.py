@@ -16,10 +16,13 @@ from django.utils import timezone
 from prepare.access.categories import Category
 from prepare.access.policy import (
     WriteForbidden,
+    coordinated_partnership_ids,
+    coordinates,
     get_case_or_404,
-    grants_for,
     handed_over_cases,
+    is_auditor,
     parse_pk,
+    require,
 )
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import ChainProblem, verify
@@ -133,7 +136,7 @@ def _log_subject(actor: User, case_id: Any) -> tuple[Case, Transfer | None, bool
         case = get_case_or_404(actor, case_id)
     except Http404:
         case = None
-    if case is not None and grants_for(actor).coordinates(case.partnership_id):
+    if case is not None and coordinates(actor, case.partnership_id):
         return case, None, True
     pk = parse_pk(case_id)
     handed = (
@@ -147,7 +150,7 @@ def _log_subject(actor: User, case_id: Any) -> tuple[Case, Transfer | None, bool
         Transfer.objects.filter(
             case_id=handed.pk,
             status=TransferStatus.ACCEPTED,
-            from_partnership_id__in=sorted(grants_for(actor).coordinated_ids),
+            from_partnership_id__in=coordinated_partnership_ids(actor),
         )
         .select_related("from_partnership", "to_partnership")
         .order_by("-decided_at", "-pk")
@@ -239,8 +242,7 @@ def _keyset_page(
 
 def require_auditor(actor: User) -> None:
     """Only auditors read the whole log (403 for everyone else)."""
-    if not actor.is_active or grants_for(actor).role != Role.AUDITOR:
-        raise WriteForbidden
+    require(is_auditor(actor))
 
 
 @dataclass(frozen=True)

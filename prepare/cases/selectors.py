@@ -12,20 +12,22 @@ from django.db.models import CharField, F, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from prepare.access.abilities import CaseAbilities, case_abilities
 from prepare.access.categories import Action, Category
 from prepare.access.policy import (
-    CaseAbilities,
     WriteForbidden,
-    case_abilities,
+    case_practitioners,
     caseload_grants,
+    categories_of,
     get_case_or_404,
-    grants_for,
     has_break_glass,
+    is_granted,
+    member_partnership_ids,
     parse_pk,
     record_filter,
     visible_cases,
 )
-from prepare.accounts.models import CASE_READING_ROLES, Organisation, User
+from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseNote, CaseTeamMember
@@ -90,9 +92,11 @@ def caseload(
         c.pk: c
         for c in visible_cases(actor).filter(pk__in=ids).select_related("person", "partnership")
     }
-    g = grants_for(actor)
     rows = [
-        CaseRow(case=by_id[i], show_identity=g.may(by_id[i].partnership_id, Category.IDENTITY))
+        CaseRow(
+            case=by_id[i],
+            show_identity=is_granted(actor, by_id[i].partnership_id, Category.IDENTITY),
+        )
         for i in ids
         if i in by_id
     ]
@@ -186,7 +190,7 @@ def case_detail(*, actor: User, case_id: Any, purpose: str = "") -> CaseDetail:
 
 def partnership_choices(*, actor: User) -> list[tuple[int, str]]:
     """The partnerships the actor works in, by name: one query, no case data."""
-    ids = grants_for(actor).partnership_ids
+    ids = member_partnership_ids(actor)
     if not ids:
         return []
     return list(Partnership.objects.filter(pk__in=ids).order_by("name").values_list("pk", "name"))
@@ -216,7 +220,7 @@ def note_write_check(*, actor: User, case_id: int, category: str | None = None) 
     """404 if the actor cannot see the case; 403 if they may not add a note to it
     (in ``category``, when given). Shows nothing, so it is not a consultation."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    writable = categories_of(actor, case.partnership_id, Action.WRITE)
     if not writable or (category and category not in writable):
         raise WriteForbidden
 
@@ -285,11 +289,8 @@ def team_candidates(*, case: Case) -> tuple[QuerySet[Organisation], QuerySet[Use
     in_partnership = Q(pk__in=member_orgs) | Q(pk=case.partnership.coordinating_organisation_id)
     organisations = Organisation.objects.filter(in_partnership, is_active=True).order_by("name")
     users = (
-        User.objects.filter(
-            is_active=True,
-            role__in=sorted(CASE_READING_ROLES),
-            organisation__in=organisations.values("pk"),
-        )
+        case_practitioners()
+        .filter(organisation__in=organisations.values("pk"))
         .select_related("organisation")
         .order_by("organisation__name", "last_name", "first_name", "username")
     )
@@ -367,8 +368,9 @@ def caseload_page(
     if partnership_id:
         grants = grants.filter(partnership_id=partnership_id)
     ids: list[int] = paginate(grants.values_list("case_id", flat=True))
-    g = grants_for(actor)
-    identity = sorted(p for p in g.partnership_ids if g.may(p, Category.IDENTITY))
+    identity = sorted(
+        p for p in member_partnership_ids(actor) if is_granted(actor, p, Category.IDENTITY)
+    )
     cases = visible_cases(actor).filter(pk__in=ids)
     names: tuple[str, ...] = ()
     if identity:
@@ -392,7 +394,7 @@ def caseload_page(
         row = by_id.get(case_id)
         if row is None:
             continue
-        show = g.may(row["partnership_id"], Category.IDENTITY)
+        show = is_granted(actor, row["partnership_id"], Category.IDENTITY)
         given = row.pop("person_given_name", None)
         family = row.pop("person_family_name", None)
         row["person"] = {"given_name": given, "family_name": family} if show else None

@@ -13,18 +13,23 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from prepare.access.abilities import case_abilities
 from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_rebuild, case_grants_touch
 from prepare.access.models import BreakGlassAccess
 from prepare.access.policy import (
     WriteForbidden,
-    case_abilities,
+    break_glass_case,
+    categories_of,
+    coordinates,
     forget_grants,
     get_case_or_404,
-    grants_for,
-    parse_pk,
+    is_granted,
+    member_partnership_ids,
+    oversight_users,
+    writes_cases,
 )
-from prepare.accounts.models import Organisation, Role, User
+from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record, changed_fields
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
@@ -51,10 +56,9 @@ def case_create(
     status: str = CaseStatus.REFERRED,
 ) -> Case:
     """Open a case in a partnership; the actor must coordinate it or be a member."""
-    g = grants_for(actor)
-    if not g.writes_cases or partnership.pk not in g.partnership_ids:
+    if not writes_cases(actor) or partnership.pk not in member_partnership_ids(actor):
         raise WriteForbidden
-    if not g.may(partnership.pk, Category.IDENTITY, Action.WRITE):
+    if not is_granted(actor, partnership.pk, Category.IDENTITY, Action.WRITE):
         raise WriteForbidden
     if person.pk is None:
         person.full_clean()
@@ -63,7 +67,7 @@ def case_create(
         Case(person=person, partnership=partnership, status=status, reference=reference)
     )
     case_grants_rebuild(case)
-    if actor.organisation is not None and not g.coordinates(partnership.pk):
+    if actor.organisation is not None and not coordinates(actor, partnership.pk):
         # Whoever opens the case is on its team from the start. The
         # coordinator reaches every case of the partnership anyway; anyone
         # else, a case manager of the coordinating organisation included,
@@ -135,7 +139,7 @@ def _next_reference(partnership: Partnership) -> str:
 @transaction.atomic
 def note_create(*, actor: User, case_id: int, category: str, kind: str, text: str) -> CaseNote:
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if category not in grants_for(actor).categories(case.partnership_id, Action.WRITE):
+    if category not in categories_of(actor, case.partnership_id, Action.WRITE):
         raise WriteForbidden
     now = timezone.now()
     note = CaseNote(
@@ -299,19 +303,7 @@ def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakG
     justification = (justification or "").strip()
     if len(justification) < 20:
         raise ValidationError(_("Explain in at least 20 characters why you need emergency access."))
-    g = grants_for(actor)
-    case_pk = parse_pk(case_id)
-    case = (
-        Case.objects.filter(pk=case_pk, partnership_id__in=g.case_partnership_ids(Action.READ))
-        .select_related("partnership")
-        .first()
-        if case_pk is not None
-        else None
-    )
-    if case is None or not g.reads_cases:
-        from django.http import Http404
-
-        raise Http404
+    case = break_glass_case(actor, case_id)
     access = BreakGlassAccess.objects.create(
         user=actor,
         case=case,
@@ -327,13 +319,7 @@ def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakG
         detail={"expires_at": access.expires_at.isoformat()},
     )
     recipients = list(
-        User.objects.filter(is_active=True)
-        .filter(
-            role__in=[Role.COORDINATOR, Role.AUDITOR],
-            organisation_id=case.partnership.coordinating_organisation_id,
-        )
-        .exclude(email="")
-        .values_list("email", flat=True)
+        oversight_users(case.partnership).exclude(email="").values_list("email", flat=True)
     )
     if recipients:
         subject = _("PREPARE: emergency access to case %(ref)s") % {"ref": case.reference}

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from prepare.access.abilities import TRANSITION_CATEGORY
 from prepare.access.categories import Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
-from prepare.cases.lifecycle.rules import TRANSITION_CATEGORY
 from prepare.cases.lifecycle.services import key_date_set, triage_decide
 from prepare.cases.models import (
     Case,

@@ -34,7 +34,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_touch
-from prepare.access.policy import WriteForbidden, grants_for
+from prepare.access.policy import WriteForbidden, categories_of
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -342,7 +342,7 @@ def _notes_insert(
     """
     notes = []
     for (author, category, kind, text), moment in zip(plan, times, strict=True):
-        if category not in grants_for(author).categories(case.partnership_id, Action.WRITE):
+        if category not in categories_of(author, case.partnership_id, Action.WRITE):
             raise WriteForbidden(f"{author} may not write {category} in {case.partnership}")
         notes.append(
             CaseNote(

@@ -11,16 +11,14 @@ from django.db.models import Case as SqlCase
 from django.db.models import Exists, OuterRef, QuerySet, When
 from django.http import Http404
 
+from prepare.access.abilities import CaseAbilities, case_abilities, may_acknowledge
 from prepare.access.categories import Action, Category
 from prepare.access.policy import (
-    CaseAbilities,
     WriteForbidden,
-    case_abilities,
+    categories_of,
     get_case_or_404,
-    grants_for,
     parse_pk,
     record_filter,
-    visible_cases,
 )
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
@@ -183,7 +181,7 @@ def write_check(*, actor: User, case_id: Any, category: str | None) -> Case:
     """404 if the actor cannot see the case, 403 if they may not write ``category``
     on it (or, without one, any category). Shows nothing: not a consultation."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    writable = categories_of(actor, case.partnership_id, Action.WRITE)
     if not writable or (category and category not in writable):
         raise WriteForbidden
     return case
@@ -230,16 +228,6 @@ def condition_for_change(*, actor: User, case_id: Any, condition_id: Any) -> Lic
     return condition
 
 
-def may_acknowledge(*, actor: User, signal: Signal, alerted: bool) -> bool:
-    """One of the signal's recipients, or anyone who may write its category; in
-    both cases with a role that writes and the case within reach for writing."""
-    if not visible_cases(actor, Action.WRITE).filter(pk=signal.case_id).exists():
-        return False
-    return alerted or grants_for(actor).may(
-        signal.case.partnership_id, signal.category, Action.WRITE
-    )
-
-
 def signal_alerted(*, actor: User, signal: Signal) -> bool:
     """Whether an alert of the actor's on this signal is still open."""
     return SignalAlert.objects.filter(signal=signal, user=actor, closed_at__isnull=True).exists()
@@ -252,7 +240,7 @@ def signal_for_change(*, actor: User, case_id: Any, signal_id: Any, change: str)
     signal = Signal.objects.select_related("case").get(pk=signal.pk)
     if change == "acknowledge":
         allowed = may_acknowledge(
-            actor=actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal)
+            actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal)
         )
     else:
         allowed = Signal.objects.visible_to(actor, Action.WRITE).filter(pk=signal.pk).exists()
@@ -488,6 +476,4 @@ def signal_acknowledgeable(*, actor: User, signal_id: Any) -> bool:
     )
     if signal is None:
         raise Http404
-    return may_acknowledge(
-        actor=actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal)
-    )
+    return may_acknowledge(actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal))

@@ -21,14 +21,17 @@ from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from prepare.access.abilities import may_acknowledge
 from prepare.access.categories import Action, Category
 from prepare.access.policy import (
     WriteForbidden,
+    case_practitioners,
     get_case_or_404,
-    grants_for,
+    is_granted,
     parse_pk,
+    partnership_coordinators,
 )
-from prepare.accounts.models import CASE_READING_ROLES, Role, User
+from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record, changed_fields
 from prepare.cases.models import Case
@@ -45,7 +48,7 @@ from prepare.monitoring.models import (
     SignalAlert,
     SignalStatus,
 )
-from prepare.monitoring.selectors import may_acknowledge, signal_alerted
+from prepare.monitoring.selectors import signal_alerted
 from prepare.partnerships.models import Membership
 
 # A contact is recorded after it happened; a few minutes of clock skew are allowed.
@@ -55,7 +58,7 @@ FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 def _case_for_write(actor: User, case_id: Any, category: str) -> Case:
     """The case, if the actor sees it (else 404) and may write ``category`` on it (else 403)."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not grants_for(actor).may(case.partnership_id, category, Action.WRITE):
+    if not is_granted(actor, case.partnership_id, category, Action.WRITE):
         raise WriteForbidden
     return case
 
@@ -362,11 +365,9 @@ def signal_recipients(signal: Signal) -> list[User]:
         .filter(partnership_id=case.partnership_id, escalation=True, organisation__is_active=True)
         .values("organisation_id")
     )
-    coordinators = Q(
-        role=Role.COORDINATOR, organisation_id=case.partnership.coordinating_organisation_id
-    )
+    coordinators = Q(pk__in=partnership_coordinators([case.partnership_id]).values("pk"))
     candidates = (
-        User.objects.filter(is_active=True, role__in=sorted(CASE_READING_ROLES))
+        case_practitioners()
         .filter(coordinators | Q(organisation_id__in=escalation_orgs))
         .order_by("pk")
     )
@@ -490,7 +491,7 @@ def signal_acknowledge(*, actor: User, signal_id: int, version: int, note: str) 
     signal, alerted = _signal_for_change(actor, signal_id)
     # A recipient acknowledges even without the category's write grant, but
     # only with a role that writes and a case they reach for writing.
-    if not may_acknowledge(actor=actor, signal=signal, alerted=alerted):
+    if not may_acknowledge(actor, signal=signal, alerted=alerted):
         raise WriteForbidden
     note = (note or "").strip()
     if not note:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import grants_for
+from prepare.access.policy import categories_of
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.models import Case
@@ -160,9 +160,7 @@ def _limited(form: LimitedCategoryForm, actor: User, case: Case) -> LimitedCateg
     """The bound form again, offering only the categories the actor may write."""
     field = form.fields["category"]
     assert isinstance(field, ChoiceField)
-    field.choices = category_choices(
-        grants_for(actor).categories(case.partnership_id, Action.WRITE)
-    )
+    field.choices = category_choices(categories_of(actor, case.partnership_id, Action.WRITE))
     return form
 
 

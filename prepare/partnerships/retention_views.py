@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.policy import WriteForbidden, grants_for
+from prepare.access.policy import WriteForbidden, coordinates, member_partnership_ids
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention.selectors import MAX_YEARS, MIN_YEARS, retention_digest
 from prepare.cases.retention.services import partnership_retention_update
@@ -49,13 +49,12 @@ class RetentionForm(forms.Form):
 def _partnership(request: HttpRequest, pk: int) -> tuple[Partnership, bool]:
     """The partnership if the actor's organisation is in it (else 404), and
     whether the actor coordinates it."""
-    g = grants_for(_actor(request))
-    if pk not in g.partnership_ids:
+    if pk not in member_partnership_ids(_actor(request)):
         raise Http404
     partnership = Partnership.objects.filter(pk=pk).first()
     if partnership is None:
         raise Http404
-    return partnership, g.coordinates(pk)
+    return partnership, coordinates(_actor(request), pk)
 
 
 def _initial(partnership: Partnership) -> dict[str, object]:

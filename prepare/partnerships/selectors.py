@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden, grants_for
+from prepare.access.policy import WriteForbidden, coordinates, member_partnership_ids
 from prepare.accounts.models import OrganisationType, User
 from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
 from prepare.partnerships.services import NO_ACCESS, cells_digest, current_agreement
@@ -26,15 +26,14 @@ class PartnershipRow:
 
 def partnership_list(*, actor: User) -> list[PartnershipRow]:
     """The partnerships the actor's organisation belongs to: one query."""
-    g = grants_for(actor)
-    if not g.partnership_ids:
+    if not member_partnership_ids(actor):
         return []
     today = timezone.localdate()
     current = Q(memberships__starts_on__lte=today) & (
         Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today)
     )
     partnerships = (
-        Partnership.objects.filter(pk__in=sorted(g.partnership_ids))
+        Partnership.objects.filter(pk__in=member_partnership_ids(actor))
         .select_related("coordinating_organisation")
         .annotate(member_count=Count("memberships", filter=current))
         .order_by("name")
@@ -43,7 +42,7 @@ def partnership_list(*, actor: User) -> list[PartnershipRow]:
         PartnershipRow(
             partnership=p,
             member_count=p.member_count,
-            coordinated_by_me=g.coordinates(p.pk),
+            coordinated_by_me=coordinates(actor, p.pk),
         )
         for p in partnerships
     ]
@@ -183,7 +182,7 @@ class PartnershipDetail:
 
 
 def _member_partnership_or_404(actor: User, partnership_id: int) -> Partnership:
-    if partnership_id not in grants_for(actor).partnership_ids:
+    if partnership_id not in member_partnership_ids(actor):
         raise Http404
     partnership = (
         Partnership.objects.select_related("coordinating_organisation")
@@ -247,7 +246,7 @@ def partnership_detail(*, actor: User, partnership_id: int) -> PartnershipDetail
         memberships=memberships,
         agreements=views,
         columns=categories(),
-        can_edit=grants_for(actor).coordinates(partnership.pk),
+        can_edit=coordinates(actor, partnership.pk),
         today=today,
     )
 
@@ -274,7 +273,7 @@ def agreement_grid(*, actor: User, partnership_id: int, agreement_id: int) -> Ag
     agreement = SharingAgreement.objects.filter(pk=agreement_id, partnership=partnership).first()
     if agreement is None:
         raise Http404
-    if not grants_for(actor).coordinates(partnership.pk):
+    if not coordinates(actor, partnership.pk):
         raise WriteForbidden
     today = timezone.localdate()
     memberships = list(
@@ -311,6 +310,6 @@ def partnership_for_coordinator(
     A non-member gets 404, a member who does not coordinate 403.
     """
     partnership = _member_partnership_or_404(actor, partnership_id)
-    if not grants_for(actor).coordinates(partnership.pk):
+    if not coordinates(actor, partnership.pk):
         raise WriteForbidden
     return partnership, current_agreement(partnership.pk, timezone.localdate())

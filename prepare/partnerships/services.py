@@ -15,7 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import WriteForbidden, forget_grants, grants_for
+from prepare.access.policy import (
+    WriteForbidden,
+    coordinates,
+    forget_grants,
+    member_partnership_ids,
+)
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -48,10 +53,9 @@ def grid_digest(agreement: SharingAgreement) -> str:
 
 def _partnership_for_coordinator(actor: User, partnership_id: int) -> None:
     """404 for a non-member, 403 for a member who does not coordinate."""
-    g = grants_for(actor)
-    if partnership_id not in g.partnership_ids:
+    if partnership_id not in member_partnership_ids(actor):
         raise Http404
-    if not g.coordinates(partnership_id):
+    if not coordinates(actor, partnership_id):
         raise WriteForbidden
 
 

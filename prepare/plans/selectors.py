@@ -12,13 +12,14 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from prepare.access.abilities import case_abilities, may_start_planning
 from prepare.access.categories import Action, Category
 from prepare.access.policy import (
     WriteForbidden,
-    case_abilities,
     caseload_grants,
+    categories_of,
     get_case_or_404,
-    grants_for,
+    is_granted,
     parse_pk,
 )
 from prepare.accounts.models import Organisation, User
@@ -29,7 +30,6 @@ from prepare.cases.selectors import COUNT_CAP
 from prepare.plans.models import ChecklistItem, ItemStatus
 from prepare.plans.services import (
     assignable_users,
-    may_start,
     partnership_organisations,
     planning_started,
 )
@@ -147,7 +147,7 @@ def case_checklist(
         case=case,
         today=today,
         started=started,
-        may_start=not started and may_start(actor, case, can_write_case=abilities.write),
+        may_start=not started and may_start_planning(actor, case, can_write_case=abilities.write),
         release_on=release_on,
         groups=groups,
         progress=_progress(items, today),
@@ -196,7 +196,7 @@ def case_for_checklist_write(*, actor: User, case_id: Any, category: str | None 
     """404 if the actor cannot see the case, 403 if they may write nothing (or not
     ``category``) of it. Shows nothing, so it is not a consultation."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    writable = categories_of(actor, case.partnership_id, Action.WRITE)
     if not writable or (category and category not in writable):
         raise WriteForbidden
     return case
@@ -204,7 +204,7 @@ def case_for_checklist_write(*, actor: User, case_id: Any, category: str | None 
 
 def case_for_start(*, actor: User, case_id: Any) -> Case:
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not may_start(actor, case, can_write_case=True):
+    if not may_start_planning(actor, case, can_write_case=True):
         raise WriteForbidden
     return case
 
@@ -298,12 +298,11 @@ def board_rows(
 ) -> list[BoardRow]:
     """The rows of one page of release dates, with the checklist counts; one LIST event."""
     counts = checklist_progress(actor, [d.case_id for d in dates])
-    g = grants_for(actor)
     rows = [
         BoardRow(
             case=d.case,
             release_on=d.date,
-            show_identity=g.may(d.case.partnership_id, Category.IDENTITY),
+            show_identity=is_granted(actor, d.case.partnership_id, Category.IDENTITY),
             progress=counts.get(d.case_id, Progress()),
         )
         for d in dates
@@ -431,12 +430,11 @@ def tasks_read(
 ) -> MyTasks:
     """The rows of ``items`` (from ``owed_tasks``), the signals owed, and the events."""
     today = timezone.localdate()
-    g = grants_for(actor)
     rows = [
         TaskRow(
             item=i,
             overdue=i.is_overdue(today),
-            show_identity=g.may(i.case.partnership_id, Category.IDENTITY),
+            show_identity=is_granted(actor, i.case.partnership_id, Category.IDENTITY),
             assigned_to_me=i.assignee_id == actor.pk,
         )
         for i in items

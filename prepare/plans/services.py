@@ -22,9 +22,16 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from prepare.access.abilities import may_start_planning
 from prepare.access.categories import Action, Category
-from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for, parse_pk
-from prepare.accounts.models import CASE_READING_ROLES, Organisation, OrganisationType, User
+from prepare.access.policy import (
+    WriteForbidden,
+    case_practitioners,
+    get_case_or_404,
+    is_granted,
+    parse_pk,
+)
+from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseTeamMember, KeyDate, KeyDateKind
@@ -104,19 +111,10 @@ def partnership_organisations(partnership: Partnership) -> Any:
 def assignable_users(organisations: Any) -> Any:
     """Active practitioners of ``organisations`` who work on cases."""
     return (
-        User.objects.filter(
-            is_active=True,
-            role__in=sorted(CASE_READING_ROLES),
-            organisation__in=organisations.values("pk"),
-        )
+        case_practitioners()
+        .filter(organisation__in=organisations.values("pk"))
         .select_related("organisation")
         .order_by("organisation__name", "last_name", "first_name", "username")
-    )
-
-
-def may_start(actor: User, case: Case, *, can_write_case: bool) -> bool:
-    return can_write_case and grants_for(actor).may(
-        case.partnership_id, Category.JUSTICE, Action.WRITE
     )
 
 
@@ -210,7 +208,7 @@ def _check_assignee(
         raise ValidationError(
             {"assignee": _("The person assigned must work for the owner organisation.")}
         )
-    if not assignee.is_active or not grants_for(assignee).may(case.partnership_id, category):
+    if not assignee.is_active or not is_granted(assignee, case.partnership_id, category):
         raise ValidationError(
             {"assignee": _("This person may not read this category of the case.")}
         )
@@ -252,7 +250,7 @@ def _audit_item(actor: User, item: ChecklistItem, op: str, fields: list[str]) ->
 def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
     """Create the case's checklist from the partnership's default template."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not may_start(actor, case, can_write_case=True):
+    if not may_start_planning(actor, case, can_write_case=True):
         raise WriteForbidden
     # Two starts at once must not make two checklists: the second waits here.
     Case.objects.select_for_update().filter(pk=case.pk).values_list("pk").first()
@@ -321,10 +319,9 @@ def checklist_item_add(
 ) -> ChecklistItem:
     """Add an item to a started checklist: a fixed date, or days from the release."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    g = grants_for(actor)
     if category not in Category.values:
         raise ValidationError({"category": _("Choose a category.")})
-    if not g.may(case.partnership_id, category, Action.WRITE):
+    if not is_granted(actor, case.partnership_id, category, Action.WRITE):
         raise WriteForbidden
     if not planning_started(case):
         raise PlanningRefused(_("Start release planning first."))
@@ -334,7 +331,7 @@ def checklist_item_add(
         )
     if offset_days is not None:
         # The due date would disclose the release date to a reader without justice.
-        if not g.may(case.partnership_id, Category.JUSTICE):
+        if not is_granted(actor, case.partnership_id, Category.JUSTICE):
             raise ValidationError(
                 {"offset_days": _("Give a due date: you cannot see the expected release date.")}
             )

@@ -30,7 +30,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden, grants_for, parse_pk
+from prepare.access.policy import (
+    WriteForbidden,
+    coordinates,
+    member_partnership_ids,
+    parse_pk,
+)
 from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -81,10 +86,9 @@ def item_data_of(item: ChecklistTemplateItem) -> ItemData:
 def partnership_for_template(*, actor: User, partnership_id: Any) -> Partnership:
     """The partnership, for its coordinator: 404 for a non-member, 403 for a member."""
     pk = parse_pk(partnership_id)
-    g = grants_for(actor)
-    if pk is None or pk not in g.partnership_ids:
+    if pk is None or pk not in member_partnership_ids(actor):
         raise Http404
-    if not g.coordinates(pk):
+    if not coordinates(actor, pk):
         raise WriteForbidden
     partnership = Partnership.objects.filter(pk=pk).first()
     if partnership is None:

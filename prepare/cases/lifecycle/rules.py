@@ -8,11 +8,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from prepare.access.categories import Action, Category
-from prepare.access.policy import grants_for
-from prepare.accounts.models import User
 from prepare.cases.models import (
-    Case,
     CaseOutcome,
     CaseStatus,
     KeyDateKind,
@@ -78,7 +74,6 @@ FOLLOW_UP_MONTHS = ((KeyDateKind.FOLLOW_UP_6, 6), (KeyDateKind.FOLLOW_UP_12, 12)
 
 # The record of a transition (who, when, why) is in this category: whoever
 # moves a case writes it, so they must be allowed to write it.
-TRANSITION_CATEGORY = Category.MEETINGS
 
 # Outcomes that only triage gives; a case closed later gets one of the others.
 TRIAGE_OUTCOMES = frozenset({CaseOutcome.NO_ACTION, CaseOutcome.CRIMINAL_JUSTICE})
@@ -106,11 +101,6 @@ def outcomes_for(rule: Transition) -> list[tuple[str, str]]:
         for value, label in CaseOutcome.choices
         if value == CaseOutcome.OTHER or (value in TRIAGE_OUTCOMES) is after_triage
     ]
-
-
-def may_move(actor: User, case: Case) -> bool:
-    """Whether the actor may change the status of a case they may write."""
-    return grants_for(actor).may(case.partnership_id, TRANSITION_CATEGORY, Action.WRITE)
 
 
 def status_label(value: str) -> str:

@@ -10,16 +10,24 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from prepare.access.abilities import TRANSITION_CATEGORY, may_move, may_write_dates
 from prepare.access.categories import Action, Category
-from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for, visible_cases
+from prepare.access.policy import (
+    WriteForbidden,
+    coordinated_partnership_ids,
+    coordinates,
+    get_case_or_404,
+    is_granted,
+    member_partnership_ids,
+    visible_cases,
+    writes_cases,
+)
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.lifecycle.rules import (
-    TRANSITION_CATEGORY,
     TRIAGE_STATUSES,
     Transition,
-    may_move,
     transitions_from,
 )
 from prepare.cases.models import (
@@ -43,10 +51,13 @@ MAX_CANDIDATES = 20
 
 def referable_partnership_ids(actor: User) -> list[int]:
     """Partnerships where the actor may open a case: writing identity there."""
-    g = grants_for(actor)
-    if not g.writes_cases:
+    if not writes_cases(actor):
         return []
-    return sorted(pid for pid in g.partnership_ids if g.may(pid, Category.IDENTITY, Action.WRITE))
+    return sorted(
+        pid
+        for pid in member_partnership_ids(actor)
+        if is_granted(actor, pid, Category.IDENTITY, Action.WRITE)
+    )
 
 
 def referable_partnerships(actor: User) -> QuerySet[Partnership]:
@@ -113,9 +124,10 @@ def duplicate_candidates(*, actor: User, person: PersonData) -> list[Candidate]:
     granted to the actor's organisation. Not audited here: the caller audits
     what it shows (``candidates_shown``).
     """
-    g = grants_for(actor)
     identity_pids = sorted(
-        pid for pid in g.partnership_ids if g.may(pid, Category.IDENTITY, Action.READ)
+        pid
+        for pid in member_partnership_ids(actor)
+        if is_granted(actor, pid, Category.IDENTITY, Action.READ)
     )
     match = Q(pk__in=[])
     if person.birth_date is not None and person.given_name and person.family_name:
@@ -174,7 +186,7 @@ _CLOSING_OUTCOME: dict[str, str] = {
 def case_for_triage(*, actor: User, case_id: object) -> Case:
     """The case, if the actor coordinates its partnership (404 invisible, 403 not)."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not grants_for(actor).coordinates(case.partnership_id) or not may_move(actor, case):
+    if not coordinates(actor, case.partnership_id) or not may_move(actor, case):
         raise WriteForbidden
     return case
 
@@ -204,19 +216,14 @@ class QueuePage:
         return self.page > 1
 
 
-def may_triage(actor: User) -> bool:
-    return bool(grants_for(actor).coordinated_ids)
-
-
 def triage_queue_cases(actor: User) -> QuerySet[Case]:
     """The cases waiting for the actor's triage: referred or in triage, in the
     partnerships they coordinate, oldest first. Not a coordinator: 403."""
-    g = grants_for(actor)
-    if not g.coordinated_ids:
+    if not coordinated_partnership_ids(actor):
         raise WriteForbidden
     return (
         visible_cases(actor)
-        .filter(partnership_id__in=sorted(g.coordinated_ids), status__in=TRIAGE_STATUSES)
+        .filter(partnership_id__in=coordinated_partnership_ids(actor), status__in=TRIAGE_STATUSES)
         .order_by("opened_on", "created_at", "pk")
     )
 
@@ -227,7 +234,6 @@ def triage_queue_rows(
     """The rows of one page of the queue (``cases`` from ``triage_queue_cases``,
     with person and partnership), with their referrals; one list event naming
     the cases shown."""
-    g = grants_for(actor)
     referrals: dict[int, Referral] = {}
     if cases:
         referrals = {
@@ -239,7 +245,7 @@ def triage_queue_rows(
     rows = [
         QueueRow(
             case=c,
-            show_identity=g.may(c.partnership_id, Category.IDENTITY),
+            show_identity=is_granted(actor, c.partnership_id, Category.IDENTITY),
             referral=referrals.get(c.pk),
         )
         for c in cases
@@ -300,7 +306,7 @@ def triage_read(*, actor: User, case: Case, view: str = "triage_decide") -> Tria
         .filter(case_id=case.pk)
         .select_related("decided_by")
     )
-    show_identity = grants_for(actor).may(case.partnership_id, Category.IDENTITY)
+    show_identity = is_granted(actor, case.partnership_id, Category.IDENTITY)
     categories: set[str] = {Category.IDENTITY} if show_identity else set()
     if referral is not None:
         categories.add(referral.category)
@@ -347,11 +353,10 @@ def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> 
     """The case's status, the moves the actor may make, and the history the
     agreement shows them (category meetings); one view event."""
     case = get_case_or_404(actor, case_id)
-    g = grants_for(actor)
     pid = case.partnership_id
     moves: list[Transition] = []
     if may_move(actor, case) and visible_cases(actor, Action.WRITE).filter(pk=case.pk).exists():
-        moves = transitions_from(case.status, coordinator=g.coordinates(pid))
+        moves = transitions_from(case.status, coordinator=coordinates(actor, pid))
     history = list(
         CaseTransition.objects.visible_to(actor)
         .filter(case_id=case.pk)
@@ -362,7 +367,7 @@ def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> 
         .filter(case_id=case.pk)
         .select_related("decided_by__organisation")
     )
-    shared = g.may(pid, TRANSITION_CATEGORY) or bool(history) or bool(decisions)
+    shared = is_granted(actor, pid, TRANSITION_CATEGORY) or bool(history) or bool(decisions)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
@@ -399,18 +404,11 @@ class KeyDates:
         return [(k, str(label)) for k, label in KeyDateKind.choices if k not in taken]
 
 
-def may_write_dates(actor: User, case: Case) -> bool:
-    return (
-        grants_for(actor).may(case.partnership_id, Category.JUSTICE, Action.WRITE)
-        and visible_cases(actor, Action.WRITE).filter(pk=case.pk).exists()
-    )
-
-
 def key_dates_read(*, actor: User, case_id: object, view: str = "key_dates") -> KeyDates:
     """The key dates of the case (category justice); one view event."""
     case = get_case_or_404(actor, case_id)
     dates = list(KeyDate.objects.visible_to(actor).filter(case_id=case.pk).order_by("date", "kind"))
-    shared = grants_for(actor).may(case.partnership_id, Category.JUSTICE) or bool(dates)
+    shared = is_granted(actor, case.partnership_id, Category.JUSTICE) or bool(dates)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,

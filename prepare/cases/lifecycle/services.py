@@ -12,9 +12,16 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from prepare.access.abilities import TRANSITION_CATEGORY, may_move
 from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_touch
-from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for
+from prepare.access.policy import (
+    WriteForbidden,
+    categories_of,
+    coordinates,
+    get_case_or_404,
+    is_granted,
+)
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -22,10 +29,8 @@ from prepare.cases.lifecycle.rules import (
     ACTIVE_STATUSES,
     FOLLOW_UP_MONTHS,
     REFERRAL_DATE_KINDS,
-    TRANSITION_CATEGORY,
     TRIAGE_STATUSES,
     add_months,
-    may_move,
     outcomes_for,
     status_label,
     transition_for,
@@ -94,14 +99,13 @@ def referral_create(
     ``DuplicatesFound`` (creating nothing) when the person may already be
     known and the caller said neither ``link_person_id`` nor ``create_new``.
     """
-    g = grants_for(actor)
     if data.partnership_id not in referable_partnership_ids(actor):
         raise WriteForbidden
     partnership = Partnership.objects.get(pk=data.partnership_id)
     errors: dict[str, list[str]] = {}
     if data.referrer_type not in ReferrerType.values:
         errors["referrer_type"] = [_("Choose who refers the case.")]
-    if data.reason_category not in g.categories(partnership.pk, Action.WRITE):
+    if data.reason_category not in categories_of(actor, partnership.pk, Action.WRITE):
         errors["reason_category"] = [
             _("Your organisation may not write this category in this partnership.")
         ]
@@ -110,7 +114,7 @@ def referral_create(
     unknown = sorted(set(data.dates) - set(REFERRAL_DATE_KINDS))
     if unknown:
         errors["dates"] = [_("Unknown kind of date.")]
-    elif data.dates and not g.may(partnership.pk, Category.JUSTICE, Action.WRITE):
+    elif data.dates and not is_granted(actor, partnership.pk, Category.JUSTICE, Action.WRITE):
         errors["dates"] = [_("Your organisation may not record justice dates in this partnership.")]
     if data.referring_organisation_id is not None and not _is_member(
         partnership, data.referring_organisation_id
@@ -301,7 +305,7 @@ def case_transition(
             % {"source": status_label(case.status), "target": status_label(to_status)},
             code="transition_not_allowed",
         )
-    if rule.coordinator_only and not grants_for(actor).coordinates(case.partnership_id):
+    if rule.coordinator_only and not coordinates(actor, case.partnership_id):
         raise WriteForbidden
     reason = (reason or "").strip()
     if not reason:
@@ -407,7 +411,7 @@ def key_date_set(
     the dates when they are due.
     """
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not grants_for(actor).may(case.partnership_id, Category.JUSTICE, Action.WRITE):
+    if not is_granted(actor, case.partnership_id, Category.JUSTICE, Action.WRITE):
         raise WriteForbidden
     if kind not in KeyDateKind.values:
         raise ValidationError({"kind": _("Unknown kind of date.")})

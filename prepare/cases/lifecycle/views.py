@@ -14,8 +14,14 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from prepare.access.abilities import may_move, may_triage, may_write_dates
 from prepare.access.categories import Action
-from prepare.access.policy import WriteForbidden, get_case_or_404, grants_for
+from prepare.access.policy import (
+    WriteForbidden,
+    categories_of,
+    coordinates,
+    get_case_or_404,
+)
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.lifecycle import rules as lifecycle_rules
@@ -74,8 +80,7 @@ def _after_write(request: HttpRequest, url: str) -> HttpResponse:
 
 def _referral_form(actor: User, data: Any = None) -> ReferralForm:
     pids = lifecycle_selectors.referable_partnership_ids(actor)
-    g = grants_for(actor)
-    categories = sorted({c for pid in pids for c in g.categories(pid, Action.WRITE)})
+    categories = sorted({c for pid in pids for c in categories_of(actor, pid, Action.WRITE)})
     return ReferralForm(
         data,
         partnerships=lifecycle_selectors.referable_partnerships(actor),
@@ -163,7 +168,7 @@ def _add_service_errors(form: ReferralForm, exc: ValidationError) -> None:
 @case_errors
 def triage_queue_view(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    if not lifecycle_selectors.may_triage(actor):
+    if not may_triage(actor):
         return _forbidden(request, _("The triage queue is for the coordinators of a partnership."))
     page = lifecycle_selectors.triage_queue(actor=actor, page=_page_number(request.GET.get("page")))
     return render(request, "cases/lifecycle/triage_queue.html", {"page": page})
@@ -259,7 +264,7 @@ def _lifecycle_page(
         "lifecycle": lifecycle,
         "case": case,
         "moves": moves,
-        "can_triage": can_triage and grants_for(actor).coordinates(case.partnership_id),
+        "can_triage": can_triage and coordinates(actor, case.partnership_id),
         "problem": problem,
         "partial": _is_htmx_partial(request),
     }
@@ -283,7 +288,7 @@ def lifecycle_section_view(request: HttpRequest, pk: int) -> HttpResponse:
 def _case_for_move(actor: User, pk: int) -> Case:
     """404 if invisible; 403 if the actor may not change the case's status."""
     case = get_case_or_404(actor, pk, Action.WRITE)
-    if not lifecycle_rules.may_move(actor, case):
+    if not may_move(actor, case):
         raise WriteForbidden
     return case
 
@@ -297,8 +302,8 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
     parsed = TransitionForm(request.POST)
     posted_target = request.POST.get("to_status", "")
     move = transition_for(case.status, posted_target)
-    coordinates = grants_for(actor).coordinates(case.partnership_id)
-    if move is not None and move.coordinator_only and not coordinates:
+    coordinator = coordinates(actor, case.partnership_id)
+    if move is not None and move.coordinator_only and not coordinator:
         raise WriteForbidden
     form = TransitionForm(request.POST, move=move) if move is not None else parsed
     if not form.is_valid():
@@ -408,7 +413,7 @@ def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return _key_dates_page(request, actor, pk)
     case = get_case_or_404(actor, pk, Action.WRITE)
-    if not lifecycle_selectors.may_write_dates(actor, case):
+    if not may_write_dates(actor, case):
         raise WriteForbidden
     kind = request.POST.get("kind", "")
     existing = kind in KeyDateKind.values and case.key_dates.filter(kind=kind).exists()

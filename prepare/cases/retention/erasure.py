@@ -11,18 +11,20 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import ProtectedError, Q, QuerySet, RestrictedError
+from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from prepare.access.abilities import may_decide_erasure
 from prepare.access.policy import (
-    grants_for,
+    is_data_protection_officer,
+    oversight_users,
     parse_pk,
 )
-from prepare.accounts.models import Role, User
+from prepare.accounts.models import User
 from prepare.accounts.services import step_up_verified
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record
@@ -292,27 +294,10 @@ def _check_erasable(case: Case) -> None:
         )
 
 
-def may_request(actor: User, case: Case) -> bool:
-    """Whether the case page offers the actor the erasure form (checked again on POST)."""
-    return grants_for(actor).coordinates(case.partnership_id) and (
-        case.status in retention_selectors.RETAINED_STATUSES
-    )
-
-
-def may_decide(actor: User, request: ErasureRequest) -> bool:
-    """Whether the actor may approve or refuse ``request`` (someone else's)."""
-    return request.requested_by_id != actor.pk
-
-
 def approvers(case: Case) -> QuerySet[User]:
     """Everyone who may approve an erasure of ``case``: the partnership's
     coordinators and its coordinating organisation's data-protection officers."""
-    return User.objects.filter(
-        Q(role=Role.COORDINATOR) | Q(role=Role.AUDITOR),
-        organisation_id=case.partnership.coordinating_organisation_id,
-        organisation__is_active=True,
-        is_active=True,
-    ).order_by("pk")
+    return oversight_users(case.partnership).filter(organisation__is_active=True).order_by("pk")
 
 
 def notify_approvers(request: ErasureRequest, case: Case, asker: User) -> None:
@@ -320,7 +305,7 @@ def notify_approvers(request: ErasureRequest, case: Case, asker: User) -> None:
     key = f"erasure:{request.pk}"
     rows = []
     for user in approvers(case).exclude(pk=asker.pk):
-        if user.role == Role.AUDITOR:
+        if is_data_protection_officer(user):
             url = reverse("cases:erasure_requests")
         else:
             url = reverse("cases:case", args=[case.pk]) + "#retention"
@@ -388,7 +373,7 @@ def erasure_approve(*, actor: User, request_id: Any, case_id: Any = None, code: 
     """Approve someone else's request: the case is erased now, in this transaction."""
     request = _pending(request_id, case_id)
     case = retention_selectors._case_for_hold(actor, case_id=request.case_id)
-    if not may_decide(actor, request):
+    if not may_decide_erasure(actor, request):
         raise SecondApproverRequired(
             _("A second person must approve: you asked for this erasure yourself."),
             code="second_approver",

@@ -12,14 +12,17 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
+from prepare.access.abilities import may_manage_holds
 from prepare.access.policy import (
     WriteForbidden,
+    coordinates,
     get_case_or_404,
-    grants_for,
+    is_data_protection_officer,
     parse_pk,
+    require,
     visible_cases,
 )
-from prepare.accounts.models import Role, User
+from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseStatus, ErasureRequest, ErasureStatus, LegalHold
@@ -71,10 +74,6 @@ def retention_digest(partnership: Partnership) -> str:
 # --- Legal holds ------------------------------------------------------------------
 
 
-def _is_dpo(actor: User) -> bool:
-    return actor.is_active and actor.role == Role.AUDITOR and actor.organisation_id is not None
-
-
 def _case_for_hold(actor: User, *, case_id: Any = None, reference: str = "") -> Case:
     """The case whose holds ``actor`` may change: 404 if out of reach, 403 if not allowed.
 
@@ -83,7 +82,7 @@ def _case_for_hold(actor: User, *, case_id: Any = None, reference: str = "") -> 
     organisation coordinates, and nothing of the case is shown to them.
     Everyone else goes through the policy (``_case_for_coordinator``).
     """
-    if _is_dpo(actor):
+    if is_data_protection_officer(actor):
         cases = Case.objects.filter(
             partnership__coordinating_organisation_id=actor.organisation_id,
             partnership__coordinating_organisation__is_active=True,
@@ -111,7 +110,7 @@ def _case_for_coordinator(actor: User, case_id: Any) -> Case:
     """Through the policy: 404 if the actor does not see the case, 403 unless
     they coordinate its partnership."""
     case = get_case_or_404(actor, case_id)
-    if not grants_for(actor).coordinates(case.partnership_id):
+    if not coordinates(actor, case.partnership_id):
         raise WriteForbidden
     return case
 
@@ -124,11 +123,6 @@ def hold_of_case(*, hold_id: Any, case_id: Any = None) -> LegalHold:
     if hold is None or (case_id is not None and str(hold.case_id) != str(case_id)):
         raise Http404
     return hold
-
-
-def may_manage_holds(actor: User, case: Case) -> bool:
-    """Whether the actor sees the hold forms on the case's page (the server checks again)."""
-    return grants_for(actor).coordinates(case.partnership_id)
 
 
 @dataclass(frozen=True)
@@ -199,19 +193,13 @@ def legal_hold_check(*, actor: User, case_id: Any) -> Case:
     return _case_for_coordinator(actor, case_id)
 
 
-def require_dpo(actor: User) -> None:
-    """403 for anyone but an auditor / data-protection officer of an organisation."""
-    if not _is_dpo(actor):
-        raise WriteForbidden
-
-
 def dpo_holds(*, actor: User) -> list[LegalHold]:
     """The holds in force in the partnerships the DPO's organisation coordinates.
 
     Shows the case references (no other case data); audited as a list naming
     the cases. 403 for anyone but an auditor.
     """
-    require_dpo(actor)
+    require(is_data_protection_officer(actor))
     holds = list(
         LegalHold.objects.filter(
             active_holds(timezone.localdate()),
@@ -240,7 +228,7 @@ def pending_for_case(case: Case) -> ErasureRequest | None:
 
 def pending_for_dpo(actor: User) -> list[ErasureRequest]:
     """The pending requests of the partnerships the DPO's organisation coordinates."""
-    require_dpo(actor)
+    require(is_data_protection_officer(actor))
     requests = list(
         ErasureRequest.objects.filter(
             status=ErasureStatus.PENDING,

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from prepare.access.policy import (
     WriteForbidden,
-    grants_for,
+    coordinates,
+    member_partnership_ids,
 )
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
@@ -55,10 +56,9 @@ def partnership_retention_update(
     coordinate, ``VersionRequired`` without ``expected``, ``StaleVersion`` if
     the settings changed since the form was read. Returns the changed fields.
     """
-    g = grants_for(actor)
-    if partnership_id not in g.partnership_ids:
+    if partnership_id not in member_partnership_ids(actor):
         raise Http404
-    if not g.coordinates(partnership_id):
+    if not coordinates(actor, partnership_id):
         raise WriteForbidden
     if not expected:
         raise VersionRequired

@@ -14,7 +14,8 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.policy import WriteForbidden
+from prepare.access.abilities import may_decide_erasure, may_request_erasure
+from prepare.access.policy import WriteForbidden, is_data_protection_officer, require
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention import erasure as retention_erasure
 from prepare.cases.retention import selectors as retention_selectors
@@ -56,8 +57,8 @@ def _section(
         "form": form or LegalHoldForm(),
         "oob": oob and _is_htmx_partial(request),
         "erasure_pending": pending,
-        "erasure_offer": pending is None and retention_erasure.may_request(actor, overview.case),
-        "erasure_decide": pending is not None and retention_erasure.may_decide(actor, pending),
+        "erasure_offer": pending is None and may_request_erasure(actor, overview.case),
+        "erasure_decide": pending is not None and may_decide_erasure(actor, pending),
         "erasure_form": ErasureRequestForm(prefix="erasure"),
         "approve_form": ErasureApproveForm(prefix="approve"),
         "decline_form": ErasureDeclineForm(prefix="decline"),
@@ -149,7 +150,7 @@ def dpo_legal_holds_view(request: HttpRequest) -> HttpResponse:
     """Legal holds for the DPO, who does not see cases: by reference, no case content."""
     actor = _actor(request)
     try:
-        retention_selectors.require_dpo(actor)
+        require(is_data_protection_officer(actor))
     except WriteForbidden as exc:
         raise PermissionDenied from exc
     form = DpoLegalHoldForm()
@@ -274,7 +275,7 @@ def dpo_erasure_view(request: HttpRequest) -> HttpResponse:
     """The DPO's erasure requests: ask by reference, approve or refuse others'."""
     actor = _actor(request)
     try:
-        retention_selectors.require_dpo(actor)
+        require(is_data_protection_officer(actor))
     except WriteForbidden as exc:
         raise PermissionDenied from exc
     context: dict[str, Any] = {"form": DpoErasureRequestForm(prefix="erasure")}

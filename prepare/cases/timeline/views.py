@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.policy import case_abilities
+from prepare.access.abilities import case_abilities
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.timeline.selectors import case_timeline
 from prepare.cases.views import _actor, case_errors

@@ -12,15 +12,17 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Q
 from django.http import Http404
-from django.utils import timezone
 
 from prepare.access.categories import Action, Category
 from prepare.access.policy import (
     WriteForbidden,
+    categories_of,
+    coordinated_partnership_ids,
+    coordinates,
     get_case_or_404,
-    grants_for,
+    grace_until,
     parse_pk,
 )
 from prepare.accounts.models import User
@@ -32,7 +34,6 @@ from prepare.cases.models import (
     CaseTeamMember,
     Person,
     Transfer,
-    TransferGrace,
     TransferStatus,
 )
 from prepare.partnerships.models import (
@@ -96,16 +97,15 @@ class TransferView:
 
 
 def _side(actor: User, transfer: Transfer) -> str | None:
-    g = grants_for(actor)
-    if g.coordinates(transfer.to_partnership_id):
+    if coordinates(actor, transfer.to_partnership_id):
         return RECEIVING
-    if g.coordinates(transfer.from_partnership_id):
+    if coordinates(actor, transfer.from_partnership_id):
         return SENDING
     return None
 
 
 def _coordinated_transfers(actor: User) -> models.QuerySet[Transfer]:
-    ids = sorted(grants_for(actor).coordinated_ids)
+    ids = coordinated_partnership_ids(actor)
     if not ids:
         return Transfer.objects.none()
     return Transfer.objects.filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
@@ -157,7 +157,6 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
     sender sees the summary and the person while the case is still theirs,
     and only the facts of the transfer after that.
     """
-    g = grants_for(actor)
     views: list[TransferView] = []
     person_of: dict[int, int] = {}  # transfer -> person, where identity is granted
     for transfer in transfers:
@@ -167,10 +166,10 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
         status = transfer.status
         if side == RECEIVING:
             live = status in (TransferStatus.PROPOSED, TransferStatus.ACCEPTED)
-            granted = g.categories(transfer.to_partnership_id) if live else frozenset()
+            granted = categories_of(actor, transfer.to_partnership_id) if live else frozenset()
         else:
             live = status == TransferStatus.PROPOSED
-            granted = g.categories(transfer.from_partnership_id) if live else frozenset()
+            granted = categories_of(actor, transfer.from_partnership_id) if live else frozenset()
         views.append(
             TransferView(
                 transfer=transfer,
@@ -304,8 +303,7 @@ class TransferLists:
 def transfer_lists(*, actor: User, view: str = "transfer_inbox") -> TransferLists:
     """Open transfers into the partnerships the actor coordinates (with their
     packages) and the latest transfers out of them. One audited list event."""
-    g = grants_for(actor)
-    ids = sorted(g.coordinated_ids)
+    ids = coordinated_partnership_ids(actor)
     if not ids:
         _audit_views(actor, [], view=view, many=True)
         return TransferLists()
@@ -335,7 +333,7 @@ def transfer_page(
 
 def transfer_queryset(*, actor: User, direction: str = "", status: str = "") -> Any:
     """The actor's transfers, newest first, for paging: in, out or both."""
-    ids = sorted(grants_for(actor).coordinated_ids)
+    ids = coordinated_partnership_ids(actor)
     if not ids:
         return Transfer.objects.none()
     if direction == "in":
@@ -365,9 +363,8 @@ class TransferSection:
 def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
     """The case's transfers and what the actor may do; audited as a view of the case."""
     case = get_case_or_404(actor, case_id)
-    g = grants_for(actor)
-    coordinator = g.coordinates(case.partnership_id) and bool(
-        g.categories(case.partnership_id, Action.WRITE)
+    coordinator = coordinates(actor, case.partnership_id) and bool(
+        categories_of(actor, case.partnership_id, Action.WRITE)
     )
     transfers = list(
         Transfer.objects.filter(case_id=case.pk)
@@ -375,11 +372,6 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
         .order_by("-proposed_at", "-pk")[:LIST_LIMIT]
     )
     open_transfer = next((t for t in transfers if t.status == TransferStatus.PROPOSED), None)
-    grace_until = None
-    if case.partnership_id not in g.partnership_ids and g.organisation_id is not None:
-        grace_until = TransferGrace.objects.filter(
-            case_id=case.pk, organisation_id=g.organisation_id, until__gt=timezone.now()
-        ).aggregate(until=Max("until"))["until"]
     ended = case.status in ENDED_STATUSES or case.anonymised_at is not None
     section = TransferSection(
         case=case,
@@ -387,7 +379,7 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
         open=open_transfer,
         may_propose=coordinator and open_transfer is None and not ended,
         may_withdraw=coordinator and open_transfer is not None,
-        grace_until=grace_until,
+        grace_until=grace_until(actor, case),
     )
     audit_record(
         action=EventAction.VIEW,
@@ -402,7 +394,7 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
 def propose_check(*, actor: User, case_id: Any) -> Case:
     """404 if the actor cannot see the case, 403 if they may not propose its transfer."""
     case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not grants_for(actor).coordinates(case.partnership_id):
+    if not coordinates(actor, case.partnership_id):
         raise WriteForbidden
     return case
 
@@ -418,7 +410,7 @@ def target_partnerships(*, case: Case) -> list[tuple[int, str]]:
 
 def summary_categories(*, actor: User, case: Case) -> list[str]:
     """The categories the actor may write the handover summary in."""
-    writable = grants_for(actor).categories(case.partnership_id, Action.WRITE)
+    writable = categories_of(actor, case.partnership_id, Action.WRITE)
     return [c for c in Category.values if c in writable]
 
 

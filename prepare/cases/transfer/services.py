@@ -19,8 +19,10 @@ from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.access.policy import (
     WriteForbidden,
+    categories_of,
+    coordinated_partnership_ids,
+    coordinates,
     forget_grants,
-    grants_for,
     parse_pk,
     visible_cases,
 )
@@ -131,7 +133,7 @@ def transfer_propose(
             {"summary_category": [_("Choose the category of the summary.")]},
             code="category_required",
         )
-    if summary_category not in grants_for(actor).categories(case.partnership_id, Action.WRITE):
+    if summary_category not in categories_of(actor, case.partnership_id, Action.WRITE):
         raise WriteForbidden
     if Transfer.objects.filter(case=case, status=TransferStatus.PROPOSED).exists():
         raise TransferRefused(
@@ -176,7 +178,7 @@ def transfer_propose(
 def _locked(actor: User, transfer_id: Any) -> Transfer:
     """The transfer, locked for this transaction, if the actor sees it (else 404)."""
     pk = parse_pk(transfer_id)
-    ids = sorted(grants_for(actor).coordinated_ids)
+    ids = coordinated_partnership_ids(actor)
     if pk is None or not ids:
         raise Http404
     transfer = (
@@ -204,7 +206,7 @@ def _recheck(actor: User, case: Case) -> None:
     the case's (new) partnership and reach the case (STYLE.md 5)."""
     forget_grants(actor)
     fresh = User.objects.filter(pk=actor.pk).first()
-    if fresh is None or not grants_for(fresh).coordinates(case.partnership_id):
+    if fresh is None or not coordinates(fresh, case.partnership_id):
         raise WriteForbidden
     if not visible_cases(fresh).filter(pk=case.pk).exists():
         raise WriteForbidden
@@ -217,8 +219,7 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX_LENGTH:
         raise TransferRefused({"reason": [_("Keep the reason shorter.")]}, code="reason_too_long")
-    g = grants_for(actor)
-    if not g.categories(transfer.to_partnership_id):
+    if not categories_of(actor, transfer.to_partnership_id):
         raise TransferRefused(
             _(
                 "The agreement of your partnership shares no category of case information "
@@ -281,7 +282,7 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
     transfer.refresh_from_db()
     _recheck(actor, case)
 
-    disclosed = sorted(grants_for(actor).categories(to_partnership.pk))
+    disclosed = sorted(categories_of(actor, to_partnership.pk))
     common: dict[str, Any] = {
         "step": "accepted",
         "from_partnership": from_partnership.pk,

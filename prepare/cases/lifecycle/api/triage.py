@@ -9,6 +9,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from prepare.access.abilities import may_triage
 from prepare.access.categories import Category
 from prepare.access.policy import WriteForbidden
 from prepare.accounts.models import User
@@ -350,7 +351,7 @@ class TriageQueueViewSet(ApiViewSet):
     )
     def list(self, request: Request) -> Response:
         actor = request_actor(request)
-        if not lifecycle_selectors.may_triage(actor):
+        if not may_triage(actor):
             raise QueueNotAllowed
         paginator = self.pagination_class()
         cases = paginator.paginate_queryset(

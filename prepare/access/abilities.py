@@ -1,0 +1,132 @@
+"""What a user may do, as the pages and the API offer it.
+
+Visibility is decided in ``policy``; this module answers the questions the
+pages ask to show or hide an action (the services ask the same questions
+again before they write). Everything here is computed from the request's
+grants: ``case_abilities`` costs at most one query, the predicates none unless
+they say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from prepare.access.categories import Action, Category
+from prepare.access.policy import _live_graces, grants_for, visible_cases
+from prepare.accounts.models import Role
+
+if TYPE_CHECKING:
+    from prepare.cases.models import Case, ErasureRequest
+    from prepare.monitoring.models import Signal
+
+# A case's status moves are minuted: changing it is writing the meetings category.
+TRANSITION_CATEGORY = Category.MEETINGS
+
+
+@dataclass(frozen=True)
+class CaseAbilities:
+    """What the user may do on one case; handed to templates and the API."""
+
+    read_categories: frozenset[str]
+    write_categories: frozenset[str]
+    see_identity: bool
+    edit_team: bool
+    see_access_log: bool
+    write: bool
+    coordinates: bool = False
+    move: bool = False
+    write_dates: bool = False
+    start_planning: bool = False
+    manage_holds: bool = False
+
+
+def case_abilities(user: Any, case: Case, *, can_write_case: bool | None = None) -> CaseAbilities:
+    g = grants_for(user)
+    pid = case.partnership_id
+    coordinator = g.coordinates(pid)
+    if can_write_case is None:
+        can_write_case = (
+            g.writes_cases and visible_cases(user, Action.WRITE).filter(pk=case.pk).exists()
+        )
+    writes = g.categories(pid, Action.WRITE) if can_write_case else frozenset()
+    reads = g.categories(pid, Action.READ)
+    if pid not in g.partnership_ids and g.reads_cases and g.organisation_id is not None:
+        # Not a member of the case's partnership: the user reads it only through
+        # a transfer's grace period, and then exactly the categories it keeps.
+        reads = frozenset(
+            _live_graces(g).filter(case_id=case.pk).values_list("category", flat=True)
+        )
+    return CaseAbilities(
+        read_categories=reads,
+        write_categories=writes,
+        see_identity=Category.IDENTITY in reads,
+        edit_team=bool(can_write_case) and (coordinator or g.role == Role.CASE_MANAGER),
+        see_access_log=coordinator,
+        write=bool(can_write_case),
+        coordinates=coordinator,
+        move=TRANSITION_CATEGORY in writes,
+        write_dates=Category.JUSTICE in writes,
+        start_planning=Category.JUSTICE in writes,
+        manage_holds=coordinator,
+    )
+
+
+# --- One ability, asked on its own --------------------------------------------------
+
+
+def may_triage(user: Any) -> bool:
+    """Whether the user triages referrals: they coordinate a partnership."""
+    return bool(grants_for(user).coordinated_ids)
+
+
+def may_move(user: Any, case: Case) -> bool:
+    """Whether the agreement lets the user change the status of the case
+    (the case itself must be within their reach for writing)."""
+    return grants_for(user).may(case.partnership_id, TRANSITION_CATEGORY, Action.WRITE)
+
+
+def may_write_dates(user: Any, case: Case) -> bool:
+    """Key dates are justice: the user writes that category on a case they may write."""
+    return (
+        grants_for(user).may(case.partnership_id, Category.JUSTICE, Action.WRITE)
+        and visible_cases(user, Action.WRITE).filter(pk=case.pk).exists()
+    )
+
+
+def may_start_planning(user: Any, case: Case, *, can_write_case: bool) -> bool:
+    """Release planning follows the release date (justice)."""
+    return can_write_case and grants_for(user).may(
+        case.partnership_id, Category.JUSTICE, Action.WRITE
+    )
+
+
+def may_manage_holds(user: Any, case: Case) -> bool:
+    """Legal holds are placed and lifted by the coordinator of the case's partnership."""
+    return grants_for(user).coordinates(case.partnership_id)
+
+
+def may_request_erasure(user: Any, case: Case) -> bool:
+    """A coordinator asks for the erasure of a closed or archived case."""
+    from prepare.cases.models import CaseStatus
+
+    return grants_for(user).coordinates(case.partnership_id) and case.status in (
+        CaseStatus.CLOSED,
+        CaseStatus.ARCHIVED,
+    )
+
+
+def may_decide_erasure(user: Any, request: ErasureRequest) -> bool:
+    """Four eyes: the person who asked does not approve or refuse."""
+    return bool(request.requested_by_id != user.pk)
+
+
+def may_acknowledge(user: Any, *, signal: Signal, alerted: bool) -> bool:
+    """One of the signal's recipients, or anyone who may write its category; in
+    both cases with a role that writes and the case within reach for writing.
+    One query."""
+    if not visible_cases(user, Action.WRITE).filter(pk=signal.case_id).exists():
+        return False
+    return alerted or grants_for(user).may(
+        signal.case.partnership_id, signal.category, Action.WRITE
+    )
