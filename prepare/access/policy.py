@@ -384,10 +384,10 @@ def partnerships_granting(user: Any, category: str, action: str = Action.READ) -
 def case_for_write(user: Any, case_id: Any, category: str | None = None) -> Case:
     """The case, for adding a record to it: 404 if the user does not see it, 403
     unless they may write on it and the agreement lets them write ``category``
-    there (without one: any category)."""
+    there (without one, or with an empty one: any category)."""
     case = get_case_or_404(user, case_id, Action.WRITE)
     writable = categories_of(user, case.partnership_id, Action.WRITE)
-    if not writable or (category is not None and category not in writable):
+    if not writable or (category and category not in writable):
         raise WriteForbidden
     return case
 
@@ -582,3 +582,12 @@ def require(condition: bool) -> None:
     """403 unless ``condition``: for a rule the caller has just asked the policy."""
     if not condition:
         raise WriteForbidden
+
+
+def case_for_coordinator(user: Any, case_id: Any, action: str = Action.READ) -> Case:
+    """The case, for what only its partnership's coordinator does (triage, holds,
+    transfer): 404 if the user does not see it, 403 unless they coordinate it."""
+    case = get_case_or_404(user, case_id, action)
+    if not grants_for(user).coordinates(case.partnership_id):
+        raise WriteForbidden
+    return case

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from prepare.access.errors import NotVisible
 from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
 from prepare.accounts.models import ApiToken, User
 from prepare.audit.models import EventAction, Outcome
@@ -178,9 +179,7 @@ def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
 def api_token_revoke(*, actor: User, token_id: int) -> None:
     token = ApiToken.objects.filter(pk=token_id, user=actor, revoked_at__isnull=True).first()
     if token is None:
-        from django.http import Http404
-
-        raise Http404
+        raise NotVisible
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_record(

@@ -14,8 +14,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
     coordinated_partnership_ids,
     coordinates,
     get_case_or_404,
@@ -144,7 +144,7 @@ def _log_subject(actor: User, case_id: Any) -> tuple[Case, Transfer | None, bool
     )
     if handed is None:
         if case is None:
-            raise Http404
+            raise NotVisible
         raise WriteForbidden
     handover = (
         Transfer.objects.filter(

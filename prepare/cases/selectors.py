@@ -9,22 +9,21 @@ from typing import Any
 
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, F, Q, QuerySet, Value, When
-from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.abilities import CaseAbilities, case_abilities
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
     case_practitioners,
     caseload_grants,
-    categories_of,
     get_case_or_404,
     has_break_glass,
     is_granted,
     member_partnership_ids,
     parse_pk,
     record_filter,
+    record_for,
     visible_cases,
 )
 from prepare.accounts.models import Organisation, User
@@ -199,44 +198,18 @@ def partnership_choices(*, actor: User) -> list[tuple[int, str]]:
 # --- Notes ----------------------------------------------------------------------
 
 
-def _writable_note(actor: User, case_id: int, note_id: int) -> CaseNote:
-    """The note, if the actor reads it on this case (else 404) and may write it (else 403)."""
-    if parse_pk(note_id) is None or parse_pk(case_id) is None:
-        raise Http404
-    note = (
-        CaseNote.objects.visible_to(actor, Action.READ)
-        .select_related("case", "case__partnership")
-        .filter(pk=note_id, case_id=case_id)
-        .first()
-    )
-    if note is None:
-        raise Http404
-    if not CaseNote.objects.visible_to(actor, Action.WRITE).filter(pk=note.pk).exists():
-        raise WriteForbidden
-    return note
-
-
-def note_write_check(*, actor: User, case_id: int, category: str | None = None) -> None:
-    """404 if the actor cannot see the case; 403 if they may not add a note to it
-    (in ``category``, when given). Shows nothing, so it is not a consultation."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = categories_of(actor, case.partnership_id, Action.WRITE)
-    if not writable or (category and category not in writable):
-        raise WriteForbidden
-
-
 def note_locate(*, actor: User, case_id: int, note_id: int) -> CaseNote:
     """Check that a note the actor is about to change belongs to the case.
 
     Nothing of the note is shown from here, so this is not a consultation;
     the change itself is audited by the service.
     """
-    return _writable_note(actor, case_id, note_id)
+    return record_for(actor, CaseNote, note_id, Action.WRITE, case_id=case_id)
 
 
 def note_for_edit(*, actor: User, case_id: int, note_id: int, view: str = "note_edit") -> CaseNote:
     """The note, to show in its edit form: a read of the note, audited."""
-    note = _writable_note(actor, case_id, note_id)
+    note = record_for(actor, CaseNote, note_id, Action.WRITE, case_id=case_id)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
@@ -300,10 +273,10 @@ def team_candidates(*, case: Case) -> tuple[QuerySet[Organisation], QuerySet[Use
 def team_member_in_case(*, actor: User, case_id: int, member_id: int) -> CaseTeamMember:
     """A team entry of this case, if the actor sees the case (else 404)."""
     if parse_pk(member_id) is None or parse_pk(case_id) is None:
-        raise Http404
+        raise NotVisible
     member = CaseTeamMember.objects.visible_to(actor).filter(pk=member_id, case_id=case_id).first()
     if member is None:
-        raise Http404
+        raise NotVisible
     return member
 
 
@@ -513,7 +486,7 @@ def team_member_of_case(*, actor: User, case_id: int, member_id: int) -> Case:
     """The case, if ``member_id`` is on its team and the actor sees both; else 404."""
     case = get_case_or_404(actor, case_id)
     if not CaseTeamMember.objects.visible_to(actor).filter(case_id=case.pk, pk=member_id).exists():
-        raise Http404
+        raise NotVisible
     return case
 
 
@@ -559,7 +532,7 @@ def note_get(*, actor: User, case_id: int, note_id: int) -> Row:
         .first()
     )
     if note is None:
-        raise Http404
+        raise NotVisible
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
@@ -580,5 +553,5 @@ def note_writable(*, actor: User, case_id: int, note_id: int) -> bool:
     case = get_case_or_404(actor, case_id)
     notes = CaseNote.objects.filter(case_id=case.pk, pk=note_id)
     if not notes.filter(record_filter(actor, Action.READ)).exists():
-        raise Http404
+        raise NotVisible
     return notes.filter(record_filter(actor, Action.WRITE)).exists()

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 
 from prepare.access.abilities import case_abilities
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.grants import case_grants_rebuild, case_grants_touch
 from prepare.access.models import BreakGlassAccess
 from prepare.access.policy import (
-    WriteForbidden,
     break_glass_case,
     categories_of,
     coordinates,
@@ -180,9 +180,7 @@ def note_update(
         .first()
     )
     if note is None:
-        from django.http import Http404
-
-        raise Http404
+        raise NotVisible
     if not CaseNote.objects.visible_to(actor, Action.WRITE).filter(pk=note.pk).exists():
         raise WriteForbidden
     before = {"kind": note.kind, "text": note.text}
@@ -271,9 +269,7 @@ def team_member_remove(*, actor: User, member_id: int) -> None:
         CaseTeamMember.objects.visible_to(actor).select_related("case").filter(pk=member_id).first()
     )
     if member is None:
-        from django.http import Http404
-
-        raise Http404
+        raise NotVisible
     case = get_case_or_404(actor, member.case_id, Action.WRITE)
     if not case_abilities(actor, case, can_write_case=True).edit_team:
         raise WriteForbidden

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
+from prepare.access.policy import case_for_write
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases import selectors as cases_selectors
@@ -204,9 +205,7 @@ def note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
             return _case_page(request, actor, pk, partial=True, created_note_pk=note.pk)
         return redirect(reverse("cases:case", args=[pk]) + "#notes")
     # A case or category the actor may not write is a 403, not a form error.
-    cases_selectors.note_write_check(
-        actor=actor, case_id=pk, category=form.cleaned_data.get("category")
-    )
+    case_for_write(actor, pk, form.cleaned_data.get("category"))
     return _case_page(request, actor, pk, note_form=form, status=INVALID, partial=htmx)
 
 

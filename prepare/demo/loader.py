@@ -33,8 +33,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.grants import case_grants_touch
-from prepare.access.policy import WriteForbidden, categories_of
+from prepare.access.policy import categories_of
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record

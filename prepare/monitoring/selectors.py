@@ -9,16 +9,15 @@ from typing import Any
 
 from django.db.models import Case as SqlCase
 from django.db.models import Exists, OuterRef, QuerySet, When
-from django.http import Http404
 
 from prepare.access.abilities import CaseAbilities, case_abilities, may_acknowledge
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
-    categories_of,
     get_case_or_404,
     parse_pk,
     record_filter,
+    record_for,
 )
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
@@ -177,34 +176,6 @@ def case_monitoring(
     )
 
 
-def write_check(*, actor: User, case_id: Any, category: str | None) -> Case:
-    """404 if the actor cannot see the case, 403 if they may not write ``category``
-    on it (or, without one, any category). Shows nothing: not a consultation."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = categories_of(actor, case.partnership_id, Action.WRITE)
-    if not writable or (category and category not in writable):
-        raise WriteForbidden
-    return case
-
-
-def record_in_case(*, actor: User, model: Any, case_id: Any, record_id: Any) -> Any:
-    """A record of this case the actor reads (else 404), before a change to it.
-
-    Nothing of it is shown from here; the change is audited by the service.
-    """
-    if parse_pk(case_id) is None or parse_pk(record_id) is None:
-        raise Http404
-    record = (
-        model.objects.visible_to(actor, Action.READ)
-        .filter(pk=record_id, case_id=case_id)
-        .only("pk", "case_id", "category", "version")
-        .first()
-    )
-    if record is None:
-        raise Http404
-    return record
-
-
 def conditions_of_case(*, actor: User, case: Case) -> Any:
     """The case's licence conditions the actor reads: the choices of the breach form."""
     return (
@@ -212,20 +183,6 @@ def conditions_of_case(*, actor: User, case: Case) -> Any:
         .filter(case_id=case.pk)
         .order_by("starts_on", "pk")
     )
-
-
-def condition_for_change(*, actor: User, case_id: Any, condition_id: Any) -> LicenceCondition:
-    """A condition of this case the actor reads (else 404) and may change (else 403)."""
-    condition: LicenceCondition = record_in_case(
-        actor=actor, model=LicenceCondition, case_id=case_id, record_id=condition_id
-    )
-    if (
-        not LicenceCondition.objects.visible_to(actor, Action.WRITE)
-        .filter(pk=condition.pk)
-        .exists()
-    ):
-        raise WriteForbidden
-    return condition
 
 
 def signal_alerted(*, actor: User, signal: Signal) -> bool:
@@ -236,7 +193,7 @@ def signal_alerted(*, actor: User, signal: Signal) -> bool:
 def signal_for_change(*, actor: User, case_id: Any, signal_id: Any, change: str) -> Signal:
     """A signal of this case the actor reads (else 404) and may acknowledge or
     close (else 403). Shows nothing; the change is audited by the service."""
-    signal: Signal = record_in_case(actor=actor, model=Signal, case_id=case_id, record_id=signal_id)
+    signal: Signal = record_for(actor, Signal, signal_id, case_id=case_id, related=())
     signal = Signal.objects.select_related("case").get(pk=signal.pk)
     if change == "acknowledge":
         allowed = may_acknowledge(
@@ -455,10 +412,10 @@ def record_writable(*, actor: User, model: Any, record_id: Any) -> bool:
     """
     pk = parse_pk(record_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     records = model.objects.filter(pk=pk)
     if not records.filter(record_filter(actor, Action.READ)).exists():
-        raise Http404
+        raise NotVisible
     return bool(records.filter(record_filter(actor, Action.WRITE)).exists())
 
 
@@ -466,7 +423,7 @@ def signal_acknowledgeable(*, actor: User, signal_id: Any) -> bool:
     """Whether the actor may acknowledge the signal; 404 unless they read it. Reads no content."""
     pk = parse_pk(signal_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     signal = (
         Signal.objects.visible_to(actor, Action.READ)
         .select_related("case")
@@ -475,5 +432,5 @@ def signal_acknowledgeable(*, actor: User, signal_id: Any) -> bool:
         .first()
     )
     if signal is None:
-        raise Http404
+        raise NotVisible
     return may_acknowledge(actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal))

@@ -17,24 +17,22 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from prepare.access.abilities import may_acknowledge
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
+    case_for_write,
     case_practitioners,
-    get_case_or_404,
-    is_granted,
     parse_pk,
     partnership_coordinators,
+    record_for,
 )
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record, changed_fields
-from prepare.cases.models import Case
 from prepare.cases.services import case_touch
 from prepare.locking import StaleVersion, save_versioned
 from prepare.monitoring.models import (
@@ -53,36 +51,6 @@ from prepare.partnerships.models import Membership
 
 # A contact is recorded after it happened; a few minutes of clock skew are allowed.
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
-
-
-def _case_for_write(actor: User, case_id: Any, category: str) -> Case:
-    """The case, if the actor sees it (else 404) and may write ``category`` on it (else 403)."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not is_granted(actor, case.partnership_id, category, Action.WRITE):
-        raise WriteForbidden
-    return case
-
-
-def _record_for_write(model: Any, actor: User, pk: Any) -> Any:
-    """A record the actor reads (else 404) and may write (else 403).
-
-    The update that follows checks the version in the same statement
-    (``save_versioned``), so no row lock is needed.
-    """
-    record_pk = parse_pk(pk)
-    if record_pk is None:
-        raise Http404
-    record = (
-        model.objects.visible_to(actor, Action.READ)
-        .select_related("case", "case__partnership")
-        .filter(pk=record_pk)
-        .first()
-    )
-    if record is None:
-        raise Http404
-    if not model.objects.visible_to(actor, Action.WRITE).filter(pk=record.pk).exists():
-        raise WriteForbidden
-    return record
 
 
 def _check_category(category: str) -> None:
@@ -116,7 +84,7 @@ def contact_record(
 ) -> Contact:
     """A contact the actor had, filed in a category they may write."""
     _check_category(category)
-    case = _case_for_write(actor, case_id, category)
+    case = case_for_write(actor, case_id, category)
     _check_not_future("occurred_at", occurred_at)
     now = timezone.now()
     contact = Contact(
@@ -162,7 +130,7 @@ def contact_update(
     The category does not change: that would disclose the summary to other
     organisations, so it is a new contact.
     """
-    contact: Contact = _record_for_write(Contact, actor, contact_id)
+    contact: Contact = record_for(actor, Contact, contact_id, Action.WRITE)
     before = {
         "kind": contact.kind,
         "occurred_at": contact.occurred_at,
@@ -216,7 +184,7 @@ def licence_condition_add(
     starts_on: datetime.date,
     ends_on: datetime.date | None = None,
 ) -> LicenceCondition:
-    case = _case_for_write(actor, case_id, Category.JUSTICE)
+    case = case_for_write(actor, case_id, Category.JUSTICE)
     _check_condition_dates(starts_on, ends_on)
     now = timezone.now()
     condition = LicenceCondition(
@@ -253,7 +221,7 @@ def licence_condition_update(
     ends_on: datetime.date | None,
 ) -> LicenceCondition:
     """Replace a condition's text and dates, refusing a stale ``version``."""
-    condition: LicenceCondition = _record_for_write(LicenceCondition, actor, condition_id)
+    condition: LicenceCondition = record_for(actor, LicenceCondition, condition_id, Action.WRITE)
     _check_condition_dates(starts_on, ends_on)
     before = {
         "text": condition.text,
@@ -285,7 +253,7 @@ def licence_condition_end(
     ends_on: datetime.date | None = None,
 ) -> LicenceCondition:
     """End a condition (today unless told otherwise), refusing a stale ``version``."""
-    condition: LicenceCondition = _record_for_write(LicenceCondition, actor, condition_id)
+    condition: LicenceCondition = record_for(actor, LicenceCondition, condition_id, Action.WRITE)
     day = ends_on or timezone.localdate()
     _check_condition_dates(condition.starts_on, day)
     save_versioned(
@@ -313,7 +281,7 @@ def breach_record(
     action_taken: str = "",
 ) -> Breach:
     """A breach of one of the case's licence conditions (category justice)."""
-    condition: LicenceCondition = _record_for_write(LicenceCondition, actor, condition_id)
+    condition: LicenceCondition = record_for(actor, LicenceCondition, condition_id, Action.WRITE)
     _check_day_not_future("occurred_on", occurred_on)
     if not condition.in_force(occurred_on):
         raise ValidationError({"occurred_on": _("The condition did not apply on that date.")})
@@ -421,7 +389,7 @@ def signal_raise(
     _check_category(category)
     if severity not in Severity.values:
         raise ValidationError({"severity": _("Choose a severity.")})
-    case = _case_for_write(actor, case_id, category)
+    case = case_for_write(actor, case_id, category)
     now = timezone.now()
     signal = Signal(
         case=case,
@@ -466,7 +434,7 @@ def _signal_for_change(actor: User, signal_id: Any) -> tuple[Signal, bool]:
     """The signal, if the actor reads it (else 404), and whether an alert of theirs is open."""
     signal_pk = parse_pk(signal_id)
     if signal_pk is None:
-        raise Http404
+        raise NotVisible
     signal = (
         Signal.objects.visible_to(actor, Action.READ)
         .select_related("case", "case__partnership")
@@ -474,7 +442,7 @@ def _signal_for_change(actor: User, signal_id: Any) -> tuple[Signal, bool]:
         .first()
     )
     if signal is None:
-        raise Http404
+        raise NotVisible
     return signal, signal_alerted(actor=actor, signal=signal)
 
 

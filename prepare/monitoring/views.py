@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import categories_of
+from prepare.access.policy import case_for_write, categories_of, record_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.models import Case
@@ -132,7 +132,7 @@ def case_monitoring_view(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     # The service checks the category against the actor's write grants.
-    case = selectors.write_check(actor=actor, case_id=pk, category=None)
+    case = case_for_write(actor, pk, None)
     form = ContactForm(request.POST, categories=Category.values, prefix="contact")
     with timezone.override(_zone(case)):
         valid = form.is_valid()
@@ -152,7 +152,7 @@ def contact_create_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return _done(request, case.pk, _("The contact is recorded."), "#contacts")
     # A category the actor may not write is a 403, not a form error.
-    selectors.write_check(actor=actor, case_id=pk, category=form.cleaned_data.get("category"))
+    case_for_write(actor, pk, form.cleaned_data.get("category"))
     return _section(request, pk, bound={"contact": _limited(form, actor, case)}, status=INVALID)
 
 
@@ -169,7 +169,7 @@ def _limited(form: LimitedCategoryForm, actor: User, case: Case) -> LimitedCateg
 @case_errors
 def condition_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    case = selectors.write_check(actor=actor, case_id=pk, category=Category.JUSTICE)
+    case = case_for_write(actor, pk, Category.JUSTICE)
     form = ConditionForm(request.POST, prefix="condition")
     if form.is_valid():
         try:
@@ -192,7 +192,9 @@ def condition_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @case_errors
 def condition_end_view(request: HttpRequest, pk: int, condition_pk: int) -> HttpResponse:
     actor = _actor(request)
-    condition = selectors.condition_for_change(actor=actor, case_id=pk, condition_id=condition_pk)
+    condition = record_for(
+        actor, LicenceCondition, condition_pk, Action.WRITE, case_id=pk, related=()
+    )
     form = VersionForm(request.POST)
     form.is_valid()
     version = parse_version(form.cleaned_data.get("version"))
@@ -209,7 +211,7 @@ def condition_end_view(request: HttpRequest, pk: int, condition_pk: int) -> Http
 @case_errors
 def breach_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    case = selectors.write_check(actor=actor, case_id=pk, category=Category.JUSTICE)
+    case = case_for_write(actor, pk, Category.JUSTICE)
     form = BreachForm(
         request.POST,
         conditions=selectors.conditions_of_case(actor=actor, case=case),
@@ -239,7 +241,7 @@ def breach_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @case_errors
 def signal_create_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    case = selectors.write_check(actor=actor, case_id=pk, category=None)
+    case = case_for_write(actor, pk, None)
     form = SignalForm(request.POST, categories=Category.values, prefix="signal")
     if form.is_valid():
         try:
@@ -259,7 +261,7 @@ def signal_create_view(request: HttpRequest, pk: int) -> HttpResponse:
                 else _("The signal is raised.")
             )
             return _done(request, case.pk, message, f"#signal-{signal.pk}")
-    selectors.write_check(actor=actor, case_id=pk, category=form.cleaned_data.get("category"))
+    case_for_write(actor, pk, form.cleaned_data.get("category"))
     return _section(request, pk, bound={"signal": _limited(form, actor, case)}, status=INVALID)
 
 

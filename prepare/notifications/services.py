@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
+from prepare.access.errors import NotVisible
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -23,7 +23,7 @@ def notification_mark_read(*, actor: User, notification_id: int) -> Notification
     """
     notification = Notification.objects.filter(pk=notification_id, user=actor).first()
     if notification is None:
-        raise Http404
+        raise NotVisible
     changed = []
     if notification.read_at is None:
         notification.read_at = timezone.now()

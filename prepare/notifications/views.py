@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from prepare.access.errors import NotVisible
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.notifications import selectors, services
@@ -95,7 +96,7 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
 def calendar_feed(request: HttpRequest, feed_id: uuid.UUID) -> HttpResponse:
     user = selectors.feed_owner(feed_id)
     if user is None:
-        raise Http404
+        raise NotVisible
     dates = selectors.feed_dates(user=user)
     site = request.build_absolute_uri("/").rstrip("/")
     body = calendar(

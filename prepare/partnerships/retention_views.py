@@ -9,13 +9,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.policy import WriteForbidden, coordinates, member_partnership_ids
+from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.access.policy import coordinates, member_partnership_ids
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention.selectors import MAX_YEARS, MIN_YEARS, retention_digest
 from prepare.cases.retention.services import partnership_retention_update
@@ -50,10 +51,10 @@ def _partnership(request: HttpRequest, pk: int) -> tuple[Partnership, bool]:
     """The partnership if the actor's organisation is in it (else 404), and
     whether the actor coordinates it."""
     if pk not in member_partnership_ids(_actor(request)):
-        raise Http404
+        raise NotVisible
     partnership = Partnership.objects.filter(pk=pk).first()
     if partnership is None:
-        raise Http404
+        raise NotVisible
     return partnership, coordinates(_actor(request), pk)
 
 

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
-from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden, coordinates, member_partnership_ids
+from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.access.policy import coordinates, member_partnership_ids
 from prepare.accounts.models import OrganisationType, User
 from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
 from prepare.partnerships.services import NO_ACCESS, cells_digest, current_agreement
@@ -183,14 +183,14 @@ class PartnershipDetail:
 
 def _member_partnership_or_404(actor: User, partnership_id: int) -> Partnership:
     if partnership_id not in member_partnership_ids(actor):
-        raise Http404
+        raise NotVisible
     partnership = (
         Partnership.objects.select_related("coordinating_organisation")
         .filter(pk=partnership_id)
         .first()
     )
     if partnership is None:
-        raise Http404
+        raise NotVisible
     return partnership
 
 
@@ -272,7 +272,7 @@ def agreement_grid(*, actor: User, partnership_id: int, agreement_id: int) -> Ag
     partnership = _member_partnership_or_404(actor, partnership_id)
     agreement = SharingAgreement.objects.filter(pk=agreement_id, partnership=partnership).first()
     if agreement is None:
-        raise Http404
+        raise NotVisible
     if not coordinates(actor, partnership.pk):
         raise WriteForbidden
     today = timezone.localdate()

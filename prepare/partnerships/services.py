@@ -9,17 +9,15 @@ from collections.abc import Iterable, Mapping
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible
 from prepare.access.policy import (
-    WriteForbidden,
-    coordinates,
     forget_grants,
-    member_partnership_ids,
+    require_coordinator,
 )
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
@@ -51,14 +49,6 @@ def grid_digest(agreement: SharingAgreement) -> str:
     return cells_digest(agreement.pk, rows)
 
 
-def _partnership_for_coordinator(actor: User, partnership_id: int) -> None:
-    """404 for a non-member, 403 for a member who does not coordinate."""
-    if partnership_id not in member_partnership_ids(actor):
-        raise Http404
-    if not coordinates(actor, partnership_id):
-        raise WriteForbidden
-
-
 @transaction.atomic
 def agreement_grid_update(
     *,
@@ -86,8 +76,8 @@ def agreement_grid_update(
         .first()
     )
     if agreement is None:
-        raise Http404
-    _partnership_for_coordinator(actor, agreement.partnership_id)
+        raise NotVisible
+    require_coordinator(actor, agreement.partnership_id)
     partnership = agreement.partnership
     existing = {
         (cg.organisation_id, cg.category): cg
@@ -189,7 +179,7 @@ def agreement_create(
     not take effect. With ``copy_grid`` the grid of the agreement in force
     today is copied. Only the partnership's coordinator may do this.
     """
-    _partnership_for_coordinator(actor, partnership_id)
+    require_coordinator(actor, partnership_id)
     # Serialise concurrent version changes of one partnership.
     partnership = Partnership.objects.select_for_update().get(pk=partnership_id)
     today = timezone.localdate()

@@ -9,18 +9,15 @@ from itertools import groupby
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.abilities import case_abilities, may_start_planning
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
     caseload_grants,
-    categories_of,
     get_case_or_404,
     is_granted,
-    parse_pk,
 )
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
@@ -171,35 +168,6 @@ def case_checklist(
         },
     )
     return result
-
-
-def item_for_write(*, actor: User, item_id: Any, case_id: Any = None) -> ChecklistItem:
-    """An item (of this case, if given) the actor is about to change: unseen 404,
-    not allowed 403. Nothing of it is shown from here; the service audits the change.
-    """
-    item_pk = parse_pk(item_id)
-    case_pk = parse_pk(case_id) if case_id is not None else None
-    if item_pk is None or (case_id is not None and case_pk is None):
-        raise Http404
-    found = ChecklistItem.objects.visible_to(actor, Action.READ).filter(pk=item_pk)
-    if case_pk is not None:
-        found = found.filter(case_id=case_pk)
-    item = found.select_related("case", "case__partnership").first()
-    if item is None:
-        raise Http404
-    if not ChecklistItem.objects.visible_to(actor, Action.WRITE).filter(pk=item.pk).exists():
-        raise WriteForbidden
-    return item
-
-
-def case_for_checklist_write(*, actor: User, case_id: Any, category: str | None = None) -> Case:
-    """404 if the actor cannot see the case, 403 if they may write nothing (or not
-    ``category``) of it. Shows nothing, so it is not a consultation."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    writable = categories_of(actor, case.partnership_id, Action.WRITE)
-    if not writable or (category and category not in writable):
-        raise WriteForbidden
-    return case
 
 
 def case_for_start(*, actor: User, case_id: Any) -> Case:

@@ -18,18 +18,17 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from prepare.access.abilities import may_start_planning
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
     case_practitioners,
     get_case_or_404,
     is_granted,
-    parse_pk,
+    record_for,
 )
 from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
@@ -214,24 +213,6 @@ def _check_assignee(
         )
 
 
-def _item_for_write(actor: User, item_id: Any) -> ChecklistItem:
-    """The item, if the actor reads it (else 404) and may write it (else 403)."""
-    pk = parse_pk(item_id)
-    if pk is None:
-        raise Http404
-    item = (
-        ChecklistItem.objects.visible_to(actor, Action.READ)
-        .select_related("case", "case__partnership", "owner_organisation")
-        .filter(pk=pk)
-        .first()
-    )
-    if item is None:
-        raise Http404
-    if not ChecklistItem.objects.visible_to(actor, Action.WRITE).filter(pk=pk).exists():
-        raise WriteForbidden
-    return item
-
-
 def _audit_item(actor: User, item: ChecklistItem, op: str, fields: list[str]) -> None:
     audit_record(
         action=EventAction.UPDATE,
@@ -378,7 +359,13 @@ def checklist_item_add(
 def checklist_item_complete(
     *, actor: User, item_id: Any, version: int, note: str = ""
 ) -> ChecklistItem:
-    item = _item_for_write(actor, item_id)
+    item = record_for(
+        actor,
+        ChecklistItem,
+        item_id,
+        Action.WRITE,
+        related=("case", "case__partnership", "owner_organisation"),
+    )
     if item.status != ItemStatus.OPEN:
         raise PlanningRefused(_("This item is not open."))
     save_versioned(
@@ -401,7 +388,13 @@ def checklist_item_complete(
 def checklist_item_not_applicable(
     *, actor: User, item_id: Any, version: int, reason: str
 ) -> ChecklistItem:
-    item = _item_for_write(actor, item_id)
+    item = record_for(
+        actor,
+        ChecklistItem,
+        item_id,
+        Action.WRITE,
+        related=("case", "case__partnership", "owner_organisation"),
+    )
     if not reason.strip():
         raise ValidationError({"note": _("Say why this item does not apply.")})
     if item.status != ItemStatus.OPEN:
@@ -432,7 +425,13 @@ def checklist_item_assign(
     assignee: User | None = None,
 ) -> ChecklistItem:
     """Name the organisation that owes the item and, optionally, one of its people."""
-    item = _item_for_write(actor, item_id)
+    item = record_for(
+        actor,
+        ChecklistItem,
+        item_id,
+        Action.WRITE,
+        related=("case", "case__partnership", "owner_organisation"),
+    )
     _check_owner(item.case, owner_organisation)
     _check_assignee(item.case, item.category, owner_organisation, assignee)
     save_versioned(
@@ -452,7 +451,13 @@ def checklist_item_assign(
 @transaction.atomic
 def checklist_item_reopen(*, actor: User, item_id: Any, version: int) -> ChecklistItem:
     """Open a done or not-applicable item again; its due date follows the release again."""
-    item = _item_for_write(actor, item_id)
+    item = record_for(
+        actor,
+        ChecklistItem,
+        item_id,
+        Action.WRITE,
+        related=("case", "case__partnership", "owner_organisation"),
+    )
     if item.status == ItemStatus.OPEN:
         raise PlanningRefused(_("This item is already open."))
     fields: dict[str, Any] = {

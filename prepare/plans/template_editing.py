@@ -25,17 +25,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Max
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from prepare.access.categories import Category
-from prepare.access.policy import (
-    WriteForbidden,
-    coordinates,
-    member_partnership_ids,
-    parse_pk,
-)
+from prepare.access.errors import NotVisible
+from prepare.access.policy import parse_pk, require_coordinator
 from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -85,14 +80,10 @@ def item_data_of(item: ChecklistTemplateItem) -> ItemData:
 
 def partnership_for_template(*, actor: User, partnership_id: Any) -> Partnership:
     """The partnership, for its coordinator: 404 for a non-member, 403 for a member."""
-    pk = parse_pk(partnership_id)
-    if pk is None or pk not in member_partnership_ids(actor):
-        raise Http404
-    if not coordinates(actor, pk):
-        raise WriteForbidden
+    pk = require_coordinator(actor, partnership_id)
     partnership = Partnership.objects.filter(pk=pk).first()
     if partnership is None:
-        raise Http404
+        raise NotVisible
     return partnership
 
 
@@ -100,7 +91,7 @@ def template_item_get(*, partnership: Partnership, item_id: Any) -> ChecklistTem
     """An item of the partnership's default template; anything else is a 404."""
     pk = parse_pk(item_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     item = (
         ChecklistTemplateItem.objects.filter(
             pk=pk, template__partnership_id=partnership.pk, template__is_default=True
@@ -109,7 +100,7 @@ def template_item_get(*, partnership: Partnership, item_id: Any) -> ChecklistTem
         .first()
     )
     if item is None:
-        raise Http404
+        raise NotVisible
     return item
 
 

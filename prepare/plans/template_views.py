@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.locking import StaleVersion, VersionRequired, parse_version

@@ -18,13 +18,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.categories import Category
+from prepare.access.categories import Action, Category
+from prepare.access.policy import case_for_write, record_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.views import INVALID, case_errors
 from prepare.locking import parse_version
 from prepare.plans import selectors, services
 from prepare.plans.forms import ItemActionForm, ItemAddForm, Op
+from prepare.plans.models import ChecklistItem
 from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS
 
 MAX_PAGE = 10_000
@@ -133,9 +135,7 @@ def checklist_item_add_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     posted = request.POST.get("category", "")
     # A case or category the actor may not write is a 403, not a form error.
-    case = selectors.case_for_checklist_write(
-        actor=actor, case_id=pk, category=posted if posted in Category.values else None
-    )
+    case = case_for_write(actor, pk, posted if posted in Category.values else None)
     organisations = services.partnership_organisations(case.partnership)
     form = ItemAddForm(
         request.POST,
@@ -174,7 +174,7 @@ def checklist_item_add_view(request: HttpRequest, pk: int) -> HttpResponse:
 def checklist_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """Complete, mark not applicable, assign or reopen one item (optimistic locking)."""
     actor = _actor(request)
-    item = selectors.item_for_write(actor=actor, case_id=pk, item_id=item_pk)
+    item = record_for(actor, ChecklistItem, item_pk, Action.WRITE, case_id=pk)
     version = parse_version(request.POST.get("version"))
     organisations = services.partnership_organisations(item.case.partnership)
     form = ItemActionForm(

@@ -28,14 +28,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.grants import case_grants_rebuild, case_grants_touch
 from prepare.access.models import BreakGlassAccess
-from prepare.access.policy import (
-    WriteForbidden,
-    caseload_grants,
-    get_case_or_404,
-    grants_for,
-)
+from prepare.access.policy import caseload_grants, get_case_or_404, grants_for
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import Event, EventAction
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember

@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
 from prepare.audit.models import Event
 from prepare.cases.lifecycle import selectors as lifecycle_selectors
 from prepare.cases.lifecycle.services import key_date_set

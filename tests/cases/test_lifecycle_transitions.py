@@ -9,8 +9,8 @@ import itertools
 import pytest
 from django.utils import timezone
 
+from prepare.access.errors import WriteForbidden
 from prepare.access.grants import case_grants_touch
-from prepare.access.policy import WriteForbidden
 from prepare.audit.models import Event
 from prepare.cases.lifecycle.rules import (
     TRANSITIONS,

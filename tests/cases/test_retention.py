@@ -26,8 +26,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.models import BreakGlassAccess, CaseGrant
-from prepare.access.policy import WriteForbidden
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction

@@ -11,8 +11,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
+from prepare.access.errors import WriteForbidden
 from prepare.access.models import CaseGrant
-from prepare.access.policy import WriteForbidden, get_case_or_404
+from prepare.access.policy import get_case_or_404
 from prepare.accounts.models import Role, User
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction

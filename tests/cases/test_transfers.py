@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from prepare.access import grants as grants_module
 from prepare.access.categories import Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.models import CaseGrant
-from prepare.access.policy import WriteForbidden, grants_for
+from prepare.access.policy import grants_for
 from prepare.accounts.models import Role, User
 from prepare.audit import chain
 from prepare.audit import selectors as audit_selectors

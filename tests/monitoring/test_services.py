@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
 from prepare.audit.models import Event
 from prepare.locking import StaleVersion
 from prepare.monitoring import selectors, services

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import Event, EventAction
 from prepare.cases.lifecycle.services import key_date_set

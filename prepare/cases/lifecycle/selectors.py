@@ -12,13 +12,15 @@ from django.utils import timezone
 
 from prepare.access.abilities import TRANSITION_CATEGORY, may_move, may_write_dates
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
+    case_for_coordinator,
     coordinated_partnership_ids,
     coordinates,
     get_case_or_404,
     is_granted,
     member_partnership_ids,
+    require,
     visible_cases,
     writes_cases,
 )
@@ -185,9 +187,8 @@ _CLOSING_OUTCOME: dict[str, str] = {
 
 def case_for_triage(*, actor: User, case_id: object) -> Case:
     """The case, if the actor coordinates its partnership (404 invisible, 403 not)."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not coordinates(actor, case.partnership_id) or not may_move(actor, case):
-        raise WriteForbidden
+    case = case_for_coordinator(actor, case_id, Action.WRITE)
+    require(may_move(actor, case))
     return case
 
 

@@ -14,14 +14,9 @@ from django.utils.translation import gettext as _
 
 from prepare.access.abilities import TRANSITION_CATEGORY, may_move
 from prepare.access.categories import Action, Category
+from prepare.access.errors import WriteForbidden
 from prepare.access.grants import case_grants_touch
-from prepare.access.policy import (
-    WriteForbidden,
-    categories_of,
-    coordinates,
-    get_case_or_404,
-    is_granted,
-)
+from prepare.access.policy import categories_of, coordinates, get_case_or_404, is_granted
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record

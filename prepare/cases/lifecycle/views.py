@@ -16,12 +16,8 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.abilities import may_move, may_triage, may_write_dates
 from prepare.access.categories import Action
-from prepare.access.policy import (
-    WriteForbidden,
-    categories_of,
-    coordinates,
-    get_case_or_404,
-)
+from prepare.access.errors import WriteForbidden
+from prepare.access.policy import categories_of, coordinates, get_case_or_404, require
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.lifecycle import rules as lifecycle_rules
@@ -285,20 +281,13 @@ def lifecycle_section_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _lifecycle_page(request, _actor(request), pk)
 
 
-def _case_for_move(actor: User, pk: int) -> Case:
-    """404 if invisible; 403 if the actor may not change the case's status."""
-    case = get_case_or_404(actor, pk, Action.WRITE)
-    if not may_move(actor, case):
-        raise WriteForbidden
-    return case
-
-
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["POST"])
 @case_errors
 def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    case = _case_for_move(actor, pk)
+    case = get_case_or_404(actor, pk, Action.WRITE)
+    require(may_move(actor, case))
     parsed = TransitionForm(request.POST)
     posted_target = request.POST.get("to_status", "")
     move = transition_for(case.status, posted_target)

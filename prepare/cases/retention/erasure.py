@@ -12,13 +12,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, QuerySet, RestrictedError
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from prepare.access.abilities import may_decide_erasure
+from prepare.access.errors import NotVisible
 from prepare.access.policy import (
     is_data_protection_officer,
     oversight_users,
@@ -269,14 +269,14 @@ def _refuse_step_up(actor: User, case: Case, step: str) -> None:
 def _pending(request_id: Any, case_id: Any = None) -> ErasureRequest:
     pk = parse_pk(request_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     request = (
         ErasureRequest.objects.filter(pk=pk, status=ErasureStatus.PENDING)
         .select_related("requested_by")
         .first()
     )
     if request is None or (case_id is not None and str(request.case_id) != str(case_id)):
-        raise Http404
+        raise NotVisible
     return request
 
 
@@ -386,7 +386,7 @@ def erasure_approve(*, actor: User, request_id: Any, case_id: Any = None, code: 
             pk=request.pk, status=ErasureStatus.PENDING
         )
         if not locked.exists():
-            raise Http404  # decided meanwhile
+            raise NotVisible  # decided meanwhile
         case = _lock_case(case.pk)
         _check_erasable(case)
         audit_record(
@@ -425,7 +425,7 @@ def erasure_decline(
         status=status, decided_by=actor, decided_at=timezone.now(), decision_reason=reason
     )
     if not updated:
-        raise Http404
+        raise NotVisible
     request.refresh_from_db()
     audit_record(
         action=EventAction.ERASE,

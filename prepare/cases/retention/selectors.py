@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
-from django.http import Http404
 from django.utils import timezone
 
 from prepare.access.abilities import may_manage_holds
+from prepare.access.errors import NotVisible
 from prepare.access.policy import (
-    WriteForbidden,
-    coordinates,
+    case_for_coordinator,
+    dpo_cases,
     get_case_or_404,
     is_data_protection_officer,
     parse_pk,
@@ -80,48 +80,35 @@ def _case_for_hold(actor: User, *, case_id: Any = None, reference: str = "") -> 
     A data-protection officer does not see cases through the policy; they
     reach, by reference or id, the cases of the partnerships their
     organisation coordinates, and nothing of the case is shown to them.
-    Everyone else goes through the policy (``_case_for_coordinator``).
+    Everyone else goes through the policy (``case_for_coordinator``).
     """
     if is_data_protection_officer(actor):
-        cases = Case.objects.filter(
-            partnership__coordinating_organisation_id=actor.organisation_id,
-            partnership__coordinating_organisation__is_active=True,
-            anonymised_at__isnull=True,
-        ).select_related("partnership")
+        cases = dpo_cases(actor).select_related("partnership")
         pk = parse_pk(case_id)
         if reference:
             cases = cases.filter(reference=reference.strip())
         elif pk is not None:
             cases = cases.filter(pk=pk)
         else:
-            raise Http404
+            raise NotVisible
         case = cases.first()
         if case is None:
-            raise Http404
+            raise NotVisible
         return case
     if case_id is None and reference:
         case_id = (
             visible_cases(actor).filter(reference=reference.strip()).values_list("pk", flat=True)
         ).first()
-    return _case_for_coordinator(actor, case_id)
-
-
-def _case_for_coordinator(actor: User, case_id: Any) -> Case:
-    """Through the policy: 404 if the actor does not see the case, 403 unless
-    they coordinate its partnership."""
-    case = get_case_or_404(actor, case_id)
-    if not coordinates(actor, case.partnership_id):
-        raise WriteForbidden
-    return case
+    return case_for_coordinator(actor, case_id)
 
 
 def hold_of_case(*, hold_id: Any, case_id: Any = None) -> LegalHold:
     """The hold, if it is one of ``case_id``'s (when given); 404 otherwise."""
     if parse_pk(hold_id) is None:
-        raise Http404
+        raise NotVisible
     hold = LegalHold.objects.filter(pk=int(hold_id)).first()
     if hold is None or (case_id is not None and str(hold.case_id) != str(case_id)):
-        raise Http404
+        raise NotVisible
     return hold
 
 
@@ -190,7 +177,7 @@ def legal_hold_check(*, actor: User, case_id: Any) -> Case:
     the policy (a data-protection officer included: they use the reference),
     403 unless they coordinate it. Shows nothing, so it is not a consultation.
     """
-    return _case_for_coordinator(actor, case_id)
+    return case_for_coordinator(actor, case_id)
 
 
 def dpo_holds(*, actor: User) -> list[LegalHold]:

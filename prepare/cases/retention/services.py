@@ -11,15 +11,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from prepare.access.policy import (
-    WriteForbidden,
-    coordinates,
-    member_partnership_ids,
-)
+from prepare.access.policy import require_coordinator
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -56,10 +51,7 @@ def partnership_retention_update(
     coordinate, ``VersionRequired`` without ``expected``, ``StaleVersion`` if
     the settings changed since the form was read. Returns the changed fields.
     """
-    if partnership_id not in member_partnership_ids(actor):
-        raise Http404
-    if not coordinates(actor, partnership_id):
-        raise WriteForbidden
+    require_coordinator(actor, partnership_id)
     if not expected:
         raise VersionRequired
     partnership = Partnership.objects.select_for_update().get(pk=partnership_id)

@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.abilities import may_decide_erasure, may_request_erasure
-from prepare.access.policy import WriteForbidden, is_data_protection_officer, require
+from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.access.policy import is_data_protection_officer, require
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention import erasure as retention_erasure
 from prepare.cases.retention import selectors as retention_selectors
@@ -118,7 +119,7 @@ def legal_hold_release_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     form = LegalHoldReleaseForm(request.POST)
     if not form.is_valid():
-        raise Http404
+        raise NotVisible
     # A hold is reached only under its own case (404), then the actor's right
     # to change the case's holds is checked (404 or 403).
     retention_selectors.hold_of_case(hold_id=form.cleaned_data["hold"], case_id=pk)
@@ -158,7 +159,7 @@ def dpo_legal_holds_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "hold" in request.POST:
         release = LegalHoldReleaseForm(request.POST)
         if not release.is_valid():
-            raise Http404
+            raise NotVisible
         try:
             retention_services.legal_hold_release(actor=actor, hold_id=release.cleaned_data["hold"])
         except ValidationError as exc:
@@ -216,7 +217,7 @@ def erasure_view(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     op = request.POST.get("op", "")
     if op not in OPS:
-        raise Http404
+        raise NotVisible
     # Who may not touch the case's erasure gets 403 (or 404), not a form error.
     retention_selectors.erasure_check(actor=actor, case_id=pk)
     forms_: dict[str, Any] = {}
@@ -282,7 +283,7 @@ def dpo_erasure_view(request: HttpRequest) -> HttpResponse:
     status = 200
     op = request.POST.get("op", "") if request.method == "POST" else ""
     if request.method == "POST" and op not in OPS:
-        raise Http404
+        raise NotVisible
     try:
         if op == "request":
             form: forms.Form = DpoErasureRequestForm(request.POST, prefix="erasure")

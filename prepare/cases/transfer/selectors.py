@@ -13,11 +13,11 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Count, Q
-from django.http import Http404
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
-    WriteForbidden,
+    case_for_coordinator,
     categories_of,
     coordinated_partnership_ids,
     coordinates,
@@ -249,7 +249,7 @@ def transfer_after_write(*, actor: User, transfer_id: Any) -> TransferView:
     transfer = _base().filter(pk__in=_coordinated_transfers(actor).values("pk"), pk=transfer_id)
     found = transfer.first()
     if found is None:
-        raise Http404
+        raise NotVisible
     (view,) = _views(actor, [found])
     return view
 
@@ -258,10 +258,10 @@ def transfer_get(*, actor: User, transfer_id: Any) -> Transfer:
     """The transfer if the actor coordinates either side of it; 404 otherwise."""
     pk = parse_pk(transfer_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     transfer = _coordinated_transfers(actor).filter(pk=pk).first()
     if transfer is None:
-        raise Http404
+        raise NotVisible
     return transfer
 
 
@@ -274,12 +274,12 @@ def transfer_package(
     """
     pk = parse_pk(transfer_id)
     if pk is None:
-        raise Http404
+        raise NotVisible
     transfer = (
         _base().filter(pk=pk).filter(pk__in=_coordinated_transfers(actor).values("pk")).first()
     )
     if transfer is None:
-        raise Http404
+        raise NotVisible
     (result,) = _views(actor, [transfer])
     _audit_views(actor, [result], view=view, many=False)
     return result
@@ -393,10 +393,7 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
 
 def propose_check(*, actor: User, case_id: Any) -> Case:
     """404 if the actor cannot see the case, 403 if they may not propose its transfer."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
-    if not coordinates(actor, case.partnership_id):
-        raise WriteForbidden
-    return case
+    return case_for_coordinator(actor, case_id, Action.WRITE)
 
 
 def target_partnerships(*, case: Case) -> list[tuple[int, str]]:

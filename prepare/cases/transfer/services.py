@@ -10,15 +10,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from prepare.access.categories import Action, Category
+from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.grants import case_grants_rebuild
 from prepare.access.policy import (
-    WriteForbidden,
     categories_of,
     coordinated_partnership_ids,
     coordinates,
@@ -180,7 +179,7 @@ def _locked(actor: User, transfer_id: Any) -> Transfer:
     pk = parse_pk(transfer_id)
     ids = coordinated_partnership_ids(actor)
     if pk is None or not ids:
-        raise Http404
+        raise NotVisible
     transfer = (
         Transfer.objects.select_for_update()
         .filter(pk=pk)
@@ -188,7 +187,7 @@ def _locked(actor: User, transfer_id: Any) -> Transfer:
         .first()
     )
     if transfer is None:
-        raise Http404
+        raise NotVisible
     return transfer
 
 

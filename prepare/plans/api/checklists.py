@@ -13,7 +13,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from prepare.access.categories import Category
+from prepare.access.categories import Action, Category
+from prepare.access.policy import case_for_write, record_for
 from prepare.accounts.models import Organisation, User
 from prepare.api.base import (
     CASE_ID,
@@ -296,7 +297,7 @@ class ChecklistViewSet(ApiViewSet):
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
-        selectors.case_for_checklist_write(actor=actor, case_id=case_id)
+        case_for_write(actor, case_id)
         payload = ChecklistPostSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -304,9 +305,7 @@ class ChecklistViewSet(ApiViewSet):
             selectors.case_for_start(actor=actor, case_id=case_id)
             created = [i.pk for i in services.release_planning_start(actor=actor, case_id=case_id)]
         else:
-            case = selectors.case_for_checklist_write(
-                actor=actor, case_id=case_id, category=data["category"]
-            )
+            case = case_for_write(actor, case_id, data["category"])
             item = services.checklist_item_add(
                 actor=actor,
                 case_id=case.pk,
@@ -347,7 +346,7 @@ class ChecklistItemViewSet(ApiViewSet):
     )
     def partial_update(self, request: Request, item_id: int) -> Response:
         actor = request_actor(request)
-        selectors.item_for_write(actor=actor, item_id=item_id)
+        record_for(actor, ChecklistItem, item_id, Action.WRITE)
         payload = ChecklistItemPatchSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

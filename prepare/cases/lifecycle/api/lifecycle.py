@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from prepare.access.categories import Category
+from prepare.access.errors import NotVisible
 from prepare.api.base import (
     CASE_ID,
     ETAG,
@@ -574,7 +574,7 @@ class KeyDateViewSet(ApiViewSet):
         )
         key_date = next((d for d in kd.dates if d.pk == key_date_id), None)
         if key_date is None:
-            raise Http404
+            raise NotVisible
         return Response(
             KeyDateSerializer(_key_date_row(key_date)).data, headers=etag_header(key_date.version)
         )
@@ -610,7 +610,7 @@ class KeyDateViewSet(ApiViewSet):
             .first()
         )
         if kind is None:
-            raise Http404
+            raise NotVisible
         payload = KeyDatePutSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from prepare.access.abilities import may_triage
 from prepare.access.categories import Category
-from prepare.access.policy import WriteForbidden
+from prepare.access.errors import WriteForbidden
 from prepare.accounts.models import User
 from prepare.api.base import (
     CASE_ID,
