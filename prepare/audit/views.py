@@ -7,16 +7,9 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts.models import User
 from prepare.audit import selectors
 from prepare.audit.forms import AuditSearchForm, PageForm
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User):  # the middleware lets no anonymous user this far
-        raise PermissionDenied
-    return user
+from prepare.web import request_actor
 
 
 def _paging(request: HttpRequest) -> dict[str, int | None]:
@@ -32,7 +25,7 @@ def case_access_log(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         paging = _paging(request)
         log = selectors.case_access_log(
-            actor=_actor(request), case_id=pk, before=paging["before"], after=paging["after"]
+            actor=request_actor(request), case_id=pk, before=paging["before"], after=paging["after"]
         )
     except WriteForbidden as exc:
         raise PermissionDenied from exc
@@ -42,7 +35,7 @@ def case_access_log(request: HttpRequest, pk: int) -> HttpResponse:
 @route_policy(RoutePolicy.AUDITOR)
 @require_http_methods(["GET"])
 def audit_search(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     try:
         selectors.require_auditor(actor)
     except WriteForbidden as exc:
@@ -61,7 +54,7 @@ def audit_search(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def chain_verify(request: HttpRequest) -> HttpResponse:
     try:
-        problem = selectors.chain_check(actor=_actor(request))
+        problem = selectors.chain_check(actor=request_actor(request))
     except WriteForbidden as exc:
         raise PermissionDenied from exc
     return render(request, "audit/verify.html", {"problem": problem})

@@ -1,19 +1,10 @@
-"""Case pages: thin views that parse, call a selector or a service, and render.
-
-Every read goes through ``prepare.cases.selectors`` (the policy, audited);
-every write through ``prepare.cases.services``. An HTMX request gets the
-partial it swaps in; the same URL serves the full page otherwise.
-"""
-
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -21,7 +12,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Category
-from prepare.access.errors import WriteForbidden
 from prepare.access.policy import case_for_write
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
@@ -36,87 +26,14 @@ from prepare.cases.forms import (
 )
 from prepare.cases.models import CaseNote
 from prepare.locking import StaleVersion, VersionRequired, parse_version
-
-# The status of a form sent back with errors; HTMX is configured (base.html)
-# to swap it in like a 200.
-INVALID = 422
-MAX_PAGE = 10_000
-
-View = Callable[..., HttpResponse]
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
-    assert isinstance(user, User)
-    return user
-
-
-def _is_htmx_partial(request: HttpRequest) -> bool:
-    details = getattr(request, "htmx", None)
-    if not details:
-        return False
-    return not details.boosted and not details.history_restore_request
-
-
-def _alert(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    """An error for an HTMX request, shown in the page's message area."""
-    response = render(request, "includes/alert.html", {"message": message}, status=status)
-    response["HX-Retarget"] = "#messages"
-    response["HX-Reswap"] = "innerHTML"
-    return response
-
-
-def case_errors(view: View) -> View:
-    """403 for a forbidden write, a case-aware 404, for pages and for HTMX."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except WriteForbidden:
-            message = _("You can see this case but you are not allowed to make this change.")
-            if _is_htmx_partial(request):
-                return _alert(request, message, 403)
-            return render(request, "cases/403.html", {"message": message}, status=403)
-        except Http404:
-            if _is_htmx_partial(request):
-                message = _("This case does not exist or is not shared with you.")
-                return _alert(request, message, 404)
-            return render(
-                request,
-                "cases/404.html",
-                {
-                    "case_pk": kwargs.get("pk"),
-                    "offer_break_glass": getattr(request.resolver_match, "url_name", "")
-                    != "break_glass",
-                },
-                status=404,
-            )
-        except (StaleVersion, VersionRequired) as exc:
-            status = 409 if isinstance(exc, StaleVersion) else 428
-            if _is_htmx_partial(request):
-                return _alert(request, str(exc.message), status)
-            return render(request, "cases/conflict.html", {"message": exc.message}, status=status)
-
-    return wrapped
-
-
-# --- Caseload -------------------------------------------------------------------
-
-
-def _page_number(raw: str | None) -> int:
-    # isdecimal() alone accepts digits int() refuses, such as "²" or Arabic-Indic ones.
-    if raw is None or not (raw.isascii() and raw.isdecimal()):
-        return 1
-    return min(max(int(raw), 1), MAX_PAGE)
+from prepare.web import INVALID, case_errors, is_htmx_partial, page_number, request_actor
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["GET"])
 @case_errors
 def caseload_view(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     form = CaseloadFilterForm(
         request.GET, partnerships=cases_selectors.partnership_choices(actor=actor)
     )
@@ -129,17 +46,17 @@ def caseload_view(request: HttpRequest) -> HttpResponse:
         actor=actor,
         status=filters["status"],
         partnership_id=filters["partnership"],
-        page=_page_number(request.GET.get("page")),
+        page=page_number(request.GET.get("page")),
     )
     query = {k: v for k, v in filters.items() if v}
     context = {"form": form, "page": page, "query": query, "filtered": bool(query)}
-    if _is_htmx_partial(request):
+    if is_htmx_partial(request):
         response = render(request, "cases/_caseload_results.html", {**context, "oob": True})
     else:
         from prepare.monitoring.selectors import open_alerts_count
 
         # The dashboard shows escalated signals until they are acknowledged.
-        context["alerts_count"] = open_alerts_count(actor=_actor(request))
+        context["alerts_count"] = open_alerts_count(actor=request_actor(request))
         response = render(request, "cases/caseload.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -181,15 +98,15 @@ def _case_page(
 @require_http_methods(["GET"])
 @case_errors
 def case_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _case_page(request, _actor(request), pk)
+    return _case_page(request, request_actor(request), pk)
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["POST"])
 @case_errors
 def note_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
-    htmx = _is_htmx_partial(request)
+    actor = request_actor(request)
+    htmx = is_htmx_partial(request)
     # The service checks the category against the actor's write grants.
     form = NoteForm(request.POST, categories=Category.values)
     if form.is_valid():
@@ -232,7 +149,7 @@ def _note_edit_page(
 @require_http_methods(["GET", "POST"])
 @case_errors
 def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     if request.method == "GET":
         note = cases_selectors.note_for_edit(actor=actor, case_id=pk, note_id=note_pk)
         form = NoteEditForm(initial={"kind": note.kind, "text": note.text, "version": note.version})
@@ -284,7 +201,7 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @case_errors
 def team_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = cases_selectors.case_for_team_edit(actor=actor, case_id=pk)
     organisations, users = cases_selectors.team_candidates(case=case)
     status = 200
@@ -318,7 +235,7 @@ def team_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def team_remove_view(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     member = cases_selectors.team_member_in_case(actor=actor, case_id=pk, member_id=member_pk)
     services.team_member_remove(actor=actor, member_id=member.pk)
     messages.success(request, _("The team member is removed."))
@@ -336,7 +253,7 @@ def team_remove_view(request: HttpRequest, pk: int, member_pk: int) -> HttpRespo
 @case_errors
 def break_glass_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Emergency access. The form is the same for every ``pk``: no existence oracle."""
-    actor = _actor(request)
+    actor = request_actor(request)
     form = BreakGlassForm(request.POST or None)
     status = 200
     if request.method == "POST":

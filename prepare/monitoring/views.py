@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import ChoiceField, Form
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -27,7 +27,6 @@ from prepare.access.policy import case_for_write, categories_of, record_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.models import Case
-from prepare.cases.views import INVALID, _actor, _is_htmx_partial, case_errors
 from prepare.locking import parse_version
 from prepare.monitoring import selectors, services
 from prepare.monitoring.forms import (
@@ -41,6 +40,7 @@ from prepare.monitoring.forms import (
     category_choices,
 )
 from prepare.monitoring.models import LicenceCondition
+from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor, saved
 
 SECTION_ID = "monitoring"
 
@@ -62,7 +62,7 @@ def _section(
 ) -> HttpResponse:
     """The section (HTMX) or the page, with fresh forms except those in ``bound``
     (sent back with their errors, keeping what was typed)."""
-    actor = _actor(request)
+    actor = request_actor(request)
     section = selectors.case_monitoring(actor=actor, case_id=pk, view=view)
     case = section.case
     bound = bound or {}
@@ -90,7 +90,7 @@ def _section(
                 prefix=key, initial={"version": row.signal.version}
             )
             row.ack_form = row_form
-    partial = _is_htmx_partial(request)
+    partial = is_htmx_partial(request)
     context = {
         "section": section,
         "case": case,
@@ -105,10 +105,12 @@ def _section(
 
 
 def _done(request: HttpRequest, pk: int, message: str, anchor: str = "") -> HttpResponse:
-    messages.success(request, message)
-    if _is_htmx_partial(request):
-        return _section(request, pk)
-    return redirect(reverse("monitoring:case_monitoring", args=[pk]) + (anchor or "#monitoring"))
+    return saved(
+        request,
+        message,
+        section=lambda: _section(request, pk),
+        then=reverse("monitoring:case_monitoring", args=[pk]) + (anchor or "#monitoring"),
+    )
 
 
 def _form_errors(form: Form, exc: ValidationError) -> None:
@@ -130,7 +132,7 @@ def case_monitoring_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def contact_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     # The service checks the category against the actor's write grants.
     case = case_for_write(actor, pk, None)
     form = ContactForm(request.POST, categories=Category.values, prefix="contact")
@@ -168,7 +170,7 @@ def _limited(form: LimitedCategoryForm, actor: User, case: Case) -> LimitedCateg
 @require_http_methods(["POST"])
 @case_errors
 def condition_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = case_for_write(actor, pk, Category.JUSTICE)
     form = ConditionForm(request.POST, prefix="condition")
     if form.is_valid():
@@ -191,7 +193,7 @@ def condition_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def condition_end_view(request: HttpRequest, pk: int, condition_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     condition = record_for(
         actor, LicenceCondition, condition_pk, Action.WRITE, case_id=pk, related=()
     )
@@ -210,7 +212,7 @@ def condition_end_view(request: HttpRequest, pk: int, condition_pk: int) -> Http
 @require_http_methods(["POST"])
 @case_errors
 def breach_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = case_for_write(actor, pk, Category.JUSTICE)
     form = BreachForm(
         request.POST,
@@ -240,7 +242,7 @@ def breach_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def signal_create_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = case_for_write(actor, pk, None)
     form = SignalForm(request.POST, categories=Category.values, prefix="signal")
     if form.is_valid():
@@ -269,7 +271,7 @@ def signal_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def signal_acknowledge_view(request: HttpRequest, pk: int, signal_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     signal = selectors.signal_for_change(
         actor=actor, case_id=pk, signal_id=signal_pk, change="acknowledge"
     )
@@ -292,7 +294,7 @@ def signal_acknowledge_view(request: HttpRequest, pk: int, signal_pk: int) -> Ht
 @require_http_methods(["POST"])
 @case_errors
 def signal_close_view(request: HttpRequest, pk: int, signal_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     signal = selectors.signal_for_change(
         actor=actor, case_id=pk, signal_id=signal_pk, change="close"
     )
@@ -312,5 +314,5 @@ def signal_close_view(request: HttpRequest, pk: int, signal_pk: int) -> HttpResp
 @case_errors
 def alerts_view(request: HttpRequest) -> HttpResponse:
     """The signals waiting for the user's acknowledgement."""
-    signals = selectors.signals_owed(actor=_actor(request), view="alerts")
+    signals = selectors.signals_owed(actor=request_actor(request), view="alerts")
     return render(request, "monitoring/alerts.html", {"signals": signals})

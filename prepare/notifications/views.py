@@ -14,28 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from prepare.access.errors import NotVisible
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts.models import User
 from prepare.notifications import selectors, services
 from prepare.notifications.ics import calendar
-
-MAX_PAGE = 10_000
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
-    assert isinstance(user, User)
-    return user
-
-
-def _page_number(raw: str | None) -> int:
-    if raw is None or not (raw.isascii() and raw.isdecimal()):
-        return 1
-    return min(max(int(raw), 1), MAX_PAGE)
+from prepare.web import page_number, request_actor
 
 
 def _back_to_list(request: HttpRequest) -> HttpResponse:
-    page = _page_number(request.POST.get("page"))
+    page = page_number(request.POST.get("page"))
     url = reverse("notifications:list")
     return redirect(f"{url}?page={page}" if page > 1 else url)
 
@@ -43,22 +28,22 @@ def _back_to_list(request: HttpRequest) -> HttpResponse:
 @route_policy(RoutePolicy.SIGNED_IN)
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    page = selectors.notification_page(actor=actor, page=_page_number(request.GET.get("page")))
+    actor = request_actor(request)
+    page = selectors.notification_page(actor=actor, page=page_number(request.GET.get("page")))
     return render(request, "notifications/list.html", {"page": page})
 
 
 @route_policy(RoutePolicy.SIGNED_IN)
 @require_POST
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
-    services.notification_mark_read(actor=_actor(request), notification_id=pk)
+    services.notification_mark_read(actor=request_actor(request), notification_id=pk)
     return _back_to_list(request)
 
 
 @route_policy(RoutePolicy.SIGNED_IN)
 @require_POST
 def mark_all_read(request: HttpRequest) -> HttpResponse:
-    count = services.notifications_mark_all_read(actor=_actor(request))
+    count = services.notifications_mark_all_read(actor=request_actor(request))
     if count:
         messages.success(request, _("All notifications are marked as read."))
     return _back_to_list(request)
@@ -67,7 +52,7 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
 @route_policy(RoutePolicy.SIGNED_IN)
 @require_http_methods(["GET", "POST"])
 def calendar_settings(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     feed_url = ""
     if request.method == "POST":
         action = request.POST.get("action")

@@ -22,7 +22,7 @@ from prepare.cases.retention.selectors import MAX_YEARS, MIN_YEARS, retention_di
 from prepare.cases.retention.services import partnership_retention_update
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships.models import Partnership, RetentionAction
-from prepare.partnerships.views import _actor
+from prepare.web import request_actor
 
 
 class RetentionForm(forms.Form):
@@ -50,12 +50,12 @@ class RetentionForm(forms.Form):
 def _partnership(request: HttpRequest, pk: int) -> tuple[Partnership, bool]:
     """The partnership if the actor's organisation is in it (else 404), and
     whether the actor coordinates it."""
-    if pk not in member_partnership_ids(_actor(request)):
+    if pk not in member_partnership_ids(request_actor(request)):
         raise NotVisible
     partnership = Partnership.objects.filter(pk=pk).first()
     if partnership is None:
         raise NotVisible
-    return partnership, coordinates(_actor(request), pk)
+    return partnership, coordinates(request_actor(request), pk)
 
 
 def _initial(partnership: Partnership) -> dict[str, object]:
@@ -81,7 +81,7 @@ def retention_settings(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             changed = partnership_retention_update(
-                actor=_actor(request),
+                actor=request_actor(request),
                 partnership_id=partnership.pk,
                 retention_years=form.cleaned_data["retention_years"],
                 retention_action=form.cleaned_data["retention_action"],

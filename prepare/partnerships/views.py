@@ -13,37 +13,30 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts.models import User
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships import selectors, services
 from prepare.partnerships.forms import AgreementCreateForm, AgreementGridForm
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User):  # the middleware lets no anonymous user this far
-        raise PermissionDenied
-    return user
+from prepare.web import request_actor
 
 
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET"])
 def partnership_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.partnership_list(actor=_actor(request))
+    rows = selectors.partnership_list(actor=request_actor(request))
     return render(request, "partnerships/list.html", {"rows": rows})
 
 
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET"])
 def partnership_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    detail = selectors.partnership_detail(actor=_actor(request), partnership_id=pk)
+    detail = selectors.partnership_detail(actor=request_actor(request), partnership_id=pk)
     return render(request, "partnerships/detail.html", {"detail": detail})
 
 
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET", "POST"])
 def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     try:
         grid = selectors.agreement_grid(actor=actor, partnership_id=pk, agreement_id=agreement_pk)
     except WriteForbidden as exc:
@@ -121,7 +114,7 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET", "POST"])
 def agreement_create(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     try:
         partnership, current = selectors.partnership_for_coordinator(actor=actor, partnership_id=pk)
     except WriteForbidden as exc:

@@ -20,27 +20,18 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts.models import User
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.partnerships.models import Partnership
 from prepare.plans import template_editing as editing
 from prepare.plans.models import ChecklistTemplateItem
 from prepare.plans.services import partnership_organisations
 from prepare.plans.template_forms import SERVICE_FIELDS, TemplateItemForm, initial_of
-
-INVALID = 422
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    if not isinstance(user, User):  # the middleware lets no anonymous user this far
-        raise PermissionDenied
-    return user
+from prepare.web import INVALID, request_actor
 
 
 def _partnership(request: HttpRequest, pk: int) -> Partnership:
     try:
-        return editing.partnership_for_template(actor=_actor(request), partnership_id=pk)
+        return editing.partnership_for_template(actor=request_actor(request), partnership_id=pk)
     except WriteForbidden as exc:
         raise PermissionDenied from exc
 
@@ -65,7 +56,7 @@ def _add_errors(form: TemplateItemForm, exc: ValidationError) -> None:
 
 def _editor(request: HttpRequest, pk: int, *, problem: str = "", status: int = 200) -> HttpResponse:
     try:
-        view = editing.template_read(actor=_actor(request), partnership_id=pk)
+        view = editing.template_read(actor=request_actor(request), partnership_id=pk)
     except WriteForbidden as exc:
         raise PermissionDenied from exc
     context = {"view": view, "partnership": view.partnership, "problem": problem}
@@ -129,7 +120,7 @@ def template_item_add(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             item = editing.template_item_add(
-                actor=_actor(request), partnership_id=partnership.pk, data=form.item_data()
+                actor=request_actor(request), partnership_id=partnership.pk, data=form.item_data()
             )
         except WriteForbidden as exc:
             raise PermissionDenied from exc
@@ -164,7 +155,7 @@ def template_item_edit(request: HttpRequest, pk: int, template_item_pk: int) -> 
     if form.is_valid():
         try:
             item, changed = editing.template_item_update(
-                actor=_actor(request),
+                actor=request_actor(request),
                 partnership_id=partnership.pk,
                 item_id=item.pk,
                 version=version,
@@ -224,7 +215,7 @@ def template_item_remove(request: HttpRequest, pk: int, template_item_pk: int) -
         return render(request, "plans/template/item_remove.html", context)
     try:
         editing.template_item_remove(
-            actor=_actor(request),
+            actor=request_actor(request),
             partnership_id=partnership.pk,
             item_id=item.pk,
             version=parse_version(request.POST.get("version")),
@@ -251,7 +242,7 @@ def template_item_move(request: HttpRequest, pk: int, template_item_pk: int) -> 
     direction = request.POST.get("direction", "")
     try:
         item = editing.template_item_move(
-            actor=_actor(request),
+            actor=request_actor(request),
             partnership_id=partnership.pk,
             item_id=item.pk,
             version=parse_version(request.POST.get("version")),

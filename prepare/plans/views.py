@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -22,28 +22,12 @@ from prepare.access.categories import Action, Category
 from prepare.access.policy import case_for_write, record_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
-from prepare.cases.views import INVALID, case_errors
 from prepare.locking import parse_version
 from prepare.plans import selectors, services
 from prepare.plans.forms import ItemActionForm, ItemAddForm, Op
 from prepare.plans.models import ChecklistItem
 from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS
-
-MAX_PAGE = 10_000
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
-    assert isinstance(user, User)
-    return user
-
-
-def _is_htmx_partial(request: HttpRequest) -> bool:
-    details = getattr(request, "htmx", None)
-    if not details:
-        return False
-    return not details.boosted and not details.history_restore_request
+from prepare.web import INVALID, MAX_PAGE, case_errors, is_htmx_partial, request_actor, saved
 
 
 def _whole_number(raw: str | None, default: int) -> int:
@@ -76,7 +60,7 @@ def _checklist(
             organisations=organisations,
             users=services.assignable_users(organisations),
         )
-    partial = _is_htmx_partial(request)
+    partial = is_htmx_partial(request)
     context = {
         "checklist": data,
         "case": data.case,
@@ -92,24 +76,26 @@ def _checklist(
 
 
 def _done(request: HttpRequest, actor: User, pk: Any, message: str) -> HttpResponse:
-    messages.success(request, message)
-    if _is_htmx_partial(request):
-        return _checklist(request, actor, pk)
-    return redirect("plans:case_checklist", pk=pk)
+    return saved(
+        request,
+        message,
+        section=lambda: _checklist(request, actor, pk),
+        then=reverse("plans:case_checklist", args=[pk]),
+    )
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["GET"])
 @case_errors
 def case_checklist_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _checklist(request, _actor(request), pk)
+    return _checklist(request, request_actor(request), pk)
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["POST"])
 @case_errors
 def checklist_start_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     selectors.case_for_start(actor=actor, case_id=pk)
     try:
         items = services.release_planning_start(actor=actor, case_id=pk)
@@ -132,7 +118,7 @@ def checklist_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def checklist_item_add_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     posted = request.POST.get("category", "")
     # A case or category the actor may not write is a 403, not a form error.
     case = case_for_write(actor, pk, posted if posted in Category.values else None)
@@ -173,7 +159,7 @@ def checklist_item_add_view(request: HttpRequest, pk: int) -> HttpResponse:
 @case_errors
 def checklist_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """Complete, mark not applicable, assign or reopen one item (optimistic locking)."""
-    actor = _actor(request)
+    actor = request_actor(request)
     item = record_for(actor, ChecklistItem, item_pk, Action.WRITE, case_id=pk)
     version = parse_version(request.POST.get("version"))
     organisations = services.partnership_organisations(item.case.partnership)
@@ -227,9 +213,9 @@ def checklist_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResp
 def release_board_view(request: HttpRequest) -> HttpResponse:
     days = _whole_number(request.GET.get("days"), DEFAULT_WINDOW)
     page = min(max(_whole_number(request.GET.get("page"), 1), 1), MAX_PAGE)
-    board = selectors.release_board(actor=_actor(request), days=days, page=page)
+    board = selectors.release_board(actor=request_actor(request), days=days, page=page)
     context = {"board": board, "windows": WINDOWS}
-    template = "plans/_board_results.html" if _is_htmx_partial(request) else "plans/board.html"
+    template = "plans/_board_results.html" if is_htmx_partial(request) else "plans/board.html"
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -239,5 +225,5 @@ def release_board_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @case_errors
 def my_tasks_view(request: HttpRequest) -> HttpResponse:
-    tasks = selectors.my_tasks(actor=_actor(request))
+    tasks = selectors.my_tasks(actor=request_actor(request))
     return render(request, "plans/my_tasks.html", {"tasks": tasks})

@@ -32,30 +32,8 @@ from prepare.cases.lifecycle.forms import (
 )
 from prepare.cases.lifecycle.rules import transition_for
 from prepare.cases.models import Case, KeyDateKind
-from prepare.cases.views import INVALID, case_errors
 from prepare.locking import StaleVersion, VersionRequired, parse_version
-
-MAX_PAGE = 10_000
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
-    assert isinstance(user, User)
-    return user
-
-
-def _is_htmx_partial(request: HttpRequest) -> bool:
-    details = getattr(request, "htmx", None)
-    if not details:
-        return False
-    return not details.boosted and not details.history_restore_request
-
-
-def _page_number(raw: str | None) -> int:
-    if raw is None or not (raw.isascii() and raw.isdecimal()):
-        return 1
-    return min(max(int(raw), 1), MAX_PAGE)
+from prepare.web import INVALID, case_errors, is_htmx_partial, page_number, request_actor
 
 
 def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
@@ -64,7 +42,7 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
 
 def _after_write(request: HttpRequest, url: str) -> HttpResponse:
     """Back to the case page: a redirect, or for HTMX an instruction to go there."""
-    if _is_htmx_partial(request):
+    if is_htmx_partial(request):
         response = HttpResponse(status=200)
         response["HX-Redirect"] = url
         return response
@@ -98,7 +76,7 @@ def _person_choices(candidates: list[lifecycle_selectors.Candidate]) -> list[dic
 @require_http_methods(["GET", "POST"])
 @case_errors
 def referral_create_view(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     if not lifecycle_selectors.referable_partnership_ids(actor):
         return _forbidden(
             request,
@@ -163,10 +141,10 @@ def _add_service_errors(form: ReferralForm, exc: ValidationError) -> None:
 @require_http_methods(["GET"])
 @case_errors
 def triage_queue_view(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     if not may_triage(actor):
         return _forbidden(request, _("The triage queue is for the coordinators of a partnership."))
-    page = lifecycle_selectors.triage_queue(actor=actor, page=_page_number(request.GET.get("page")))
+    page = lifecycle_selectors.triage_queue(actor=actor, page=page_number(request.GET.get("page")))
     return render(request, "cases/lifecycle/triage_queue.html", {"page": page})
 
 
@@ -189,7 +167,7 @@ def _triage_page(
 @require_http_methods(["GET", "POST"])
 @case_errors
 def triage_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = lifecycle_selectors.case_for_triage(actor=actor, case_id=pk)
     if request.method == "GET":
         return _triage_page(request, actor, case, TriageForm(initial={"version": case.version}))
@@ -262,11 +240,11 @@ def _lifecycle_page(
         "moves": moves,
         "can_triage": can_triage and coordinates(actor, case.partnership_id),
         "problem": problem,
-        "partial": _is_htmx_partial(request),
+        "partial": is_htmx_partial(request),
     }
     template = (
         "cases/lifecycle/_lifecycle.html"
-        if _is_htmx_partial(request)
+        if is_htmx_partial(request)
         else "cases/lifecycle/lifecycle.html"
     )
     response = render(request, template, context, status=status)
@@ -278,14 +256,14 @@ def _lifecycle_page(
 @require_http_methods(["GET"])
 @case_errors
 def lifecycle_section_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _lifecycle_page(request, _actor(request), pk)
+    return _lifecycle_page(request, request_actor(request), pk)
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["POST"])
 @case_errors
 def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     case = get_case_or_404(actor, pk, Action.WRITE)
     require(may_move(actor, case))
     parsed = TransitionForm(request.POST)
@@ -386,7 +364,7 @@ def _key_dates_page(
     }
     template = (
         "cases/lifecycle/_key_dates.html"
-        if _is_htmx_partial(request)
+        if is_htmx_partial(request)
         else "cases/lifecycle/key_dates.html"
     )
     response = render(request, template, context, status=status)
@@ -398,7 +376,7 @@ def _key_dates_page(
 @require_http_methods(["GET", "POST"])
 @case_errors
 def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     if request.method == "GET":
         return _key_dates_page(request, actor, pk)
     case = get_case_or_404(actor, pk, Action.WRITE)

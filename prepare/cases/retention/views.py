@@ -30,7 +30,7 @@ from prepare.cases.retention.forms import (
     LegalHoldForm,
     LegalHoldReleaseForm,
 )
-from prepare.cases.views import INVALID, _actor, _is_htmx_partial, case_errors
+from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor, saved
 
 
 def _section(
@@ -49,14 +49,14 @@ def _section(
         ErasureRequestForm,
     )
 
-    actor = _actor(request)
+    actor = request_actor(request)
     overview = retention_selectors.retention_overview(actor=actor, case_id=pk, view=view)
     pending = retention_selectors.pending_for_case(overview.case) if overview.manage else None
     context = {
         "overview": overview,
         "case": overview.case,
         "form": form or LegalHoldForm(),
-        "oob": oob and _is_htmx_partial(request),
+        "oob": oob and is_htmx_partial(request),
         "erasure_pending": pending,
         "erasure_offer": pending is None and may_request_erasure(actor, overview.case),
         "erasure_decide": pending is not None and may_decide_erasure(actor, pending),
@@ -67,7 +67,7 @@ def _section(
     }
     template = (
         "cases/retention/_section.html"
-        if _is_htmx_partial(request)
+        if is_htmx_partial(request)
         else "cases/retention/section.html"
     )
     response = render(request, template, context, status=status)
@@ -83,17 +83,19 @@ def retention_section_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _done(request: HttpRequest, pk: int, message: str) -> HttpResponse:
-    messages.success(request, message)
-    if _is_htmx_partial(request):
-        return _section(request, pk, oob=True)
-    return redirect(reverse("cases:case", args=[pk]) + "#retention")
+    return saved(
+        request,
+        message,
+        section=lambda: _section(request, pk, oob=True),
+        then=reverse("cases:case", args=[pk]) + "#retention",
+    )
 
 
 @route_policy(RoutePolicy.CASE)
 @require_http_methods(["POST"])
 @case_errors
 def legal_hold_place_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     # Who may not change the case's holds gets 403 (or 404), not a form error.
     retention_selectors.legal_hold_check(actor=actor, case_id=pk)
     form = LegalHoldForm(request.POST)
@@ -116,7 +118,7 @@ def legal_hold_place_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["POST"])
 @case_errors
 def legal_hold_release_view(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     form = LegalHoldReleaseForm(request.POST)
     if not form.is_valid():
         raise NotVisible
@@ -149,7 +151,7 @@ def _add_errors(form: forms.Form, exc: ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 def dpo_legal_holds_view(request: HttpRequest) -> HttpResponse:
     """Legal holds for the DPO, who does not see cases: by reference, no case content."""
-    actor = _actor(request)
+    actor = request_actor(request)
     try:
         require(is_data_protection_officer(actor))
     except WriteForbidden as exc:
@@ -202,7 +204,7 @@ def _erased(request: HttpRequest, reference: str, back: str) -> HttpResponse:
         _("Case %(reference)s is erased. The audit log keeps its tombstone.")
         % {"reference": reference},
     )
-    if _is_htmx_partial(request):
+    if is_htmx_partial(request):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = back
         return response
@@ -214,7 +216,7 @@ def _erased(request: HttpRequest, reference: str, back: str) -> HttpResponse:
 @case_errors
 def erasure_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One URL for the three steps on the case page, told apart by ``op``."""
-    actor = _actor(request)
+    actor = request_actor(request)
     op = request.POST.get("op", "")
     if op not in OPS:
         raise NotVisible
@@ -274,7 +276,7 @@ def erasure_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dpo_erasure_view(request: HttpRequest) -> HttpResponse:
     """The DPO's erasure requests: ask by reference, approve or refuse others'."""
-    actor = _actor(request)
+    actor = request_actor(request)
     try:
         require(is_data_protection_officer(actor))
     except WriteForbidden as exc:

@@ -15,23 +15,9 @@ from prepare.accounts.models import User
 from prepare.cases.transfer import selectors as transfer_selectors
 from prepare.cases.transfer import services as transfer_services
 from prepare.cases.transfer.forms import TransferDecisionForm, TransferProposeForm
-from prepare.cases.views import INVALID, case_errors
+from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor
 
 # --- Helpers ------------------------------------------------------------------------
-
-
-def _actor(request: HttpRequest) -> User:
-    user = request.user
-    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
-    assert isinstance(user, User)
-    return user
-
-
-def _is_htmx_partial(request: HttpRequest) -> bool:
-    details = getattr(request, "htmx", None)
-    if not details:
-        return False
-    return not details.boosted and not details.history_restore_request
 
 
 def _section_page(
@@ -48,7 +34,7 @@ def _section_page(
             partnerships=transfer_selectors.target_partnerships(case=section.case),
             categories=transfer_selectors.summary_categories(actor=actor, case=section.case),
         )
-    partial = _is_htmx_partial(request)
+    partial = is_htmx_partial(request)
     context = {"section": section, "case": section.case, "form": form, "oob": oob and partial}
     template = "cases/transfer/_section.html" if partial else "cases/transfer/section.html"
     response = render(request, template, context, status=status)
@@ -64,7 +50,7 @@ def _section_page(
 @case_errors
 def transfer_section_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The case's transfers; for its coordinator, the form to propose one."""
-    actor = _actor(request)
+    actor = request_actor(request)
     if request.method == "GET":
         return _section_page(request, actor, pk)
     # Refused before the form is looked at: 404 invisible, 403 not the coordinator.
@@ -87,7 +73,7 @@ def transfer_section_view(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, _("The transfer is proposed to the receiving coordinator."))
-            if _is_htmx_partial(request):
+            if is_htmx_partial(request):
                 return _section_page(request, actor, pk, oob=True)
             return redirect(reverse("cases:case", args=[pk]) + "#transfer")
     return _section_page(request, actor, pk, form=form, status=INVALID, oob=True)
@@ -98,7 +84,7 @@ def transfer_section_view(request: HttpRequest, pk: int) -> HttpResponse:
 @case_errors
 def transfer_inbox_view(request: HttpRequest) -> HttpResponse:
     """Transfers proposed to the partnerships the user coordinates, and their own."""
-    lists = transfer_selectors.transfer_lists(actor=_actor(request))
+    lists = transfer_selectors.transfer_lists(actor=request_actor(request))
     return render(request, "cases/transfer/inbox.html", {"lists": lists})
 
 
@@ -107,7 +93,7 @@ def transfer_inbox_view(request: HttpRequest) -> HttpResponse:
 @case_errors
 def transfer_decide_view(request: HttpRequest, transfer_pk: int) -> HttpResponse:
     """The package of a proposed transfer, with the receiving coordinator's decision."""
-    actor = _actor(request)
+    actor = request_actor(request)
     # 404 for whoever does not see the transfer, 403 for the sending side.
     transfer_selectors.transfer_decision_check(actor=actor, transfer_id=transfer_pk)
     form = TransferDecisionForm(request.POST or None)
@@ -143,7 +129,7 @@ def transfer_decide_view(request: HttpRequest, transfer_pk: int) -> HttpResponse
 @require_http_methods(["POST"])
 @case_errors
 def transfer_withdraw_view(request: HttpRequest, transfer_pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request_actor(request)
     transfer = transfer_services.transfer_withdraw(actor=actor, transfer_id=transfer_pk)
     messages.success(request, _("The transfer is withdrawn."))
     return redirect(reverse("cases:case", args=[transfer.case_id]) + "#transfer")

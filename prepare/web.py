@@ -1,0 +1,107 @@
+"""What every page view shares: the signed-in actor, HTMX partials, page numbers,
+and how the policy's answers and version conflicts become pages.
+
+A case page wraps its view in ``case_errors``: ``NotVisible`` (and any 404)
+answers the case-aware 404 page, ``WriteForbidden`` the 403 page, a stale or
+missing version the conflict page; an HTMX request gets the same message in
+the page's message area instead."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from prepare.access.errors import WriteForbidden
+from prepare.accounts.models import User
+from prepare.locking import StaleVersion, VersionRequired
+
+# The status of a form sent back with errors; HTMX is configured (base.html)
+# to swap it in like a 200.
+INVALID = 422
+MAX_PAGE = 10_000
+
+View = Callable[..., HttpResponse]
+
+
+def request_actor(request: HttpRequest) -> User:
+    user = request.user
+    # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
+    assert isinstance(user, User)
+    return user
+
+
+def is_htmx_partial(request: HttpRequest) -> bool:
+    details = getattr(request, "htmx", None)
+    if not details:
+        return False
+    return not details.boosted and not details.history_restore_request
+
+
+def alert(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """An error for an HTMX request, shown in the page's message area."""
+    response = render(request, "includes/alert.html", {"message": message}, status=status)
+    response["HX-Retarget"] = "#messages"
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def case_errors(view: View) -> View:
+    """403 for a forbidden write, a case-aware 404, for pages and for HTMX."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except WriteForbidden:
+            message = _("You can see this case but you are not allowed to make this change.")
+            if is_htmx_partial(request):
+                return alert(request, message, 403)
+            return render(request, "cases/403.html", {"message": message}, status=403)
+        except Http404:
+            if is_htmx_partial(request):
+                message = _("This case does not exist or is not shared with you.")
+                return alert(request, message, 404)
+            return render(
+                request,
+                "cases/404.html",
+                {
+                    "case_pk": kwargs.get("pk"),
+                    "offer_break_glass": getattr(request.resolver_match, "url_name", "")
+                    != "break_glass",
+                },
+                status=404,
+            )
+        except (StaleVersion, VersionRequired) as exc:
+            status = 409 if isinstance(exc, StaleVersion) else 428
+            if is_htmx_partial(request):
+                return alert(request, str(exc.message), status)
+            return render(request, "cases/conflict.html", {"message": exc.message}, status=status)
+
+    return wrapped
+
+
+# --- Caseload -------------------------------------------------------------------
+
+
+def page_number(raw: str | None) -> int:
+    # isdecimal() alone accepts digits int() refuses, such as "²" or Arabic-Indic ones.
+    if raw is None or not (raw.isascii() and raw.isdecimal()):
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
+
+
+def saved(
+    request: HttpRequest, message: str, *, section: Callable[[], HttpResponse], then: str
+) -> HttpResponse:
+    """Confirm a save in words (the message area is announced to screen readers):
+    an HTMX request gets the refreshed ``section``, a plain one goes to ``then``."""
+    messages.success(request, message)
+    if is_htmx_partial(request):
+        return section()
+    return redirect(then)
