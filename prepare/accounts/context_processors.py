@@ -4,8 +4,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from prepare.access.policy import is_auditor
 from prepare.accounts.middleware import is_verified
-from prepare.accounts.models import Role
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "verified": verified,
             "cases": verified and getattr(user, "reads_cases", False),
             "partnerships": verified and role not in ("",),
-            "audit": verified and role == Role.AUDITOR,
+            "audit": verified and is_auditor(user),
             # The bell: one count on a partial index, only after the second factor.
             "unread": _unread_notifications(user) if verified else 0,
         }

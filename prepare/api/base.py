@@ -8,7 +8,8 @@ writes the agreement does not grant answer 403 (see ``exceptions``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,7 @@ from prepare.accounts.models import User
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
 from prepare.api.pagination import CappedPagination
+from prepare.locking import StaleVersion
 
 # --- Input ---------------------------------------------------------------------
 
@@ -201,3 +203,32 @@ EMPTY_BODY = {
         "description": "Nothing to send: an empty object, or no body.",
     }
 }
+
+
+SHARED_ANSWERS: dict[int, OpenApiResponse] = {
+    400: R400,
+    401: R401,
+    403: R403,
+    404: R404,
+    409: R409,
+    412: R412,
+    428: R428,
+}
+
+
+def answers(own: dict[int, Any], *shared: int) -> dict[int, Any]:
+    """An operation's documented answers: its own (``{200: Serializer}``) and the
+    shared ones by status code, in the order of the codes."""
+    return dict(sorted({**own, **{code: SHARED_ANSWERS[code] for code in shared}}.items()))
+
+
+@contextmanager
+def stale_version_answer(from_header: bool) -> Iterator[None]:
+    """Inside, a change refused for a stale version answers 412 when the version
+    came as If-Match, 409 when it came in the body."""
+    try:
+        yield
+    except StaleVersion as exc:
+        if from_header:
+            raise PreconditionFailed from exc
+        raise

@@ -23,31 +23,26 @@ from prepare.api.base import (
     ETAG,
     IF_MATCH,
     MAX_ID,
-    R400,
-    R401,
-    R403,
     R404,
     R404_PAGE,
-    R409,
-    R412,
-    R428,
     ApiViewSet,
     ErrorSerializer,
     OrganisationRefSerializer,
     QueryParamsSerializer,
     StrictSerializer,
     UserRefSerializer,
+    answers,
     etag_header,
     expected_version,
     page_number,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed, WriteNotAllowed
+from prepare.api.exceptions import WriteNotAllowed
 from prepare.api.pagination import CappedPagination
 from prepare.cases import selectors as cases_selectors
 from prepare.cases import services
 from prepare.cases.models import CaseStatus, DataSubjectCategory, NoteKind
-from prepare.locking import StaleVersion
 
 
 class CaseListQuerySerializer(QueryParamsSerializer):
@@ -194,12 +189,7 @@ class CaseViewSet(ApiViewSet):
         "caseload. The person's name is null unless identity is granted for the case. "
         "Audited as one list event naming the cases returned.",
         parameters=[CaseListQuerySerializer],
-        responses={
-            200: CaseSummarySerializer(many=True),
-            400: R400,
-            401: R401,
-            404: R404_PAGE,
-        },
+        responses=answers({200: CaseSummarySerializer(many=True), 404: R404_PAGE}, 400, 401),
     )
     def list(self, request: Request) -> Response:
         query = CaseListQuerySerializer(data=request.query_params)
@@ -220,7 +210,7 @@ class CaseViewSet(ApiViewSet):
         description="The case, the person (only with identity granted) and what you may do "
         "on it. Audited as a view event.",
         parameters=[CASE_ID, ETAG],
-        responses={200: CaseDetailSerializer, 401: R401, 404: R404},
+        responses=answers({200: CaseDetailSerializer}, 401, 404),
     )
     def retrieve(self, request: Request, case_id: int) -> Response:
         row = cases_selectors.case_get(actor=request_actor(request), case_id=case_id)
@@ -236,7 +226,7 @@ class TeamViewSet(ApiViewSet):
         summary="The case team",
         description="The organisations and named practitioners on the case team. Audited.",
         parameters=[CASE_ID],
-        responses={200: TeamMemberSerializer(many=True), 401: R401, 404: R404},
+        responses=answers({200: TeamMemberSerializer(many=True)}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         rows = cases_selectors.team_list(actor=request_actor(request), case_id=case_id)
@@ -250,13 +240,7 @@ class TeamViewSet(ApiViewSet):
         "Logged as a disclosure naming the recipient.",
         parameters=[CASE_ID],
         request=TeamMemberCreateSerializer,
-        responses={
-            201: TeamMemberSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-        },
+        responses=answers({201: TeamMemberSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -302,7 +286,7 @@ class TeamViewSet(ApiViewSet):
             OpenApiParameter("member_id", OpenApiTypes.INT, OpenApiParameter.PATH),
         ],
         request=None,
-        responses={204: None, 401: R401, 403: R403, 404: R404},
+        responses=answers({204: None}, 401, 403, 404),
     )
     def destroy(self, request: Request, case_id: int, member_id: int) -> Response:
         actor = request_actor(request)
@@ -323,14 +307,16 @@ class NoteViewSet(ApiViewSet):
         description="The notes in the categories you may read, newest first. Audited as one "
         "list event naming the notes and their categories.",
         parameters=[CASE_ID, NoteListQuerySerializer],
-        responses={
-            200: NoteSerializer(many=True),
-            400: R400,
-            401: R401,
-            404: OpenApiResponse(
-                ErrorSerializer, description=f"{R404.description} Or no such page."
-            ),
-        },
+        responses=answers(
+            {
+                200: NoteSerializer(many=True),
+                404: OpenApiResponse(
+                    ErrorSerializer, description=f"{R404.description} Or no such page."
+                ),
+            },
+            400,
+            401,
+        ),
     )
     def list(self, request: Request, case_id: int) -> Response:
         query = NoteListQuerySerializer(data=request.query_params)
@@ -351,7 +337,7 @@ class NoteViewSet(ApiViewSet):
         "or assessment. Logged.",
         parameters=[CASE_ID, ETAG],
         request=NoteCreateSerializer,
-        responses={201: NoteSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: NoteSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -384,7 +370,7 @@ class NoteViewSet(ApiViewSet):
             OpenApiParameter("note_id", OpenApiTypes.INT, OpenApiParameter.PATH),
             ETAG,
         ],
-        responses={200: NoteSerializer, 401: R401, 404: R404},
+        responses=answers({200: NoteSerializer}, 401, 404),
     )
     def retrieve(self, request: Request, case_id: int, note_id: int) -> Response:
         row = cases_selectors.note_get(
@@ -402,7 +388,7 @@ class NoteViewSet(ApiViewSet):
         if "kind" not in data and "text" not in data:
             raise ValidationError({"non_field_errors": [_("Send the kind, the text or both.")]})
         version, from_header = expected_version(request, data.get("version"))
-        try:
+        with stale_version_answer(from_header):
             note = services.note_update(
                 actor=actor,
                 note_id=note_id,
@@ -410,10 +396,6 @@ class NoteViewSet(ApiViewSet):
                 kind=data.get("kind"),
                 text=data.get("text"),
             )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
         return Response(
             NoteSerializer(cases_selectors.note_row(note)).data, headers=etag_header(note.version)
         )
@@ -427,16 +409,7 @@ class NoteViewSet(ApiViewSet):
             ETAG,
         ],
         "request": NoteUpdateSerializer,
-        "responses": {
-            200: NoteSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-            409: R409,
-            412: R412,
-            428: R428,
-        },
+        "responses": answers({200: NoteSerializer}, 400, 401, 403, 404, 409, 412, 428),
     }
 
     @extend_schema(

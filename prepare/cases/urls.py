@@ -39,7 +39,7 @@ urlpatterns = [
     path("legal-holds/", retention_views.dpo_legal_holds_view, name="legal_holds"),
     path("cases/<int:pk>/erasure/", retention_views.erasure_view, name="erasure"),
     path("erasure-requests/", retention_views.dpo_erasure_view, name="erasure_requests"),
-    # Referral, triage, status and key dates (prepare.cases.lifecycle_views).
+    # Referral, triage, status and key dates (prepare.cases.lifecycle.views).
     path("referrals/new/", lifecycle_views.referral_create_view, name="referral_create"),
     path("triage/", lifecycle_views.triage_queue_view, name="triage_queue"),
     path("cases/<int:pk>/triage/", lifecycle_views.triage_decide_view, name="triage_decide"),
@@ -50,7 +50,7 @@ urlpatterns = [
     ),
     path("cases/<int:pk>/transitions/", lifecycle_views.transition_view, name="transition"),
     path("cases/<int:pk>/key-dates/", lifecycle_views.key_dates_view, name="key_dates"),
-    # Transfer to another partnership (prepare.cases.transfer_views).
+    # Transfer to another partnership (prepare.cases.transfer.views).
     path(
         "cases/<int:pk>/transfer/",
         transfer_views.transfer_section_view,

@@ -30,14 +30,15 @@ from prepare.api.base import (
     ApiViewSet,
     ErrorSerializer,
     StrictSerializer,
+    answers,
     etag_header,
     expected_version,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed, WriteNotAllowed
+from prepare.api.exceptions import WriteNotAllowed
 from prepare.api.pagination import CappedPagination
 from prepare.cases import selectors as cases_selectors
-from prepare.locking import StaleVersion
 from prepare.monitoring import selectors, services
 from prepare.monitoring.models import (
     SUMMARY_MAX_LENGTH,
@@ -232,16 +233,6 @@ def _paginate(viewset: ApiViewSet, request: Request) -> tuple[CappedPagination, 
     return paginator, lambda qs: paginator.paginate_queryset(qs, request, viewset)
 
 
-def _locked(call: Any, from_header: bool) -> Any:
-    """Run a versioned change; a stale If-Match is 412, a stale body version 409."""
-    try:
-        return call()
-    except StaleVersion as exc:
-        if from_header:
-            raise PreconditionFailed from exc
-        raise
-
-
 # --- Contacts ------------------------------------------------------------------------------
 
 
@@ -270,7 +261,7 @@ class ContactViewSet(ApiViewSet):
         "the agreement lets you write. Logged.",
         parameters=[CASE_ID, ETAG],
         request=ContactCreateSerializer,
-        responses={201: ContactSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: ContactSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -315,12 +306,10 @@ class ContactViewSet(ApiViewSet):
         if not fields:
             raise ValidationError({"non_field_errors": [_("Send at least one field to change.")]})
         version, from_header = expected_version(request, data.get("version"))
-        contact = _locked(
-            lambda: services.contact_update(
+        with stale_version_answer(from_header):
+            contact = services.contact_update(
                 actor=actor, contact_id=contact_id, version=version, **fields
-            ),
-            from_header,
-        )
+            )
         return Response(
             ContactSerializer(selectors.contact_row(contact)).data,
             headers=etag_header(contact.version),
@@ -354,7 +343,7 @@ class LicenceConditionViewSet(ApiViewSet):
         description="Needs the justice category for writing. Logged.",
         parameters=[CASE_ID, ETAG],
         request=ConditionCreateSerializer,
-        responses={201: ConditionSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: ConditionSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -386,7 +375,7 @@ class BreachViewSet(ApiViewSet):
         "condition applied. Logged.",
         parameters=[CONDITION_ID],
         request=BreachCreateSerializer,
-        responses={201: BreachSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: BreachSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, condition_id: int) -> Response:
         actor = request_actor(request)
@@ -440,7 +429,7 @@ class SignalViewSet(ApiViewSet):
         "reference and the severity only. Logged.",
         parameters=[CASE_ID, ETAG],
         request=SignalCreateSerializer,
-        responses={201: SignalSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: SignalSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -481,18 +470,16 @@ class SignalViewSet(ApiViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
-        signal = _locked(
-            lambda: services.signal_acknowledge(
+        with stale_version_answer(from_header):
+            signal = services.signal_acknowledge(
                 actor=actor, signal_id=signal_id, version=version, note=data["note"]
-            ),
-            from_header,
-        )
+            )
         return Response(
             SignalSerializer(selectors.signal_row(signal)).data, headers=etag_header(signal.version)
         )
 
 
-# --- Routes (added to prepare/api/urls.py) -------------------------------------------------
+# --- Routes (composed into /api/v1/ by prepare/api/urls.py) ------------------------------
 
 urlpatterns = [
     path(

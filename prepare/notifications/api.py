@@ -17,13 +17,13 @@ from rest_framework.response import Response
 
 from prepare.api.base import (
     EMPTY_BODY,
-    R400,
     R401,
     R404_PAGE,
     ApiViewSet,
     ErrorSerializer,
     QueryParamsSerializer,
     StrictSerializer,
+    answers,
     request_actor,
 )
 from prepare.api.pagination import CappedPagination
@@ -113,12 +113,7 @@ class NotificationViewSet(ApiViewSet):
         "A page that names cases is audited as one list event naming them, as in the web "
         "list.",
         parameters=[NotificationListQuerySerializer],
-        responses={
-            200: NotificationSerializer(many=True),
-            400: R400,
-            401: R401,
-            404: R404_PAGE,
-        },
+        responses=answers({200: NotificationSerializer(many=True), 404: R404_PAGE}, 400, 401),
     )
     def list(self, request: Request) -> Response:
         query = NotificationListQuerySerializer(data=request.query_params)
@@ -159,7 +154,7 @@ class NotificationViewSet(ApiViewSet):
         "Logged, naming the notification's case.",
         parameters=[NOTIFICATION_ID],
         request=EMPTY_BODY,
-        responses={200: NotificationSerializer, 400: R400, 401: R401, 404: R404_NOTIFICATION},
+        responses=answers({200: NotificationSerializer, 404: R404_NOTIFICATION}, 400, 401),
     )
     def read(self, request: Request, notification_id: int) -> Response:
         NotificationReadSerializer(data=request.data).is_valid(raise_exception=True)
@@ -175,7 +170,7 @@ class NotificationViewSet(ApiViewSet):
         description="Marks every unread notification of yours read and says how many. "
         "Logged when it marks any.",
         request=EMPTY_BODY,
-        responses={200: MarkedSerializer, 400: R400, 401: R401},
+        responses=answers({200: MarkedSerializer}, 400, 401),
     )
     def read_all(self, request: Request) -> Response:
         NotificationReadSerializer(data=request.data).is_valid(raise_exception=True)

@@ -144,7 +144,7 @@ def case_checklist(
         case=case,
         today=today,
         started=started,
-        may_start=not started and may_start_planning(actor, case, can_write_case=abilities.write),
+        may_start=not started and abilities.start_planning,
         release_on=release_on,
         groups=groups,
         progress=_progress(items, today),

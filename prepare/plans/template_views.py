@@ -11,14 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.partnerships.models import Partnership
@@ -30,10 +29,7 @@ from prepare.web import INVALID, request_actor
 
 
 def _partnership(request: HttpRequest, pk: int) -> Partnership:
-    try:
-        return editing.partnership_for_template(actor=request_actor(request), partnership_id=pk)
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
+    return editing.partnership_for_template(actor=request_actor(request), partnership_id=pk)
 
 
 def _item(partnership: Partnership, item_pk: int) -> ChecklistTemplateItem:
@@ -55,10 +51,7 @@ def _add_errors(form: TemplateItemForm, exc: ValidationError) -> None:
 
 
 def _editor(request: HttpRequest, pk: int, *, problem: str = "", status: int = 200) -> HttpResponse:
-    try:
-        view = editing.template_read(actor=request_actor(request), partnership_id=pk)
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
+    view = editing.template_read(actor=request_actor(request), partnership_id=pk)
     context = {"view": view, "partnership": view.partnership, "problem": problem}
     return render(request, "plans/template/editor.html", context, status=status)
 
@@ -122,8 +115,6 @@ def template_item_add(request: HttpRequest, pk: int) -> HttpResponse:
             item = editing.template_item_add(
                 actor=request_actor(request), partnership_id=partnership.pk, data=form.item_data()
             )
-        except WriteForbidden as exc:
-            raise PermissionDenied from exc
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -161,8 +152,6 @@ def template_item_edit(request: HttpRequest, pk: int, template_item_pk: int) -> 
                 version=version,
                 data=form.item_data(),
             )
-        except WriteForbidden as exc:
-            raise PermissionDenied from exc
         except StaleVersion as exc:
             # Keep what the coordinator typed, show what is saved now beside
             # it, and base the next save on the saved version.
@@ -220,8 +209,6 @@ def template_item_remove(request: HttpRequest, pk: int, template_item_pk: int) -
             item_id=item.pk,
             version=parse_version(request.POST.get("version")),
         )
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
     except (StaleVersion, VersionRequired) as exc:
         # Show the item as it is now, with its current version, to confirm again.
         context.update(_shown(partnership, _item(partnership, item.pk)))
@@ -248,8 +235,6 @@ def template_item_move(request: HttpRequest, pk: int, template_item_pk: int) -> 
             version=parse_version(request.POST.get("version")),
             direction=direction,
         )
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
     except (StaleVersion, VersionRequired) as exc:
         status = 409 if isinstance(exc, StaleVersion) else 428
         return _editor(request, pk, problem=str(exc.message), status=status)

@@ -46,7 +46,7 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/me/", "get"): {"200", "401"},
-    # Release planning (prepare/api/plans.py).
+    # Release planning (prepare/plans/api/checklists.py).
     ("/api/v1/cases/{case_id}/checklist/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/checklist/", "post"): {"201", "400", "401", "403", "404"},
     ("/api/v1/checklist-items/{item_id}/", "patch"): {
@@ -60,7 +60,7 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/release-board/", "get"): {"200", "400", "401", "404"},
-    # Monitoring (prepare/api/monitoring.py).
+    # Monitoring (prepare/monitoring/api.py).
     ("/api/v1/cases/{case_id}/contacts/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/contacts/", "post"): {"201", "400", "401", "403", "404"},
     ("/api/v1/contacts/{contact_id}/", "patch"): {
@@ -94,7 +94,7 @@ OPERATIONS = {
         "412",
         "428",
     },
-    # Lifecycle (prepare/api/lifecycle.py).
+    # Lifecycle (prepare/cases/lifecycle/api/lifecycle.py).
     ("/api/v1/referrals/", "post"): {"201", "400", "401", "403", "409"},
     ("/api/v1/cases/{case_id}/transitions/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/transitions/", "post"): {
@@ -129,7 +129,7 @@ OPERATIONS = {
         "412",
         "428",
     },
-    # Transfers (prepare/api/transfers.py).
+    # Transfers (prepare/cases/transfer/api.py).
     ("/api/v1/cases/{case_id}/transfers/", "post"): {"201", "400", "401", "403", "404"},
     ("/api/v1/transfers/", "get"): {"200", "400", "401"},
     ("/api/v1/transfers/{transfer_id}/", "get"): {"200", "401", "404"},
@@ -157,7 +157,7 @@ OPERATIONS = {
         "404",
         "409",
     },
-    # The partnership's release-checklist template (prepare/api/checklist_templates.py).
+    # The partnership's release-checklist template (prepare/plans/api/templates.py).
     ("/api/v1/partnerships/{partnership_id}/checklist-template/", "get"): {
         "200",
         "401",
@@ -197,7 +197,7 @@ OPERATIONS = {
         "412",
         "428",
     },
-    # Triage (prepare/api/triage.py).
+    # Triage (prepare/cases/lifecycle/api/triage.py).
     ("/api/v1/triage/", "get"): {"200", "401", "403", "404"},
     ("/api/v1/cases/{case_id}/triage/", "get"): {"200", "401", "403", "404"},
     ("/api/v1/cases/{case_id}/triage/", "post"): {
@@ -211,12 +211,13 @@ OPERATIONS = {
         "422",
         "428",
     },
-    # Notifications (prepare/api/notifications.py).
+    # Notifications (prepare/notifications/api.py).
     ("/api/v1/notifications/", "get"): {"200", "400", "401", "404"},
     ("/api/v1/notifications/count/", "get"): {"200", "401"},
     ("/api/v1/notifications/{notification_id}/read/", "post"): {"200", "400", "401", "404"},
     ("/api/v1/notifications/read-all/", "post"): {"200", "400", "401"},
-    # Casework (prepare/api/casework.py).
+    # My tasks, the timeline and legal holds (prepare/plans/api/tasks.py,
+    # prepare/cases/timeline/api.py, prepare/cases/retention/api.py).
     ("/api/v1/my-tasks/", "get"): {"200", "400", "401", "404"},
     ("/api/v1/cases/{case_id}/timeline/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/legal-holds/", "get"): {"200", "401", "404"},

@@ -24,20 +24,18 @@ from prepare.accounts.models import User
 from prepare.api.base import (
     CASE_ID,
     EMPTY_BODY,
-    R400,
-    R401,
-    R404,
     ApiViewSet,
     ErrorSerializer,
     StrictSerializer,
     UserRefSerializer,
+    answers,
     request_actor,
 )
 from prepare.cases.retention import selectors as retention_selectors
 from prepare.cases.retention import services as retention_services
 from prepare.partnerships.models import RetentionAction
 
-# The web form's limit (``retention_views.LegalHoldForm``) and the model's.
+# The web form's limit (``prepare.cases.retention.forms.LegalHoldForm``) and the model's.
 REASON_MAX_LENGTH = 2000
 HOLD_ID = OpenApiParameter("hold_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -148,7 +146,7 @@ class LegalHoldViewSet(ApiViewSet):
         "it; the reasons, who placed them and the past holds are for the coordinator of "
         "the case's partnership. Audited as a view event.",
         parameters=[CASE_ID],
-        responses={200: LegalHoldsSerializer, 401: R401, 404: R404},
+        responses=answers({200: LegalHoldsSerializer}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         overview = retention_selectors.retention_overview(
@@ -174,13 +172,7 @@ class LegalHoldViewSet(ApiViewSet):
         "Recorded and audited.",
         parameters=[CASE_ID],
         request=LegalHoldPlaceSerializer,
-        responses={
-            201: LegalHoldSerializer,
-            400: R400,
-            401: R401,
-            403: R403_HOLDS,
-            404: R404,
-        },
+        responses=answers({201: LegalHoldSerializer, 403: R403_HOLDS}, 400, 401, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -209,14 +201,9 @@ class LegalHoldViewSet(ApiViewSet):
         "only. Recorded and audited.",
         parameters=[CASE_ID, HOLD_ID],
         request=EMPTY_BODY,
-        responses={
-            200: LegalHoldSerializer,
-            400: R400,
-            401: R401,
-            403: R403_HOLDS,
-            404: R404,
-            422: R422_RELEASED,
-        },
+        responses=answers(
+            {200: LegalHoldSerializer, 403: R403_HOLDS, 422: R422_RELEASED}, 400, 401, 404
+        ),
     )
     def release(self, request: Request, case_id: int, hold_id: int) -> Response:
         actor = request_actor(request)

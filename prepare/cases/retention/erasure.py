@@ -147,7 +147,7 @@ def case_erase(
     """Remove the case's data from every table; leave a data-free tombstone.
 
     Called by ``retention_run`` (a system operation) or by the approval of an
-    erasure request (``prepare.cases.erasure``), which checked the people
+    erasure request (``prepare.cases.retention.erasure``), which checked the people
     first; here only the legal holds are checked. Returns the number of rows
     removed per table.
     """

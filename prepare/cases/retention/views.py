@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.abilities import may_decide_erasure, may_request_erasure
-from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.access.errors import NotVisible
 from prepare.access.policy import is_data_protection_officer, require
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention import erasure as retention_erasure
@@ -43,12 +43,6 @@ def _section(
     oob: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    from prepare.cases.retention.forms import (
-        ErasureApproveForm,
-        ErasureDeclineForm,
-        ErasureRequestForm,
-    )
-
     actor = request_actor(request)
     overview = retention_selectors.retention_overview(actor=actor, case_id=pk, view=view)
     pending = retention_selectors.pending_for_case(overview.case) if overview.manage else None
@@ -152,10 +146,7 @@ def _add_errors(form: forms.Form, exc: ValidationError) -> None:
 def dpo_legal_holds_view(request: HttpRequest) -> HttpResponse:
     """Legal holds for the DPO, who does not see cases: by reference, no case content."""
     actor = request_actor(request)
-    try:
-        require(is_data_protection_officer(actor))
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
+    require(is_data_protection_officer(actor))
     form = DpoLegalHoldForm()
     status = 200
     if request.method == "POST" and "hold" in request.POST:
@@ -277,10 +268,7 @@ def erasure_view(request: HttpRequest, pk: int) -> HttpResponse:
 def dpo_erasure_view(request: HttpRequest) -> HttpResponse:
     """The DPO's erasure requests: ask by reference, approve or refuse others'."""
     actor = request_actor(request)
-    try:
-        require(is_data_protection_officer(actor))
-    except WriteForbidden as exc:
-        raise PermissionDenied from exc
+    require(is_data_protection_officer(actor))
     context: dict[str, Any] = {"form": DpoErasureRequestForm(prefix="erasure")}
     status = 200
     op = request.POST.get("op", "") if request.method == "POST" else ""

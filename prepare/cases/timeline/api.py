@@ -17,9 +17,8 @@ from rest_framework.response import Response
 from prepare.access.categories import Category
 from prepare.api.base import (
     CASE_ID,
-    R401,
-    R404,
     ApiViewSet,
+    answers,
     request_actor,
 )
 from prepare.cases.timeline import selectors as timeline_selectors
@@ -57,7 +56,7 @@ class TimelineViewSet(ApiViewSet):
         f"{timeline_selectors.PER_SOURCE} of each kind (not paginated, as on the web). "
         "Audited as a view event.",
         parameters=[CASE_ID],
-        responses={200: TimelineEntrySerializer(many=True), 401: R401, 404: R404},
+        responses=answers({200: TimelineEntrySerializer(many=True)}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         _case, entries = timeline_selectors.case_timeline(

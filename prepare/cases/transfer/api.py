@@ -17,12 +17,12 @@ from prepare.api.base import (
     R400,
     R401,
     R403,
-    R404,
     R404_PAGE,
     ApiViewSet,
     OrganisationRefSerializer,
     QueryParamsSerializer,
     StrictSerializer,
+    answers,
     request_actor,
 )
 from prepare.api.pagination import CappedPagination
@@ -211,7 +211,7 @@ class CaseTransferViewSet(ApiViewSet):
         "basis.",
         parameters=[CASE_ID],
         request=TransferCreateSerializer,
-        responses={201: TransferSerializer, 400: R400, 401: R401, 403: R403, 404: R404},
+        responses=answers({201: TransferSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -240,7 +240,7 @@ class TransferViewSet(ApiViewSet):
         "Incoming ones carry the package: only what your agreement allows. Audited as one "
         "list event.",
         parameters=[TransferListQuerySerializer],
-        responses={200: TransferSerializer(many=True), 400: R400, 401: R401, 404: R404_PAGE},
+        responses=answers({200: TransferSerializer(many=True), 404: R404_PAGE}, 400, 401),
     )
     def list(self, request: Request) -> Response:
         query = TransferListQuerySerializer(data=request.query_params)

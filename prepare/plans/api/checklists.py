@@ -20,27 +20,20 @@ from prepare.api.base import (
     CASE_ID,
     ETAG,
     MAX_ID,
-    R400,
-    R401,
-    R403,
-    R404,
     R404_PAGE,
-    R409,
-    R412,
-    R428,
     ApiViewSet,
     OrganisationRefSerializer,
     QueryParamsSerializer,
     StrictSerializer,
+    answers,
     etag_header,
     expected_version,
     page_number,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed
 from prepare.api.pagination import CappedPagination
 from prepare.cases.api import PersonNameSerializer
-from prepare.locking import StaleVersion
 from prepare.plans import selectors, services
 from prepare.plans.models import ChecklistItem, ItemStatus
 from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS, CaseChecklist, Progress
@@ -269,7 +262,7 @@ class ChecklistViewSet(ApiViewSet):
         "first, with the progress over those items. The expected release date only with "
         "justice granted. Audited as a view event naming the items.",
         parameters=[CASE_ID],
-        responses={200: ChecklistSerializer, 401: R401, 404: R404},
+        responses=answers({200: ChecklistSerializer}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         data = selectors.case_checklist(
@@ -287,13 +280,7 @@ class ChecklistViewSet(ApiViewSet):
         "date or a number of days from the release. Logged. Answers the checklist as you see it.",
         parameters=[CASE_ID],
         request=ChecklistPostSerializer,
-        responses={
-            201: ChecklistCreatedSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-        },
+        responses=answers({201: ChecklistCreatedSerializer}, 400, 401, 403, 404),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -333,16 +320,7 @@ class ChecklistItemViewSet(ApiViewSet):
         "(If-Match or version); a stale one is refused and nothing changes. Logged.",
         parameters=[ITEM_ID, ITEM_IF_MATCH, ETAG],
         request=ChecklistItemPatchSerializer,
-        responses={
-            200: ChecklistItemSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-            409: R409,
-            412: R412,
-            428: R428,
-        },
+        responses=answers({200: ChecklistItemSerializer}, 400, 401, 403, 404, 409, 412, 428),
     )
     def partial_update(self, request: Request, item_id: int) -> Response:
         actor = request_actor(request)
@@ -352,7 +330,7 @@ class ChecklistItemViewSet(ApiViewSet):
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
         action = data["action"]
-        try:
+        with stale_version_answer(from_header):
             if action == ItemAction.COMPLETE:
                 item = services.checklist_item_complete(
                     actor=actor, item_id=item_id, version=version, note=data.get("note", "")
@@ -371,10 +349,6 @@ class ChecklistItemViewSet(ApiViewSet):
                 )
             else:
                 item = services.checklist_item_reopen(actor=actor, item_id=item_id, version=version)
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
         row = _item(item, timezone.localdate())
         return Response(ChecklistItemSerializer(row).data, headers=etag_header(item.version))
 
@@ -390,12 +364,7 @@ class ReleaseBoardViewSet(ApiViewSet):
         "soonest first, with the progress of each checklist over the items you may read. "
         "Audited as one list event naming the cases.",
         parameters=[ReleaseBoardQuerySerializer],
-        responses={
-            200: ReleaseBoardRowSerializer(many=True),
-            400: R400,
-            401: R401,
-            404: R404_PAGE,
-        },
+        responses=answers({200: ReleaseBoardRowSerializer(many=True), 404: R404_PAGE}, 400, 401),
     )
     def list(self, request: Request) -> Response:
         query = ReleaseBoardQuerySerializer(data=request.query_params)

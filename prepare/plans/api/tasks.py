@@ -18,11 +18,10 @@ from rest_framework.response import Response
 
 from prepare.access.categories import Category
 from prepare.api.base import (
-    R400,
-    R401,
     R404_PAGE,
     ApiViewSet,
     OrganisationRefSerializer,
+    answers,
     request_actor,
 )
 from prepare.api.pagination import MAX_PAGE, CappedPagination
@@ -139,7 +138,7 @@ class MyTasksViewSet(ApiViewSet):
         "signals waiting for your acknowledgement. The person's name is null unless "
         "identity is granted. Audited as list events naming the cases returned.",
         parameters=[PAGE, PAGE_SIZE],
-        responses={200: MyTasksSerializer, 400: R400, 401: R401, 404: R404_PAGE},
+        responses=answers({200: MyTasksSerializer, 404: R404_PAGE}, 400, 401),
     )
     def list(self, request: Request) -> Response:
         actor = request_actor(request)

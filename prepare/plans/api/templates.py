@@ -27,12 +27,13 @@ from prepare.api.base import (
     ErrorSerializer,
     OrganisationRefSerializer,
     StrictSerializer,
+    answers,
     etag_header,
     expected_version,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed
-from prepare.locking import MAX_VERSION, StaleVersion
+from prepare.locking import MAX_VERSION
 from prepare.plans import template_editing as editing
 from prepare.plans.models import TEMPLATE_MAX_OFFSET_DAYS, ChecklistTemplateItem
 from prepare.plans.services import TITLE_MAX_LENGTH
@@ -290,13 +291,7 @@ class ChecklistTemplateViewSet(ApiViewSet):
         "Checklists already started do not change.",
         parameters=[PARTNERSHIP_ID, ETAG],
         request=ChecklistTemplateItemCreateSerializer,
-        responses={
-            201: ChecklistTemplateItemSerializer,
-            400: R400,
-            401: R401,
-            403: T403,
-            404: T404,
-        },
+        responses=answers({201: ChecklistTemplateItemSerializer, 403: T403, 404: T404}, 400, 401),
     )
     def create(self, request: Request, partnership_id: int) -> Response:
         actor = request_actor(request)
@@ -355,7 +350,7 @@ class ChecklistTemplateItemViewSet(ApiViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
-        try:
+        with stale_version_answer(from_header):
             if "move" in data:
                 item = editing.template_item_move(
                     actor=actor,
@@ -372,10 +367,6 @@ class ChecklistTemplateItemViewSet(ApiViewSet):
                     version=version,
                     data=_changed_data(item, data),
                 )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
         return Response(
             ChecklistTemplateItemSerializer(_item(item)).data, headers=etag_header(item.version)
         )
@@ -395,14 +386,10 @@ class ChecklistTemplateItemViewSet(ApiViewSet):
         partnership = editing.partnership_for_template(actor=actor, partnership_id=partnership_id)
         item = editing.template_item_get(partnership=partnership, item_id=template_item_id)
         version, from_header = expected_version(request, _query_version(request))
-        try:
+        with stale_version_answer(from_header):
             editing.template_item_remove(
                 actor=actor, partnership_id=partnership.pk, item_id=item.pk, version=version
             )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,21 +21,15 @@ from prepare.api.base import (
     CASE_ID,
     ETAG,
     MAX_ID,
-    R400,
-    R401,
-    R403,
-    R404,
-    R409,
-    R412,
-    R428,
     ApiViewSet,
     ErrorSerializer,
     StrictSerializer,
+    answers,
     etag_header,
     expected_version,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed
 from prepare.cases.lifecycle import rules as lifecycle_rules
 from prepare.cases.lifecycle import selectors as lifecycle_selectors
 from prepare.cases.lifecycle import services as lifecycle_services
@@ -48,7 +42,7 @@ from prepare.cases.models import (
     KeyDateKind,
     ReferrerType,
 )
-from prepare.locking import MAX_VERSION, StaleVersion
+from prepare.locking import MAX_VERSION
 
 KEY_DATE_ID = OpenApiParameter("key_date_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 CASE_IF_MATCH = OpenApiParameter(
@@ -330,16 +324,18 @@ class ReferralViewSet(ApiViewSet):
         "link_person (a new case for that person) or create_new. Persons you may not "
         "see are never matched. Needs write access to identity in the partnership.",
         request=ReferralCreateSerializer,
-        responses={
-            201: ReferralCreatedSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            409: OpenApiResponse(
-                DuplicatesSerializer,
-                description="Possible duplicates you may see; nothing was created.",
-            ),
-        },
+        responses=answers(
+            {
+                201: ReferralCreatedSerializer,
+                409: OpenApiResponse(
+                    DuplicatesSerializer,
+                    description="Possible duplicates you may see; nothing was created.",
+                ),
+            },
+            400,
+            401,
+            403,
+        ),
     )
     def create(self, request: Request) -> Response:
         actor = request_actor(request)
@@ -417,7 +413,7 @@ class TransitionViewSet(ApiViewSet):
         "status changes with who, when and why (only with the meetings category). "
         "Audited as a view event.",
         parameters=[CASE_ID, ETAG],
-        responses={200: LifecycleSerializer, 401: R401, 404: R404},
+        responses=answers({200: LifecycleSerializer}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         lifecycle = lifecycle_selectors.lifecycle_read(
@@ -451,17 +447,9 @@ class TransitionViewSet(ApiViewSet):
         "send its version (If-Match or version). Recorded and audited.",
         parameters=[CASE_ID, CASE_IF_MATCH, ETAG],
         request=TransitionCreateSerializer,
-        responses={
-            201: TransitionResultSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-            409: R409,
-            412: R412,
-            422: R422,
-            428: R428,
-        },
+        responses=answers(
+            {201: TransitionResultSerializer, 422: R422}, 400, 401, 403, 404, 409, 412, 428
+        ),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -470,18 +458,15 @@ class TransitionViewSet(ApiViewSet):
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
         try:
-            case = lifecycle_services.case_transition(
-                actor=actor,
-                case_id=case_id,
-                to_status=data["to_status"],
-                reason=data["reason"],
-                version=version,
-                outcome=data.get("outcome", ""),
-            )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
+            with stale_version_answer(from_header):
+                case = lifecycle_services.case_transition(
+                    actor=actor,
+                    case_id=case_id,
+                    to_status=data["to_status"],
+                    reason=data["reason"],
+                    version=version,
+                    outcome=data.get("outcome", ""),
+                )
         except lifecycle_services.TransitionRefused as exc:
             raise _refused(exc) from exc
         move = CaseTransition.objects.filter(case_id=case.pk).order_by("-at", "-pk").first()
@@ -511,7 +496,7 @@ class KeyDateViewSet(ApiViewSet):
         description="The case's key dates (category justice; empty if it is not granted "
         "to you). Audited as a view event.",
         parameters=[CASE_ID],
-        responses={200: KeyDateSerializer(many=True), 401: R401, 404: R404},
+        responses=answers({200: KeyDateSerializer(many=True)}, 401, 404),
     )
     def list(self, request: Request, case_id: int) -> Response:
         kd = lifecycle_selectors.key_dates_read(
@@ -530,15 +515,7 @@ class KeyDateViewSet(ApiViewSet):
         "audited.",
         parameters=[CASE_ID],
         request=KeyDatesPutSerializer,
-        responses={
-            200: KeyDateSerializer(many=True),
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-            409: R409,
-            428: R428,
-        },
+        responses=answers({200: KeyDateSerializer(many=True)}, 400, 401, 403, 404, 409, 428),
     )
     def bulk_update(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -566,7 +543,7 @@ class KeyDateViewSet(ApiViewSet):
         description="The date, if justice is granted to you. Its ETag is the version to "
         "send back (If-Match) to move it. Audited.",
         parameters=[CASE_ID, KEY_DATE_ID, ETAG],
-        responses={200: KeyDateSerializer, 401: R401, 404: R404},
+        responses=answers({200: KeyDateSerializer}, 401, 404),
     )
     def retrieve(self, request: Request, case_id: int, key_date_id: int) -> Response:
         kd = lifecycle_selectors.key_dates_read(
@@ -589,16 +566,7 @@ class KeyDateViewSet(ApiViewSet):
         "write access to justice. Audited.",
         parameters=[CASE_ID, KEY_DATE_ID, DATE_IF_MATCH, ETAG],
         request=KeyDatePutSerializer,
-        responses={
-            200: KeyDateSerializer,
-            400: R400,
-            401: R401,
-            403: R403,
-            404: R404,
-            409: R409,
-            412: R412,
-            428: R428,
-        },
+        responses=answers({200: KeyDateSerializer}, 400, 401, 403, 404, 409, 412, 428),
     )
     def update(self, request: Request, case_id: int, key_date_id: int) -> Response:
         actor = request_actor(request)
@@ -615,7 +583,7 @@ class KeyDateViewSet(ApiViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
-        try:
+        with stale_version_answer(from_header):
             key_date = lifecycle_services.key_date_set(
                 actor=actor,
                 case_id=case_id,
@@ -624,10 +592,6 @@ class KeyDateViewSet(ApiViewSet):
                 version=version,
                 source=data.get("source") or "api",
             )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
         return Response(
             KeyDateSerializer(_key_date_row(key_date)).data, headers=etag_header(key_date.version)
         )

@@ -16,23 +16,19 @@ from prepare.accounts.models import User
 from prepare.api.base import (
     CASE_ID,
     ETAG,
-    R400,
     R401,
-    R404,
     R404_PAGE,
-    R409,
-    R412,
-    R428,
     ApiViewSet,
     ErrorSerializer,
     OrganisationRefSerializer,
     StrictSerializer,
     UserRefSerializer,
+    answers,
     etag_header,
     expected_version,
     request_actor,
+    stale_version_answer,
 )
-from prepare.api.exceptions import PreconditionFailed
 from prepare.api.pagination import CappedPagination
 from prepare.cases.api import PersonNameSerializer
 from prepare.cases.lifecycle import rules as lifecycle_rules
@@ -53,7 +49,6 @@ from prepare.cases.models import (
     TriageDecision,
     TriageOutcome,
 )
-from prepare.locking import StaleVersion
 
 # --- Fields ----------------------------------------------------------------------------
 
@@ -375,7 +370,7 @@ class CaseTriageViewSet(ApiViewSet):
         "decisions (with meetings), as on the web triage page. The coordinator of the "
         "case's partnership only. Audited as a view event.",
         parameters=[CASE_ID, ETAG],
-        responses={200: TriageSerializer, 401: R401, 403: R403_TRIAGE, 404: R404},
+        responses=answers({200: TriageSerializer, 403: R403_TRIAGE}, 401, 404),
     )
     def retrieve(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -398,17 +393,15 @@ class CaseTriageViewSet(ApiViewSet):
         "recorded and audited.",
         parameters=[CASE_ID, CASE_IF_MATCH, ETAG],
         request=TriageDecideSerializer,
-        responses={
-            201: TriageResultSerializer,
-            400: R400,
-            401: R401,
-            403: R403_TRIAGE,
-            404: R404,
-            409: R409,
-            412: R412,
-            422: R422_TRIAGE,
-            428: R428,
-        },
+        responses=answers(
+            {201: TriageResultSerializer, 403: R403_TRIAGE, 422: R422_TRIAGE},
+            400,
+            401,
+            404,
+            409,
+            412,
+            428,
+        ),
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
@@ -418,18 +411,15 @@ class CaseTriageViewSet(ApiViewSet):
         data = payload.validated_data
         version, from_header = expected_version(request, data.get("version"))
         try:
-            decision = lifecycle_services.triage_decide(
-                actor=actor,
-                case_id=case.pk,
-                outcome=data["outcome"],
-                reasons=data["reasons"],
-                version=version,
-                active_status=data.get("active_status") or "",
-            )
-        except StaleVersion as exc:
-            if from_header:
-                raise PreconditionFailed from exc
-            raise
+            with stale_version_answer(from_header):
+                decision = lifecycle_services.triage_decide(
+                    actor=actor,
+                    case_id=case.pk,
+                    outcome=data["outcome"],
+                    reasons=data["reasons"],
+                    version=version,
+                    active_status=data.get("active_status") or "",
+                )
         except WriteForbidden as exc:
             raise NotCoordinator from exc
         except lifecycle_services.TransitionRefused as exc:
