@@ -46,6 +46,24 @@ def case_touch(case: Case) -> None:
     case_grants_touch(case)
 
 
+def case_record_update(
+    *, actor: User, record: Any, version: int, changes: dict[str, Any], detail: dict[str, Any]
+) -> None:
+    """Save ``changes`` to a versioned case record (a stale ``version`` is refused,
+    nothing is overwritten), record the activity on its case and write the update
+    event, which names the new version."""
+    save_versioned(record, version, {**changes, "updated_by": actor, "updated_at": timezone.now()})
+    case_touch(record.case)
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        case=record.case,
+        obj=record,
+        category=record.category,
+        detail={**detail, "version": record.version},
+    )
+
+
 @transaction.atomic
 def case_create(
     *,
@@ -194,16 +212,12 @@ def note_update(
         updated_by=actor,
     )
     probe.full_clean(exclude=["case", "created_by", "updated_by"])
-    fields: dict[str, Any] = {**after, "updated_by": actor, "updated_at": timezone.now()}
-    save_versioned(note, version, fields)
-    case_touch(note.case)
-    audit_record(
-        action=EventAction.UPDATE,
+    case_record_update(
         actor=actor,
-        case=note.case,
-        obj=note,
-        category=note.category,
-        detail={"fields": changed_fields(before, after), "version": note.version},
+        record=note,
+        version=version,
+        changes=after,
+        detail={"fields": changed_fields(before, after)},
     )
     return note
 

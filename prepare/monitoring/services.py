@@ -33,7 +33,7 @@ from prepare.access.policy import (
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record, changed_fields
-from prepare.cases.services import case_touch
+from prepare.cases.services import case_record_update, case_touch
 from prepare.locking import StaleVersion, save_versioned
 from prepare.monitoring.models import (
     ESCALATING,
@@ -154,15 +154,12 @@ def contact_update(
         **after,
     )
     probe.full_clean(exclude=["case", "who", "created_by", "updated_by"])
-    save_versioned(contact, version, {**after, "updated_by": actor, "updated_at": timezone.now()})
-    case_touch(contact.case)
-    audit_record(
-        action=EventAction.UPDATE,
+    case_record_update(
         actor=actor,
-        case=contact.case,
-        obj=contact,
-        category=contact.category,
-        detail={"fields": changed_fields(before, after), "version": contact.version},
+        record=contact,
+        version=version,
+        changes=after,
+        detail={"fields": changed_fields(before, after)},
     )
     return contact
 
@@ -231,15 +228,12 @@ def licence_condition_update(
     after = {"text": text, "starts_on": starts_on, "ends_on": ends_on}
     probe = LicenceCondition(case_id=condition.case_id, **after)
     probe.full_clean(exclude=["case", "created_by", "updated_by"])
-    save_versioned(condition, version, {**after, "updated_by": actor, "updated_at": timezone.now()})
-    case_touch(condition.case)
-    audit_record(
-        action=EventAction.UPDATE,
+    case_record_update(
         actor=actor,
-        case=condition.case,
-        obj=condition,
-        category=Category.JUSTICE,
-        detail={"fields": changed_fields(before, after), "version": condition.version},
+        record=condition,
+        version=version,
+        changes=after,
+        detail={"fields": changed_fields(before, after)},
     )
     return condition
 
@@ -256,17 +250,12 @@ def licence_condition_end(
     condition: LicenceCondition = record_for(actor, LicenceCondition, condition_id, Action.WRITE)
     day = ends_on or timezone.localdate()
     _check_condition_dates(condition.starts_on, day)
-    save_versioned(
-        condition, version, {"ends_on": day, "updated_by": actor, "updated_at": timezone.now()}
-    )
-    case_touch(condition.case)
-    audit_record(
-        action=EventAction.UPDATE,
+    case_record_update(
         actor=actor,
-        case=condition.case,
-        obj=condition,
-        category=Category.JUSTICE,
-        detail={"fields": ["ends_on"], "version": condition.version, "change": "ended"},
+        record=condition,
+        version=version,
+        changes={"ends_on": day},
+        detail={"fields": ["ends_on"], "change": "ended"},
     )
     return condition
 

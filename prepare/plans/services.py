@@ -354,18 +354,15 @@ def checklist_item_add(
 
 # --- Changing an item -------------------------------------------------------------------
 
+# What the item pages and the audit event read of an item being changed.
+_ITEM_RELATED = ("case", "case__partnership", "owner_organisation")
+
 
 @transaction.atomic
 def checklist_item_complete(
     *, actor: User, item_id: Any, version: int, note: str = ""
 ) -> ChecklistItem:
-    item = record_for(
-        actor,
-        ChecklistItem,
-        item_id,
-        Action.WRITE,
-        related=("case", "case__partnership", "owner_organisation"),
-    )
+    item = record_for(actor, ChecklistItem, item_id, Action.WRITE, related=_ITEM_RELATED)
     if item.status != ItemStatus.OPEN:
         raise PlanningRefused(_("This item is not open."))
     save_versioned(
@@ -388,13 +385,7 @@ def checklist_item_complete(
 def checklist_item_not_applicable(
     *, actor: User, item_id: Any, version: int, reason: str
 ) -> ChecklistItem:
-    item = record_for(
-        actor,
-        ChecklistItem,
-        item_id,
-        Action.WRITE,
-        related=("case", "case__partnership", "owner_organisation"),
-    )
+    item = record_for(actor, ChecklistItem, item_id, Action.WRITE, related=_ITEM_RELATED)
     if not reason.strip():
         raise ValidationError({"note": _("Say why this item does not apply.")})
     if item.status != ItemStatus.OPEN:
@@ -425,13 +416,7 @@ def checklist_item_assign(
     assignee: User | None = None,
 ) -> ChecklistItem:
     """Name the organisation that owes the item and, optionally, one of its people."""
-    item = record_for(
-        actor,
-        ChecklistItem,
-        item_id,
-        Action.WRITE,
-        related=("case", "case__partnership", "owner_organisation"),
-    )
+    item = record_for(actor, ChecklistItem, item_id, Action.WRITE, related=_ITEM_RELATED)
     _check_owner(item.case, owner_organisation)
     _check_assignee(item.case, item.category, owner_organisation, assignee)
     save_versioned(
@@ -451,13 +436,7 @@ def checklist_item_assign(
 @transaction.atomic
 def checklist_item_reopen(*, actor: User, item_id: Any, version: int) -> ChecklistItem:
     """Open a done or not-applicable item again; its due date follows the release again."""
-    item = record_for(
-        actor,
-        ChecklistItem,
-        item_id,
-        Action.WRITE,
-        related=("case", "case__partnership", "owner_organisation"),
-    )
+    item = record_for(actor, ChecklistItem, item_id, Action.WRITE, related=_ITEM_RELATED)
     if item.status == ItemStatus.OPEN:
         raise PlanningRefused(_("This item is already open."))
     fields: dict[str, Any] = {
