@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from prepare.access.categories import Category
-from prepare.cases.models import Case, CaseRecordQuerySet
+from prepare.cases.models import Case, VersionedCaseRecord
 
 SUMMARY_MAX_LENGTH = 10_000
 TEXT_MAX_LENGTH = 5_000
@@ -31,11 +31,10 @@ class ContactKind(models.TextChoices):
     MESSAGE = "message", _("Message")
 
 
-class Contact(models.Model):
+class Contact(VersionedCaseRecord):
     """A contact with the person: who met whom, when, and what was said."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="contacts")
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     kind = models.CharField(_("kind of contact"), max_length=16, choices=ContactKind.choices)
     occurred_at = models.DateTimeField(_("when"))
     who = models.ForeignKey(
@@ -51,17 +50,6 @@ class Contact(models.Model):
         help_text=_("The person, and anyone else present, e.g. a family member."),
     )
     summary = models.TextField(_("summary"), max_length=SUMMARY_MAX_LENGTH)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -81,7 +69,7 @@ class Contact(models.Model):
         return f"{self.case} / {self.get_kind_display()}"
 
 
-class LicenceCondition(models.Model):
+class LicenceCondition(VersionedCaseRecord):
     """A condition of the person's licence or probation order (category justice)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="licence_conditions")
@@ -91,17 +79,6 @@ class LicenceCondition(models.Model):
     category = models.CharField(
         max_length=16, choices=Category.choices, default=Category.JUSTICE, editable=False
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["starts_on", "pk"]
@@ -126,7 +103,7 @@ class LicenceCondition(models.Model):
         return self.starts_on <= day and (self.ends_on is None or self.ends_on >= day)
 
 
-class Breach(models.Model):
+class Breach(VersionedCaseRecord):
     """A recorded breach of a licence condition, and what was done about it."""
 
     condition = models.ForeignKey(
@@ -142,17 +119,6 @@ class Breach(models.Model):
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_on", "-pk"]
@@ -186,7 +152,7 @@ class SignalStatus(models.TextChoices):
     CLOSED = "closed", pgettext_lazy("signal status", "Closed")
 
 
-class Signal(models.Model):
+class Signal(VersionedCaseRecord):
     """A signal of concern, with its severity and, when high or urgent, its escalation."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
@@ -214,17 +180,6 @@ class Signal(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-raised_at", "-pk"]

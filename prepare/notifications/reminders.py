@@ -21,25 +21,24 @@ period do not make anyone a recipient.
 from __future__ import annotations
 
 import datetime
-import importlib
 import logging
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from prepare.access.categories import Category
-from prepare.access.policy import grants_for, visible_cases_without_glass
-from prepare.accounts.models import CASE_READING_ROLES, Role, User
+from prepare.access.policy import case_practitioners, partnership_coordinators, readers_of
+from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import CaseStatus, CaseTeamMember, KeyDate, KeyDateKind
@@ -257,22 +256,17 @@ class Audience:
     @staticmethod
     def organisation_users(org_ids: Iterable[int]) -> list[tuple[int, int]]:
         return list(
-            User.objects.filter(
-                organisation_id__in=list(org_ids),
-                is_active=True,
-                role__in=sorted(CASE_READING_ROLES),
-            ).values_list("organisation_id", "pk")
+            case_practitioners()
+            .filter(organisation_id__in=list(org_ids))
+            .values_list("organisation_id", "pk")
         )
 
     @staticmethod
     def coordinators(partnership_ids: Iterable[int]) -> dict[int, set[int]]:
         found: dict[int, set[int]] = defaultdict(set)
-        rows = User.objects.filter(
-            is_active=True,
-            role=Role.COORDINATOR,
-            organisation__is_active=True,
-            organisation__coordinated_partnerships__in=list(partnership_ids),
-        ).values_list("organisation__coordinated_partnerships", "pk")
+        rows = partnership_coordinators(partnership_ids).values_list(
+            "organisation__coordinated_partnerships", "pk"
+        )
         for pid, uid in rows:
             found[pid].add(uid)
         return found
@@ -288,16 +282,8 @@ class Audience:
         for case_id, uids in candidates.items():
             for uid in uids:
                 by_user[uid].add(case_id)
-        allowed: dict[int, set[int]] = defaultdict(set)
-        for uid, user in sorted(self.users(by_user).items()):
-            grants = grants_for(user)
-            cases = sorted(c for c in by_user[uid] if grants.may(partnership_of[c], category))
-            if not cases:
-                continue
-            reachable = visible_cases_without_glass(user).filter(pk__in=cases)
-            for case_id in reachable.values_list("pk", flat=True):
-                allowed[case_id].add(uid)
-        return allowed
+        allowed = readers_of(self.users(by_user), by_user, partnership_of, category)
+        return defaultdict(set, allowed)
 
 
 Entry = tuple[Subject, set[int], str]  # what, to which candidates, revealing which category
@@ -539,37 +525,9 @@ def _follow_up_reminders(now: datetime.datetime, audience: Audience) -> Iterator
 # --- Checklist items (prepare.plans) -------------------------------------------------------
 
 
-def _optional_model(dotted: str) -> type[models.Model] | None:
-    """A model of an app that may not exist yet in this installation."""
-    module_name, _sep, name = dotted.rpartition(".")
-    try:
-        model = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        return None
-    return model if isinstance(model, type) and issubclass(model, models.Model) else None
-
-
-def _optional_callable(dotted: str) -> Callable[..., Any] | None:
-    module_name, _sep, name = dotted.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        return None
-    return found if callable(found) else None
-
-
-def _has_fields(model: type[models.Model], *names: str) -> bool:
-    present = {f.name for f in model._meta.get_fields()}
-    return all(n in present for n in names)
-
-
 def _checklist_reminders(now: datetime.datetime, audience: Audience) -> Iterator[list[Due]]:
-    item_model = _optional_model("prepare.plans.models.ChecklistItem")
-    if item_model is None or not _has_fields(
-        item_model, "case", "owner_organisation", "assignee", "due_on", "status"
-    ):
-        return
-    has_category = _has_fields(item_model, "category")
+    from prepare.plans.models import ChecklistItem, ItemStatus
+
     day = _utc_day(now)
     fields = [
         "pk",
@@ -580,12 +538,11 @@ def _checklist_reminders(now: datetime.datetime, audience: Audience) -> Iterator
         "case__reference",
         "case__partnership_id",
         "case__partnership__timezone",
+        "category",
     ]
-    if has_category:
-        fields.append("category")
     rows = (
-        item_model._default_manager.filter(
-            status="open",
+        ChecklistItem.objects.filter(
+            status=ItemStatus.OPEN,
             due_on__isnull=False,
             due_on__gte=day - datetime.timedelta(days=CATCH_UP_DAYS + 1),
             due_on__lte=day + datetime.timedelta(days=DUE_SOON_DAYS + 1),
@@ -597,18 +554,17 @@ def _checklist_reminders(now: datetime.datetime, audience: Audience) -> Iterator
         .iterator(chunk_size=BATCH)
     )
     for chunk in _chunks(rows):
-        yield _checklist_batch(chunk, now, audience, has_category)
+        yield _checklist_batch(chunk, now, audience)
 
 
 def _checklist_batch(
-    chunk: list[tuple[Any, ...]], now: datetime.datetime, audience: Audience, has_category: bool
+    chunk: list[tuple[Any, ...]], now: datetime.datetime, audience: Audience
 ) -> list[Due]:
     # Each item is its own subject: its assignee, or else its owner's users,
     # or else the coordinators.
     pending: list[tuple[Subject, int | None, int | None, str]] = []
     for row in chunk:
-        item_id, case_id, due_on, owner_id, assignee_id, reference, pid, zone = row[:8]
-        category = row[8] if has_category else Category.INTERVENTIONS
+        item_id, case_id, due_on, owner_id, assignee_id, reference, pid, zone, category = row
         today = _today_in(zone, now)
         if today - datetime.timedelta(days=CATCH_UP_DAYS) <= due_on < today:
             kind = NotificationKind.CHECKLIST_OVERDUE
@@ -657,16 +613,11 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
     signal was raised); if the signal is still open a day later, a reminder
     goes out by e-mail too.
     """
-    signal_model = _optional_model("prepare.monitoring.models.Signal")
-    if signal_model is None or not _has_fields(
-        signal_model, "case", "category", "severity", "status", "escalated", "raised_at"
-    ):
-        return
-    alert_model = _optional_model("prepare.monitoring.models.SignalAlert")
-    recipients_of = _optional_callable("prepare.monitoring.services.signal_recipients")
+    from prepare.monitoring.models import Signal, SignalAlert, SignalStatus
+
     pending = (
-        signal_model._default_manager.filter(
-            status="open", escalated=True, case__anonymised_at__isnull=True
+        Signal.objects.filter(
+            status=SignalStatus.OPEN, escalated=True, case__anonymised_at__isnull=True
         )
         .order_by("pk")
         .values_list(
@@ -682,15 +633,11 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
     )
     for chunk in _chunks(pending):
         alerted: dict[int, set[int]] = defaultdict(set)
-        if alert_model is not None:
-            rows = alert_model._default_manager.filter(
-                signal_id__in=[row[0] for row in chunk], closed_at__isnull=True
-            ).values_list("signal_id", "user_id")
-            for signal_id, uid in rows:
-                alerted[signal_id].add(uid)
-        elif recipients_of is not None:
-            for signal in signal_model._default_manager.filter(pk__in=[r[0] for r in chunk]):
-                alerted[signal.pk] = {u.pk for u in recipients_of(signal)}
+        rows = SignalAlert.objects.filter(
+            signal_id__in=[row[0] for row in chunk], closed_at__isnull=True
+        ).values_list("signal_id", "user_id")
+        for signal_id, uid in rows:
+            alerted[signal_id].add(uid)
         entries: list[Entry] = []
         for signal_id, case_id, reference, pid, category, severity, raised_at in chunk:
             names = {"ref": reference}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation, OrganisationType
-from prepare.cases.models import Case, CaseRecordQuerySet
+from prepare.cases.models import Case, CaseRecord
 from prepare.partnerships.models import Partnership
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class ItemStatus(models.TextChoices):
     NOT_APPLICABLE = "not_applicable", _("Not applicable")
 
 
-class ChecklistItem(models.Model):
+class ChecklistItem(CaseRecord):
     """One thing to have ready for a case's release.
 
     Its title and its completion note are case information in the item's
@@ -158,7 +158,6 @@ class ChecklistItem(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="checklist_items")
     key = models.SlugField(max_length=40, blank=True, editable=False)
     title = models.CharField(_("title"), max_length=200, blank=True)
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     owner_organisation = models.ForeignKey(
         Organisation,
         on_delete=models.PROTECT,
@@ -197,8 +196,6 @@ class ChecklistItem(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_on", "pk"]

@@ -4,7 +4,6 @@ from prepare.cases.models.core import (
     ENDED_STATUSES,
     Case,
     CaseNote,
-    CaseNoteQuerySet,
     CaseOutcome,
     CaseQuerySet,
     CaseStatus,
@@ -23,7 +22,7 @@ from prepare.cases.models.lifecycle import (
     TriageDecision,
     TriageOutcome,
 )
-from prepare.cases.models.records import CaseRecordQuerySet
+from prepare.cases.models.records import CaseRecord, CaseRecordQuerySet, VersionedCaseRecord
 from prepare.cases.models.retention import ErasureRequest, ErasureStatus, LegalHold
 from prepare.cases.models.transfer import Transfer, TransferGrace, TransferStatus
 
@@ -31,9 +30,9 @@ __all__ = [
     "ENDED_STATUSES",
     "Case",
     "CaseNote",
-    "CaseNoteQuerySet",
     "CaseOutcome",
     "CaseQuerySet",
+    "CaseRecord",
     "CaseRecordQuerySet",
     "CaseStatus",
     "CaseTeamMember",
@@ -54,4 +53,5 @@ __all__ = [
     "TransferStatus",
     "TriageDecision",
     "TriageOutcome",
+    "VersionedCaseRecord",
 ]

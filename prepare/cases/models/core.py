@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Action, Category
 from prepare.accounts.models import Organisation
+from prepare.cases.models.records import VersionedCaseRecord
 from prepare.partnerships.models import Partnership
 
 if TYPE_CHECKING:
@@ -183,29 +184,10 @@ class NoteKind(models.TextChoices):
     ASSESSMENT = "assessment", _("Assessment")
 
 
-class CaseNoteQuerySet(models.QuerySet["CaseNote"]):
-    def visible_to(self, user: User, action: str = Action.READ) -> CaseNoteQuerySet:
-        from prepare.access.policy import record_filter
-
-        return self.filter(record_filter(user, action))
-
-
-class CaseNote(models.Model):
+class CaseNote(VersionedCaseRecord):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
-    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     kind = models.CharField(_("fact or assessment"), max_length=16, choices=NoteKind.choices)
     text = models.TextField(_("note"), max_length=10_000)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    version = models.PositiveIntegerField(default=1)
-
-    objects = CaseNoteQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation
 from prepare.cases.models.core import Case, CaseStatus
-from prepare.cases.models.records import CaseRecordQuerySet
+from prepare.cases.models.records import CaseRecord
 
 
 class ReferrerType(models.TextChoices):
@@ -22,7 +22,7 @@ class ReferrerType(models.TextChoices):
     MUNICIPALITY = "municipality", _("Municipality")
 
 
-class Referral(models.Model):
+class Referral(CaseRecord):
     """How a case came in: who referred it, why, and when."""
 
     case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="referral")
@@ -48,9 +48,7 @@ class Referral(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = CaseRecordQuerySet.as_manager()
-
-    class Meta:
+    class Meta(CaseRecord.Meta):
         verbose_name = _("referral")
         verbose_name_plural = _("referrals")
 
@@ -65,7 +63,7 @@ class TriageOutcome(models.TextChoices):
     CRIMINAL_JUSTICE = "criminal_justice", _("Handed to the criminal-justice track")
 
 
-class TriageDecision(models.Model):
+class TriageDecision(CaseRecord):
     """The structured outcome of triage, with the reasons (category: meetings)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="triage_decisions")
@@ -79,9 +77,7 @@ class TriageDecision(models.Model):
     )
     decided_at = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = CaseRecordQuerySet.as_manager()
-
-    class Meta:
+    class Meta(CaseRecord.Meta):
         ordering = ["-decided_at", "-pk"]
         verbose_name = _("triage decision")
         verbose_name_plural = _("triage decisions")
@@ -90,7 +86,7 @@ class TriageDecision(models.Model):
         return f"{self.case}: {self.get_outcome_display()}"
 
 
-class CaseTransition(models.Model):
+class CaseTransition(CaseRecord):
     """Every change of a case's status: who, when and why (category: meetings)."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="transitions")
@@ -103,9 +99,7 @@ class CaseTransition(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(default=timezone.now, editable=False)
 
-    objects = CaseRecordQuerySet.as_manager()
-
-    class Meta:
+    class Meta(CaseRecord.Meta):
         ordering = ["-at", "-pk"]
         verbose_name = _("status change")
         verbose_name_plural = _("status changes")
@@ -127,7 +121,7 @@ class KeyDateKind(models.TextChoices):
     FOLLOW_UP_12 = "follow_up_12", _("Follow-up review (12 months)")
 
 
-class KeyDate(models.Model):
+class KeyDate(CaseRecord):
     """One dated fact of a case; always category ``justice``."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="key_dates")
@@ -147,8 +141,6 @@ class KeyDate(models.Model):
     )
     updated_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
-
-    objects = CaseRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["date", "kind"]
