@@ -23,6 +23,12 @@ A CASE route missing from ``TABLE``, or answering a method ``TABLE`` does not
 list, fails ``test_the_table_describes_every_case_route``. The break-glass
 route has its own rows: its form answers the same for any id.
 
+Every API operation is described in ``API_TABLE`` (a new one fails
+``test_the_api_table_describes_every_operation``): for each operation about
+the case K or one of its records, each actor who does not see K gets 404 for
+every method and changes nothing, and each actor who sees K never gets 404
+on K's own lists and pages (``test_api_cell``).
+
 The scene is built once per module (``tests.routes_table.built_once``) and
 each cell runs in a savepoint of it.
 """
@@ -41,6 +47,7 @@ from django.urls import reverse
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
+from prepare.accounts.models import User
 from prepare.accounts.services import api_token_create
 from prepare.audit.models import Event
 from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, Transfer
@@ -56,6 +63,7 @@ from tests.routes_table import (
     CATEGORIES,
     IDENTITY_MARKERS,
     Access,
+    RouteInfo,
     Scene,
     allowed_methods,
     built_once,
@@ -1100,3 +1108,115 @@ def test_api_answers_leak_nothing(scene: Scene, actor: str) -> None:
         _assert_logged_if_shown(scene, response, response.content.decode())
         scanned += 1
     assert scanned >= 5 + len(CATEGORIES)  # list, case, team, notes, me, each note
+
+
+# --- The API's status matrix ----------------------------------------------------------------
+
+# Every operation of the API, by route: its methods, and what its URL names.
+# "case": the case K itself; "record": one record of K; "other": not about K
+# (the caller's own items, the partnership's template, a transfer of another
+# case), whose per-actor answers are pinned in the module named.
+API_TABLE: dict[str, tuple[frozenset[str], str]] = {
+    "v1_cases": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
+    "v1_case": (frozenset({"GET"}), "case"),
+    "v1_case_team": (frozenset({"GET", "POST"}), "case"),
+    "v1_case_team_member": (frozenset({"DELETE"}), "record"),
+    "v1_case_notes": (frozenset({"GET", "POST"}), "case"),
+    "v1_case_note": (frozenset({"GET", "PATCH", "PUT"}), "record"),
+    "v1_me": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
+    "v1_case_checklist": (frozenset({"GET", "POST"}), "case"),
+    "v1_checklist_item": (frozenset({"PATCH"}), "record"),
+    "v1_release_board": (frozenset({"GET"}), "other: tests/api/test_plans.py"),
+    "v1_my_tasks": (frozenset({"GET"}), "other: tests/api/test_casework_api.py"),
+    "v1_checklist_template": (
+        frozenset({"GET"}),
+        "other: tests/api/test_checklist_templates_api.py",
+    ),
+    "v1_checklist_template_items": (
+        frozenset({"POST"}),
+        "other: tests/api/test_checklist_templates_api.py",
+    ),
+    "v1_checklist_template_item": (
+        frozenset({"DELETE", "PATCH"}),
+        "other: tests/api/test_checklist_templates_api.py",
+    ),
+    "v1_case_transfers": (frozenset({"POST"}), "case"),
+    "v1_transfers": (frozenset({"GET"}), "other: tests/api/test_transfers.py"),
+    "v1_transfer": (frozenset({"GET"}), "other: tests/api/test_transfers.py"),
+    "v1_transfer_accept": (frozenset({"POST"}), "other: tests/api/test_transfers.py"),
+    "v1_transfer_decline": (frozenset({"POST"}), "other: tests/api/test_transfers.py"),
+    "v1_transfer_withdraw": (frozenset({"POST"}), "other: tests/api/test_transfers.py"),
+    "v1_referrals": (frozenset({"POST"}), "other: tests/api/test_lifecycle_api.py"),
+    "v1_case_transitions": (frozenset({"GET", "POST"}), "case"),
+    "v1_case_key_dates": (frozenset({"GET", "PUT"}), "case"),
+    "v1_case_key_date": (frozenset({"GET", "PUT"}), "record"),
+    "v1_triage_queue": (frozenset({"GET"}), "other: tests/api/test_triage_api.py"),
+    "v1_case_triage": (frozenset({"GET", "POST"}), "case"),
+    "v1_case_contacts": (frozenset({"GET", "POST"}), "case"),
+    "v1_contact": (frozenset({"PATCH"}), "record"),
+    "v1_case_licence_conditions": (frozenset({"GET", "POST"}), "case"),
+    "v1_licence_condition_breaches": (frozenset({"POST"}), "record"),
+    "v1_case_signals": (frozenset({"GET", "POST"}), "case"),
+    "v1_signal_acknowledge": (frozenset({"POST"}), "record"),
+    "v1_notifications": (frozenset({"GET"}), "other: tests/api/test_notifications_api.py"),
+    "v1_notifications_count": (frozenset({"GET"}), "other: tests/api/test_notifications_api.py"),
+    "v1_notifications_read_all": (
+        frozenset({"POST"}),
+        "other: tests/api/test_notifications_api.py",
+    ),
+    "v1_notification_read": (frozenset({"POST"}), "other: tests/api/test_notifications_api.py"),
+    "v1_case_timeline": (frozenset({"GET"}), "case"),
+    "v1_case_legal_holds": (frozenset({"GET", "POST"}), "case"),
+    "v1_case_legal_hold_release": (frozenset({"POST"}), "record"),
+}
+API_CELLS = [
+    (name, method)
+    for name, (methods, about) in API_TABLE.items()
+    if about in ("case", "record")
+    for method in sorted(methods)
+]
+
+
+def _api_route(name: str) -> RouteInfo:
+    return next(r for r in routes() if r.policy == RoutePolicy.API and r.name == name)
+
+
+def _api_client(user: User) -> Client:
+    _, raw = api_token_create(actor=user, name="matrix")
+    return Client(headers={"Authorization": f"Bearer {raw}"})
+
+
+def test_the_api_table_describes_every_operation(scene: Scene) -> None:
+    """A new API operation, or a new method on one, cannot escape the status matrix."""
+    client = _api_client(scene.user("coordinator"))
+    found = {
+        r.name: allowed_methods(client, url_for(scene, r))
+        for r in routes()
+        if r.policy == RoutePolicy.API
+    }
+    assert found == {name: methods for name, (methods, _) in API_TABLE.items()}, (
+        "describe these operations in API_TABLE"
+    )
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(("route", "method"), API_CELLS, ids=lambda v: str(v))
+def test_api_cell(scene: Scene, route: str, method: str, actor: str) -> None:
+    """About K or a record of K: who does not see K gets 404 for every method and
+    changes nothing; who sees K never gets 404 on K's own lists and pages."""
+    a = scene.access(actor, scene.case)
+    client = _api_client(scene.user(actor))
+    url = url_for(scene, _api_route(route))
+    before = snapshot()
+    response = client.generic(method, url, "{}", content_type="application/json")
+    status = response.status_code
+    if not a.sees:
+        assert status == 404, (actor, method, url, status)
+    elif method == "GET" and API_TABLE[route][1] == "case":
+        assert status in (200, 403), (actor, method, url, status)
+    else:
+        assert status < 500, (actor, method, url, status)
+    if method == "GET" or status >= 400:
+        after = snapshot()
+        after["logged_writes"] = before["logged_writes"] = 0
+        assert after == before, (actor, method, url, status)

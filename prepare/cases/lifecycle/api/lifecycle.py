@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from prepare.access.categories import Category
 from prepare.access.errors import NotVisible
+from prepare.access.policy import get_case_or_404
 from prepare.api.base import (
     CASE_ID,
     ETAG,
@@ -453,6 +454,7 @@ class TransitionViewSet(ApiViewSet):
     )
     def create(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
+        get_case_or_404(actor, case_id)  # an invisible case is 404 whatever the body
         payload = TransitionCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -519,6 +521,7 @@ class KeyDateViewSet(ApiViewSet):
     )
     def bulk_update(self, request: Request, case_id: int) -> Response:
         actor = request_actor(request)
+        get_case_or_404(actor, case_id)  # an invisible case is 404 whatever the body
         payload = KeyDatesPutSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
