@@ -2,10 +2,8 @@
 
 - ``routes()``: every route of the URL resolver, with its name and policy, so
   that a route added anywhere shows up in both tests at once;
-- ``access()``: the oracle. What an actor may do on a case, worked out here
-  from data (the case's team and partnership in the database, the cast's
-  AGREEMENT table) and from the rules in PRODUCT.md, without calling
-  ``prepare.access``: a bug in the policy or in a view shows as a mismatch;
+- ``Scene.access()``: the oracle's answer (``tests.oracle``) for the scene as
+  built, once per actor and case;
 - ``built_once()``: the cast built once per test module inside an outer
   transaction; each test runs in a savepoint of it and is rolled back;
 - ``leaks()``: the sentinel scan of a response body.
@@ -21,27 +19,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from prepare.access.categories import Action, Category
+from prepare.access.categories import Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
-from prepare.partnerships.models import Membership
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
-from tests.cast import AGREEMENT, Cast, build_cast, sentinel
-from tests.factories import PersonFactory, UserFactory
+from tests.cast import Cast, build_cast, sentinel
+from tests.factories import PersonFactory
 from tests.monitoring.support import monitoring_ids
 from tests.notifications.scene import notification_id_of, plant_notification
+from tests.oracle import ACTORS, CATEGORIES, Access, access, users_of
 from tests.plans.support import item_id_of, template_item_id_of
 
-R, W = Action.READ.value, Action.WRITE.value
-CATEGORIES: tuple[str, ...] = tuple(Category.values)
 IDENTITY_MARKERS = ("Sentinelia", "Identitas")
 
 # --- Routes ------------------------------------------------------------------------
@@ -87,32 +82,7 @@ def allowed_methods(client: Client, url: str) -> frozenset[str]:
     return frozenset(methods - UNLISTED_METHODS)
 
 
-# --- The scene: the cast, plus an observer -------------------------------------------
-
-ACTORS = (
-    "coordinator",
-    "case_manager",
-    "police_on_team",
-    "police_off_team",
-    "ngo_mentor",
-    "observer",
-    "police_glass",
-    "police_glass_expired",
-    "auditor",
-    "trainer",
-    "outsider",
-)
-
-# Roles, written out rather than imported from the code under test.
-READING_ROLES = {"coordinator", "case_manager", "practitioner", "observer"}
-WRITING_ROLES = {"coordinator", "case_manager", "practitioner"}
-
-# The agreement of each partnership of the cast, by partnership code: the
-# cast's AGREEMENT table, and the other partnership's (Elsewhere may write all).
-AGREEMENTS: dict[str, dict[str, dict[str, str]]] = {
-    "TST": AGREEMENT,
-    "ELS": {"elsewhere": dict.fromkeys(CATEGORIES, W)},
-}
+# --- The scene: the cast, plus every other actor of the oracle -------------------------
 
 
 @dataclass
@@ -145,22 +115,18 @@ class Scene:
 
 
 def build_scene() -> Scene:
-    """The cast, plus three actors it lacks: an observer in probation (whose
-    organisation is on K's team), and two police officers off K's team who
-    opened emergency access to K, one still running and one expired; and a
+    """The cast, plus the oracle's other actors (``tests.oracle.ACTORS``), two of
+    them police officers off K's team who opened emergency access to K, one
+    still running and one expired; and a
     second case K2 in the same partnership, with the police on its team."""
     cast = build_cast()
-    users = dict(cast.actors)
+    users = users_of(cast)
     police = cast.orgs["police"]
-    users["observer"] = UserFactory(
-        username="observer", organisation=cast.orgs["probation"], role="observer"
-    )
     now = timezone.now()
     for name, expires_at in (
         ("police_glass", now + datetime.timedelta(hours=23)),
         ("police_glass_expired", now - datetime.timedelta(minutes=1)),
     ):
-        users[name] = UserFactory(username=name, organisation=police, role="practitioner")
         BreakGlassAccess.objects.create(
             user=users[name],
             case=cast.case,
@@ -224,87 +190,6 @@ def built_once(django_db_blocker: Any) -> Iterator[Scene]:
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
-
-
-# --- The oracle ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Access:
-    reaches: bool  # on the case's team, or coordinating: in the caseload, may write
-    sees: bool  # sees the case at all: reaches it, or through running emergency access
-    read: frozenset[str]
-    write: frozenset[str]
-    edit_team: bool
-    access_log: bool
-    break_glass: bool  # may open emergency access to it
-    glass_read: frozenset[str]  # what emergency access would show
-
-
-def _org_key(cast: Cast, organisation_id: int | None) -> str | None:
-    return next((k for k, org in cast.orgs.items() if org.pk == organisation_id), None)
-
-
-def access(cast: Cast, user: User, case: Case) -> Access:
-    """What ``user`` may do on ``case``, from the data and the rules, not the policy.
-
-    - Only coordinators, case managers, practitioners and observers work on
-      cases; observers never write.
-    - An organisation reads (writes) the categories that its partnership's
-      agreement grants it, if it is a current member or coordinates.
-    - The user reaches the case if their organisation is on its team (entry
-      running), they are named on it (entry running), or they coordinate
-      the partnership; and only if they may read some category of it (need
-      to know: a case nothing of which is shared does not exist for them).
-    - The team is changed by coordinators and case managers who may write.
-    - The access log is the coordinator's.
-    - Emergency access: any case of a partnership whose agreement grants the
-      organisation something; until it expires, it shows the case with what
-      the agreement grants, read only, and does not put it in the caseload.
-    """
-    today = timezone.localdate()
-    partnership = case.partnership
-    org = _org_key(cast, user.organisation_id)
-    coordinating = user.organisation_id == partnership.coordinating_organisation_id
-    member = coordinating or (
-        Membership.objects.filter(partnership=partnership, organisation_id=user.organisation_id)
-        .filter(starts_on__lte=today)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
-        .exists()
-    )
-    cells: dict[str, str] = {}
-    if user.is_active and user.role in READING_ROLES and member and org is not None:
-        cells = AGREEMENTS[partnership.code].get(org, {})
-    coordinates = user.role == "coordinator" and coordinating
-    running = CaseTeamMember.objects.filter(case=case).filter(
-        Q(ends_on__isnull=True) | Q(ends_on__gte=today)
-    )
-    on_team = (
-        coordinates
-        or running.filter(organisation_id=user.organisation_id, user__isnull=True).exists()
-        or running.filter(user=user).exists()
-    )
-    reaches = on_team and bool(cells)
-    glass = BreakGlassAccess.objects.filter(
-        user=user, case=case, expires_at__gt=timezone.now()
-    ).exists()
-    sees = reaches or (glass and bool(cells))
-    read = frozenset(cells) if sees else frozenset()
-    write = (
-        frozenset(c for c, a in cells.items() if a == W)
-        if reaches and user.role in WRITING_ROLES
-        else frozenset()
-    )
-    return Access(
-        reaches=reaches,
-        sees=sees,
-        read=read,
-        write=write,
-        edit_team=bool(write) and (coordinates or user.role == "case_manager"),
-        access_log=reaches and coordinates,
-        break_glass=bool(cells),
-        glass_read=frozenset(cells),
-    )
 
 
 # --- Leaks -----------------------------------------------------------------------------

@@ -56,13 +56,10 @@ from prepare.plans.models import ChecklistItem
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import sentinel, verified_client
 from tests.monitoring import support as monitoring
+from tests.oracle import ACTORS, AGREEMENTS, CATEGORIES, Access
 from tests.plans.support import plant_checklist, set_release
 from tests.routes_table import (
-    ACTORS,
-    AGREEMENTS,
-    CATEGORIES,
     IDENTITY_MARKERS,
-    Access,
     RouteInfo,
     Scene,
     allowed_methods,

@@ -17,8 +17,10 @@ from prepare.accounts.models import Role
 from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, TriageDecision
 from prepare.notifications.models import Notification
 from prepare.partnerships.models import Partnership
-from tests.api.conftest import ACTORS, API, Expect, assert_no_leak, expect, token_client
+from tests.api.conftest import API, assert_no_leak, expect, token_client
 from tests.cast import sentinel
+from tests.oracle import CAST_ACTORS as ACTORS
+from tests.oracle import Access
 
 CATEGORIES = list(Category.values)
 
@@ -72,7 +74,7 @@ def test_team_list(cast, name):
         assert len(response.json()) == CaseTeamMember.objects.filter(case=cast.case).count()
 
 
-def _status(exp: Expect, allowed: bool, ok: int) -> int:
+def _status(exp: Access, allowed: bool, ok: int) -> int:
     if not exp.reaches:
         return 404
     return ok if allowed else 403

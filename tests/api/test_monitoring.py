@@ -21,21 +21,12 @@ from tests.monitoring.support import (
     contact_sentinel,
     name_for_escalation,
 )
-from tests.routes_table import access
+from tests.oracle import CAST_ACTORS as ACTORS
+from tests.oracle import access
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-ACTORS = [
-    "coordinator",
-    "case_manager",
-    "police_on_team",
-    "police_off_team",
-    "ngo_mentor",
-    "auditor",
-    "trainer",
-    "outsider",
-]
 
 
 def token_client(user: Any) -> Client:

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from prepare.audit.models import Event, EventAction
 from prepare.notifications.models import Notification, NotificationKind
-from tests.api.conftest import ACTORS, API, token_client
+from tests.api.conftest import API, token_client
+from tests.oracle import CAST_ACTORS as ACTORS
 
 pytestmark = pytest.mark.django_db
 

@@ -145,8 +145,8 @@ def matrix_expected(probe: Any, a: Any, other: Any, ok: int) -> int:
     """The status the oracle's access (``a`` on K, ``other`` on the other
     partnership's case) calls for; methods and 405 are the caller's."""
     if probe.route == "cases:referral_create":
-        here = "identity" in a.write  # may refer in K's partnership
-        anywhere = here or "identity" in other.write
+        here = "identity" in a.granted_write  # may refer in K's partnership, team aside
+        anywhere = here or "identity" in other.granted_write
         if not anywhere:
             return 403
         if probe.method == "GET":
@@ -154,7 +154,11 @@ def matrix_expected(probe: Any, a: Any, other: Any, ok: int) -> int:
         if probe.variant == "valid":
             return ok if here else 422
         if probe.variant == "duplicate":
-            return 409 if here else 422  # the candidates are shown; nothing is created
+            if not here:
+                return 422
+            # The candidate (K's person) is shown to who reads K's identity, and
+            # nothing is created; to anyone else it does not exist.
+            return 409 if "identity" in a.read else ok
         return 422
     if probe.route == "cases:triage_queue":
         return 200 if (a.access_log or other.access_log) else 403

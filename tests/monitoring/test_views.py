@@ -25,7 +25,8 @@ from prepare.monitoring.models import (
 )
 from tests.cast import ALL, Cast
 from tests.monitoring.support import add_condition, add_contacts, contact_sentinel
-from tests.routes_table import access
+from tests.oracle import CAST_ACTORS as ACTORS
+from tests.oracle import access
 
 pytestmark = pytest.mark.django_db
 
@@ -34,18 +35,6 @@ HTMX = {"HX-Request": "true"}
 
 def _section_url(cast: Cast) -> str:
     return reverse("monitoring:case_monitoring", args=[cast.case.pk])
-
-
-ACTORS = [
-    "coordinator",
-    "case_manager",
-    "police_on_team",
-    "police_off_team",
-    "ngo_mentor",
-    "auditor",
-    "trainer",
-    "outsider",
-]
 
 
 @pytest.mark.parametrize("actor", ACTORS)
