@@ -25,6 +25,7 @@ install: $(VENV)/.installed
 
 ## Start the demo: embedded database, demo data, served on http://127.0.0.1:$(PORT)
 demo: install
+	PREPARE_COLLECTED_STATIC=1 $(VENV)/bin/prepare collectstatic --noinput --verbosity 0
 	$(VENV)/bin/prepare demo --port $(PORT)
 
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)

@@ -79,7 +79,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages leave compressed (static files were compressed when collected).
+    # Django's GZip pads each response with random bytes against BREACH, and
+    # compresses after the request's transaction has committed.
+    "django.middleware.gzip.GZipMiddleware",
     "prepare.audit.middleware.RequestContextMiddleware",
+    "prepare.audit.middleware.AuditedTransactionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,9 +142,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Every request is one transaction: a read and its audit event commit together
-# or not at all (fail closed).
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Every request is one transaction, opened by AuditedTransactionMiddleware
+# (not ATOMIC_REQUESTS, which would leave the session outside it and lock the
+# audit chain's head through rendering): a read and its audit event commit
+# together or not at all (fail closed).
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -261,11 +268,18 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # The project's own assets (prepare/static) belong to no app: name the folder.
 STATICFILES_DIRS = [BASE_DIR / "prepare" / "static"]
+# Once `prepare collectstatic` has run (the demo runs it; so does every
+# deployment), files are served under hashed names, compressed, with
+# far-future cache headers. PREPARE_COLLECTED_STATIC=1 insists on it.
+_COLLECTED = (
+    env.bool("PREPARE_COLLECTED_STATIC", default=False)
+    or (STATIC_ROOT / "staticfiles.json").exists()
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG and env.bool("PREPARE_COLLECTED_STATIC", default=False)
+        if not DEBUG and _COLLECTED
         else "django.contrib.staticfiles.storage.StaticFilesStorage",
     },
 }

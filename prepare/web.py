@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -105,3 +108,27 @@ def saved(
     if is_htmx_partial(request):
         return section()
     return redirect(then)
+
+
+def capped_counts(cap: int, **querysets: QuerySet[Any]) -> dict[str, int]:
+    """Each queryset's number of rows, counted up to ``cap + 1`` (show "99+"), all
+    in one query: the counts a page's navigation shows cost one round trip."""
+    counts = dict.fromkeys(querysets, 0)
+    parts: list[str] = []
+    params: list[Any] = []
+    names: list[str] = []
+    for name, rows in querysets.items():
+        limited = rows.order_by().values("pk")[: cap + 1]
+        try:
+            sql, sql_params = limited.query.get_compiler(using=rows.db).as_sql()
+        except EmptyResultSet:
+            continue  # the filter can match nothing (e.g. no grants): 0, no SQL
+        # Only the compiler's own SQL goes in; every value stays a parameter.
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) counted_{len(names)})")  # noqa: S608
+        params.extend(sql_params)
+        names.append(name)
+    if parts:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            counts.update(zip(names, cursor.fetchone(), strict=True))
+    return counts

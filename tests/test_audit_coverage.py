@@ -12,11 +12,12 @@ LG-04: if the audit event cannot be written, each of those reads, and each
 write those policies allow (``WRITES``, also checked against the resolver),
 answers 5xx, shows no case data and leaves the database as it was.
 
-The requests run inside the test's transaction: ATOMIC_REQUESTS then wraps
-each view in a savepoint, and a failure rolls that savepoint back.
+The requests run inside the test's transaction: the request's transaction
+(AuditedTransactionMiddleware) is then a savepoint, and a failure rolls that
+savepoint back.
 ``test_the_rollback_check_sees_a_request_that_is_not_rolled_back`` proves
 that this set-up does observe a write that is not undone (with
-ATOMIC_REQUESTS off, the same fault leaves the event behind), so that the
+that middleware off, the same fault leaves the event behind), so that the
 "nothing committed" assertions below can fail. The requests with real
 transactions are in ``tests/audit/test_fail_closed.py``.
 """
@@ -780,26 +781,29 @@ def test_a_write_without_its_event_is_not_kept(
 
 
 def test_the_rollback_check_sees_a_request_that_is_not_rolled_back(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     """The check above is not vacuous inside a test transaction.
 
-    With ATOMIC_REQUESTS on, the request's savepoint is rolled back and the
-    state is unchanged; with it off, the same fault leaves the event, head
-    and index rows behind, and ``state()`` sees them.
+    With AuditedTransactionMiddleware, the request's transaction (here a
+    savepoint of the test's) is rolled back and the state is unchanged;
+    without it, the same fault leaves the event, head and index rows behind,
+    and ``state()`` sees them.
     """
     req = READS["cases:case"][0]
     route = ROUTES["cases:case"]
     client = _client(scene, req, raise_request_exception=False)
-    settings_dict = connections.settings["default"]
-    assert settings_dict["ATOMIC_REQUESTS"] is True
+    middleware = "prepare.audit.middleware.AuditedTransactionMiddleware"
+    assert middleware in settings.MIDDLEWARE
+    assert connections.settings["default"]["ATOMIC_REQUESTS"] is False
 
     before = state()
     monkeypatch.setattr(chain, "append", _fail_after_writing)
     assert _send(scene, client, route, req).status_code == 500
     assert state() == before
 
-    monkeypatch.setitem(settings_dict, "ATOMIC_REQUESTS", False)
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != middleware]
+    client = _client(scene, req, raise_request_exception=False)  # loads the new list
     assert _send(scene, client, route, req).status_code == 500
     after = state()
     assert len(after["events"]) == len(before["events"]) + 1

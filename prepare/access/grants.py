@@ -5,6 +5,7 @@ Called by the services that change those, inside their transaction.
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING
 
 from prepare.access.models import CaseGrant
@@ -15,9 +16,14 @@ if TYPE_CHECKING:
 
 def case_grants_rebuild(case: Case) -> None:
     """Recompute the grant rows of one case from its partnership and team."""
-    from prepare.cases.models import CaseTeamMember
+    from prepare.cases.models import CaseTeamMember, KeyDate, KeyDateKind
 
     rows: dict[int, CaseGrant] = {}
+    release_on = (
+        KeyDate.objects.filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+        .values_list("date", flat=True)
+        .first()
+    )
 
     def row(org_id: int) -> CaseGrant:
         if org_id not in rows:
@@ -27,6 +33,7 @@ def case_grants_rebuild(case: Case) -> None:
                 partnership_id=case.partnership_id,
                 status=case.status,
                 sort_key=case.updated_at,
+                release_on=release_on,
             )
         return rows[org_id]
 
@@ -52,3 +59,8 @@ def case_grants_touch(case: Case) -> None:
     CaseGrant.objects.filter(case_id=case.pk).update(
         sort_key=case.updated_at, status=case.status, partnership_id=case.partnership_id
     )
+
+
+def case_grants_release(case: Case, release_on: datetime.date | None) -> None:
+    """Copy the case's expected release date to its grant rows."""
+    CaseGrant.objects.filter(case_id=case.pk).update(release_on=release_on)

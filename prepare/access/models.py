@@ -7,6 +7,16 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# The columns the policy filters a caseload on (``caseload_grants``).
+REACH_COLUMNS = [
+    "partnership",
+    "status",
+    "coordination",
+    "whole_organisation",
+    "named_users",
+    "ends_on",
+]
+
 
 class CaseGrant(models.Model):
     """One row per (case, organisation) that may reach the case.
@@ -32,13 +42,29 @@ class CaseGrant(models.Model):
     named_users = models.BooleanField(default=False)
     # Latest end date of the organisation-wide team entry (None: open-ended).
     ends_on = models.DateField(null=True, blank=True)
+    # The case's expected release date, so that the release board reads the
+    # organisation's rows in date order instead of every release in the window.
+    release_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["case", "organisation"], name="case_grant_unique"),
         ]
         indexes = [
-            models.Index(fields=["organisation", "-sort_key", "case"], name="case_grant_caseload"),
+            # Covering (PostgreSQL): the reach filters are read from the index
+            # itself, so a page and its capped total are one index-only scan
+            # that stops after the cap, however many rows the organisation has.
+            models.Index(
+                fields=["organisation", "-sort_key", "case"],
+                name="case_grant_caseload",
+                include=REACH_COLUMNS,
+            ),
+            models.Index(
+                fields=["organisation", "release_on", "case"],
+                name="case_grant_releases",
+                condition=models.Q(release_on__isnull=False),
+                include=REACH_COLUMNS,
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from prepare.access.categories import Action, Category
@@ -46,6 +46,8 @@ class Grants:
     coordinated_ids: frozenset[int] = frozenset()
     readable: Mapping[int, frozenset[str]] = field(default_factory=dict)
     writable: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    # The names of ``partnership_ids``, for filters and headings.
+    partnership_names: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def reads_cases(self) -> bool:
@@ -102,49 +104,62 @@ def forget_grants(user: Any) -> None:
 
 
 def _compute_grants(user: Any, today: datetime.date) -> Grants:
-    from prepare.partnerships.models import CategoryGrant, Membership, Partnership
+    """The user's grants in one query: the partnerships their (active) organisation
+    is a current member of or coordinates, each joined to the cells of the
+    agreements in force today that name the organisation."""
+    from prepare.accounts.models import Organisation
+    from prepare.partnerships.models import Membership, Partnership
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return NO_GRANTS
     org_id = user.organisation_id
     if org_id is None:
         return Grants(user_id=user.pk, organisation_id=None, role=user.role, today=today)
-    # A deactivated organisation reaches nothing, whatever its memberships say.
-    member_of = set(
-        Membership.objects.current(today)
-        .filter(organisation_id=org_id, organisation__is_active=True)
-        .values_list("partnership_id", flat=True)
+    member = Exists(
+        Membership.objects.current(today).filter(
+            partnership_id=OuterRef("pk"), organisation_id=org_id
+        )
     )
-    coordinating = set(
-        Partnership.objects.filter(
-            coordinating_organisation_id=org_id, coordinating_organisation__is_active=True
-        ).values_list("pk", flat=True)
+    in_force = Q(agreements__valid_from__lte=today) & (
+        Q(agreements__valid_until__isnull=True) | Q(agreements__valid_until__gte=today)
     )
-    partnerships = member_of | coordinating
+    rows = (
+        Partnership.objects.filter(Q(coordinating_organisation_id=org_id) | member)
+        # A deactivated organisation reaches nothing, whatever its memberships say.
+        .filter(Exists(Organisation.objects.filter(pk=org_id, is_active=True)))
+        .annotate(
+            cell=FilteredRelation(
+                "agreements__grants",
+                condition=Q(agreements__grants__organisation_id=org_id) & in_force,
+            )
+        )
+        .order_by()
+        .values_list("pk", "name", "coordinating_organisation_id", "cell__category", "cell__access")
+    )
+    names: dict[int, str] = {}
+    coordinating: set[int] = set()
     readable: dict[int, set[str]] = {}
     writable: dict[int, set[str]] = {}
-    if partnerships:
-        rows = CategoryGrant.objects.filter(
-            organisation_id=org_id,
-            agreement__partnership_id__in=partnerships,
-            agreement__valid_from__lte=today,
-        ).filter(Q(agreement__valid_until__isnull=True) | Q(agreement__valid_until__gte=today))
-        for pid, category, access in rows.values_list(
-            "agreement__partnership_id", "category", "access"
-        ):
-            readable.setdefault(pid, set()).add(category)
-            if access == Action.WRITE:
-                writable.setdefault(pid, set()).add(category)
+    for pid, name, coordinator_org, category, access in rows:
+        names[pid] = name
+        if coordinator_org == org_id:
+            coordinating.add(pid)
+        if category is None:
+            continue
+        readable.setdefault(pid, set()).add(category)
+        if access == Action.WRITE:
+            writable.setdefault(pid, set()).add(category)
     coordinated = coordinating if user.role == Role.COORDINATOR else set()
     return Grants(
         user_id=user.pk,
         organisation_id=org_id,
         role=user.role,
         today=today,
-        partnership_ids=frozenset(partnerships),
+        partnership_ids=frozenset(names),
         coordinated_ids=frozenset(coordinated),
         readable={k: frozenset(v) for k, v in readable.items()},
         writable={k: frozenset(v) for k, v in writable.items()},
+        partnership_names=names,
     )
 
 
@@ -154,9 +169,10 @@ def _compute_grants(user: Any, today: datetime.date) -> Grants:
 def caseload_grants(user: Any) -> Any:
     """The user's rows of the case grant index, in caseload order.
 
-    Only the organisation's rows are read, newest first, through the index
-    (organisation, -sort_key, case): a page costs the same at ten cases or a
-    million. Pass the result through ``.values("case_id")`` or slice it.
+    Only the organisation's rows are read, in the order of the index
+    (organisation, -sort_key, case), so that a page is one range scan that
+    stops after the page, at ten cases or a million. Pass the result through
+    ``.values("case_id")`` or slice it.
     """
     from prepare.access.models import CaseGrant
     from prepare.cases.models import ENDED_STATUSES, CaseTeamMember
@@ -165,22 +181,106 @@ def caseload_grants(user: Any) -> Any:
     if not g.reads_cases or g.organisation_id is None or g.user_id is None:
         return CaseGrant.objects.none()
     open_team = ~Q(status__in=[str(s) for s in ENDED_STATUSES])
-    named = Exists(
-        CaseTeamMember.objects.active(g.today).filter(
-            case_id=OuterRef("case_id"), user_id=g.user_id
-        )
+    # Whether the user is named on the row's case, as a scalar subquery: one
+    # probe of the (case, user) index for each row the range scan reaches.
+    # Written as EXISTS, PostgreSQL hashes every team row naming the user
+    # before the scan starts, which grows with the user's history.
+    named_entry = Subquery(
+        CaseTeamMember.objects.active(g.today)
+        .filter(case_id=OuterRef("case_id"), user_id=g.user_id)
+        .values("pk")[:1]
     )
     reach: Q = (
         Q(whole_organisation=True) & (Q(ends_on__isnull=True) | Q(ends_on__gte=g.today)) & open_team
-    ) | (Q(named_users=True) & Q(named) & open_team)
+    ) | (Q(named_users=True) & Q(named_entry__isnull=False) & open_team)
     if g.coordinated_ids:
         reach |= Q(coordination=True, partnership_id__in=g.coordinated_ids)
     return (
         CaseGrant.objects.filter(organisation_id=g.organisation_id)
         .filter(partnership_id__in=sorted(g.case_partnership_ids(Action.READ)))
+        .alias(named_entry=named_entry)
         .filter(reach)
-        .order_by("-sort_key", "-case_id")
+        .order_by("-sort_key", "case_id")
     )
+
+
+def release_grants(
+    user: Any, start: datetime.date, end: datetime.date, *, category: str = Category.JUSTICE
+) -> Any:
+    """The user's caseload rows whose case is expected to be released between
+    ``start`` and ``end`` (open cases only, in partnerships whose agreement lets
+    the user read ``category``), soonest first.
+
+    Read through the index (organisation, release_on, case): the organisation's
+    own rows in the window, whatever the number of releases elsewhere.
+    """
+    from prepare.cases.models import ENDED_STATUSES
+
+    granting = [
+        pid for pid in sorted(grants_for(user).partnership_ids) if is_granted(user, pid, category)
+    ]
+    return (
+        caseload_grants(user)
+        .filter(
+            partnership_id__in=granting,
+            release_on__gte=start,
+            release_on__lte=end,
+        )
+        .exclude(status__in=[str(s) for s in ENDED_STATUSES])
+        .order_by("release_on", "case_id")
+    )
+
+
+@dataclass(frozen=True)
+class CaseloadWindow:
+    """One page of a caseload: its case ids in order, and how many there are in
+    all, counted up to ``cap`` (``total_capped`` then says "more")."""
+
+    ids: list[int]
+    has_next: bool
+    total: int
+    total_capped: bool
+
+
+def caseload_window(
+    user: Any,
+    *,
+    offset: int,
+    limit: int,
+    cap: int,
+    status: str = "",
+    partnership_id: int | None = None,
+) -> CaseloadWindow:
+    """The ids of one caseload page and the capped total, in one query.
+
+    The range scan reads at most ``max(cap, offset + limit) + 1`` index entries:
+    the total is known from the same rows as the page, without a second pass.
+    """
+    grants = caseload_grants(user)
+    if status:
+        grants = grants.filter(status=status)
+    if partnership_id:
+        grants = grants.filter(partnership_id=partnership_id)
+    reach = max(cap, offset + limit) + 1
+    ids = list(grants.values_list("case_id", flat=True)[:reach])
+    page = ids[offset : offset + limit]
+    return CaseloadWindow(
+        ids=page,
+        has_next=len(ids) > offset + limit,
+        total=min(len(ids), cap),
+        total_capped=len(ids) > cap,
+    )
+
+
+def caseload_cases(user: Any, window: CaseloadWindow) -> CaseQuerySet:
+    """The cases of a caseload page. The ids were read through the policy in
+    this request (``caseload_window``), so the cases are fetched by key without
+    a second pass over the grant index."""
+    from prepare.cases.models import Case
+
+    if not grants_for(user).reads_cases:
+        return Case.objects.none()
+    return Case.objects.filter(pk__in=window.ids)
 
 
 def case_filter(user: Any, action: str = Action.READ) -> Q:
@@ -350,6 +450,12 @@ def may_see_identity(user: Any, case: Case) -> bool:
 def member_partnership_ids(user: Any) -> list[int]:
     """The partnerships the user's organisation is a current member of (or coordinates)."""
     return sorted(grants_for(user).partnership_ids)
+
+
+def member_partnerships(user: Any) -> list[tuple[int, str]]:
+    """``member_partnership_ids`` with their names, by name (read with the grants)."""
+    names = grants_for(user).partnership_names
+    return sorted(names.items(), key=lambda item: (item[1], item[0]))
 
 
 def coordinated_partnership_ids(user: Any) -> list[int]:

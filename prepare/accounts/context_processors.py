@@ -1,11 +1,45 @@
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.http import HttpRequest
 
 from prepare.access.policy import is_auditor
 from prepare.accounts.middleware import is_verified
+
+# Navigation counts stop here and show as "99+".
+NAV_COUNT_CAP = 99
+
+
+class NavigationCounts:
+    """The counts the navigation and dashboards show (unread notifications,
+    signals waiting for acknowledgement), read together in one query the first
+    time a template asks for one, and not at all on a page that shows none."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+
+    @cached_property
+    def _counts(self) -> dict[str, int]:
+        from prepare.monitoring.selectors import owed_alerts
+        from prepare.notifications.selectors import unread_of
+        from prepare.web import capped_counts
+
+        querysets: dict[str, Any] = {"unread": unread_of(self.user)}
+        # Only a role that works on cases can owe an acknowledgement (and only
+        # then are the grants worth reading).
+        if getattr(self.user, "reads_cases", False):
+            querysets["alerts"] = owed_alerts(actor=self.user)
+        return capped_counts(NAV_COUNT_CAP, **querysets)
+
+    @property
+    def unread(self) -> int:
+        return self._counts["unread"]
+
+    @property
+    def alerts(self) -> int:
+        return self._counts.get("alerts", 0)
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -14,19 +48,15 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav": {}}
     verified = is_verified(request)
     role = getattr(user, "role", "")
+    counts = NavigationCounts(user) if verified else None
     return {
         "nav": {
             "verified": verified,
             "cases": verified and getattr(user, "reads_cases", False),
             "partnerships": verified and role not in ("",),
             "audit": verified and is_auditor(user),
-            # The bell: one count on a partial index, only after the second factor.
-            "unread": _unread_notifications(user) if verified else 0,
+            # The bell and the dashboards' banners: one capped query, only after
+            # the second factor.
+            "counts": counts,
         }
     }
-
-
-def _unread_notifications(user: Any) -> int:
-    from prepare.notifications.selectors import unread_count
-
-    return unread_count(user)

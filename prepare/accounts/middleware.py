@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 SESSION_LAST_SEEN = "prepare_last_seen"
 SESSION_SIGNED_IN_AT = "prepare_signed_in_at"
+# How stale the recorded last activity may be (seconds).
+LAST_SEEN_GRAIN = 60
 
 # Marks a resolved route whose view carries no policy (deny by default).
 NO_POLICY = ""
@@ -115,8 +117,13 @@ class SessionTimeoutMiddleware:
             too_old = now - started > settings.SESSION_ABSOLUTE_TIMEOUT
             if idle or too_old:
                 return self._expire(request, reason="idle" if idle else "absolute")
-            request.session[SESSION_LAST_SEEN] = now
-            request.session.setdefault(SESSION_SIGNED_IN_AT, now)
+            # Written at most once a minute: a session write on every request
+            # costs a second transaction (and fsync) on every page, and the
+            # idle time-out needs no finer grain than the minute.
+            if SESSION_LAST_SEEN not in request.session or now - last >= LAST_SEEN_GRAIN:
+                request.session[SESSION_LAST_SEEN] = now
+            if SESSION_SIGNED_IN_AT not in request.session:
+                request.session[SESSION_SIGNED_IN_AT] = now
         return self.get_response(request)
 
     def _expire(self, request: HttpRequest, *, reason: str) -> HttpResponse:

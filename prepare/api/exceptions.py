@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from prepare.access.errors import WriteForbidden
+from prepare.audit.middleware import roll_back_request
 from prepare.locking import StaleVersion, VersionRequired
 
 
@@ -63,4 +64,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = PreconditionRequired()
     elif isinstance(exc, StaleVersion):
         exc = VersionConflict()
-    return exception_handler(exc, context)
+    response = exception_handler(exc, context)
+    request = getattr(context.get("request"), "_request", None)
+    if response is not None and request is not None:
+        # DRF rolls back only under ATOMIC_REQUESTS; the request's transaction
+        # is AuditedTransactionMiddleware's, and a refused request leaves nothing.
+        roll_back_request(request)
+    return response

@@ -14,7 +14,9 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -82,43 +84,125 @@ def seal(event: Event) -> str:
     return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
 
 
-def append(event: Event) -> Event:
-    """Link ``event`` to the chain and store it, inside the caller's transaction.
+@dataclass
+class SealingScope:
+    """The events a request wrote, linked to the chain when its transaction ends."""
 
-    The head row is locked until the transaction ends, so concurrent writers
-    take turns and the chain stays linear. If anything here fails, the
-    exception propagates and the caller's transaction (the request) rolls back.
+    pending: list[Event] = field(default_factory=list)
+
+
+_scope: ContextVar[SealingScope | None] = ContextVar("prepare_audit_sealing", default=None)
+
+
+@contextmanager
+def sealed_at_end() -> Iterator[SealingScope]:
+    """Within this block (one request's transaction), ``append`` stores each
+    event at once and ``seal_pending`` links them all at the end.
+
+    The chain head is then locked for the last moment of the transaction only
+    (sealing and commit), not from the first event through rendering the page:
+    concurrent requests no longer take turns for their whole duration.
     """
-    with transaction.atomic():
-        head = ChainHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            # The very first event: two writers may both find no head. The
-            # insert that loses waits for the winner and then does nothing
-            # (instead of failing on the primary key); both then lock the row.
-            ChainHead.objects.bulk_create(
-                [ChainHead(pk=1, seq=0, hash=GENESIS)], ignore_conflicts=True
-            )
-            head = ChainHead.objects.select_for_update().get(pk=1)
-        event.seq = head.seq + 1
-        event.prev_hash = head.hash
-        event.occurred_at = event.occurred_at or timezone.now()
-        # Seal what the database will store: it normalises IPv6 addresses
-        # ("2001:DB8::0:1" is kept as "2001:db8::1"), which would otherwise
-        # read back as an altered event.
-        event.source_ip = _stored_ip(event.source_ip)
-        event.hash = seal(event)
+    scope = SealingScope()
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+def _locked_head() -> ChainHead:
+    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # The very first event: two writers may both find no head. The
+        # insert that loses waits for the winner and then does nothing
+        # (instead of failing on the primary key); both then lock the row.
+        ChainHead.objects.bulk_create([ChainHead(pk=1, seq=0, hash=GENESIS)], ignore_conflicts=True)
+        head = ChainHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+def _link(head: ChainHead, event: Event) -> None:
+    event.seq = head.seq + 1
+    event.prev_hash = head.hash
+    event.hash = seal(event)
+    head.seq = event.seq
+    head.hash = event.hash
+
+
+def _index(event: Event) -> None:
+    case_ids = set(event.case_ids or [])
+    if event.case_id is not None:
+        case_ids.add(event.case_id)
+    if case_ids:
+        CaseAccessIndex.objects.bulk_create(
+            [CaseAccessIndex(event=event, case_id=cid) for cid in sorted(case_ids)]
+        )
+
+
+def append(event: Event) -> Event:
+    """Store ``event`` in the caller's transaction, linked to the chain.
+
+    Inside ``sealed_at_end`` (a request) the event is stored now and linked by
+    ``seal_pending`` just before the transaction commits; elsewhere (the
+    worker, commands) it is linked now, and the head row stays locked until
+    the transaction ends, so concurrent writers take turns and the chain
+    stays linear. If anything here fails, the exception propagates and the
+    caller's transaction rolls back.
+    """
+    event.occurred_at = event.occurred_at or timezone.now()
+    # Seal what the database will store: it normalises IPv6 addresses
+    # ("2001:DB8::0:1" is kept as "2001:db8::1"), which would otherwise
+    # read back as an altered event.
+    event.source_ip = _stored_ip(event.source_ip)
+    scope = _scope.get()
+    if scope is not None and transaction.get_connection().in_atomic_block:
+        event.seq = None
+        event.prev_hash = ""
+        event.hash = ""
         event.save(force_insert=True)
-        head.seq = event.seq
-        head.hash = event.hash
+        _index(event)
+        scope.pending.append(event)
+        return event
+    with transaction.atomic():
+        head = _locked_head()
+        _link(head, event)
+        event.save(force_insert=True)
         head.save(update_fields=["seq", "hash"])
-        case_ids = set(event.case_ids or [])
-        if event.case_id is not None:
-            case_ids.add(event.case_id)
-        if case_ids:
-            CaseAccessIndex.objects.bulk_create(
-                [CaseAccessIndex(event=event, case_id=cid) for cid in sorted(case_ids)]
-            )
+        _index(event)
     return event
+
+
+def seal_pending(scope: SealingScope) -> None:
+    """Link the scope's events that are still stored (a savepoint rolled back
+    since may have taken some with it) to the chain, in the order written.
+
+    Runs last in the request's transaction: the head is locked from here to
+    the commit. The append-only triggers let an unsealed event receive its
+    seal once, and nothing else.
+    """
+    written, scope.pending = scope.pending, []
+    if not written:
+        return
+    stored = set(
+        Event.objects.filter(pk__in=[e.pk for e in written], seq__isnull=True)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    # SQLite may give a rolled-back row's id to the next insert: of two events
+    # with one id, only the later can still be stored.
+    latest: dict[int, Event] = {}
+    for event in written:
+        latest.pop(event.pk, None)
+        latest[event.pk] = event
+    events = [e for pk, e in latest.items() if pk in stored]
+    if not events:
+        return
+    head = _locked_head()
+    for event in events:
+        _link(head, event)
+    Event.objects.bulk_update(events, ["seq", "prev_hash", "hash"])
+    head.save(update_fields=["seq", "hash"])
 
 
 @dataclass(frozen=True)
@@ -137,7 +221,7 @@ def _iter_events(after: int | None = None, batch: int = 2000) -> Iterator[Event]
     is seen (and reported) rather than skipped.
     """
     while True:
-        events = Event.objects.order_by("seq")
+        events = Event.objects.filter(seq__isnull=False).order_by("seq")
         if after is not None:
             events = events.filter(seq__gt=after)
         rows: list[Event] = list(events[:batch])
@@ -154,21 +238,26 @@ def verify() -> ChainProblem | None:
     commit together, so a head ahead of the events read means events were
     written meanwhile; they are read and checked too before the head is judged.
     """
+    # An event is linked in the transaction that stores it: one stored without
+    # its link was not written by the application.
+    unsealed = Event.objects.filter(seq__isnull=True).order_by("pk").values_list("pk", flat=True)
+    stray = unsealed.first()
+    if stray is not None:
+        return ChainProblem(0, f"an event (row id {stray}) is stored without a seal")
     expected_seq = 1
     prev = GENESIS
     after: int | None = None
     while True:
         for event in _iter_events(after):
-            if event.seq != expected_seq:
-                if event.seq > expected_seq:
-                    return ChainProblem(
-                        expected_seq, f"missing (the next event present is #{event.seq})"
-                    )
-                return ChainProblem(event.seq, "out of order")
+            seq = int(event.seq or 0)  # read with seq__isnull=False
+            if seq != expected_seq:
+                if seq > expected_seq:
+                    return ChainProblem(expected_seq, f"missing (the next event present is #{seq})")
+                return ChainProblem(seq, "out of order")
             if event.prev_hash != prev:
-                return ChainProblem(event.seq, "does not link to the event before it")
+                return ChainProblem(seq, "does not link to the event before it")
             if not hmac.compare_digest(seal(event), event.hash):
-                return ChainProblem(event.seq, "altered (its seal does not match its content)")
+                return ChainProblem(seq, "altered (its seal does not match its content)")
             prev = event.hash
             expected_seq += 1
         last_seq = expected_seq - 1

@@ -42,7 +42,8 @@ class Event(models.Model):
     log itself carries no special-category data and survives erasure.
     """
 
-    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    # Empty only inside the transaction that writes the event (see chain.append).
+    seq = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
     occurred_at = models.DateTimeField(db_index=True)
     actor_id = models.BigIntegerField(null=True, db_index=True)
     actor_username = models.CharField(max_length=150, blank=True)

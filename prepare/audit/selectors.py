@@ -81,7 +81,7 @@ def _rows(events: Iterable[Event], tz: datetime.tzinfo) -> list[LogRow]:
     )
     return [
         LogRow(
-            seq=e.seq,
+            seq=int(e.seq or 0),  # the pages list sealed events only
             occurred_at=timezone.localtime(e.occurred_at, tz),
             actor_username=e.actor_username,
             organisation_name=names.get(e.organisation_id, "") if e.organisation_id else "",
@@ -184,7 +184,8 @@ def case_access_log(
     offset would then show an event twice.
     """
     case, handover, case_visible = _log_subject(actor, case_id)
-    entries = CaseAccessIndex.objects.filter(case_id=case.pk).select_related("event")
+    entries = CaseAccessIndex.objects.filter(case_id=case.pk, event__seq__isnull=False)
+    entries = entries.select_related("event")
     if handover is not None:
         cut = _handover_cut(handover)
         entries = entries.filter(event_id__lte=cut) if cut is not None else entries.none()
@@ -317,7 +318,8 @@ def audit_search(
     logged.
     """
     require_auditor(actor)
-    events = filters.apply(Event.objects.only(*_EVENT_COLUMNS))
+    # The request's own events are linked to the chain (and numbered) at its end.
+    events = filters.apply(Event.objects.filter(seq__isnull=False).only(*_EVENT_COLUMNS))
     page, older_than, newer_than = _keyset_page(events, "seq", before, after, SEARCH_PAGE)
     tz = timezone.get_current_timezone()
     rows = _rows(page, tz)

@@ -16,11 +16,14 @@ from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
     case_practitioners,
+    caseload_cases,
     caseload_grants,
+    caseload_window,
     get_case_or_404,
     has_break_glass,
     is_granted,
     member_partnership_ids,
+    member_partnerships,
     parse_pk,
     record_filter,
     record_for,
@@ -30,7 +33,7 @@ from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseNote, CaseTeamMember
-from prepare.partnerships.models import Membership, Partnership
+from prepare.partnerships.models import Membership
 
 COUNT_CAP = 1000
 
@@ -70,33 +73,26 @@ def caseload(
 ) -> CaseloadPage:
     """One page of the cases the actor may reach, newest activity first.
 
-    Reads the case grant index (organisation, -sort_key) for the page's ids,
-    then those cases: three queries whatever the number of cases, plus the
-    audit event naming the cases shown.
+    Reads the case grant index (organisation, -sort_key) for the page's ids and
+    the capped total, then those cases: two queries whatever the number of
+    cases, plus the audit event naming the cases shown.
     """
     page = max(page, 1)
-    grants = caseload_grants(actor)
-    if status:
-        grants = grants.filter(status=status)
-    if partnership_id:
-        grants = grants.filter(partnership_id=partnership_id)
-    offset = (page - 1) * per_page
-    ids = list(grants.values_list("case_id", flat=True)[offset : offset + per_page + 1])
-    has_next = len(ids) > per_page
-    ids = ids[:per_page]
-    # Unordered, so the database stops after COUNT_CAP + 1 index entries
-    # instead of sorting every grant row first.
-    total = grants.order_by().values("case_id")[: COUNT_CAP + 1].count()
-    by_id = {
-        c.pk: c
-        for c in visible_cases(actor).filter(pk__in=ids).select_related("person", "partnership")
-    }
+    window = caseload_window(
+        actor,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+        cap=COUNT_CAP,
+        status=status,
+        partnership_id=partnership_id,
+    )
+    by_id = {c.pk: c for c in caseload_cases(actor, window).select_related("person", "partnership")}
     rows = [
         CaseRow(
             case=by_id[i],
             show_identity=is_granted(actor, by_id[i].partnership_id, Category.IDENTITY),
         )
-        for i in ids
+        for i in window.ids
         if i in by_id
     ]
     audit_record(
@@ -111,9 +107,9 @@ def caseload(
         rows=rows,
         page=page,
         per_page=per_page,
-        has_next=has_next,
-        total=min(total, COUNT_CAP),
-        total_capped=total > COUNT_CAP,
+        has_next=window.has_next,
+        total=window.total,
+        total_capped=window.total_capped,
     )
 
 
@@ -188,11 +184,8 @@ def case_detail(*, actor: User, case_id: Any, purpose: str = "") -> CaseDetail:
 
 
 def partnership_choices(*, actor: User) -> list[tuple[int, str]]:
-    """The partnerships the actor works in, by name: one query, no case data."""
-    ids = member_partnership_ids(actor)
-    if not ids:
-        return []
-    return list(Partnership.objects.filter(pk__in=ids).order_by("name").values_list("pk", "name"))
+    """The partnerships the actor works in, by name (read with the grants: no query)."""
+    return member_partnerships(actor)
 
 
 # --- Notes ----------------------------------------------------------------------

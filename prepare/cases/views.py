@@ -53,10 +53,8 @@ def caseload_view(request: HttpRequest) -> HttpResponse:
     if is_htmx_partial(request):
         response = render(request, "cases/_caseload_results.html", {**context, "oob": True})
     else:
-        from prepare.monitoring.selectors import open_alerts_count
-
-        # The dashboard shows escalated signals until they are acknowledged.
-        context["alerts_count"] = open_alerts_count(actor=request_actor(request))
+        # The dashboard shows escalated signals until they are acknowledged
+        # (counted with the navigation's counts, in one query).
         response = render(request, "cases/caseload.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -242,7 +242,12 @@ def _audit_list(actor: User, signals: Iterable[Signal], view: str) -> None:
 def open_alerts_count(*, actor: User) -> int:
     """How many signals wait for the actor's acknowledgement, counted up to
     ``COUNT_CAP + 1`` (show "99+"). One query; no case data, so no event."""
-    return _owed(actor).order_by().values("pk")[: COUNT_CAP + 1].count()
+    return owed_alerts(actor=actor).order_by().values("pk")[: COUNT_CAP + 1].count()
+
+
+def owed_alerts(*, actor: User) -> Any:
+    """The signals waiting for the actor's acknowledgement, for counting only."""
+    return _owed(actor)
 
 
 # --- API reads (rows from ``.values()``) ---------------------------------------------------

@@ -30,7 +30,12 @@ FEED_MAX_EVENTS = 2000
 
 
 def unread_count(user: User) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return unread_of(user).count()
+
+
+def unread_of(user: User) -> QuerySet[Notification]:
+    """The user's unread notifications (a partial index serves them)."""
+    return Notification.objects.filter(user=user, read_at__isnull=True)
 
 
 def notifications_of(actor: User, *, unread: bool = False) -> QuerySet[Notification]:

@@ -18,11 +18,12 @@ from prepare.access.policy import (
     caseload_grants,
     get_case_or_404,
     is_granted,
+    release_grants,
 )
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
-from prepare.cases.models import ENDED_STATUSES, Case, KeyDate, KeyDateKind
+from prepare.cases.models import Case, KeyDate, KeyDateKind
 from prepare.cases.selectors import COUNT_CAP
 from prepare.plans.models import ChecklistItem, ItemStatus
 from prepare.plans.services import (
@@ -211,17 +212,17 @@ class BoardPage:
 
 def release_dates(actor: User, days: int) -> Any:
     """The expected releases in the next ``days`` days of the cases the actor reaches
-    and whose justice category they may read, soonest first."""
+    and whose justice category they may read, soonest first (for the API's pages)."""
     today = timezone.localdate()
+    in_window = release_grants(actor, today, today + datetime.timedelta(days=days))
     return (
         KeyDate.objects.visible_to(actor, Action.READ)
         .filter(
-            _reached(actor),
+            case_id__in=in_window.values("case_id"),
             kind=KeyDateKind.EXPECTED_RELEASE,
             date__gte=today,
             date__lte=today + datetime.timedelta(days=days),
         )
-        .exclude(case__status__in=sorted(ENDED_STATUSES))
         .order_by("date", "case_id")
     )
 
@@ -301,27 +302,36 @@ def release_board(
 ) -> BoardPage:
     """One page of the upcoming releases, with each case's checklist completion.
 
-    A fixed number of queries whatever the number of cases: the page of dates
-    (with the cases), a capped count, the grouped checklist counts, the event.
+    A fixed number of queries whatever the number of cases: the window's case ids
+    with the capped count, the page's dates (with the cases), the grouped
+    checklist counts, the event.
     """
     if days not in WINDOWS:
         days = DEFAULT_WINDOW
     page = max(page, 1)
     today = timezone.localdate()
-    dates = release_dates(actor, days)
+    until = today + datetime.timedelta(days=days)
+    # The page's cases and the capped total from one range scan of the
+    # organisation's rows in the window, then the page's dates.
     offset = (page - 1) * per_page
-    found = list(
-        dates.select_related("case__person", "case__partnership")[offset : offset + per_page + 1]
-    )
-    has_next = len(found) > per_page
-    found = found[:per_page]
-    total = dates.order_by().values("pk")[: COUNT_CAP + 1].count()
+    reach = max(COUNT_CAP, offset + per_page) + 1
+    in_window = list(release_grants(actor, today, until).values_list("case_id", flat=True)[:reach])
+    page_ids = in_window[offset : offset + per_page]
+    has_next = len(in_window) > offset + per_page
+    total = len(in_window)
+    by_case = {
+        d.case_id: d
+        for d in KeyDate.objects.visible_to(actor, Action.READ)
+        .filter(case_id__in=page_ids, kind=KeyDateKind.EXPECTED_RELEASE)
+        .select_related("case__person", "case__partnership")
+    }
+    found = [by_case[c] for c in page_ids if c in by_case]
     rows = board_rows(actor=actor, dates=found, days=days, page=page, purpose=purpose)
     return BoardPage(
         rows=rows,
         days=days,
         today=today,
-        until=today + datetime.timedelta(days=days),
+        until=until,
         page=page,
         per_page=per_page,
         has_next=has_next,
@@ -357,16 +367,28 @@ class MyTasks:
         return sum(1 for r in self.rows if r.overdue)
 
 
-def owed_items(actor: User) -> Any:
-    """Open items owed by the actor, or by their organisation and not yet assigned."""
-    owed = Q(assignee_id=actor.pk)
-    if actor.organisation_id is not None:
-        owed |= Q(owner_organisation_id=actor.organisation_id, assignee__isnull=True)
-    return (
-        ChecklistItem.objects.visible_to(actor, Action.READ)
-        .filter(owed, _reached(actor), status=ItemStatus.OPEN)
-        .order_by("due_on", "pk")
+def owed_items(actor: User, limit: int | None = None) -> Any:
+    """Open items owed by the actor, or by their organisation and not yet assigned.
+
+    With ``limit``, each of the two (the actor's, the organisation's) is first
+    cut to its ``limit`` soonest items, each read in due order through its own
+    index, so that the list costs the same however many items the organisation
+    owes in all; the caller then takes ``limit`` of the result.
+    """
+    readable = ChecklistItem.objects.visible_to(actor, Action.READ).filter(
+        _reached(actor), status=ItemStatus.OPEN
     )
+    owners = [Q(assignee_id=actor.pk)]
+    if actor.organisation_id is not None:
+        owners.append(Q(owner_organisation_id=actor.organisation_id, assignee__isnull=True))
+    owed = Q(pk__in=[])
+    for owner in owners:
+        if limit is None:
+            owed |= owner
+        else:
+            soonest = readable.filter(owner).order_by("due_on", "pk").values("pk")[:limit]
+            owed |= Q(pk__in=soonest)
+    return readable.filter(owed).order_by("due_on", "pk")
 
 
 def _signals_owed(actor: User, view: str = "signals_owed") -> list[Any] | None:
@@ -380,9 +402,9 @@ def _signals_owed(actor: User, view: str = "signals_owed") -> list[Any] | None:
     return list(signals_owed(actor=actor, view=view))
 
 
-def owed_tasks(actor: User) -> Any:
+def owed_tasks(actor: User, limit: int | None = None) -> Any:
     """``owed_items`` with what a row of the tasks shows, for slicing or paginating."""
-    return owed_items(actor).select_related(
+    return owed_items(actor, limit).select_related(
         "case__person", "case__partnership", "owner_organisation"
     )
 
@@ -426,5 +448,5 @@ def tasks_read(
 
 def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyTasks:
     """What the actor or their organisation owes, soonest (so overdue) first."""
-    found = list(owed_tasks(actor)[: limit + 1])
+    found = list(owed_tasks(actor, limit + 1)[: limit + 1])
     return tasks_read(actor=actor, items=found[:limit], more=len(found) > limit, purpose=purpose)

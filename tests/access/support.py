@@ -1,7 +1,7 @@
 """Database helpers for the tests of the core: tampering, flushing, threads.
 
 The audit table refuses UPDATE, DELETE and (on PostgreSQL) TRUNCATE through
-triggers (``prepare/audit/migrations/0002_append_only.py``). Tamper tests act
+triggers (``prepare/audit/migrations/0003_seal_at_commit.py``). Tamper tests act
 as an attacker with owner rights who switches the triggers off first, and
 transactional tests need them off while pytest-django empties the tables.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-_append_only = importlib.import_module("prepare.audit.migrations.0002_append_only")
+_append_only = importlib.import_module("prepare.audit.migrations.0003_seal_at_commit")
 
 
 @contextmanager

@@ -45,6 +45,41 @@ def test_activity_keeps_the_session_alive(signed_in):
     assert not Event.objects.filter(action=EventAction.LOGOUT).exists()
 
 
+def _session_writes(client: Client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PAGE).status_code == 200
+    return sum(
+        1 for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_session"')
+    )
+
+
+def test_the_last_activity_is_written_at_most_once_a_minute(signed_in):
+    """A page costs no session write (and no second commit) within the minute."""
+    with at(MINUTE):
+        assert _session_writes(signed_in) == 1
+    with at(MINUTE + datetime.timedelta(seconds=30)):
+        assert _session_writes(signed_in) == 0
+    with at(MINUTE + datetime.timedelta(seconds=59)):
+        assert _session_writes(signed_in) == 0
+    with at(2 * MINUTE):
+        assert _session_writes(signed_in) == 1
+
+
+def test_the_idle_limit_counts_from_the_last_recorded_minute(signed_in):
+    """Activity within a minute of the last recorded one is not recorded, so the
+    idle limit runs from that minute: exact to the minute, never later."""
+    with at(MINUTE):
+        assert signed_in.get(PAGE).status_code == 200  # recorded
+    with at(MINUTE + datetime.timedelta(seconds=50)):
+        assert signed_in.get(PAGE).status_code == 200  # within the minute: not recorded
+    with at(31 * MINUTE + datetime.timedelta(seconds=1)):
+        assert signed_in.get(PAGE).status_code == 302
+    assert Event.objects.get(action=EventAction.LOGOUT).detail == {"reason": "idle"}
+
+
 def test_idle_session_is_signed_out_with_a_message(signed_in):
     key = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
     with at(30 * MINUTE + datetime.timedelta(seconds=1)):

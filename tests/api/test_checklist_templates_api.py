@@ -32,8 +32,8 @@ pytestmark = pytest.mark.django_db
 MEMBERS = ["case_manager", "police_on_team", "police_off_team", "ngo_mentor", "auditor", "trainer"]
 NEW = {"title": "Bus pass", "category": "social", "offset_days": -3}
 # Every API request with a token: the token with its user, its last use, the
-# user's grants (3), and the request's savepoint and its release.
-API_OVERHEAD = 7
+# user's grants (one query), and the request's transaction (a savepoint pair).
+API_OVERHEAD = 5
 
 
 def template_url(cast: Cast, partnership: Any = None) -> str:

@@ -228,7 +228,7 @@ def test_signal_writes_need_the_category(cast: Cast) -> None:
 # conditions add their breaches (1).
 @pytest.mark.parametrize(
     ("path", "queries"),
-    [("contacts", 16), ("licence-conditions", 17), ("signals", 16)],
+    [("contacts", 14), ("licence-conditions", 15), ("signals", 14)],
 )
 def test_lists_have_a_fixed_number_of_queries(
     cast: Cast, django_assert_num_queries, path: str, queries: int

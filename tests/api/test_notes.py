@@ -88,8 +88,9 @@ def test_notes_list_query_count(cast, extra, django_assert_num_queries):
             updated_by=cast.coordinator,
         )
     client = token_client(cast.coordinator)
-    # Token (2), grants (3), case, page, count, audit chain (4), savepoints (4).
-    with django_assert_num_queries(16):
+    # Token (2), grants (1), case, page, count, audit event (stored, then sealed:
+    # check, head, seal, head update), the request's transaction (2).
+    with django_assert_num_queries(14):
         response = client.get(_url(cast))
     assert len(response.json()["results"]) == 8 + extra
 

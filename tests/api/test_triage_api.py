@@ -168,10 +168,10 @@ def test_the_queue_query_count_does_not_grow(cast, django_assert_num_queries, co
     client = token_client(cast.coordinator)
     client.get(QUEUE)  # starts the audit chain
 
-    # token (with its user), its last use; grants (3); cases; count; referrals;
-    # audit (head, insert, head update, access index); savepoints (4): the
-    # same for 3 cases or 40.
-    with django_assert_num_queries(16):
+    # token (with its user), its last use; grants (1); cases; count; referrals;
+    # audit (stored, access index, then check, head, seal, head update); the
+    # request's transaction (2): the same for 3 cases or 40.
+    with django_assert_num_queries(14):
         response = client.get(QUEUE)
     assert len(response.json()["results"]) == min(count, 50)
 
@@ -194,10 +194,10 @@ def test_the_triage_view_shows_what_the_coordinator_decides_on(cast, django_asse
     client = token_client(cast.coordinator)
     client.get(triage_url(case))
 
-    # token (with its user), its last use; grants (3); case (read, write
-    # check); referral; decisions; audit (head, insert, head update, access
-    # index); savepoints (4).
-    with django_assert_num_queries(17):
+    # token (with its user), its last use; grants (1); case (read, write
+    # check); referral; decisions; audit (stored, access index, then check, head,
+    # seal, head update); the request's transaction (2).
+    with django_assert_num_queries(15):
         response = client.get(triage_url(case))
 
     assert response.status_code == 200

@@ -351,10 +351,10 @@ def test_the_queue_query_count_does_not_grow(cast, as_user, django_assert_num_qu
     client = as_user(cast.coordinator)
     client.get(reverse("cases:triage_queue"))  # starts the audit chain
 
-    # session, user, OTP device; grants (3); cases; referrals; audit event
-    # (head, insert, head update, access index); the notification badge;
-    # last-seen; savepoints (6): the same for 3 cases or 40.
-    with django_assert_num_queries(20):
+    # session, user, OTP device; grants (1); cases; referrals; audit event
+    # (stored, access index, then check, head, seal, head update); the
+    # navigation's counts; the request's transaction (2): the same for 3 cases or 40.
+    with django_assert_num_queries(15):
         response = client.get(reverse("cases:triage_queue"))
     assert response.status_code == 200
     assert response.content.decode().count(">Decide<") == min(count, 25)
@@ -499,10 +499,10 @@ def test_the_triage_page_shows_the_referral_and_is_logged(cast, as_user, django_
     client = as_user(cast.coordinator)
     client.get(decide_url(case))
 
-    # session, user, device; grants (3); case (read, write check); referral;
-    # decisions; audit (head, insert, head update, access index); the
-    # notification badge; last-seen; savepoints (6).
-    with django_assert_num_queries(22):
+    # session, user, device; grants (1); case (read, write check); referral;
+    # decisions; audit (stored, access index, then check, head, seal, head
+    # update); the navigation's counts; the request's transaction (2).
+    with django_assert_num_queries(17):
         response = client.get(decide_url(case))
 
     assert response.status_code == 200

@@ -217,11 +217,11 @@ def test_caseload_query_count_does_not_grow_with_cases(
     open_cases(cast, count)  # also starts the audit chain
     client = as_user(cast.case_manager)
 
-    # session, user, OTP device; grants (3); partnership names; page ids, total,
-    # cases; audit event (head, insert, head update, access index); the session's
-    # last-seen time; and the savepoints of the request and the audit append (6);
-    # the unread notifications of the bell and the signals awaiting the user.
-    with django_assert_num_queries(23):
+    # session, user, OTP device; grants with the partnerships' names (1); page ids
+    # with the capped total (1); cases; audit event (stored, access index, then
+    # check, head, seal, head update); the request's transaction (2); the
+    # navigation's counts (the bell and the signals awaiting the user, one query).
+    with django_assert_num_queries(18):
         response = client.get(reverse("cases:caseload"))
 
     assert len(rows_of(response.content.decode())) == min(count + 1, 25)
@@ -274,11 +274,10 @@ def test_case_page_query_count(cast, as_user, django_assert_num_queries, extra_n
     client = as_user(cast.case_manager)
     client.get(reverse("cases:caseload"))  # the audit chain has its head already
 
-    # session, user, OTP device; grants (3); case; write check; notes; team;
-    # break-glass check; audit event (head, insert, head update, access index);
-    # the session's last-seen time; the savepoints of the request and the audit
-    # append (6); the unread notifications of the bell.
-    with django_assert_num_queries(23):
+    # session, user, OTP device; grants (1); case; write check; notes; team;
+    # break-glass check; audit event (stored, access index, then check, head,
+    # seal, head update); the request's transaction (2); the navigation's counts.
+    with django_assert_num_queries(18):
         response = client.get(reverse("cases:case", args=[cast.case.pk]))
 
     assert response.status_code == 200

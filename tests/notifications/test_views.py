@@ -13,9 +13,9 @@ from prepare.audit.models import Event, EventAction
 from prepare.notifications.models import Notification, NotificationKind
 
 LIST = reverse("notifications:list")
-# Session, user, device; the page's count and rows; the bell; the session's
-# last-seen time (each in the request's savepoint).
-QUERIES = 11
+# Session, user, device; the page's count and rows; the navigation's counts;
+# the request's transaction (a savepoint pair).
+QUERIES = 9
 # The list event, in a savepoint: chain head read, event, head update, case index.
 AUDIT_EVENT = 6
 
@@ -64,20 +64,32 @@ def test_the_bell_counts_the_users_unread_notifications(cast, as_user):
     assert _bell(quiet.content.decode()) == "Notifications"
 
 
-def test_the_bell_costs_one_query(cast, as_user, django_assert_num_queries):
+def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_queries):
+    """The bell and the signals banner are counted together, in one query, and
+    only when a template asks; nothing before the second factor."""
     from django.test import RequestFactory
 
+    from prepare.access.policy import grants_for
     from prepare.accounts.context_processors import navigation
 
     _notify(cast.coordinator, 2)
     request = RequestFactory().get("/")
     request.user = cast.coordinator
     request.user.is_verified = lambda: True  # type: ignore[attr-defined]
+    grants_for(cast.coordinator)  # as every case page has, before it renders
+    with django_assert_num_queries(0):
+        counts = navigation(request)["nav"]["counts"]
     with django_assert_num_queries(1):
-        assert navigation(request)["nav"]["unread"] == 2
+        assert (counts.unread, counts.alerts) == (2, 0)
+    # An auditor owes no acknowledgement: only the bell, still one query.
+    request.user = cast.auditor
+    request.user.is_verified = lambda: True  # type: ignore[attr-defined]
+    with django_assert_num_queries(1):
+        counts = navigation(request)["nav"]["counts"]
+        assert (counts.unread, counts.alerts) == (0, 0)
     request.user.is_verified = lambda: False  # type: ignore[attr-defined]
     with django_assert_num_queries(0):
-        assert navigation(request)["nav"]["unread"] == 0
+        assert navigation(request)["nav"]["counts"] is None
 
 
 def test_the_list_shows_only_ones_own_notifications_newest_first(

@@ -28,17 +28,20 @@ ORG_NAMES = {
 }
 
 # Every signed-in page: session, user, second-factor device, the user's grants
-# (3), the unread notifications of the bell, the session's update, and the
-# savepoints of the request's transaction.
-REQUEST_OVERHEAD = 12
+# (one query), the navigation's counts, and the request's transaction (a
+# savepoint pair here, BEGIN and COMMIT in production).
+REQUEST_OVERHEAD = 7
+# The first request of a session (each page below is one), and then one a
+# minute, records the session's last activity (a savepoint pair and the update).
+SESSION_SAVE = 3
 # Queries per page, the same for the cast and with more members and agreements.
-LIST_QUERIES = REQUEST_OVERHEAD + 1  # partnerships with member counts
-DETAIL_QUERIES = REQUEST_OVERHEAD + 4  # partnership, members, agreements, cells
-EDIT_GET_QUERIES = REQUEST_OVERHEAD + 4  # partnership, agreement, members, cells
-CREATE_GET_QUERIES = REQUEST_OVERHEAD + 2  # partnership, agreement in force
+LIST_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 1  # partnerships with member counts
+DETAIL_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 4  # partnership, members, agreements, cells
+EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 4  # partnership, agreement, members, cells
+CREATE_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 2  # partnership, agreement in force
 # Saving: the grid as on the edit page (4); in the service, a savepoint pair,
 # the locked agreement, the cells, the members, the new cells in one insert,
-# and the audit event (chain head, event, head update, in a savepoint pair).
+# and the audit event (stored, then sealed: check, chain head, seal, head update).
 # A save answers with a redirect: no page, so no bell to count.
 SAVE_QUERIES = REQUEST_OVERHEAD - 1 + 4 + 2 + 4 + 5
 

@@ -12,6 +12,7 @@ import datetime
 from django.utils import timezone
 
 from prepare.access.categories import Category
+from prepare.access.grants import case_grants_release
 from prepare.accounts.models import Organisation, User
 from prepare.cases.models import Case, KeyDate, KeyDateKind
 from prepare.partnerships.models import Partnership
@@ -31,6 +32,8 @@ def set_release(case: Case, user: User, in_days: int = PLANTED_RELEASE_IN) -> Ke
         kind=KeyDateKind.EXPECTED_RELEASE,
         defaults={"date": day, "updated_by": user},
     )
+    # As key_date_set does: the release board reads the date from the grant rows.
+    case_grants_release(case, day)
     return key_date
 
 

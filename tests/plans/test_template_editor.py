@@ -39,9 +39,11 @@ __all__ = ["flushable_audit"]
 MEMBERS = ("case_manager", "police_on_team", "police_off_team", "ngo_mentor", "auditor", "trainer")
 CAPTION = "Items of the template, in the order cases receive them"
 # Every signed-in page: session, user, second-factor device, the user's grants
-# (3), the unread notifications of the bell, the session's update, and the
-# savepoints of the request's transaction (as in tests/partnerships).
-REQUEST_OVERHEAD = 12
+# (one query), the navigation's counts, and the request's transaction (a
+# savepoint pair here, BEGIN and COMMIT in production) (as in tests/partnerships).
+# Each page below is the first request of its session, which records the
+# session's last activity (a savepoint pair and the update): 3 more.
+REQUEST_OVERHEAD = 7 + 3
 
 
 # --- Helpers ------------------------------------------------------------------------------

@@ -195,13 +195,13 @@ def bulk_cases(cast: Cast, releases: list[int], start: int = 10) -> list[Case]:
             status=CaseStatus.PRE_RELEASE,
         )
         CaseTeamMember.objects.create(case=case, organisation=cast.orgs["probation"], purpose="x")
-        case_grants_rebuild(case)
         KeyDate.objects.create(
             case=case,
             kind=KeyDateKind.EXPECTED_RELEASE,
             date=days(release_in),
             updated_by=cast.coordinator,
         )
+        case_grants_rebuild(case)
         for category, due_in, status in (
             ("justice", -2, ItemStatus.OPEN),
             ("social", 5, ItemStatus.DONE),

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from prepare.access.abilities import TRANSITION_CATEGORY, may_move
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
-from prepare.access.grants import case_grants_touch
+from prepare.access.grants import case_grants_release, case_grants_touch
 from prepare.access.policy import categories_of, coordinates, get_case_or_404, is_granted
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
@@ -435,6 +435,7 @@ def key_date_set(
         from prepare.plans.services import checklist_reschedule
 
         checklist_reschedule(case=case, release_on=date, actor=actor)
+        case_grants_release(case, date)
     case_touch(case)
     audit_record(
         action=EventAction.CREATE if before is None else EventAction.UPDATE,
