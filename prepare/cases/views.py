@@ -24,8 +24,14 @@ from prepare.cases.forms import (
     NoteForm,
     TeamMemberForm,
 )
+from prepare.cases.lifecycle.views import key_dates_context, lifecycle_context
 from prepare.cases.models import CaseNote
+from prepare.cases.page import case_page
+from prepare.cases.retention.views import retention_context
+from prepare.cases.transfer.views import transfer_context
 from prepare.locking import StaleVersion, VersionRequired, parse_version
+from prepare.monitoring.views import monitoring_context
+from prepare.plans.views import checklist_context
 from prepare.web import INVALID, case_errors, is_htmx_partial, page_number, request_actor
 
 
@@ -72,20 +78,40 @@ def _case_page(
     partial: bool = False,
     created_note_pk: int | None = None,
 ) -> HttpResponse:
-    """The case page, or with ``partial`` its notes section; reads (and audits) the case."""
-    detail = cases_selectors.case_detail(actor=actor, case_id=pk)
+    """The case page, or with ``partial`` its notes section; reads (and audits) the case.
+
+    The whole page comes in this one response: the case is read once, each
+    section is built from it (``prepare.cases.page``) and one event records
+    what they showed. HTMX then only updates a section after a change.
+    """
+    page = None
+    if partial:
+        detail = cases_selectors.case_detail(actor=actor, case_id=pk)
+    else:
+        page = case_page(actor=actor, case_id=pk)
+        detail = page.detail
     writable = detail.abilities.write_categories
     if note_form is None:
         note_form = NoteForm(categories=writable)
     else:
         note_form.limit_categories(writable)
-    context = {
+    context: dict[str, Any] = {
         "detail": detail,
         "case": detail.case,
         "note_form": note_form,
         "partial": partial,
         "created_note_pk": created_note_pk,
     }
+    if page is not None:
+        context.update(
+            page=page,
+            lifecycle=lifecycle_context(request, actor, page.lifecycle),
+            key_dates=key_dates_context(page.key_dates),
+            checklist=checklist_context(request, page.checklist),
+            monitoring=monitoring_context(request, actor, page.monitoring),
+            transfer=transfer_context(actor, page.transfer),
+            retention=retention_context(actor, page.retention),
+        )
     template = "cases/_notes.html" if partial else "cases/case.html"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])

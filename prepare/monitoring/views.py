@@ -52,18 +52,15 @@ def _zone(case: Case) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def _section(
+def monitoring_context(
     request: HttpRequest,
-    pk: Any,
+    actor: User,
+    section: selectors.MonitoringSection,
     *,
     bound: dict[str, Form] | None = None,
-    status: int = 200,
-    view: str = "case_monitoring",
-) -> HttpResponse:
-    """The section (HTMX) or the page, with fresh forms except those in ``bound``
-    (sent back with their errors, keeping what was typed)."""
-    actor = request_actor(request)
-    section = selectors.case_monitoring(actor=actor, case_id=pk, view=view)
+) -> dict[str, Any]:
+    """What the section's template shows, with fresh forms except those in
+    ``bound`` (sent back with their errors, keeping what was typed)."""
     case = section.case
     bound = bound or {}
     writable = section.write_categories
@@ -90,15 +87,30 @@ def _section(
                 prefix=key, initial={"version": row.signal.version}
             )
             row.ack_form = row_form
-    partial = is_htmx_partial(request)
-    context = {
+    return {
         "section": section,
         "case": case,
         "forms": forms,
-        "partial": partial,
+        "partial": is_htmx_partial(request),
         "zone": _zone(case),
     }
-    template = "monitoring/_section.html" if partial else "monitoring/case_monitoring.html"
+
+
+def _section(
+    request: HttpRequest,
+    pk: Any,
+    *,
+    bound: dict[str, Form] | None = None,
+    status: int = 200,
+    view: str = "case_monitoring",
+) -> HttpResponse:
+    """The section (HTMX) or the page."""
+    actor = request_actor(request)
+    section = selectors.case_monitoring(actor=actor, case_id=pk, view=view)
+    context = monitoring_context(request, actor, section, bound=bound)
+    template = (
+        "monitoring/_section.html" if context["partial"] else "monitoring/case_monitoring.html"
+    )
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from prepare.access.abilities import case_abilities, may_start_planning
+from prepare.access.abilities import CaseAbilities, case_abilities, may_start_planning
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
@@ -89,6 +89,9 @@ class CaseChecklist:
     can_use_offset: bool
     organisations: list[Organisation] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
+    # Whether ``organisations`` and ``users`` were read: the forms that assign
+    # are offered only then (elsewhere, a link to the checklist's own page).
+    choices: bool = False
 
     @property
     def items(self) -> list[ChecklistItem]:
@@ -111,12 +114,22 @@ def _progress(items: Sequence[ChecklistItem], today: datetime.date) -> Progress:
     return p
 
 
-def case_checklist(
-    *, actor: User, case_id: Any, view: str = "case_checklist", choices: bool = True
+def checklist_section(
+    *,
+    actor: User,
+    case: Case,
+    abilities: CaseAbilities,
+    key_dates: Sequence[KeyDate] | None = None,
+    choices: bool = True,
 ) -> CaseChecklist:
-    """The items of the case's checklist the actor may read, grouped by due date."""
-    case = get_case_or_404(actor, case_id)
-    abilities = case_abilities(actor, case)
+    """The checklist of a case already fetched through the policy, as the actor
+    may read it, grouped by due date; not audited here.
+
+    ``key_dates``: the case's key dates the actor reads, when the caller has
+    them already (the case page), so the expected release is not read again.
+    ``choices``: also read the organisations and people an item can be
+    assigned to (two queries), for the forms that assign.
+    """
     today = timezone.localdate()
     items = list(
         ChecklistItem.objects.visible_to(actor, Action.READ)
@@ -135,12 +148,17 @@ def case_checklist(
     started = bool(items) or planning_started(case)
     release_on = None
     if Category.JUSTICE in abilities.read_categories:
-        release_on = (
-            KeyDate.objects.visible_to(actor, Action.READ)
-            .filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
-            .values_list("date", flat=True)
-            .first()
-        )
+        if key_dates is None:
+            release_on = (
+                KeyDate.objects.visible_to(actor, Action.READ)
+                .filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+                .values_list("date", flat=True)
+                .first()
+            )
+        else:
+            release_on = next(
+                (d.date for d in key_dates if d.kind == KeyDateKind.EXPECTED_RELEASE), None
+            )
     result = CaseChecklist(
         case=case,
         today=today,
@@ -156,17 +174,36 @@ def case_checklist(
         organisations = partnership_organisations(case.partnership)
         result.organisations = list(organisations)
         result.users = list(assignable_users(organisations))
+        result.choices = True
+    return result
+
+
+def checklist_shown(checklist: CaseChecklist) -> dict[str, Any]:
+    """What the section shows, for the audit event: ids and categories only."""
+    items = checklist.items
+    return {
+        "category": Category.JUSTICE if checklist.release_on is not None else "",
+        "items": [i.pk for i in items],
+        "categories": sorted({i.category for i in items}),
+    }
+
+
+def case_checklist(
+    *, actor: User, case_id: Any, view: str = "case_checklist", choices: bool = True
+) -> CaseChecklist:
+    """The checklist on its own (``checklist_section``); one view event."""
+    case = get_case_or_404(actor, case_id)
+    result = checklist_section(
+        actor=actor, case=case, abilities=case_abilities(actor, case), choices=choices
+    )
+    shown = checklist_shown(result)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
         case=case,
         obj=case,
-        category=Category.JUSTICE if release_on is not None else "",
-        detail={
-            "view": view,
-            "items": [i.pk for i in items],
-            "categories": sorted({i.category for i in items}),
-        },
+        category=shown.pop("category"),
+        detail={"view": view, **shown},
     )
     return result
 

@@ -39,6 +39,36 @@ def _whole_number(raw: str | None, default: int) -> int:
 # --- A case's checklist ------------------------------------------------------------
 
 
+def checklist_context(
+    request: HttpRequest,
+    data: selectors.CaseChecklist,
+    *,
+    add_form: ItemAddForm | None = None,
+    problems: list[str] | None = None,
+    error_item: int | None = None,
+) -> dict[str, Any]:
+    """What the checklist's template shows. The form to add an item (with its
+    choices) is built only on the checklist's own page; inside the case page a
+    link leads there, unless ``add_form`` comes back with its errors."""
+    partial = is_htmx_partial(request)
+    if add_form is None and data.may_add and data.choices:
+        organisations = services.partnership_organisations(data.case.partnership)
+        add_form = ItemAddForm(
+            categories=data.write_categories,
+            offset=data.can_use_offset,
+            organisations=organisations,
+            users=services.assignable_users(organisations),
+        )
+    return {
+        "checklist": data,
+        "case": data.case,
+        "add_form": add_form,
+        "problems": problems or [],
+        "error_item": error_item,
+        "partial": partial,
+    }
+
+
 def _checklist(
     request: HttpRequest,
     actor: User,
@@ -51,24 +81,13 @@ def _checklist(
     view: str = "case_checklist",
 ) -> HttpResponse:
     """The checklist section (HTMX) or page; a read of the checklist, audited."""
-    data = selectors.case_checklist(actor=actor, case_id=pk, view=view)
-    if add_form is None and data.may_add:
-        organisations = services.partnership_organisations(data.case.partnership)
-        add_form = ItemAddForm(
-            categories=data.write_categories,
-            offset=data.can_use_offset,
-            organisations=organisations,
-            users=services.assignable_users(organisations),
-        )
     partial = is_htmx_partial(request)
-    context = {
-        "checklist": data,
-        "case": data.case,
-        "add_form": add_form,
-        "problems": problems or [],
-        "error_item": error_item,
-        "partial": partial,
-    }
+    # The section inside the case page offers no choice lists (its links lead
+    # to this page, which does): two queries fewer on every update.
+    data = selectors.case_checklist(actor=actor, case_id=pk, view=view, choices=not partial)
+    context = checklist_context(
+        request, data, add_form=add_form, problems=problems, error_item=error_item
+    )
     template = "plans/_checklist.html" if partial else "plans/checklist.html"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])

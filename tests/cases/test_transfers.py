@@ -667,9 +667,17 @@ def test_proposing_through_the_section(cast, as_user):
     assert (transfer.case_id, transfer.handover_summary) == (cast.case.pk, SUMMARY)
 
 
-def test_the_case_page_loads_the_transfer_section(cast, as_user):
-    body = as_user(cast.case_manager).get(reverse("cases:case", args=[cast.case.pk])).content
-    assert reverse("cases:transfer_section", args=[cast.case.pk]) in body.decode()
+def test_the_case_page_shows_the_transfer_section_in_its_own_response(cast, as_user):
+    url = reverse("cases:case", args=[cast.case.pk])
+    manager = as_user(cast.case_manager).get(url).content.decode()
+    assert 'id="transfer"' in manager and "This case has not been transferred." in manager
+    assert "Propose a transfer" not in manager  # only the coordinator proposes one
+
+    coordinator = as_user(cast.coordinator).get(url).content.decode()
+    section_url = reverse("cases:transfer_section", args=[cast.case.pk])
+    assert f'action="{section_url}"' in coordinator
+    assert "Propose a transfer" in coordinator
+    assert 'hx-trigger="load"' not in coordinator
 
 
 def _more_transfers(cast: Cast, count: int) -> None:

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from prepare.access.abilities import TRANSITION_CATEGORY, may_move, may_write_dates
+from prepare.access.abilities import (
+    TRANSITION_CATEGORY,
+    CaseAbilities,
+    case_abilities,
+    may_move,
+)
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
     case_for_coordinator,
     coordinated_partnership_ids,
-    coordinates,
     get_case_or_404,
     is_granted,
     member_partnership_ids,
@@ -350,14 +355,13 @@ class Lifecycle:
         return bool(self.moves)
 
 
-def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> Lifecycle:
-    """The case's status, the moves the actor may make, and the history the
-    agreement shows them (category meetings); one view event."""
-    case = get_case_or_404(actor, case_id)
-    pid = case.partnership_id
+def lifecycle_section(*, actor: User, case: Case, abilities: CaseAbilities) -> Lifecycle:
+    """The lifecycle of a case already fetched through the policy, with the
+    actor's abilities on it: the moves they may make and the history the
+    agreement shows them (category meetings). Two queries; not audited here."""
     moves: list[Transition] = []
-    if may_move(actor, case) and visible_cases(actor, Action.WRITE).filter(pk=case.pk).exists():
-        moves = transitions_from(case.status, coordinator=coordinates(actor, pid))
+    if abilities.move:
+        moves = transitions_from(case.status, coordinator=abilities.coordinates)
     history = list(
         CaseTransition.objects.visible_to(actor)
         .filter(case_id=case.pk)
@@ -368,23 +372,35 @@ def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> 
         .filter(case_id=case.pk)
         .select_related("decided_by__organisation")
     )
-    shared = is_granted(actor, pid, TRANSITION_CATEGORY) or bool(history) or bool(decisions)
+    shared = TRANSITION_CATEGORY in abilities.read_categories or bool(history) or bool(decisions)
+    return Lifecycle(
+        case=case, moves=moves, history=history, decisions=decisions, history_shared=shared
+    )
+
+
+def lifecycle_shown(lifecycle: Lifecycle) -> dict[str, Any]:
+    """What the section shows, for the audit event: ids and the category only."""
+    return {
+        "category": TRANSITION_CATEGORY if lifecycle.history or lifecycle.decisions else "",
+        "transitions": [t.pk for t in lifecycle.history],
+        "triage_decisions": [d.pk for d in lifecycle.decisions],
+    }
+
+
+def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> Lifecycle:
+    """The lifecycle section on its own (``lifecycle_section``); one view event."""
+    case = get_case_or_404(actor, case_id)
+    lifecycle = lifecycle_section(actor=actor, case=case, abilities=case_abilities(actor, case))
+    shown = lifecycle_shown(lifecycle)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
         case=case,
         obj=case,
-        category=TRANSITION_CATEGORY if history or decisions else "",
-        detail={
-            "view": view,
-            "transitions": [t.pk for t in history],
-            "triage_decisions": [d.pk for d in decisions],
-            "version": case.version,
-        },
+        category=shown.pop("category"),
+        detail={"view": view, **shown, "version": case.version},
     )
-    return Lifecycle(
-        case=case, moves=moves, history=history, decisions=decisions, history_shared=shared
-    )
+    return lifecycle
 
 
 # --- Reading --------------------------------------------------------------------------
@@ -405,19 +421,34 @@ class KeyDates:
         return [(k, str(label)) for k, label in KeyDateKind.choices if k not in taken]
 
 
-def key_dates_read(*, actor: User, case_id: object, view: str = "key_dates") -> KeyDates:
-    """The key dates of the case (category justice); one view event."""
-    case = get_case_or_404(actor, case_id)
+def key_dates_section(*, actor: User, case: Case, abilities: CaseAbilities) -> KeyDates:
+    """The key dates (category justice) of a case already fetched through the
+    policy: one query; not audited here."""
     dates = list(KeyDate.objects.visible_to(actor).filter(case_id=case.pk).order_by("date", "kind"))
-    shared = is_granted(actor, case.partnership_id, Category.JUSTICE) or bool(dates)
+    shared = Category.JUSTICE in abilities.read_categories or bool(dates)
+    return KeyDates(
+        case=case, dates=dates, shared=shared, writable=shared and abilities.write_dates
+    )
+
+
+def key_dates_shown(kd: KeyDates) -> dict[str, Any]:
+    return {
+        "category": Category.JUSTICE if kd.dates else "",
+        "key_dates": [d.pk for d in kd.dates],
+    }
+
+
+def key_dates_read(*, actor: User, case_id: object, view: str = "key_dates") -> KeyDates:
+    """The key dates on their own (``key_dates_section``); one view event."""
+    case = get_case_or_404(actor, case_id)
+    kd = key_dates_section(actor=actor, case=case, abilities=case_abilities(actor, case))
+    shown = key_dates_shown(kd)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
         case=case,
         obj=case,
-        category=Category.JUSTICE if dates else "",
-        detail={"view": view, "key_dates": [d.pk for d in dates]},
+        category=shown.pop("category"),
+        detail={"view": view, **shown},
     )
-    return KeyDates(
-        case=case, dates=dates, shared=shared, writable=shared and may_write_dates(actor, case)
-    )
+    return kd

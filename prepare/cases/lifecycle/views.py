@@ -212,17 +212,15 @@ def triage_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Lifecycle section ------------------------------------------------------------------------
 
 
-def _lifecycle_page(
+def lifecycle_context(
     request: HttpRequest,
     actor: User,
-    pk: int,
+    lifecycle: lifecycle_selectors.Lifecycle,
     *,
     bound: TransitionForm | None = None,
-    status: int = 200,
     problem: str = "",
-    view: str = "lifecycle",
-) -> HttpResponse:
-    lifecycle = lifecycle_selectors.lifecycle_read(actor=actor, case_id=pk, view=view)
+) -> dict[str, Any]:
+    """What the lifecycle section's template shows: the section and a form per move."""
     case = lifecycle.case
     moves = []
     for move in lifecycle.moves:
@@ -234,14 +232,29 @@ def _lifecycle_page(
             )
         moves.append((move, form))
     can_triage = lifecycle.can_move and case.status in lifecycle_rules.TRIAGE_STATUSES
-    context = {
+    return {
         "lifecycle": lifecycle,
         "case": case,
         "moves": moves,
         "can_triage": can_triage and coordinates(actor, case.partnership_id),
         "problem": problem,
+        "bound": bound is not None,
         "partial": is_htmx_partial(request),
     }
+
+
+def _lifecycle_page(
+    request: HttpRequest,
+    actor: User,
+    pk: int,
+    *,
+    bound: TransitionForm | None = None,
+    status: int = 200,
+    problem: str = "",
+    view: str = "lifecycle",
+) -> HttpResponse:
+    lifecycle = lifecycle_selectors.lifecycle_read(actor=actor, case_id=pk, view=view)
+    context = lifecycle_context(request, actor, lifecycle, bound=bound, problem=problem)
     template = (
         "cases/lifecycle/_lifecycle.html"
         if is_htmx_partial(request)
@@ -328,17 +341,14 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Key dates ----------------------------------------------------------------------------------
 
 
-def _key_dates_page(
-    request: HttpRequest,
-    actor: User,
-    pk: int,
+def key_dates_context(
+    kd: lifecycle_selectors.KeyDates,
     *,
     bound: KeyDateForm | None = None,
-    status: int = 200,
     problem: str = "",
-    view: str = "key_dates",
-) -> HttpResponse:
-    kd = lifecycle_selectors.key_dates_read(actor=actor, case_id=pk, view=view)
+) -> dict[str, Any]:
+    """What the key-dates section's template shows: each date with its form to move
+    it, and the form to add one (``bound`` sent back with its errors)."""
     bound_kind = str(bound.data.get("kind", "")) if bound is not None else ""
     rows = []
     for key_date in kd.dates:
@@ -355,13 +365,28 @@ def _key_dates_page(
         add_form = bound
     else:
         add_form = KeyDateForm(kinds=kd.unset_kinds)
-    context = {
+    return {
         "kd": kd,
         "case": kd.case,
         "rows": rows,
         "add_form": add_form,
         "problem": problem,
+        "bound": bound is not None,
     }
+
+
+def _key_dates_page(
+    request: HttpRequest,
+    actor: User,
+    pk: int,
+    *,
+    bound: KeyDateForm | None = None,
+    status: int = 200,
+    problem: str = "",
+    view: str = "key_dates",
+) -> HttpResponse:
+    kd = lifecycle_selectors.key_dates_read(actor=actor, case_id=pk, view=view)
+    context = key_dates_context(kd, bound=bound, problem=problem)
     template = (
         "cases/lifecycle/_key_dates.html"
         if is_htmx_partial(request)

@@ -136,13 +136,13 @@ class RetentionOverview:
         return any(row.active for row in self.holds)
 
 
-def retention_overview(*, actor: User, case_id: Any, view: str = "retention") -> RetentionOverview:
-    """The case's retention date and legal holds: two queries, and the audit event.
+def case_retention(*, actor: User, case: Case) -> RetentionOverview:
+    """The retention date and legal holds of a case already fetched through the
+    policy: one query; not audited here.
 
     Everyone who sees the case sees when it ends and whether a hold keeps
     it; the holds' reasons, and the past holds, are the coordinator's.
     """
-    case = get_case_or_404(actor, case_id)
     manage = may_manage_holds(actor, case)
     today = timezone.localdate()
     holds = LegalHold.objects.filter(case_id=case.pk).select_related("placed_by", "released_by")
@@ -153,13 +153,6 @@ def retention_overview(*, actor: User, case_id: Any, view: str = "retention") ->
         for h in holds.order_by("-placed_at", "-pk")
     ]
     partnership = case.partnership
-    audit_record(
-        action=EventAction.VIEW,
-        actor=actor,
-        case=case,
-        obj=case,
-        detail={"view": view, "holds": [row.hold.pk for row in rows]},
-    )
     return RetentionOverview(
         case=case,
         years=partnership.retention_years,
@@ -170,6 +163,24 @@ def retention_overview(*, actor: User, case_id: Any, view: str = "retention") ->
         holds=rows,
         manage=manage,
     )
+
+
+def retention_shown(overview: RetentionOverview) -> dict[str, Any]:
+    return {"holds": [row.hold.pk for row in overview.holds]}
+
+
+def retention_overview(*, actor: User, case_id: Any, view: str = "retention") -> RetentionOverview:
+    """The retention section on its own (``case_retention``): two queries, and the audit event."""
+    case = get_case_or_404(actor, case_id)
+    overview = case_retention(actor=actor, case=case)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        detail={"view": view, **retention_shown(overview)},
+    )
+    return overview
 
 
 def legal_hold_check(*, actor: User, case_id: Any) -> Case:

@@ -33,6 +33,30 @@ from prepare.cases.retention.forms import (
 from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor, saved
 
 
+def retention_context(
+    actor: Any,
+    overview: retention_selectors.RetentionOverview,
+    *,
+    form: LegalHoldForm | None = None,
+    oob: bool = False,
+) -> dict[str, Any]:
+    """What the section's template shows: the holds, the pending erasure request
+    (read for the coordinator only) and the forms each may use."""
+    pending = retention_selectors.pending_for_case(overview.case) if overview.manage else None
+    return {
+        "overview": overview,
+        "case": overview.case,
+        "form": form or LegalHoldForm(),
+        "oob": oob,
+        "erasure_pending": pending,
+        "erasure_offer": pending is None and may_request_erasure(actor, overview.case),
+        "erasure_decide": pending is not None and may_decide_erasure(actor, pending),
+        "erasure_form": ErasureRequestForm(prefix="erasure"),
+        "approve_form": ErasureApproveForm(prefix="approve"),
+        "decline_form": ErasureDeclineForm(prefix="decline"),
+    }
+
+
 def _section(
     request: HttpRequest,
     pk: Any,
@@ -45,18 +69,8 @@ def _section(
 ) -> HttpResponse:
     actor = request_actor(request)
     overview = retention_selectors.retention_overview(actor=actor, case_id=pk, view=view)
-    pending = retention_selectors.pending_for_case(overview.case) if overview.manage else None
     context = {
-        "overview": overview,
-        "case": overview.case,
-        "form": form or LegalHoldForm(),
-        "oob": oob and is_htmx_partial(request),
-        "erasure_pending": pending,
-        "erasure_offer": pending is None and may_request_erasure(actor, overview.case),
-        "erasure_decide": pending is not None and may_decide_erasure(actor, pending),
-        "erasure_form": ErasureRequestForm(prefix="erasure"),
-        "approve_form": ErasureApproveForm(prefix="approve"),
-        "decline_form": ErasureDeclineForm(prefix="decline"),
+        **retention_context(actor, overview, form=form, oob=oob and is_htmx_partial(request)),
         **(extra or {}),
     }
     template = (

@@ -360,9 +360,9 @@ class TransferSection:
     grace_until: datetime.datetime | None = None
 
 
-def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
-    """The case's transfers and what the actor may do; audited as a view of the case."""
-    case = get_case_or_404(actor, case_id)
+def case_transfers(*, actor: User, case: Case) -> TransferSection:
+    """The transfers of a case already fetched through the policy, and what the
+    actor may do; one query (two for a reader in a transfer's grace); not audited here."""
     coordinator = coordinates(actor, case.partnership_id) and bool(
         categories_of(actor, case.partnership_id, Action.WRITE)
     )
@@ -373,7 +373,7 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
     )
     open_transfer = next((t for t in transfers if t.status == TransferStatus.PROPOSED), None)
     ended = case.status in ENDED_STATUSES or case.anonymised_at is not None
-    section = TransferSection(
+    return TransferSection(
         case=case,
         transfers=transfers,
         open=open_transfer,
@@ -381,12 +381,22 @@ def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
         may_withdraw=coordinator and open_transfer is not None,
         grace_until=grace_until(actor, case),
     )
+
+
+def transfers_shown(section: TransferSection) -> dict[str, Any]:
+    return {"transfers": [t.pk for t in section.transfers]}
+
+
+def transfer_section(*, actor: User, case_id: Any) -> TransferSection:
+    """The transfer section on its own (``case_transfers``); audited as a view of the case."""
+    case = get_case_or_404(actor, case_id)
+    section = case_transfers(actor=actor, case=case)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
         case=case,
         obj=case,
-        detail={"view": "transfer_section", "transfers": [t.pk for t in transfers]},
+        detail={"view": "transfer_section", **transfers_shown(section)},
     )
     return section
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +22,22 @@ from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor
 # --- Helpers ------------------------------------------------------------------------
 
 
+def transfer_context(
+    actor: User,
+    section: transfer_selectors.TransferSection,
+    *,
+    form: TransferProposeForm | None = None,
+    oob: bool = False,
+) -> dict[str, Any]:
+    """What the section's template shows; for its coordinator, the form to propose one."""
+    if section.may_propose and form is None:
+        form = TransferProposeForm(
+            partnerships=transfer_selectors.target_partnerships(case=section.case),
+            categories=transfer_selectors.summary_categories(actor=actor, case=section.case),
+        )
+    return {"section": section, "case": section.case, "form": form, "oob": oob}
+
+
 def _section_page(
     request: HttpRequest,
     actor: User,
@@ -29,13 +47,8 @@ def _section_page(
     oob: bool = False,
 ) -> HttpResponse:
     section = transfer_selectors.transfer_section(actor=actor, case_id=pk)
-    if section.may_propose and form is None:
-        form = TransferProposeForm(
-            partnerships=transfer_selectors.target_partnerships(case=section.case),
-            categories=transfer_selectors.summary_categories(actor=actor, case=section.case),
-        )
     partial = is_htmx_partial(request)
-    context = {"section": section, "case": section.case, "form": form, "oob": oob and partial}
+    context = transfer_context(actor, section, form=form, oob=oob and partial)
     template = "cases/transfer/_section.html" if partial else "cases/transfer/section.html"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
