@@ -188,6 +188,7 @@ def caseload_grants(user: Any) -> Any:
     named_entry = Subquery(
         CaseTeamMember.objects.active(g.today)
         .filter(case_id=OuterRef("case_id"), user_id=g.user_id)
+        .order_by()
         .values("pk")[:1]
     )
     reach: Q = (

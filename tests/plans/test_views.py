@@ -346,3 +346,38 @@ def test_my_tasks_lists_the_signals_to_acknowledge(cast: Cast, as_user: Any) -> 
         "seq"
     )
     assert listed.case_ids == [cast.case.pk] and listed.detail["signals"] == [signal.pk]
+
+
+def test_my_tasks_reads_the_soonest_items_a_window_at_a_time(cast: Cast) -> None:
+    """The soonest items of both owners (the actor, the organisation), in due
+    order, past items the policy hides: more windows are read when a window's
+    items are not readable, and none past the list's length."""
+    from prepare.plans.selectors import soonest_owed_tasks
+
+    items = plant_checklist(cast.case, cast.coordinator, owner=cast.orgs["probation"])
+    # Intelligence is not readable by probation: make it the soonest of all,
+    # with several hidden copies, so that the first window holds mostly those.
+    hidden = items["intelligence"]
+    for n in range(6):
+        ChecklistItem.objects.create(
+            case=cast.case,
+            title=f"hidden {n}",
+            category=hidden.category,
+            owner_organisation=cast.orgs["probation"],
+            offset_days=-90,
+            due_on=days(-30 + n),
+            created_by=cast.coordinator,
+        )
+    ChecklistItem.objects.filter(pk=items["risk"].pk).update(
+        assignee=cast.case_manager, due_on=days(-1)
+    )
+    ChecklistItem.objects.filter(pk=items["social"].pk).update(due_on=days(-2))
+    manager = fresh(cast.case_manager)
+    found = soonest_owed_tasks(manager, 3)
+    assert [i.category for i in found] == ["social", "risk", found[2].category]
+    assert all(i.category != "intelligence" for i in found)
+    assert [i.due_on for i in found] == sorted(i.due_on for i in found)
+    everything = soonest_owed_tasks(manager, 100)
+    from prepare.access.categories import Category
+
+    assert {i.category for i in everything} == set(Category.values) - {"intelligence", "ideology"}
