@@ -13,12 +13,16 @@ NAV_COUNT_CAP = 99
 
 
 class NavigationCounts:
-    """The counts the navigation and dashboards show (unread notifications,
-    signals waiting for acknowledgement), read together in one query the first
-    time a template asks for one, and not at all on a page that shows none."""
+    """The counts the navigation and dashboards show (unread notifications and,
+    on a dashboard that asks for it, signals waiting for acknowledgement), read
+    together in one query the first time a template asks for one, and not at
+    all on a page that shows none."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, *, alerts: bool = False) -> None:
         self.user = user
+        # Building the policy's filter for the signals costs more than the
+        # count: only the pages that show it ask for it.
+        self.with_alerts = alerts
 
     @cached_property
     def _counts(self) -> dict[str, int]:
@@ -29,7 +33,7 @@ class NavigationCounts:
         querysets: dict[str, Any] = {"unread": unread_of(self.user)}
         # Only a role that works on cases can owe an acknowledgement (and only
         # then are the grants worth reading).
-        if getattr(self.user, "reads_cases", False):
+        if self.with_alerts and getattr(self.user, "reads_cases", False):
             querysets["alerts"] = owed_alerts(actor=self.user)
         return capped_counts(NAV_COUNT_CAP, **querysets)
 
@@ -42,13 +46,24 @@ class NavigationCounts:
         return self._counts.get("alerts", 0)
 
 
+NAV_COUNTS_ATTR = "prepare_navigation_counts"
+
+
+def count_alerts_too(request: HttpRequest) -> None:
+    """For a dashboard that shows the signals waiting for the user: they are
+    counted with the navigation's counts, in the same query."""
+    setattr(request, NAV_COUNTS_ATTR, NavigationCounts(request.user, alerts=True))
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav": {}}
     verified = is_verified(request)
     role = getattr(user, "role", "")
-    counts = NavigationCounts(user) if verified else None
+    counts = None
+    if verified:
+        counts = getattr(request, NAV_COUNTS_ATTR, None) or NavigationCounts(user)
     return {
         "nav": {
             "verified": verified,

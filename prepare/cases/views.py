@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from prepare.access.categories import Category
 from prepare.access.policy import case_for_write
 from prepare.access.routes import RoutePolicy, route_policy
+from prepare.accounts.context_processors import count_alerts_too
 from prepare.accounts.models import User
 from prepare.cases import selectors as cases_selectors
 from prepare.cases import services
@@ -61,6 +62,7 @@ def caseload_view(request: HttpRequest) -> HttpResponse:
     else:
         # The dashboard shows escalated signals until they are acknowledged
         # (counted with the navigation's counts, in one query).
+        count_alerts_too(request)
         response = render(request, "cases/caseload.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -13,9 +13,9 @@ from prepare.audit.models import Event, EventAction
 from prepare.notifications.models import Notification, NotificationKind
 
 LIST = reverse("notifications:list")
-# Session, user, device; the page's count and rows; the navigation's counts;
+# Session, user, device; the page's count and rows; the bell (one count);
 # the request's transaction (a savepoint pair).
-QUERIES = 9
+QUERIES = 8
 # The list event, in a savepoint: chain head read, event, head update, case index.
 AUDIT_EVENT = 6
 
@@ -65,14 +65,20 @@ def test_the_bell_counts_the_users_unread_notifications(cast, as_user):
 
 
 def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_queries):
-    """The bell and the signals banner are counted together, in one query, and
-    only when a template asks; nothing before the second factor."""
+    """The bell costs one query, only when a template asks and only after the
+    second factor; a dashboard that shows the signals waiting for the user gets
+    them in that same query."""
     from django.test import RequestFactory
 
     from prepare.access.policy import grants_for
-    from prepare.accounts.context_processors import navigation
+    from prepare.accounts.context_processors import count_alerts_too, navigation
+    from prepare.monitoring.models import Severity
+    from prepare.monitoring.services import signal_raise
 
     _notify(cast.coordinator, 2)
+    signal_raise(
+        actor=cast.case_manager, case_id=cast.case.pk, severity=Severity.HIGH, description="x"
+    )
     request = RequestFactory().get("/")
     request.user = cast.coordinator
     request.user.is_verified = lambda: True  # type: ignore[attr-defined]
@@ -80,13 +86,11 @@ def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_q
     with django_assert_num_queries(0):
         counts = navigation(request)["nav"]["counts"]
     with django_assert_num_queries(1):
-        assert (counts.unread, counts.alerts) == (2, 0)
-    # An auditor owes no acknowledgement: only the bell, still one query.
-    request.user = cast.auditor
-    request.user.is_verified = lambda: True  # type: ignore[attr-defined]
+        assert (counts.unread, counts.alerts) == (2, 0)  # the bell only
+    count_alerts_too(request)
     with django_assert_num_queries(1):
         counts = navigation(request)["nav"]["counts"]
-        assert (counts.unread, counts.alerts) == (0, 0)
+        assert (counts.unread, counts.alerts) == (2, 1)
     request.user.is_verified = lambda: False  # type: ignore[attr-defined]
     with django_assert_num_queries(0):
         assert navigation(request)["nav"]["counts"] is None
