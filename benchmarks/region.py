@@ -898,7 +898,7 @@ def _reset_sequences() -> None:
 
 
 def generate(
-    spec: RegionSpec, *, progress: bool = False, write_marker: bool = True
+    spec: RegionSpec, *, progress: bool = False, write_marker: bool = True, check_sample: int = 200
 ) -> RegionReport:
     """Fill the (empty, migrated) database with the region; returns counts and timing."""
     from prepare.cases.models import Case
@@ -936,7 +936,7 @@ def generate(
         actors=bench_actor_usernames(),
     )
     report.seconds = round(time.perf_counter() - started, 1)
-    report.grant_check = check_grant_index(sample=200, seed=spec.seed)
+    report.grant_check = check_grant_index(sample=check_sample, seed=spec.seed)
     if write_marker:
         _write_marker(report)
     return report
@@ -963,8 +963,11 @@ class _RollBack(Exception):
     pass
 
 
-def check_grant_index(*, sample: int = 200, seed: int = 8) -> dict[str, Any]:
-    """Compare the grant rows of ``sample`` random cases with their rebuild.
+def check_grant_index(
+    *, sample: int = 200, seed: int = 8, case_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Compare the grant rows of ``sample`` random cases (or of ``case_ids``) with
+    their rebuild.
 
     The rebuild (the service the application uses) runs in a transaction that
     is rolled back, so the check changes nothing. Raises ``GrantIndexMismatch``.
@@ -972,8 +975,11 @@ def check_grant_index(*, sample: int = 200, seed: int = 8) -> dict[str, Any]:
     from prepare.access.grants import case_grants_rebuild
     from prepare.cases.models import Case
 
-    ids = list(Case.objects.order_by("pk").values_list("pk", flat=True))
-    chosen = random.Random(seed).sample(ids, min(sample, len(ids)))
+    if case_ids is None:
+        ids = list(Case.objects.order_by("pk").values_list("pk", flat=True))
+        chosen = random.Random(seed).sample(ids, min(sample, len(ids)))
+    else:
+        chosen = case_ids
     differing: list[dict[str, Any]] = []
     for case in Case.objects.filter(pk__in=chosen).select_related("partnership"):
         stored = _grant_rows(case.pk)
