@@ -36,8 +36,7 @@ test: install
 ## BENCH_BACKENDS=sqlite,postgresql for both. Also BENCH_SIZES (100000,1000000),
 ## BENCH_REPEAT (40), BENCH_DIR (../benchdata), BENCH_CLIENTS (1,4,8),
 ## BENCH_WRITE_SECONDS (20), BENCH_WORKERS (4), BENCH_THREADS (2), BENCH_PORT (8710).
-export BENCH_SIZES BENCH_BACKENDS BENCH_REPEAT BENCH_DIR BENCH_CLIENTS BENCH_WRITE_SECONDS
-export BENCH_WORKERS BENCH_THREADS BENCH_PORT DATABASE_URL
+## (Variables given on the make command line reach the script's environment.)
 bench: install
 	$(VENV)/bin/python -m benchmarks.run
 

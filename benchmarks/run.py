@@ -70,17 +70,17 @@ class Config:
         pg_url = env.get("DATABASE_URL", "") or "postgres://postgres@127.0.0.1:5432/postgres"
         default_backends = "postgresql" if env.get("DATABASE_URL") else "sqlite"
         return cls(
-            sizes=sorted(int(s) for s in env.get("BENCH_SIZES", "100000,1000000").split(",")),
+            sizes=sorted(int(s) for s in (env.get("BENCH_SIZES") or "100000,1000000").split(",")),
             backends=[
-                b.strip() for b in env.get("BENCH_BACKENDS", default_backends).split(",") if b
+                b.strip() for b in (env.get("BENCH_BACKENDS") or default_backends).split(",") if b
             ],
-            repeat=int(env.get("BENCH_REPEAT", "40")),
-            bench_dir=Path(env.get("BENCH_DIR", str(ROOT.parent / "benchdata"))).resolve(),
-            clients=[int(c) for c in env.get("BENCH_CLIENTS", "1,4,8").split(",")],
-            write_seconds=float(env.get("BENCH_WRITE_SECONDS", "20")),
-            workers=int(env.get("BENCH_WORKERS", "4")),
-            threads=int(env.get("BENCH_THREADS", "2")),
-            port=int(env.get("BENCH_PORT", "8710")),
+            repeat=int(env.get("BENCH_REPEAT") or "40"),
+            bench_dir=Path(env.get("BENCH_DIR") or str(ROOT.parent / "benchdata")).resolve(),
+            clients=[int(c) for c in (env.get("BENCH_CLIENTS") or "1,4,8").split(",")],
+            write_seconds=float(env.get("BENCH_WRITE_SECONDS") or "20"),
+            workers=int(env.get("BENCH_WORKERS") or "4"),
+            threads=int(env.get("BENCH_THREADS") or "2"),
+            port=int(env.get("BENCH_PORT") or "8710"),
             pg_url=pg_url,
         )
 
