@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from benchmarks import ROOT
-from benchmarks.scenarios import BOARD_WINDOWS
+from benchmarks.scenarios import BENCH_NOTE, BOARD_WINDOWS
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -514,7 +514,7 @@ def _writer(
             "csrfmiddlewaretoken": token,
             "category": "justice",
             "kind": "fact",
-            "text": f"Benchmark note {n}: reported on time, no new concerns.",
+            "text": f"{BENCH_NOTE} {n}: reported on time, no new concerns.",
         }
         t0 = time.perf_counter()
         try:
@@ -646,6 +646,13 @@ def print_report(report: dict[str, Any]) -> None:
                 f"  {page:<28}{r['small_ms']:>12.1f}{r['big_ms']:>12.1f}{r['ratio']:>8.2f}"
                 f"{pages_big[page]['queries']:>9}"
             )
+    if report["scaling"]:
+        big = report["scaling"][-1]["big"]
+        print(f"\nSlowest SQL query of each page on {big} (one in-process request)")
+        for page, r in report["datasets"][big]["in_process"]["pages"].items():
+            top = r["slowest_queries"][0] if r.get("slowest_queries") else None
+            if top:
+                print(f"  {page:<28}{top['ms']:>8.1f} ms  {top['sql'][:70]}")
     print("\nOpening one case (first screen: the page and its hx-trigger=load parts)")
     print(
         f"  {'dataset':<8}{'requests':>9}{'HTML B':>9}{'encoding':>10}{'wire B':>9}"

@@ -54,6 +54,7 @@ def test_every_in_process_scenario_reports_a_number_and_a_query_count():
     for name, page in pages.items():
         assert page["status"] == 200, name
         assert page["queries"] > 0 and page["bytes"] > 0, name
+        assert page["slowest_queries"][0]["sql"], name
     for role in ("case_manager", "coordinator"):
         result = report["caseload_full_vs_raw"][role]
         assert result["full_ms"] > 0 and result["raw_ms"] > 0 and result["ratio"] > 0, role
