@@ -706,6 +706,7 @@ def run_backend(config: Config, backend: str) -> dict[str, Any]:
         print(f"[{backend} {d.label}] opening one case over HTTP")
         report["datasets"][d.label] = {
             "generation": d.generation,
+            "removed_bench_notes": d.probe.get("removed_bench_notes", 0),
             "in_process": d.probe["in_process"],
             "open_case_http": open_case_on_the_wire(d, port),
         }

@@ -384,6 +384,15 @@ def http_setup(writers: int) -> dict[str, Any]:
     }
 
 
+def remove_bench_notes() -> int:
+    """Delete the notes an earlier note-writing run posted, so that every run
+    measures the generated dataset (audit events and sessions stay)."""
+    from prepare.cases.models import CaseNote
+
+    deleted, _ = CaseNote.objects.filter(text__startswith=BENCH_NOTE).delete()
+    return deleted
+
+
 def main() -> None:
     import argparse
 
@@ -395,7 +404,8 @@ def main() -> None:
     parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args()
     setup_django()
-    out: dict[str, Any] = {"http": http_setup(args.writers)}
+    removed = remove_bench_notes()
+    out: dict[str, Any] = {"removed_bench_notes": removed, "http": http_setup(args.writers)}
     if not args.skip_in_process:
         out["in_process"] = run_all(args.repeat)
     print(json.dumps(out))

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from benchmarks.region import GrantIndexMismatch, RegionSpec, check_grant_index, generate
-from benchmarks.scenarios import bench_pages, run_all
+from benchmarks.scenarios import BENCH_NOTE, bench_pages, remove_bench_notes, run_all
 from prepare.access.models import CaseGrant
 from prepare.cases.models import Case, CaseNote, CaseTeamMember, KeyDate
 from prepare.plans.models import ChecklistItem
@@ -64,3 +64,11 @@ def test_every_in_process_scenario_reports_a_number_and_a_query_count():
     assert opened["queries"] == sum(p["queries"] for p in opened["parts"])
     assert opened["html_bytes"] > opened["gzip_bytes"] > 0
     assert all(p["status"] == 200 for p in opened["parts"])
+
+    # The notes of the writing scenario are removed before the next run.
+    note = CaseNote.objects.order_by("pk").first()
+    CaseNote.objects.filter(pk=note.pk).update(text=f"{BENCH_NOTE} 1: written by the benchmark")
+    count = CaseNote.objects.count()
+    assert remove_bench_notes() == 1
+    assert CaseNote.objects.count() == count - 1
+    assert not CaseNote.objects.filter(pk=note.pk).exists()
