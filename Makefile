@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
 
-.PHONY: demo test lint install messages clean
+.PHONY: demo test lint install messages clean bench
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,6 +31,15 @@ demo: install
 ## Run the whole test suite (SQLite by default; set DATABASE_URL for PostgreSQL)
 test: install
 	$(VENV)/bin/pytest -n auto
+
+## Benchmarks (benchmarks/README.md): generate or reuse the datasets and run every
+## scenario. SQLite by default; DATABASE_URL=postgres://... for PostgreSQL, or
+## BENCH_BACKENDS=sqlite,postgresql for both. Also BENCH_SIZES (100000,1000000),
+## BENCH_REPEAT (40), BENCH_DIR (../benchdata), BENCH_CLIENTS (1,4,8),
+## BENCH_WRITE_SECONDS (20), BENCH_WORKERS (4), BENCH_THREADS (2), BENCH_PORT (8710).
+## (Variables given on the make command line reach the script's environment.)
+bench: install
+	$(VENV)/bin/python -m benchmarks.run
 
 lint: install
 	$(UV) lock --check
