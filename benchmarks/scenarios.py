@@ -201,7 +201,7 @@ class RawCaseload:
         sql_ids = (
             f"SELECT g.case_id FROM {g} g WHERE g.organisation_id = %s "
             f"AND g.partnership_id IN ({ph}) AND ({reach}) "
-            f"ORDER BY g.sort_key DESC, g.case_id DESC LIMIT 26"
+            f"ORDER BY g.sort_key DESC, g.case_id LIMIT 26"
         )
         c, p, pa = Case._meta.db_table, Person._meta.db_table, Partnership._meta.db_table
         sql_cases = (
