@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -64,9 +63,43 @@ def notifications_shown(
         )
 
 
-def notification_page(*, actor: User, page: int) -> Page[Notification]:
-    """The actor's notifications, newest first; a page naming cases is audited as a list."""
-    result = Paginator(notifications_of(actor), PER_PAGE).get_page(page)
+@dataclass
+class NotificationPage:
+    """One page of notifications, read without counting them all: a user's
+    history only grows, and a page costs the same at the first notification or
+    the ten thousandth."""
+
+    object_list: list[Notification]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def notification_page(*, actor: User, page: int) -> NotificationPage:
+    """The actor's notifications, newest first; a page naming cases is audited as a list.
+
+    A page past the end shows the first one."""
+    rows = notifications_of(actor)
+    number = max(page, 1)
+    found = list(rows[(number - 1) * PER_PAGE : number * PER_PAGE + 1])
+    if not found and number > 1:
+        number = 1
+        found = list(rows[: PER_PAGE + 1])
+    result = NotificationPage(
+        object_list=found[:PER_PAGE], number=number, has_next=len(found) > PER_PAGE
+    )
     notifications_shown(
         actor=actor,
         case_ids=[n.case_id for n in result.object_list],

@@ -13,9 +13,9 @@ from prepare.audit.models import Event, EventAction
 from prepare.notifications.models import Notification, NotificationKind
 
 LIST = reverse("notifications:list")
-# Session, user, device; the page's count and rows; the bell (one count);
-# the request's transaction (a savepoint pair).
-QUERIES = 8
+# Session, user, device; the page's rows (one more than a page, no count of
+# them all); the bell (one count); the request's transaction (a savepoint pair).
+QUERIES = 7
 # The list event, in a savepoint: chain head read, event, head update, case index.
 AUDIT_EVENT = 6
 
@@ -132,7 +132,12 @@ def test_the_list_pages_by_25_with_the_same_number_of_queries(
     assert first.content.decode().count('<th scope="row">') == 25
     assert third.content.decode().count('<th scope="row">') == 10
     assert 'rel="next"' in first.content.decode()
+    assert 'rel="next"' not in third.content.decode()
+    assert 'rel="prev"' in third.content.decode()
     assert client.get(LIST + "?page=²").status_code == 200
+    # Past the end: the first page, as the newest notifications are there.
+    beyond = client.get(LIST + "?page=9").content.decode()
+    assert beyond.count('<th scope="row">') == 25 and "(page 1)" in beyond
 
 
 def test_mark_one_as_read(cast, as_user):
