@@ -49,11 +49,15 @@ def _owed_alert(actor: User) -> Exists:
 
 
 def _owed(actor: User) -> Any:
-    """The open escalated signals alerting ``actor`` that the policy lets them read."""
+    """The open escalated signals alerting ``actor`` that the policy lets them read.
+
+    Driven from the actor's own open alerts (indexed by user), so that neither
+    the list nor its count scans every open signal of the region first."""
+    mine = SignalAlert.objects.filter(user=actor, closed_at__isnull=True).values("signal_id")
     return (
         Signal.objects.visible_to(actor, Action.READ)
+        .filter(pk__in=mine)
         .filter(status=SignalStatus.OPEN, escalated=True)
-        .filter(_owed_alert(actor))
     )
 
 
@@ -254,16 +258,8 @@ def open_alerts_count(*, actor: User) -> int:
 
 
 def owed_alerts(*, actor: User) -> Any:
-    """The signals waiting for the actor's acknowledgement, for counting only.
-
-    Driven from the actor's own open alerts (an index on the user), so that the
-    count does not scan every open signal of the region first."""
-    mine = SignalAlert.objects.filter(user=actor, closed_at__isnull=True).values("signal_id")
-    return (
-        Signal.objects.visible_to(actor, Action.READ)
-        .filter(pk__in=mine)
-        .filter(status=SignalStatus.OPEN, escalated=True)
-    )
+    """The signals waiting for the actor's acknowledgement, for counting only."""
+    return _owed(actor)
 
 
 # --- API reads (rows from ``.values()``) ---------------------------------------------------
