@@ -234,10 +234,12 @@ def release_grants(
 
 @dataclass(frozen=True)
 class CaseloadWindow:
-    """One page of a caseload: its case ids in order, and how many there are in
-    all, counted up to ``cap`` (``total_capped`` then says "more")."""
+    """One page of a caseload: its case ids in order, the cases themselves (a
+    lazy queryset, fetched by key), and how many there are in all, counted up
+    to ``cap`` (``total_capped`` then says "more")."""
 
     ids: list[int]
+    cases: CaseQuerySet
     has_next: bool
     total: int
     total_capped: bool
@@ -256,7 +258,11 @@ def caseload_window(
 
     The range scan reads at most ``max(cap, offset + limit) + 1`` index entries:
     the total is known from the same rows as the page, without a second pass.
+    The page's cases are then fetched by key: their ids were read through the
+    policy here, so the grant index is not consulted a second time.
     """
+    from prepare.cases.models import Case
+
     grants = caseload_grants(user)
     if status:
         grants = grants.filter(status=status)
@@ -267,21 +273,11 @@ def caseload_window(
     page = ids[offset : offset + limit]
     return CaseloadWindow(
         ids=page,
+        cases=Case.objects.filter(pk__in=page),
         has_next=len(ids) > offset + limit,
         total=min(len(ids), cap),
         total_capped=len(ids) > cap,
     )
-
-
-def caseload_cases(user: Any, window: CaseloadWindow) -> CaseQuerySet:
-    """The cases of a caseload page. The ids were read through the policy in
-    this request (``caseload_window``), so the cases are fetched by key without
-    a second pass over the grant index."""
-    from prepare.cases.models import Case
-
-    if not grants_for(user).reads_cases:
-        return Case.objects.none()
-    return Case.objects.filter(pk__in=window.ids)
 
 
 def case_filter(user: Any, action: str = Action.READ) -> Q:

@@ -16,7 +16,6 @@ from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
     case_practitioners,
-    caseload_cases,
     caseload_grants,
     caseload_window,
     get_case_or_404,
@@ -86,7 +85,7 @@ def caseload(
         status=status,
         partnership_id=partnership_id,
     )
-    by_id = {c.pk: c for c in caseload_cases(actor, window).select_related("person", "partnership")}
+    by_id = {c.pk: c for c in window.cases.select_related("person", "partnership")}
     rows = [
         CaseRow(
             case=by_id[i],
