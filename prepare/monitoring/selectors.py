@@ -257,6 +257,12 @@ def open_alerts_count(*, actor: User) -> int:
     return owed_alerts(actor=actor).order_by().values("pk")[: COUNT_CAP + 1].count()
 
 
+def open_alerts_of(*, actor: User) -> Any:
+    """The actor's own open alert rows, unfiltered: whether a policy-filtered
+    count is worth building at all. Never shown."""
+    return SignalAlert.objects.filter(user=actor, closed_at__isnull=True)
+
+
 def owed_alerts(*, actor: User) -> Any:
     """The signals waiting for the actor's acknowledgement, for counting only."""
     return _owed(actor)

@@ -66,8 +66,9 @@ def test_the_bell_counts_the_users_unread_notifications(cast, as_user):
 
 def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_queries):
     """The bell costs one query, only when a template asks and only after the
-    second factor; a dashboard that shows the signals waiting for the user gets
-    them in that same query."""
+    second factor; a dashboard that shows the signals waiting for the user
+    gets a gate in that same query, and the count through the policy (a
+    second query) only when the user has an open alert at all."""
     from django.test import RequestFactory
 
     from prepare.access.policy import grants_for
@@ -76,9 +77,6 @@ def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_q
     from prepare.monitoring.services import signal_raise
 
     _notify(cast.coordinator, 2)
-    signal_raise(
-        actor=cast.case_manager, case_id=cast.case.pk, severity=Severity.HIGH, description="x"
-    )
     request = RequestFactory().get("/")
     request.user = cast.coordinator
     request.user.is_verified = lambda: True  # type: ignore[attr-defined]
@@ -88,12 +86,48 @@ def test_the_navigation_counts_cost_one_query(cast, as_user, django_assert_num_q
     with django_assert_num_queries(1):
         assert (counts.unread, counts.alerts) == (2, 0)  # the bell only
     count_alerts_too(request)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # no open alert: the gate says so
+        counts = navigation(request)["nav"]["counts"]
+        assert (counts.unread, counts.alerts) == (2, 0)
+    signal_raise(
+        actor=cast.case_manager, case_id=cast.case.pk, severity=Severity.HIGH, description="x"
+    )
+    count_alerts_too(request)
+    with django_assert_num_queries(2):
         counts = navigation(request)["nav"]["counts"]
         assert (counts.unread, counts.alerts) == (2, 1)
     request.user.is_verified = lambda: False  # type: ignore[attr-defined]
     with django_assert_num_queries(0):
         assert navigation(request)["nav"]["counts"] is None
+
+
+def test_an_open_alert_on_a_case_no_longer_reached_is_not_counted(cast, as_user) -> None:
+    """The gate counts the user's alert rows, but what is shown is what the
+    policy still lets them read: here an alert left open for an officer who is
+    not (or no longer) on the case's team."""
+    from django.test import RequestFactory
+
+    from prepare.accounts.context_processors import count_alerts_too, navigation
+    from prepare.monitoring.models import Severity, SignalAlert
+    from prepare.monitoring.selectors import open_alerts_of
+    from prepare.monitoring.services import signal_raise
+
+    signal = signal_raise(
+        actor=cast.case_manager, case_id=cast.case.pk, severity=Severity.HIGH, description="x"
+    )
+    outsider = cast.police_off_team
+    SignalAlert.objects.get_or_create(signal=signal, user=outsider)
+    assert open_alerts_of(actor=outsider).count() == 1
+    request = RequestFactory().get("/")
+    request.user = outsider
+    request.user.is_verified = lambda: True  # type: ignore[attr-defined]
+    count_alerts_too(request)
+    assert navigation(request)["nav"]["counts"].alerts == 0
+    # The alert of someone who reads the case (the coordinator) is counted.
+    request.user = cast.coordinator
+    request.user.is_verified = lambda: True  # type: ignore[attr-defined]
+    count_alerts_too(request)
+    assert navigation(request)["nav"]["counts"].alerts == 1
 
 
 def test_the_list_shows_only_ones_own_notifications_newest_first(
