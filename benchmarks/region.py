@@ -961,21 +961,9 @@ def generate(
 
 
 def _grant_rows(case_id: int) -> set[tuple[Any, ...]]:
-    from prepare.access.models import CaseGrant
+    from prepare.access.models import GRANT_FACTS, CaseGrant
 
-    return set(
-        CaseGrant.objects.filter(case_id=case_id).values_list(
-            "organisation_id",
-            "partnership_id",
-            "status",
-            "sort_key",
-            "coordination",
-            "whole_organisation",
-            "named_users",
-            "ends_on",
-            "release_on",
-        )
-    )
+    return set(CaseGrant.objects.filter(case_id=case_id).values_list(*GRANT_FACTS))
 
 
 class _RollBack(Exception):

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, ResolverMatch, resolve
 from django.utils.translation import gettext as _
 
 from prepare.access.errors import WriteForbidden
@@ -37,6 +38,22 @@ def request_actor(request: HttpRequest) -> User:
     # RequireVerifiedMiddleware lets only signed-in, second-factor users here.
     assert isinstance(user, User)
     return user
+
+
+_MATCH_ATTR = "_prepare_route"
+
+
+def route_of(request: HttpRequest) -> ResolverMatch | None:
+    """The route the request's path resolves to (None if none does), resolved
+    once for the middleware that ask before Django resolves it for the view."""
+    if not hasattr(request, _MATCH_ATTR):
+        try:
+            match: ResolverMatch | None = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        setattr(request, _MATCH_ATTR, match)
+    cached: ResolverMatch | None = getattr(request, _MATCH_ATTR)
+    return cached
 
 
 def is_htmx_partial(request: HttpRequest) -> bool:

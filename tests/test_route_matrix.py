@@ -45,7 +45,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from prepare.access.models import BreakGlassAccess, CaseGrant
+from prepare.access.models import GRANT_FACTS, BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
 from prepare.accounts.models import User
 from prepare.accounts.services import api_token_create
@@ -725,18 +725,7 @@ def snapshot() -> dict[str, Any]:
             LegalHold.objects.values_list("pk", "case_id", "reason", "until", "released_by_id")
         ),
         "cases": sorted(Case.objects.values_list("pk", "status", "version", "updated_at")),
-        "grants": sorted(
-            CaseGrant.objects.values_list(
-                "case_id",
-                "organisation_id",
-                "status",
-                "sort_key",
-                "coordination",
-                "whole_organisation",
-                "named_users",
-                "ends_on",
-            )
-        ),
+        "grants": sorted(CaseGrant.objects.values_list("case_id", *GRANT_FACTS)),
         "logged_writes": Event.objects.exclude(action__in=["view", "list", "search"]).count(),
         "monitoring": monitoring.monitoring_state(),
         "lifecycle": lifecycle.lifecycle_state(),

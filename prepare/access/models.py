@@ -18,6 +18,20 @@ REACH_COLUMNS = [
 ]
 
 
+# What a grant row records about its case: a rebuild must give the same.
+GRANT_FACTS = (
+    "organisation_id",
+    "partnership_id",
+    "status",
+    "sort_key",
+    "coordination",
+    "whole_organisation",
+    "named_users",
+    "ends_on",
+    "release_on",
+)
+
+
 class CaseGrant(models.Model):
     """One row per (case, organisation) that may reach the case.
 

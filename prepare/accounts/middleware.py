@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -58,9 +58,10 @@ def policy_of_view(view: Any) -> str | None:
 
 def _policy_of(request: HttpRequest) -> str | None:
     """None for a path no route matches, ``NO_POLICY`` for a route without one."""
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
+    from prepare.web import route_of
+
+    match = route_of(request)
+    if match is None:
         return None
     return policy_of_view(match.func) or NO_POLICY
 

@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
 
 from prepare.audit import chain
 from prepare.audit.context import RequestContext, new_request_id, reset_context, set_context
@@ -33,11 +32,12 @@ class RequestContextMiddleware:
 def _non_atomic(request: HttpRequest) -> bool:
     """Whether the route opted out of the request's transaction
     (``transaction.non_atomic_requests``, as the health check does)."""
-    try:
-        view = resolve(request.path_info).func
-    except Resolver404:
+    from prepare.web import route_of
+
+    match = route_of(request)
+    if match is None:
         return False
-    return DEFAULT_DB_ALIAS in getattr(view, "_non_atomic_requests", set())
+    return DEFAULT_DB_ALIAS in getattr(match.func, "_non_atomic_requests", set())
 
 
 _ROLLBACK_ATTR = "_prepare_roll_back"
