@@ -694,3 +694,131 @@ def case_for_coordinator(user: Any, case_id: Any, action: str = Action.READ) -> 
     if not grants_for(user).coordinates(case.partnership_id):
         raise WriteForbidden
     return case
+
+
+# --- Whether an organisation reaches a case ----------------------------------------------
+
+
+def organisation_reach(
+    *,
+    case: str = "case_id",
+    organisation: str = "owner_organisation_id",
+    category: str = "category",
+    named_user: str | None = "assignee_id",
+    today: datetime.date | None = None,
+) -> Exists:
+    """An ``Exists`` on a case-bound row (a checklist item): whether the users of
+    the organisation in its ``organisation`` column may read it through the
+    policy, today.
+
+    The organisation reaches the row's case when it is on the team as a whole
+    organisation (entry running, case not closed) or coordinates the case's
+    partnership; or, with ``named_user``, when that user of it is named on the
+    team. And it must be a current member (or the coordinator) of the case's
+    partnership, whose agreement in force grants it the row's ``category``.
+    The same rules as ``caseload_grants`` and the grants, for an organisation
+    rather than a user: one correlated probe of the grant index per row.
+    """
+    from prepare.access.models import CaseGrant
+    from prepare.cases.models import ENDED_STATUSES, CaseTeamMember
+    from prepare.partnerships.models import CategoryGrant, Membership
+
+    day = today or timezone.localdate()
+    open_team = ~Q(status__in=[str(s) for s in ENDED_STATUSES])
+    reach = Q(coordination=True) | (
+        Q(whole_organisation=True) & (Q(ends_on__isnull=True) | Q(ends_on__gte=day)) & open_team
+    )
+    if named_user is not None:
+        named = CaseTeamMember.objects.active(day).filter(
+            case_id=OuterRef("case_id"),
+            user_id=OuterRef(OuterRef(named_user)),
+            user__is_active=True,
+        )
+        reach |= Q(named_users=True) & open_team & Q(Exists(named))
+    member = Q(coordination=True) | Q(
+        Exists(
+            Membership.objects.current(day).filter(
+                partnership_id=OuterRef("partnership_id"),
+                organisation_id=OuterRef("organisation_id"),
+            )
+        )
+    )
+    granted = CategoryGrant.objects.filter(
+        agreement__partnership_id=OuterRef("partnership_id"),
+        organisation_id=OuterRef("organisation_id"),
+        category=OuterRef(OuterRef(category)),
+        agreement__valid_from__lte=day,
+    ).filter(Q(agreement__valid_until__isnull=True) | Q(agreement__valid_until__gte=day))
+    rows = (
+        CaseGrant.objects.filter(
+            case_id=OuterRef(case),
+            organisation_id=OuterRef(organisation),
+            organisation__is_active=True,
+        )
+        .filter(reach)
+        .filter(member)
+        .filter(Exists(granted))
+    )
+    return Exists(rows)
+
+
+@dataclass(frozen=True)
+class OrganisationReach:
+    """What an organisation has on one case, for the coordinator who may add it."""
+
+    member: bool  # a current member of the case's partnership, or its coordinator
+    on_team: bool  # on the team as a whole organisation (running), or coordinating
+    readable: frozenset[str]  # the categories the agreement in force grants it
+
+
+def organisations_reach(case: Case, organisation_ids: Any) -> dict[int, OrganisationReach]:
+    """For each of ``organisation_ids``: member, on the team, granted categories.
+
+    Three queries whatever the number of organisations; for showing the
+    coordinator what a team addition would disclose (the decision itself is
+    ``organisation_reach``).
+    """
+    from prepare.access.models import CaseGrant
+    from prepare.cases.models import ENDED_STATUSES
+    from prepare.partnerships.models import CategoryGrant, Membership
+
+    ids = sorted({int(i) for i in organisation_ids})
+    if not ids:
+        return {}
+    day = timezone.localdate()
+    members = set(
+        Membership.objects.current(day)
+        .filter(partnership_id=case.partnership_id, organisation_id__in=ids)
+        .filter(organisation__is_active=True)
+        .values_list("organisation_id", flat=True)
+    )
+    readable: dict[int, set[str]] = {}
+    for org_id, category in (
+        CategoryGrant.objects.filter(
+            agreement__partnership_id=case.partnership_id,
+            organisation_id__in=ids,
+            agreement__valid_from__lte=day,
+        )
+        .filter(Q(agreement__valid_until__isnull=True) | Q(agreement__valid_until__gte=day))
+        .values_list("organisation_id", "category")
+    ):
+        readable.setdefault(org_id, set()).add(category)
+    reach = Q(coordination=True)
+    if case.status not in ENDED_STATUSES:
+        reach |= Q(whole_organisation=True) & (Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+    on_team = set(
+        CaseGrant.objects.filter(case_id=case.pk, organisation_id__in=ids)
+        .filter(reach, organisation__is_active=True)
+        .values_list("organisation_id", flat=True)
+    )
+    # The coordinating organisation is in its partnership without a membership row.
+    if case.partnership.coordinating_organisation_id in on_team:
+        members.add(case.partnership.coordinating_organisation_id)
+    return {
+        i: OrganisationReach(
+            member=i in members,
+            on_team=i in on_team,
+            readable=frozenset(readable.get(i, ())) if i in members else frozenset(),
+        )
+        for i in ids
+    }

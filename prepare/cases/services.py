@@ -35,6 +35,7 @@ from prepare.audit.services import audit_record, changed_fields
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
 from prepare.locking import save_versioned
 from prepare.partnerships.models import Membership, Partnership
+from prepare.partnerships.services import current_agreement
 
 BREAK_GLASS_HOURS = 24
 
@@ -261,6 +262,9 @@ def team_member_add(
     member.full_clean()
     member.save()
     case_grants_rebuild(case)
+    # A team addition is a disclosure: its event names the recipient and the
+    # agreement it rests on (LED Art. 25(2)).
+    agreement = current_agreement(case.partnership_id, today)
     audit_record(
         action=EventAction.TEAM_CHANGE,
         actor=actor,
@@ -272,6 +276,9 @@ def team_member_add(
             "recipient_organisation": organisation.pk,
             "recipient_user": user.pk if user else None,
             "ends_on": ends_on.isoformat() if ends_on else None,
+            "agreement": agreement.pk if agreement else None,
+            "legal_basis": agreement.legal_basis if agreement else "",
+            "legal_reference": agreement.legal_reference if agreement else "",
         },
     )
     return member

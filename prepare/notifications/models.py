@@ -20,6 +20,7 @@ class NotificationKind(models.TextChoices):
     SIGNAL = "signal", _("Signal to acknowledge")
     FOLLOW_UP = "follow_up", _("Follow-up review")
     ERASURE = "erasure", _("Erasure to approve")
+    CHECKLIST_OWNER = "checklist_owner", _("Checklist owner cannot see the case")
 
 
 class Notification(models.Model):

@@ -49,6 +49,12 @@ class Partnership(models.Model):
     transfer_grace_days = models.PositiveSmallIntegerField(
         _("read-only days for the old team after a transfer"), default=14
     )
+    # Whether setting or moving a case's expected release date starts its
+    # release planning at once (prepare.plans.services.planning_autostart);
+    # off: the person who saved the date is offered to start it.
+    release_planning_autostart = models.BooleanField(
+        _("start release planning when the expected release date is set"), default=False
+    )
 
     class Meta:
         ordering = ["name"]

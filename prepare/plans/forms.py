@@ -12,7 +12,13 @@ from django.utils.translation import gettext_lazy as _
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation, User
 from prepare.cases.forms import PractitionerChoiceField
-from prepare.plans.services import MAX_OFFSET_DAYS, NOTE_MAX_LENGTH, TITLE_MAX_LENGTH
+from prepare.plans.services import (
+    MAX_OFFSET_DAYS,
+    NOTE_MAX_LENGTH,
+    PURPOSE_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    OwnerAddition,
+)
 
 
 class Op:
@@ -132,3 +138,51 @@ class ItemAddForm(OwnerFields):
                 message = _("Give a due date.")
             self.add_error("due_on", message)
         return data
+
+
+class OwnersAddForm(forms.Form):
+    """The owners to add to the case team: for each organisation ticked
+    (``organisation``, repeated), its purpose and end date."""
+
+    organisation = forms.TypedMultipleChoiceField(
+        label=_("Add to the case team"), coerce=int, choices=(), required=True
+    )
+
+    def __init__(self, *args: Any, organisation_ids: Iterable[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organisation_ids = list(organisation_ids)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = [(pk, str(pk)) for pk in self.organisation_ids]
+        field.error_messages["required"] = _("Choose at least one organisation to add.")
+        for pk in self.organisation_ids:
+            self.fields[f"purpose-{pk}"] = forms.CharField(
+                label=_("Purpose"),
+                max_length=PURPOSE_MAX_LENGTH,
+                required=False,
+                help_text=_("Why they need to know: it is recorded with the addition."),
+            )
+            self.fields[f"ends_on-{pk}"] = forms.DateField(
+                label=_("Until"),
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                help_text=_("Their place on the team ends by itself after this day."),
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for pk in data.get("organisation") or []:
+            if not (data.get(f"purpose-{pk}") or "").strip():
+                self.add_error(f"purpose-{pk}", _("Say why this organisation needs to know."))
+        return data
+
+    def additions(self) -> list[OwnerAddition]:
+        data = self.cleaned_data
+        return [
+            OwnerAddition(
+                organisation_id=pk,
+                purpose=data[f"purpose-{pk}"],
+                ends_on=data.get(f"ends_on-{pk}"),
+            )
+            for pk in data["organisation"]
+        ]

@@ -15,9 +15,13 @@ from prepare.access.abilities import CaseAbilities, case_abilities, may_start_pl
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
+    OrganisationReach,
+    case_for_coordinator,
     caseload_grants,
     get_case_or_404,
     is_granted,
+    organisation_reach,
+    organisations_reach,
     release_grants,
 )
 from prepare.accounts.models import Organisation, User
@@ -28,6 +32,8 @@ from prepare.cases.selectors import COUNT_CAP
 from prepare.plans.models import ChecklistItem, ItemStatus
 from prepare.plans.services import (
     assignable_users,
+    owner_team_defaults,
+    owner_unreached,
     partnership_organisations,
     planning_started,
 )
@@ -52,6 +58,8 @@ class ItemRow:
     item: ChecklistItem
     overdue: bool
     writable: bool
+    # Open, and owned by an organisation that cannot see it (flagged until resolved).
+    owner_unreached: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class Progress:
     done: int = 0
     not_applicable: int = 0
     overdue: int = 0
+    # Open items whose owner organisation cannot see them.
+    owner_unreached: int = 0
 
     @property
     def applicable(self) -> int:
@@ -92,19 +102,29 @@ class CaseChecklist:
     # Whether ``organisations`` and ``users`` were read: the forms that assign
     # are offered only then (elsewhere, a link to the checklist's own page).
     choices: bool = False
+    # Whether the actor coordinates the case: they add owners to the team.
+    coordinates: bool = False
 
     @property
     def items(self) -> list[ChecklistItem]:
         return [r.item for g in self.groups for r in g.rows]
 
     @property
+    def owners_unreached(self) -> list[str]:
+        """The names of the organisations owning an item they cannot see."""
+        flagged = (r for g in self.groups for r in g.rows if r.owner_unreached)
+        return sorted({str(r.item.owner_organisation) for r in flagged})
+
+    @property
     def may_add(self) -> bool:
         return self.started and bool(self.write_categories)
 
 
-def _progress(items: Sequence[ChecklistItem], today: datetime.date) -> Progress:
-    p = Progress(total=len(items))
-    for item in items:
+def _progress(rows: Sequence[ItemRow], today: datetime.date) -> Progress:
+    p = Progress(total=len(rows))
+    for row in rows:
+        item = row.item
+        p.owner_unreached += row.owner_unreached
         if item.status == ItemStatus.DONE:
             p.done += 1
         elif item.status == ItemStatus.NOT_APPLICABLE:
@@ -112,6 +132,22 @@ def _progress(items: Sequence[ChecklistItem], today: datetime.date) -> Progress:
         elif item.due_on < today:
             p.overdue += 1
     return p
+
+
+def _unreached(item: ChecklistItem) -> bool:
+    """For an item read with ``owner_reaches`` (``organisation_reach``)."""
+    return (
+        item.status == ItemStatus.OPEN
+        and item.owner_organisation_id is not None
+        and not getattr(item, "owner_reaches", True)
+    )
+
+
+def item_owner_unreached(item: ChecklistItem) -> bool:
+    """Whether the item's owner cannot see it: one query (for one item's answer)."""
+    if item.status != ItemStatus.OPEN or item.owner_organisation_id is None:
+        return False
+    return ChecklistItem.objects.filter(pk=item.pk).filter(owner_unreached()).exists()
 
 
 def checklist_section(
@@ -134,12 +170,19 @@ def checklist_section(
     items = list(
         ChecklistItem.objects.visible_to(actor, Action.READ)
         .filter(case_id=case.pk)
+        .annotate(owner_reaches=organisation_reach())
         .select_related("owner_organisation", "assignee")
         .order_by("due_on", "pk")
     )
     writable = abilities.write_categories
     rows = [
-        ItemRow(item=i, overdue=i.is_overdue(today), writable=i.category in writable) for i in items
+        ItemRow(
+            item=i,
+            overdue=i.is_overdue(today),
+            writable=i.category in writable,
+            owner_unreached=_unreached(i),
+        )
+        for i in items
     ]
     groups = [
         DueGroup(due_on=due_on, rows=list(group))
@@ -166,9 +209,10 @@ def checklist_section(
         may_start=not started and abilities.start_planning,
         release_on=release_on,
         groups=groups,
-        progress=_progress(items, today),
+        progress=_progress(rows, today),
         write_categories=writable,
         can_use_offset=Category.JUSTICE in abilities.read_categories,
+        coordinates=abilities.coordinates,
     )
     if choices and started and writable:
         organisations = partnership_organisations(case.partnership)
@@ -246,6 +290,11 @@ class BoardPage:
     def has_previous(self) -> bool:
         return self.page > 1
 
+    @property
+    def owner_unreached(self) -> int:
+        """Releases on this page with an item whose owner cannot see the case."""
+        return sum(1 for r in self.rows if r.progress.owner_unreached)
+
 
 def release_dates(actor: User, days: int) -> Any:
     """The expected releases in the next ``days`` days of the cases the actor reaches
@@ -280,6 +329,7 @@ def checklist_progress(actor: User, case_ids: Sequence[int]) -> dict[int, Progre
             done=Count("pk", filter=Q(status=ItemStatus.DONE)),
             not_applicable=Count("pk", filter=Q(status=ItemStatus.NOT_APPLICABLE)),
             overdue=Count("pk", filter=open_ & Q(due_on__lt=today)),
+            owner_unreached=Count("pk", filter=owner_unreached()),
         )
     )
     return {
@@ -288,6 +338,7 @@ def checklist_progress(actor: User, case_ids: Sequence[int]) -> dict[int, Progre
             done=r["done"],
             not_applicable=r["not_applicable"],
             overdue=r["overdue"],
+            owner_unreached=r["owner_unreached"],
         )
         for r in rows
     }
@@ -527,3 +578,125 @@ def my_tasks(*, actor: User, limit: int = TASKS_LIMIT, purpose: str = "") -> MyT
     """What the actor or their organisation owes, soonest (so overdue) first."""
     found = soonest_owed_tasks(actor, limit + 1)
     return tasks_read(actor=actor, items=found[:limit], more=len(found) > limit, purpose=purpose)
+
+
+# --- Owners who cannot see the case ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnerRow:
+    """An organisation owning open items of the case that it cannot see."""
+
+    organisation: Organisation
+    items: list[ChecklistItem]
+    reach: OrganisationReach
+    purpose: str
+    ends_on: datetime.date
+
+    @property
+    def shown_categories(self) -> list[tuple[str, str]]:
+        """What a place on the team would let it read: its agreement's categories."""
+        return [
+            (value, str(label)) for value, label in Category.choices if value in self.reach.readable
+        ]
+
+    @property
+    def resolved_by_team(self) -> list[ChecklistItem]:
+        """The items a place on the team would show it (their category is granted)."""
+        return [i for i in self.items if i.category in self.reach.readable]
+
+    @property
+    def addable(self) -> bool:
+        return self.reach.member and not self.reach.on_team and bool(self.resolved_by_team)
+
+    @property
+    def reason(self) -> str:
+        """Why it cannot see them: not a member, no grant, or not on the team."""
+        if not self.reach.member:
+            return "not_member"
+        if self.reach.on_team or not self.resolved_by_team:
+            return "not_granted"
+        return "not_on_team"
+
+
+@dataclass
+class CaseOwners:
+    case: Case
+    rows: list[OwnerRow]
+    release_on: datetime.date | None
+    organisations: list[Organisation]
+
+    @property
+    def addable(self) -> list[OwnerRow]:
+        return [r for r in self.rows if r.addable]
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [i.pk for r in self.rows for i in r.items]
+
+
+def case_for_owners(*, actor: User, case_id: Any, action: str = Action.READ) -> Case:
+    """The case, for its coordinator: 404 if not seen, 403 unless coordinating."""
+    return case_for_coordinator(actor, case_id, action)
+
+
+def checklist_owners_section(*, actor: User, case: Case) -> CaseOwners:
+    """The organisations owning open items of the case (that the actor reads)
+    which they cannot see, with what a place on the team would show them and
+    the purpose and end date offered. Six queries at most, whatever the
+    number of items and organisations; not audited here."""
+    items = list(
+        ChecklistItem.objects.visible_to(actor, Action.READ)
+        .filter(case_id=case.pk)
+        .filter(owner_unreached())
+        .select_related("owner_organisation")
+        .order_by("owner_organisation__name", "owner_organisation_id", "due_on", "pk")
+    )
+    release_on = None
+    if is_granted(actor, case.partnership_id, Category.JUSTICE):
+        release_on = (
+            KeyDate.objects.visible_to(actor, Action.READ)
+            .filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+            .values_list("date", flat=True)
+            .first()
+        )
+    facts = organisations_reach(case, {i.owner_organisation_id for i in items})
+    rows = []
+    for _org_id, group in groupby(items, key=lambda i: i.owner_organisation_id):
+        owned = list(group)
+        organisation = owned[0].owner_organisation
+        assert organisation is not None
+        reach = facts[organisation.pk]
+        readable = [i for i in owned if i.category in reach.readable]
+        purpose, ends_on = owner_team_defaults(readable or owned, release_on)
+        rows.append(
+            OwnerRow(
+                organisation=organisation,
+                items=owned,
+                reach=reach,
+                purpose=purpose,
+                ends_on=ends_on,
+            )
+        )
+    organisations = list(partnership_organisations(case.partnership)) if rows else []
+    return CaseOwners(case=case, rows=rows, release_on=release_on, organisations=organisations)
+
+
+def checklist_owners(*, actor: User, case_id: Any, view: str = "checklist_owners") -> CaseOwners:
+    """``checklist_owners_section`` for the case's coordinator; one view event."""
+    case = case_for_owners(actor=actor, case_id=case_id)
+    result = checklist_owners_section(actor=actor, case=case)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        category=Category.JUSTICE if result.release_on is not None else "",
+        detail={
+            "view": view,
+            "items": result.item_ids,
+            "categories": sorted({i.category for r in result.rows for i in r.items}),
+            "organisations": [r.organisation.pk for r in result.rows],
+        },
+    )
+    return result

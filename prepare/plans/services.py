@@ -12,30 +12,40 @@ Who may do what:
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from prepare.access.abilities import may_start_planning
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import (
+    case_for_coordinator,
     case_practitioners,
     get_case_or_404,
     is_granted,
+    organisation_reach,
+    organisations_reach,
+    partnership_coordinators,
     record_for,
 )
 from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.rules import ACTIVE_STATUSES
 from prepare.cases.models import Case, CaseTeamMember, KeyDate, KeyDateKind
-from prepare.cases.services import case_touch
+from prepare.cases.services import case_touch, team_member_add
 from prepare.locking import save_versioned
+from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import Membership, Partnership
 from prepare.plans.models import (
     DEFAULT_TITLES,
@@ -283,6 +293,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
             "categories": sorted({i.category for i in created}),
         },
     )
+    owner_notices_update(case)
     return created
 
 
@@ -349,6 +360,8 @@ def checklist_item_add(
         category=category,
         detail={"op": "add", "fields": ["title", "due_on", "owner_organisation", "assignee"]},
     )
+    if owner_organisation is not None:
+        owner_notices_update(case)
     return item
 
 
@@ -430,6 +443,7 @@ def checklist_item_assign(
     )
     case_touch(item.case)
     _audit_item(actor, item, "assign", ["owner_organisation", "assignee"])
+    owner_notices_update(item.case)
     return item
 
 
@@ -493,3 +507,197 @@ def checklist_reschedule(
         detail={"op": "reschedule", "fields": ["due_on"], "items": moved},
     )
     return moved
+
+
+# --- Owners who cannot see the case ------------------------------------------------------
+
+# How long after the expected release (or the last item of the organisation,
+# if later) the team place given for release planning runs by default: the
+# first three months after release, when housing, benefits and the mentor
+# still need the case. The coordinator may change it before confirming.
+OWNER_TEAM_DAYS_AFTER_RELEASE = 90
+PURPOSE_MAX_LENGTH = 300
+
+
+def owner_unreached() -> Q:
+    """Open items owned by an organisation whose users may not read them
+    (``prepare.access.policy.organisation_reach``): they owe an item they
+    cannot see, so it would go overdue without anybody noticing."""
+    return Q(status=ItemStatus.OPEN, owner_organisation__isnull=False) & ~Q(organisation_reach())
+
+
+def unreached_owner_ids(case: Case) -> set[int]:
+    """The organisations owning an open item of the case they cannot read (one query)."""
+    return set(
+        ChecklistItem.objects.filter(case_id=case.pk)
+        .filter(owner_unreached())
+        .order_by()
+        .values_list("owner_organisation_id", flat=True)
+        .distinct()
+    )
+
+
+def owner_team_defaults(
+    items: Sequence[ChecklistItem], release_on: datetime.date | None
+) -> tuple[str, datetime.date]:
+    """The purpose and end date offered for adding an item's owner to the team:
+    "Release planning: <the items>", until ``OWNER_TEAM_DAYS_AFTER_RELEASE``
+    days after the release or the organisation's last item, whichever is later."""
+    titles = ", ".join(dict.fromkeys(i.display_title for i in items))
+    purpose = (_("Release planning: %(items)s") % {"items": titles})[:PURPOSE_MAX_LENGTH]
+    days = [i.due_on for i in items]
+    if release_on is not None:
+        days.append(release_on)
+    base = max([timezone.localdate(), *days])
+    return purpose, base + datetime.timedelta(days=OWNER_TEAM_DAYS_AFTER_RELEASE)
+
+
+def owner_notice_title(case: Case, organisation: Organisation) -> str:
+    """The text of the notice to the coordinators (see ``owner_notices_update``)."""
+    with override(settings.LANGUAGE_CODE):
+        return _("%(org)s owns a release-planning item of %(ref)s but cannot see the case") % {
+            "org": organisation.name,
+            "ref": case.reference,
+        }
+
+
+def _owner_notice_key(case: Case, organisation_id: int) -> str:
+    return f"checklist_owner:{case.pk}:{organisation_id}"
+
+
+def owner_notices_update(case: Case) -> set[int]:
+    """Tell the partnership's coordinators, once, of each organisation that owns
+    an open item of the case but cannot see it; mark the notices of those that
+    now can (or no longer own one) as read. Returns the organisations unreached.
+    Called by the writes that change an item's owner or the team."""
+    unreached = unreached_owner_ids(case)
+    prefix = f"checklist_owner:{case.pk}:"
+    Notification.objects.filter(dedupe_key__startswith=prefix, read_at__isnull=True).exclude(
+        dedupe_key__in=[_owner_notice_key(case, o) for o in unreached]
+    ).update(read_at=timezone.now())
+    if not unreached:
+        return unreached
+    url = reverse("plans:checklist_owners", args=[case.pk])
+    organisations = list(Organisation.objects.filter(pk__in=sorted(unreached)).order_by("pk"))
+    rows = [
+        Notification(
+            user=user,
+            kind=NotificationKind.CHECKLIST_OWNER,
+            case_id=case.pk,
+            title=owner_notice_title(case, organisation)[:200],
+            url=url,
+            dedupe_key=_owner_notice_key(case, organisation.pk),
+        )
+        for user in partnership_coordinators([case.partnership_id]).order_by("pk")
+        for organisation in organisations
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return unreached
+
+
+@dataclass(frozen=True)
+class OwnerAddition:
+    """One organisation to put on the case team, as the coordinator confirmed it."""
+
+    organisation_id: int
+    purpose: str
+    ends_on: datetime.date | None
+
+
+@transaction.atomic
+def checklist_owners_add(
+    *, actor: User, case_id: Any, additions: Iterable[OwnerAddition]
+) -> list[CaseTeamMember]:
+    """Put the owners of items who cannot see the case on its team, all or none.
+
+    The coordinator of the case's partnership only (404 if they do not see the
+    case, 403 otherwise). Each organisation must be a current member of the
+    partnership, not on the team yet, and own an open item it cannot see whose
+    category its agreement grants. Each addition is the team's own
+    ``team_member_add`` (a disclosure, audited naming the recipient and the
+    legal basis); together they stand or fall.
+    """
+    case = case_for_coordinator(actor, case_id, Action.WRITE)
+    wanted = list(additions)
+    if not wanted:
+        raise ValidationError(_("Choose at least one organisation to add to the team."))
+    ids = [a.organisation_id for a in wanted]
+    if len(set(ids)) != len(ids):
+        raise ValidationError(_("Each organisation can be added once."))
+    facts = organisations_reach(case, ids)
+    organisations = Organisation.objects.in_bulk(ids)
+    owed: dict[int, set[str]] = {}
+    for org_id, category in (
+        ChecklistItem.objects.filter(case_id=case.pk, owner_organisation_id__in=ids)
+        .filter(owner_unreached())
+        .values_list("owner_organisation_id", "category")
+    ):
+        owed.setdefault(org_id, set()).add(category)
+    ended = set(
+        CaseTeamMember.objects.filter(
+            case_id=case.pk, organisation_id__in=ids, user__isnull=True
+        ).values_list("organisation_id", flat=True)
+    )
+    problems: list[str] = []
+    for org_id in ids:
+        organisation = organisations.get(org_id)
+        fact = facts.get(org_id)
+        name = organisation.name if organisation is not None else str(org_id)
+        if organisation is None or fact is None or not fact.member:
+            problems.append(
+                _("%(org)s is not a current member of this partnership.") % {"org": name}
+            )
+        elif fact.on_team:
+            problems.append(
+                _(
+                    "%(org)s is already on the team: its agreement does not grant the item's "
+                    "category. Reassign the item instead."
+                )
+                % {"org": name}
+            )
+        elif not owed.get(org_id, set()) & fact.readable:
+            problems.append(
+                _("%(org)s owns no item of this case that a place on the team would show it.")
+                % {"org": name}
+            )
+        elif org_id in ended:
+            problems.append(
+                _("%(org)s's place on the team has ended. Change it on the case's team page.")
+                % {"org": name}
+            )
+    if problems:
+        raise ValidationError(problems)
+    members = [
+        team_member_add(
+            actor=actor,
+            case_id=case.pk,
+            organisation=organisations[a.organisation_id],
+            purpose=a.purpose.strip()[:PURPOSE_MAX_LENGTH],
+            ends_on=a.ends_on,
+        )
+        for a in wanted
+    ]
+    owner_notices_update(case)
+    return members
+
+
+# --- Starting when the release date is set -----------------------------------------------
+
+
+def planning_offered(actor: User, case: Case) -> bool:
+    """Whether to offer the actor to start release planning after they set the
+    expected release: an active case, not planning yet, that they may start."""
+    return (
+        case.status in ACTIVE_STATUSES
+        and may_start_planning(actor, case, can_write_case=True)
+        and not planning_started(case)
+    )
+
+
+def planning_autostart(*, actor: User, case: Case) -> list[ChecklistItem]:
+    """Start release planning if the partnership's setting says so and it is
+    offered (``planning_offered``). Called by ``key_date_set`` in its
+    transaction, after it checked the actor's write on the case and justice."""
+    if not case.partnership.release_planning_autostart or not planning_offered(actor, case):
+        return []
+    return release_planning_start(actor=actor, case_id=case.pk)

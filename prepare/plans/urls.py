@@ -10,6 +10,11 @@ urlpatterns = [
     path("cases/<int:pk>/checklist/", views.case_checklist_view, name="case_checklist"),
     path("cases/<int:pk>/checklist/start/", views.checklist_start_view, name="checklist_start"),
     path(
+        "cases/<int:pk>/checklist/owners/",
+        views.checklist_owners_view,
+        name="checklist_owners",
+    ),
+    path(
         "cases/<int:pk>/checklist/items/",
         views.checklist_item_add_view,
         name="checklist_item_add",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -19,12 +20,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import case_for_write, record_for
+from prepare.access.policy import case_for_write, coordinates, get_case_or_404, parse_pk, record_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
+from prepare.cases.models import Case
 from prepare.locking import parse_version
 from prepare.plans import selectors, services
-from prepare.plans.forms import ItemActionForm, ItemAddForm, Op
+from prepare.plans.forms import ItemActionForm, ItemAddForm, Op, OwnersAddForm
 from prepare.plans.models import ChecklistItem
 from prepare.plans.selectors import DEFAULT_WINDOW, WINDOWS
 from prepare.web import INVALID, MAX_PAGE, case_errors, is_htmx_partial, request_actor, saved
@@ -120,17 +122,12 @@ def checklist_start_view(request: HttpRequest, pk: int) -> HttpResponse:
         items = services.release_planning_start(actor=actor, case_id=pk)
     except ValidationError as exc:
         return _checklist(request, actor, pk, status=INVALID, problems=exc.messages)
-    return _done(
-        request,
-        actor,
-        pk,
-        ngettext(
-            "Release planning has started: %(count)d item was added.",
-            "Release planning has started: %(count)d items were added.",
-            len(items),
-        )
-        % {"count": len(items)},
-    )
+    message = ngettext(
+        "Release planning has started: %(count)d item was added.",
+        "Release planning has started: %(count)d items were added.",
+        len(items),
+    ) % {"count": len(items)}
+    return _owners_or_done(request, actor, pk, message)
 
 
 @route_policy(RoutePolicy.CASE)
@@ -210,7 +207,13 @@ def checklist_item_view(request: HttpRequest, pk: int, item_pk: int) -> HttpResp
                     owner_organisation=data.get("owner_organisation"),
                     assignee=data.get("assignee"),
                 )
-                message = _("The item is assigned.")
+                return _owners_or_done(
+                    request,
+                    actor,
+                    pk,
+                    _("The item is assigned."),
+                    back_to_owners=request.POST.get("next") == "owners",
+                )
             else:
                 services.checklist_item_reopen(actor=actor, item_id=item.pk, version=version)
                 message = _("The item is open again.")
@@ -246,3 +249,109 @@ def release_board_view(request: HttpRequest) -> HttpResponse:
 def my_tasks_view(request: HttpRequest) -> HttpResponse:
     tasks = selectors.my_tasks(actor=request_actor(request))
     return render(request, "plans/my_tasks.html", {"tasks": tasks})
+
+
+# --- Owners who cannot see the case --------------------------------------------------------
+
+
+def _to(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect, or for HTMX an instruction to load ``url`` as a page."""
+    if is_htmx_partial(request):
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _owners_or_done(
+    request: HttpRequest, actor: User, pk: Any, message: str, *, back_to_owners: bool = False
+) -> HttpResponse:
+    """After a change of the checklist's owners: the coordinator is shown the
+    owners who cannot see the case, if any; anyone else (or with none) the
+    checklist, whose items say so."""
+    owners_url = reverse("plans:checklist_owners", args=[pk])
+    case = get_case_or_404(actor, pk)
+    if coordinates(actor, case.partnership_id) and (
+        back_to_owners or services.unreached_owner_ids(case)
+    ):
+        messages.success(request, message)
+        return _to(request, owners_url)
+    return _done(request, actor, pk, message)
+
+
+def _owners_page(
+    request: HttpRequest,
+    data: selectors.CaseOwners,
+    *,
+    form: OwnersAddForm | None = None,
+    problems: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The owners page: per organisation, its items, what the team would show
+    it, and the fields to add it (``form`` when sent back with errors)."""
+    ticked: set[int] = set()
+    if form is not None and form.is_bound:
+        ticked = {p for p in (parse_pk(v) for v in form.data.getlist("organisation")) if p}
+    entries = []
+    for row in data.rows:
+        pk = row.organisation.pk
+        entry: dict[str, Any] = {"row": row}
+        if row.addable:
+            if form is None or f"purpose-{pk}" not in form.fields:
+                own = OwnersAddForm(
+                    organisation_ids=[pk],
+                    initial={f"purpose-{pk}": row.purpose, f"ends_on-{pk}": row.ends_on},
+                )
+                entry["checked"] = form is None or not form.is_bound
+            else:
+                own = form
+                entry["checked"] = pk in ticked
+            entry["purpose"] = own[f"purpose-{pk}"]
+            entry["ends_on"] = own[f"ends_on-{pk}"]
+        entries.append(entry)
+    context = {
+        "owners": data,
+        "case": data.case,
+        "entries": entries,
+        "problems": problems or [],
+        "form": form,
+    }
+    return render(request, "plans/owners.html", context, status=status)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def checklist_owners_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owners of the case's items who cannot see it, for the coordinator,
+    who adds them to the team in one step (or reassigns their items)."""
+    actor = request_actor(request)
+    if request.method == "GET":
+        return _owners_page(request, selectors.checklist_owners(actor=actor, case_id=pk))
+    case: Case = selectors.case_for_owners(actor=actor, case_id=pk, action=Action.WRITE)
+    posted = [parse_pk(v) for v in request.POST.getlist("organisation")]
+    ids = list(dict.fromkeys(p for p in posted if p is not None))
+    form = OwnersAddForm(request.POST, organisation_ids=ids)
+    problems: list[str] = []
+    if form.is_valid():
+        try:
+            members = services.checklist_owners_add(
+                actor=actor, case_id=case.pk, additions=form.additions()
+            )
+        except ValidationError as exc:
+            problems = exc.messages
+        else:
+            names = ", ".join(str(m.organisation) for m in members)
+            message = ngettext(
+                "%(names)s is on the case team now.",
+                "%(names)s are on the case team now.",
+                len(members),
+            ) % {"names": names}
+            messages.success(request, message)
+            return redirect(reverse("plans:case_checklist", args=[case.pk]))
+    else:
+        problems = [
+            str(e) for e in (*form.errors.get("organisation", []), *form.non_field_errors())
+        ]
+    data = selectors.checklist_owners(actor=actor, case_id=case.pk, view="checklist_owners_invalid")
+    return _owners_page(request, data, form=form, problems=problems, status=INVALID)

@@ -432,10 +432,11 @@ def key_date_set(
         )
         key_date = existing
     if kind == KeyDateKind.EXPECTED_RELEASE and before != date:
-        from prepare.plans.services import checklist_reschedule
+        from prepare.plans.services import checklist_reschedule, planning_autostart
 
         checklist_reschedule(case=case, release_on=date, actor=actor)
         case_grants_release(case, date)
+        planning_autostart(actor=actor, case=case)
     case_touch(case)
     audit_record(
         action=EventAction.CREATE if before is None else EventAction.UPDATE,
