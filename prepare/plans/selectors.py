@@ -134,6 +134,12 @@ def _progress(rows: Sequence[ItemRow], today: datetime.date) -> Progress:
     return p
 
 
+def owner_flag(item: ChecklistItem) -> bool:
+    """Whether an item read with ``owner_reaches`` (``organisation_reach``) is
+    open and owned by an organisation that cannot see it."""
+    return _unreached(item)
+
+
 def _unreached(item: ChecklistItem) -> bool:
     """For an item read with ``owner_reaches`` (``organisation_reach``)."""
     return (

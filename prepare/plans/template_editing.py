@@ -442,3 +442,39 @@ def template_item_move(
         },
     )
     return item
+
+
+# --- The partnership's release-planning setting -------------------------------------------
+
+
+@transaction.atomic
+def planning_autostart_update(
+    *, actor: User, partnership_id: Any, autostart: bool, expected: bool
+) -> bool:
+    """Whether setting or moving a case's expected release date starts its
+    release planning by itself (``Partnership.release_planning_autostart``).
+
+    The coordinator only (404 for a non-member, 403 for another member).
+    ``expected`` is the value the form was read with: if it changed since,
+    nothing is written (``StaleVersion``). One audit event naming the change.
+    Returns whether it changed.
+    """
+    pk = require_coordinator(actor, partnership_id)
+    partnership = Partnership.objects.select_for_update().get(pk=pk)
+    before = partnership.release_planning_autostart
+    if before != expected:
+        raise StaleVersion
+    if before == autostart:
+        return False
+    Partnership.objects.filter(pk=pk).update(release_planning_autostart=autostart)
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        obj=partnership,
+        detail={
+            "partnership": pk,
+            "fields": ["release_planning_autostart"],
+            "release_planning_autostart": {"from": before, "to": autostart},
+        },
+    )
+    return True

@@ -247,6 +247,39 @@ def template_item_move(request: HttpRequest, pk: int, template_item_pk: int) -> 
     return redirect(_editor_url(partnership, item))
 
 
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["POST"])
+def planning_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    """Whether setting the expected release date starts release planning."""
+    partnership = _partnership(request, pk)
+    autostart = request.POST.get("autostart") == "on"
+    expected = request.POST.get("current")
+    if expected not in ("on", "off"):
+        return _editor(request, pk, problem=str(VersionRequired.message), status=428)
+    try:
+        changed = editing.planning_autostart_update(
+            actor=request_actor(request),
+            partnership_id=partnership.pk,
+            autostart=autostart,
+            expected=expected == "on",
+        )
+    except StaleVersion as exc:
+        return _editor(request, pk, problem=str(exc.message), status=409)
+    if not changed:
+        messages.info(request, _("Nothing changed: the setting was already as submitted."))
+    elif autostart:
+        messages.success(
+            request,
+            _("Release planning now starts by itself when an expected release date is set."),
+        )
+    else:
+        messages.success(
+            request,
+            _("Release planning is now offered, not started, when a release date is set."),
+        )
+    return redirect(_editor_url(partnership) + "#planning-settings")
+
+
 # Mounted under ``partnerships/<int:pk>/`` by prepare.partnerships.urls.
 urlpatterns = [
     path("<int:pk>/checklist-template/", template_editor, name="checklist_template"),
@@ -270,4 +303,5 @@ urlpatterns = [
         template_item_remove,
         name="checklist_template_item_remove",
     ),
+    path("<int:pk>/checklist-template/settings/", planning_settings, name="checklist_settings"),
 ]

@@ -291,7 +291,7 @@ def _owners_page(
     it, and the fields to add it (``form`` when sent back with errors)."""
     ticked: set[int] = set()
     if form is not None and form.is_bound:
-        ticked = {p for p in (parse_pk(v) for v in form.data.getlist("organisation")) if p}
+        ticked = {p for p in (parse_pk(v) for v in request.POST.getlist("organisation")) if p}
     entries = []
     for row in data.rows:
         pk = row.organisation.pk
@@ -355,3 +355,42 @@ def checklist_owners_view(request: HttpRequest, pk: int) -> HttpResponse:
         ]
     data = selectors.checklist_owners(actor=actor, case_id=case.pk, view="checklist_owners_invalid")
     return _owners_page(request, data, form=form, problems=problems, status=INVALID)
+
+
+# --- After the expected release date is set --------------------------------------------
+
+
+def planning_started(case: Case) -> bool:
+    return services.planning_started(case)
+
+
+def after_release_date(
+    request: HttpRequest, actor: User, case_id: Any, was_planning: bool
+) -> str | None:
+    """Where to go after the expected release date was saved, and what to say:
+    planning started by itself (the partnership's setting), so the checklist
+    (or, for the coordinator, its owners who cannot see the case); or an offer
+    to start it, on the checklist's page with its one-click start; or nothing."""
+    case = get_case_or_404(actor, case_id)
+    checklist_url = reverse("plans:case_checklist", args=[case.pk])
+    if not was_planning and services.planning_started(case):
+        messages.info(
+            request,
+            _(
+                "Release planning has started, as the partnership has chosen: the "
+                "checklist's due dates count from this date."
+            ),
+        )
+        if coordinates(actor, case.partnership_id) and services.unreached_owner_ids(case):
+            return reverse("plans:checklist_owners", args=[case.pk])
+        return checklist_url
+    if services.planning_offered(actor, case):
+        messages.info(
+            request,
+            _(
+                "Release planning has not started for this case. Start it now: the "
+                "partnership's checklist is added, due dates counted from this date."
+            ),
+        )
+        return f"{checklist_url}#checklist-start"
+    return None

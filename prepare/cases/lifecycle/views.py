@@ -415,6 +415,10 @@ def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
             request, actor, pk, bound=form, status=INVALID, view="key_dates_invalid"
         )
     raw_version = form.cleaned_data["version"]
+    from prepare.plans import views as plans_views
+
+    release = form.cleaned_data["kind"] == KeyDateKind.EXPECTED_RELEASE
+    was_planning = release and plans_views.planning_started(case)
     try:
         version = parse_version(raw_version) if raw_version else None
         lifecycle_services.key_date_set(
@@ -445,4 +449,7 @@ def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
             request, actor, pk, bound=form, status=INVALID, view="key_dates_invalid"
         )
     messages.success(request, _("The key date is saved."))
-    return _after_write(request, reverse("cases:case", args=[pk]) + "#key-dates")
+    then = (
+        plans_views.after_release_date(request, actor, case.pk, was_planning) if release else None
+    )
+    return _after_write(request, then or reverse("cases:case", args=[pk]) + "#key-dates")

@@ -56,6 +56,12 @@ class ProgressSerializer(serializers.Serializer):
     not_applicable = serializers.IntegerField()
     applicable = serializers.IntegerField(help_text=_("Items that are not marked not applicable."))
     overdue = serializers.IntegerField(help_text=_("Open items past their due date."))
+    owner_cannot_see_case = serializers.IntegerField(
+        help_text=_(
+            "Open items whose owner organisation cannot see them (not on the case team, "
+            "or its agreement does not grant the item's category): flagged until resolved."
+        )
+    )
 
 
 class ChecklistItemSerializer(serializers.Serializer):
@@ -75,6 +81,14 @@ class ChecklistItemSerializer(serializers.Serializer):
     )
     due_on = serializers.DateField()
     overdue = serializers.BooleanField()
+    owner_cannot_see_case = serializers.BooleanField(
+        help_text=_(
+            "True while the item is open and its owner organisation cannot read it (not on "
+            "the case team, or its agreement does not grant the item's category), so that "
+            "it is missing from their tasks. The coordinator adds the owner to the team "
+            "(v1/cases/{case_id}/checklist/owners/) or reassigns the item."
+        )
+    )
     note = serializers.CharField(allow_blank=True, source="completion_note")
     completed_by = serializers.IntegerField(allow_null=True, source="completed_by_id")
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -196,10 +210,14 @@ def _progress(p: Progress) -> dict[str, int]:
         "not_applicable": p.not_applicable,
         "applicable": p.applicable,
         "overdue": p.overdue,
+        "owner_cannot_see_case": p.owner_unreached,
     }
 
 
-def _item(item: ChecklistItem, today: datetime.date) -> dict[str, Any]:
+def _item(
+    item: ChecklistItem, today: datetime.date, unreached: bool | None = None
+) -> dict[str, Any]:
+    """An item's row; ``unreached`` if known, else read from the item's annotation."""
     owner = item.owner_organisation
     return {
         "id": item.pk,
@@ -213,6 +231,7 @@ def _item(item: ChecklistItem, today: datetime.date) -> dict[str, Any]:
         "offset_days": item.offset_days,
         "due_on": item.due_on,
         "overdue": item.is_overdue(today),
+        "owner_cannot_see_case": selectors.owner_flag(item) if unreached is None else unreached,
         "completion_note": item.completion_note,
         "completed_by_id": item.completed_by_id,
         "completed_at": item.completed_at,
@@ -349,7 +368,7 @@ class ChecklistItemViewSet(ApiViewSet):
                 )
             else:
                 item = services.checklist_item_reopen(actor=actor, item_id=item_id, version=version)
-        row = _item(item, timezone.localdate())
+        row = _item(item, timezone.localdate(), selectors.item_owner_unreached(item))
         return Response(ChecklistItemSerializer(row).data, headers=etag_header(item.version))
 
 
@@ -403,11 +422,153 @@ class ReleaseBoardViewSet(ApiViewSet):
         return paginator.get_paginated_response(ReleaseBoardRowSerializer(data, many=True).data)
 
 
+# --- Owners who cannot see the case -------------------------------------------------------
+
+
+class OwnerItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("The checklist item's id."))
+    title = serializers.CharField()
+    category = serializers.ChoiceField(choices=Category.choices)
+    due_on = serializers.DateField()
+    version = serializers.IntegerField(help_text=_("To reassign it: PATCH v1/checklist-items/."))
+
+
+class ChecklistOwnerSerializer(serializers.Serializer):
+    organisation = OrganisationRefSerializer()
+    reason = serializers.ChoiceField(
+        choices=[
+            ("not_on_team", _("Not on the case team")),
+            ("not_granted", _("The agreement does not grant the items' category")),
+            ("not_member", _("No longer a member of the partnership")),
+        ],
+        help_text=_("Why it cannot see its items."),
+    )
+    items = OwnerItemSerializer(many=True, help_text=_("Its open items it cannot see."))
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices),
+        help_text=_("What a place on the team would let its people read (its agreement's grant)."),
+    )
+    addable = serializers.BooleanField(
+        help_text=_("Whether adding it to the team would show it some of its items.")
+    )
+    purpose = serializers.CharField(help_text=_("The purpose offered for its place on the team."))
+    ends_on = serializers.DateField(help_text=_("The end date offered for its place on the team."))
+
+
+class ChecklistOwnersSerializer(serializers.Serializer):
+    owners = ChecklistOwnerSerializer(many=True)
+
+
+class ChecklistOwnersAddedSerializer(ChecklistOwnersSerializer):
+    added = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Ids of the case team entries created.")
+    )
+
+
+class OwnerAdditionSerializer(StrictSerializer):
+    organisation = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    purpose = serializers.CharField(max_length=services.PURPOSE_MAX_LENGTH)
+    ends_on = serializers.DateField(
+        required=False, allow_null=True, help_text=_("Null or absent: no end date.")
+    )
+
+
+class ChecklistOwnersPostSerializer(StrictSerializer):
+    organisations = serializers.ListField(
+        child=OwnerAdditionSerializer(), min_length=1, max_length=50
+    )
+
+
+def _owners(data: selectors.CaseOwners) -> dict[str, Any]:
+    return {
+        "owners": [
+            {
+                "organisation": {"id": r.organisation.pk, "name": r.organisation.name},
+                "reason": r.reason,
+                "items": [
+                    {
+                        "id": i.pk,
+                        "title": i.display_title,
+                        "category": i.category,
+                        "due_on": i.due_on,
+                        "version": i.version,
+                    }
+                    for i in r.items
+                ],
+                "categories": [value for value, _label in r.shown_categories],
+                "addable": r.addable,
+                "purpose": r.purpose,
+                "ends_on": r.ends_on,
+            }
+            for r in data.rows
+        ]
+    }
+
+
+class ChecklistOwnersViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["release planning"],
+        summary="Checklist owners who cannot see the case",
+        description="For the coordinator of the case's partnership (403 for anyone else who "
+        "sees the case): the organisations owning open items of the checklist (of the "
+        "categories you read) that cannot see them, because they are not on the case team, "
+        "their agreement does not grant the item's category, or they left the partnership; "
+        "with the items, what a place on the team would let them read, and the purpose and "
+        "end date offered. Audited as a view event naming the items.",
+        parameters=[CASE_ID],
+        responses=answers({200: ChecklistOwnersSerializer}, 401, 403, 404),
+    )
+    def list(self, request: Request, case_id: int) -> Response:
+        data = selectors.checklist_owners(
+            actor=request_actor(request), case_id=case_id, view="api_checklist_owners"
+        )
+        return Response(ChecklistOwnersSerializer(_owners(data)).data)
+
+    @extend_schema(
+        tags=["release planning"],
+        summary="Add checklist owners to the case team",
+        description="The coordinator only. All or none: each organisation must be a current "
+        "member of the partnership, not on the team, and own an open item it cannot see "
+        "whose category its agreement grants (400 otherwise, nothing changed). Each "
+        "addition is a team addition like v1/cases/{case_id}/team/, audited as a disclosure "
+        "naming the recipient and the legal basis. Answers the owners still unable to see "
+        "the case.",
+        parameters=[CASE_ID],
+        request=ChecklistOwnersPostSerializer,
+        responses=answers({201: ChecklistOwnersAddedSerializer}, 400, 401, 403, 404),
+    )
+    def create(self, request: Request, case_id: int) -> Response:
+        actor = request_actor(request)
+        case = selectors.case_for_owners(actor=actor, case_id=case_id, action=Action.WRITE)
+        payload = ChecklistOwnersPostSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        members = services.checklist_owners_add(
+            actor=actor,
+            case_id=case.pk,
+            additions=[
+                services.OwnerAddition(
+                    organisation_id=entry["organisation"],
+                    purpose=entry["purpose"],
+                    ends_on=entry.get("ends_on"),
+                )
+                for entry in payload.validated_data["organisations"]
+            ],
+        )
+        data = selectors.checklist_owners(actor=actor, case_id=case.pk, view="api_checklist_owners")
+        body = {**_owners(data), "added": [m.pk for m in members]}
+        return Response(ChecklistOwnersAddedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
 urlpatterns = [
     path(
         "v1/cases/<int:case_id>/checklist/",
         ChecklistViewSet.as_view({"get": "list", "post": "create"}),
         name="v1_case_checklist",
+    ),
+    path(
+        "v1/cases/<int:case_id>/checklist/owners/",
+        ChecklistOwnersViewSet.as_view({"get": "list", "post": "create"}),
+        name="v1_checklist_owners",
     ),
     path(
         "v1/checklist-items/<int:item_id>/",
