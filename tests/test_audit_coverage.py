@@ -139,6 +139,9 @@ READS: dict[str, list[Request]] = {
     ],
     "plans:my_tasks": [Request("case_manager", case_scoped=False)],
     "v1_case_checklist": [Request("case_manager", api=True)],
+    # The owners of K's items who cannot see K (none planted in the scene).
+    "plans:checklist_owners": [Request("coordinator")],
+    "v1_checklist_owners": [Request("coordinator", api=True)],
     "v1_release_board": [Request("coordinator", api=True, case_scoped=False)],
     "cases:retention_section": [Request("coordinator"), Request("ngo_mentor", htmx=True)],
     # The DPO's legal holds: references of held cases (none held in the scene).
@@ -294,6 +297,16 @@ def _checklist_planted(payload: dict[str, Any]) -> Callable[[Scene], dict[str, A
     return build
 
 
+def _police_owe(scene: Scene, *, api: bool = False) -> dict[str, Any]:
+    """K's checklist owed by the police, who are on K's team through one officer
+    only: the coordinator adds them to the team."""
+    police = scene.cast.orgs["police"]
+    plant_checklist(scene.case, scene.cast.coordinator, owner=police)
+    if api:
+        return {"organisations": [{"organisation": police.pk, "purpose": "Release planning"}]}
+    return {"organisation": police.pk, f"purpose-{police.pk}": "Release planning"}
+
+
 _TEMPLATE_ITEM = {"title": "Bus pass", "category": "social", "owner": "", "offset_days": "-3"}
 
 
@@ -324,6 +337,13 @@ WRITES: dict[str, Request] = {
     ),
     "v1_checklist_item": Request(
         "case_manager", "PATCH", api=True, data=_checklist_planted({"action": "complete"})
+    ),
+    "plans:checklist_owners": Request("coordinator", "POST", data=lambda s: _police_owe(s)),
+    "v1_checklist_owners": Request(
+        "coordinator", "POST", api=True, data=lambda s: _police_owe(s, api=True)
+    ),
+    "partnerships:checklist_settings": Request(
+        "coordinator", "POST", case_scoped=False, data={"autostart": "on", "current": "off"}
     ),
     "cases:legal_hold_place": Request(
         "coordinator", "POST", data={"reason": "Court order", "until": "2040-01-01"}
@@ -714,6 +734,9 @@ def state() -> dict[str, Any]:
         "devices": sorted(TOTPDevice.objects.values_list("pk", "last_t")),
         "retention": sorted(
             Partnership.objects.values_list("pk", "retention_years", "retention_action")
+        ),
+        "planning_autostart": sorted(
+            Partnership.objects.values_list("pk", "release_planning_autostart")
         ),
         "grants": sorted(CaseGrant.objects.values_list("case_id", "organisation_id", "sort_key")),
         "monitoring": monitoring.monitoring_state(),

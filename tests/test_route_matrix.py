@@ -221,6 +221,19 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             Probe("plans:checklist_item", "POST", "no_version", "risk"),
         ),
     ),
+    # K's checklist owed by the police, of whom only one officer is on K's team:
+    # the coordinator is shown the police and adds them (``_plans_request``).
+    "plans:checklist_owners": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "plans:checklist_owners",
+            ("GET", "K"),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "valid"),
+            ("POST", "invalid"),
+        ),
+    ),
     "plans:release_board": (
         frozenset({"GET"}),
         _probes(
@@ -473,6 +486,7 @@ WRITE_EVENTS = {
     "plans:checklist_start": "create",
     "plans:checklist_item_add": "create",
     "plans:checklist_item": "update",
+    "plans:checklist_owners": "team_change",
     "cases:legal_hold_place": "create",
     "cases:legal_hold_release": "update",
     "cases:transfer_section": "transfer",
@@ -580,6 +594,7 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
 
 
 ITEM_TITLE = "MATRIX-NEW-CHECKLIST-ITEM"
+OWNER_PURPOSE = "MATRIX-RELEASE-PLANNING"
 
 
 def _plans_request(scene: Scene, probe: Probe, pk: int) -> tuple[str, dict[str, str]]:
@@ -589,6 +604,13 @@ def _plans_request(scene: Scene, probe: Probe, pk: int) -> tuple[str, dict[str, 
         if probe.variant != "invalid":
             set_release(k, cast.coordinator)
         return reverse(probe.route, args=[pk]), {}
+    if probe.route == "plans:checklist_owners":
+        police = cast.orgs["police"]
+        plant_checklist(k, cast.coordinator, owner=police)
+        data = {"organisation": str(police.pk), f"purpose-{police.pk}": OWNER_PURPOSE}
+        if probe.variant == "invalid":
+            data[f"purpose-{police.pk}"] = ""
+        return reverse(probe.route, args=[pk]), data
     items = plant_checklist(k, cast.coordinator, owner=cast.orgs["probation"])
     if probe.route in ("plans:release_board", "plans:my_tasks"):
         return reverse(probe.route), {}
@@ -662,6 +684,9 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             if category not in a.read:
                 return 404
             allowed = category in a.write
+        case "plans:checklist_owners":
+            # The coordinator of K's partnership, who may write on K.
+            allowed = a.access_log and bool(a.write)
         case "cases:transfer_section":
             if probe.method == "GET":
                 return 200
@@ -768,6 +793,11 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
         case "plans:checklist_item":
             item = ChecklistItem.objects.get(case=scene.case, category=probe.category)
             assert (item.status, item.version, item.completed_by_id) == ("done", 2, user_pk)
+        case "plans:checklist_owners":
+            added = CaseTeamMember.objects.filter(
+                case=scene.case, organisation=scene.cast.orgs["police"], user__isnull=True
+            )
+            assert list(added.values_list("purpose", "added_by_id")) == [(OWNER_PURPOSE, user_pk)]
         case "cases:transfer_section":
             proposed = Transfer.objects.filter(case=scene.case, status="proposed")
             assert list(proposed.values_list("to_partnership_id", "proposed_by_id")) == [
@@ -812,6 +842,10 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             assert k.reference in body
         case "plans:case_checklist" if probe.variant == "K":
             assert [c for c in CATEGORIES if (sentinel(c) in body) != (c in a.read)] == []
+        case "plans:checklist_owners" if probe.variant == "K" and probe.method == "GET":
+            # The police's items the coordinator reads, each titled with its sentinel.
+            assert [c for c in CATEGORIES if (sentinel(c) in body) != (c in a.read)] == []
+            assert "Police Testdam" in body
         case "plans:release_board":
             # K is listed where the actor reaches it and reads its release date.
             listed = a.reaches and "justice" in a.read
@@ -1111,6 +1145,7 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_case_note": (frozenset({"GET", "PATCH", "PUT"}), "record"),
     "v1_me": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
     "v1_case_checklist": (frozenset({"GET", "POST"}), "case"),
+    "v1_checklist_owners": (frozenset({"GET", "POST"}), "case"),
     "v1_checklist_item": (frozenset({"PATCH"}), "record"),
     "v1_release_board": (frozenset({"GET"}), "other: tests/api/test_plans.py"),
     "v1_my_tasks": (frozenset({"GET"}), "other: tests/api/test_casework_api.py"),

@@ -49,6 +49,8 @@ OPERATIONS = {
     # Release planning (prepare/plans/api/checklists.py).
     ("/api/v1/cases/{case_id}/checklist/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/checklist/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/checklist/owners/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/cases/{case_id}/checklist/owners/", "post"): {"201", "400", "401", "403", "404"},
     ("/api/v1/checklist-items/{item_id}/", "patch"): {
         "200",
         "400",
