@@ -647,17 +647,16 @@ def checklist_owners_add(
             problems.append(
                 _("%(org)s is not a current member of this partnership.") % {"org": name}
             )
-        elif fact.on_team:
+        elif not owed.get(org_id):
+            problems.append(
+                _("%(org)s owns no open item of this case that it cannot see.") % {"org": name}
+            )
+        elif fact.on_team or not owed[org_id] & fact.readable:
             problems.append(
                 _(
-                    "%(org)s is already on the team: its agreement does not grant the item's "
-                    "category. Reassign the item instead."
+                    "The agreement does not let %(org)s read the category of its items: "
+                    "a place on the team would not show them. Reassign them instead."
                 )
-                % {"org": name}
-            )
-        elif not owed.get(org_id, set()) & fact.readable:
-            problems.append(
-                _("%(org)s owns no item of this case that a place on the team would show it.")
                 % {"org": name}
             )
         elif org_id in ended:
