@@ -267,6 +267,9 @@ ROTTERDAM = PartnershipSpec(
             300,
             "probation exit housing",
         ),
+        # Release planning runs (see demo/lifecycle.py) while the housing
+        # association that owns his housing item is not on his team: the
+        # board flags it and the coordinator is offered to add it.
         PersonSpec(
             "Mourad",
             "Ait Said",

@@ -661,7 +661,9 @@ def checklist_owners_add(
             )
         elif org_id in ended:
             problems.append(
-                _("%(org)s's place on the team has ended. Change it on the case's team page.")
+                _(
+                    "%(org)s's place on the team has ended: remove it on the case's team page, then add it again."
+                )
                 % {"org": name}
             )
     if problems:

@@ -398,3 +398,32 @@ def test_skip_mfa_shortcut_is_announced_and_works_in_the_demo(demo, settings, cl
 
     assert response.status_code == 302
     assert response["Location"] == reverse("cases:caseload")
+
+
+def test_demo_shows_a_checklist_owner_who_cannot_see_the_case(demo):
+    """Mourad Ait Said's release planning runs, but the housing association that
+    owns his housing item is not on his team: flagged, and the coordinator is
+    told and can add it in one step."""
+    from prepare.plans.services import unreached_owner_ids
+
+    case = Case.objects.get(partnership__code="RTM", person__family_name="Ait Said")
+    housing = Organisation.objects.get(name="Maasoever Housing Association")
+    item = ChecklistItem.objects.get(case=case, key="housing")
+    assert (item.status, item.owner_organisation_id) == (ItemStatus.OPEN, housing.pk)
+    assert not CaseTeamMember.objects.filter(case=case, organisation=housing).exists()
+    assert housing.pk in unreached_owner_ids(case)
+
+    coordinator = User.objects.get(username="rtm.coordinator")
+    assert Notification.objects.filter(
+        user=coordinator, kind=NotificationKind.CHECKLIST_OWNER, case_id=case.pk
+    ).exists()
+    client = verified_client(coordinator)
+    board = client.get(reverse("plans:release_board"), {"days": 180}).content.decode()
+    assert "whose owner cannot see the case" in board
+    owners = client.get(reverse("plans:checklist_owners", args=[case.pk])).content.decode()
+    assert "Maasoever Housing Association" in owners and 'name="organisation"' in owners
+    # Its housing officer does not see the item until the association is on the team.
+    officer = User.objects.filter(organisation=housing).first()
+    assert officer is not None
+    tasks = verified_client(officer).get(reverse("plans:my_tasks")).content.decode()
+    assert case.reference not in tasks
