@@ -662,7 +662,8 @@ def checklist_owners_add(
         elif org_id in ended:
             problems.append(
                 _(
-                    "%(org)s's place on the team has ended: remove it on the case's team page, then add it again."
+                    "%(org)s's place on the team has ended: remove it on the case's team "
+                    "page, then add it again."
                 )
                 % {"org": name}
             )
