@@ -573,3 +573,34 @@ def test_the_board_costs_the_same_with_owners_who_cannot_see(
     with django_assert_num_queries(len(small.captured_queries)):
         body = client.get(reverse("plans:release_board")).content.decode()
     assert "25 releases on this page have checklist items owned" in body
+
+
+def test_starting_from_the_case_page_sends_the_coordinator_to_the_owners(
+    cast: Cast, as_user: Any
+) -> None:
+    set_release(cast.case, cast.coordinator, 100)
+    response = as_user(cast.coordinator).post(
+        reverse("plans:checklist_start", args=[cast.case.pk]), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == reverse("plans:checklist_owners", args=[cast.case.pk])
+
+
+def test_an_ended_team_place_is_refused_with_what_to_do(cast: Cast) -> None:
+    org = housing(cast)
+    housing_item(cast, org)
+    CaseTeamMember.objects.create(
+        case=cast.case,
+        organisation=org,
+        purpose="Earlier housing search",
+        ends_on=timezone.localdate() - datetime.timedelta(days=1),
+    )
+    case_grants_rebuild(cast.case)
+    assert unreached_owner_ids(cast.case) == {org.pk}
+    with pytest.raises(ValidationError, match="place on the team has ended"):
+        checklist_owners_add(
+            actor=fresh(cast.coordinator),
+            case_id=cast.case.pk,
+            additions=[OwnerAddition(org.pk, "Release planning", None)],
+        )
+    assert CaseTeamMember.objects.filter(case=cast.case, organisation=org).count() == 1
