@@ -20,6 +20,9 @@ class NotificationKind(models.TextChoices):
     SIGNAL = "signal", _("Signal to acknowledge")
     FOLLOW_UP = "follow_up", _("Follow-up review")
     ERASURE = "erasure", _("Erasure to approve")
+    TRANSFER_PROPOSED = "transfer_proposed", _("Transfer to decide")
+    TRANSFER_ACCEPTED = "transfer_accepted", _("Transfer accepted")
+    TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
 
 
 class Notification(models.Model):
