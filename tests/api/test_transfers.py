@@ -61,7 +61,14 @@ def test_only_the_coordinator_proposes(cast, api, actor, status):
         )
         assert body["to_partnership"]["id"] == cast.other_partnership.pk
         assert body["recipient_organisation"]["id"] == cast.orgs["elsewhere"].pk
-        assert body["categories"] is None  # the sender gets no package
+        # The sender sees what it hands over (the default: what both agreements
+        # share, never intelligence), without numbers.
+        assert body["categories"] == [
+            {"category": c, "records": None, "readable": False}
+            for c in Category.values
+            if c != Category.INTELLIGENCE
+        ]
+        assert body["records_kept"] is None
         (event,) = Event.objects.filter(action=EventAction.TRANSFER)
         assert event.detail["sending_legal_basis"] == cast.agreement.legal_basis
 
@@ -112,9 +119,12 @@ def test_the_receiver_gets_the_package_and_nothing_more(cast, api):
     assert body["direction"] == "in" and body["may_decide"] is True
     assert body["handover_summary"] == SUMMARY
     assert body["person"]["family_name"] == "Identitas"
+    # Handed over by default: what both agreements share (the receiver's
+    # narrowed grid), each with its number of records; the rest stays behind.
     assert body["categories"] == [
-        {"category": c, "records": 1} for c in Category.values if c in RECEIVER
+        {"category": c, "records": 1, "readable": True} for c in Category.values if c in RECEIVER
     ]
+    assert body["records_kept"] == len(Category.values) - len(RECEIVER)
     assert_no_leak(response.content.decode(), frozenset({"identity"}))
     event = Event.objects.filter(actor_id=cast.outsider.pk).latest("seq")
     assert (event.action, event.case_id, event.detail["view"]) == (
@@ -134,7 +144,8 @@ def test_no_summary_or_identity_without_their_categories(cast, api):
     body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
 
     assert (body["handover_summary"], body["person"]) == (None, None)
-    assert body["categories"] == [{"category": "justice", "records": 1}]
+    assert body["categories"] == [{"category": "justice", "records": 1, "readable": True}]
+    assert body["records_kept"] == len(Category.values) - 1
     assert SUMMARY not in json.dumps(body)
 
 

@@ -647,10 +647,20 @@ def test_proposing_through_the_section(cast, as_user):
         "to_partnership": cast.other_partnership.pk,
         "summary_category": Category.SOCIAL,
         "handover_summary": SUMMARY,
+        "categories": [Category.JUSTICE, Category.SOCIAL],
     }
 
     invalid = client.post(url, {**data, "handover_summary": ""}, **HX)
     assert invalid.status_code == 422
+    assert not Transfer.objects.exists()
+    no_category = client.post(url, {k: v for k, v in data.items() if k != "categories"}, **HX)
+    assert no_category.status_code == 422
+    assert "Choose at least one category of case information to hand over." in (
+        no_category.content.decode()
+    )
+    unknown = client.post(url, {**data, "categories": ["gossip"]}, **HX)
+    assert unknown.status_code == 422
+    assert "Choose categories from the list." in unknown.content.decode()
     assert not Transfer.objects.exists()
     own = client.post(url, {**data, "to_partnership": cast.partnership.pk})
     assert own.status_code == 422  # not offered: the form refuses it
@@ -665,6 +675,7 @@ def test_proposing_through_the_section(cast, as_user):
     assert "Propose a transfer" not in body
     (transfer,) = Transfer.objects.all()
     assert (transfer.case_id, transfer.handover_summary) == (cast.case.pk, SUMMARY)
+    assert transfer.categories == [Category.JUSTICE, Category.SOCIAL]
 
 
 def test_the_case_page_shows_the_transfer_section_in_its_own_response(cast, as_user):
