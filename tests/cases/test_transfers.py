@@ -953,3 +953,31 @@ def test_records_written_after_acceptance_belong_to_the_receiving_partnership(ca
     body = as_user(cast.outsider).get(reverse("cases:case", args=[cast.case.pk])).content.decode()
     assert "Written by Elsewhere" in body
     assert sentinel(Category.RISK) not in body  # the sender's risk note stayed behind
+
+
+def test_the_form_ticks_what_both_agreements_share_for_the_chosen_partnership(cast, as_user):
+    import re
+
+    narrow_receiver(cast)
+    client = as_user(cast.coordinator)
+    url = reverse("cases:transfer_section", args=[cast.case.pk])
+
+    def ticked(body: str) -> set[str]:
+        inputs = re.findall(r'<input type="checkbox" name="categories" [^>]*>', body)
+        return {
+            re.search(r'value="(\w+)"', i).group(1)  # type: ignore[union-attr]
+            for i in inputs
+            if " checked" in i
+        }
+
+    before = client.get(url).content.decode()
+    # No partnership chosen yet: what the sending agreement shares, not intelligence.
+    assert ticked(before) == set(Category.values) - {Category.INTELLIGENCE}
+    assert 'hx-get="' + url + '"' in before and 'hx-select="#transfer-categories"' in before
+    chosen = client.get(url, {"to_partnership": cast.other_partnership.pk}, **HX)
+    assert chosen.status_code == 200
+    assert ticked(chosen.content.decode()) == set(RECEIVER)
+    # Nonsense in the parameter is ignored, not an error.
+    assert ticked(client.get(url, {"to_partnership": "x"}, **HX).content.decode()) == (
+        set(Category.values) - {Category.INTELLIGENCE}
+    )
