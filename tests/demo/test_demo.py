@@ -298,9 +298,7 @@ def test_demo_shows_the_lifecycle_in_every_partnership(demo):
     ).exists()
     held = held_counts(transfer.case)
     kept = sum(n for c, n in held.items() if c not in transfer.categories)
-    package = verified_client(receiving).get(
-        reverse("cases:transfer_decide", args=[transfer.pk])
-    )
+    package = verified_client(receiving).get(reverse("cases:transfer_decide", args=[transfer.pk]))
     assert package.status_code == 200
     assert kept > 0  # the transferred case has records Rotterdam keeps
     assert (
