@@ -525,7 +525,8 @@ def _writers() -> dict[str, TableWriter]:
         ),
         "referral": (
             Referral,
-            "id case_id referrer_type referring_organisation_id reason category received_on "
+            "id case_id partnership_id referrer_type referring_organisation_id reason category "
+            "received_on "
             "created_by_id created_at",
         ),
         "team": (
@@ -539,22 +540,25 @@ def _writers() -> dict[str, TableWriter]:
         ),
         "note": (
             CaseNote,
-            "id case_id category kind text created_at created_by_id updated_at updated_by_id "
+            "id case_id partnership_id category kind text created_at created_by_id updated_at "
+            "updated_by_id "
             "version",
         ),
         "key_date": (
             KeyDate,
-            "id case_id kind date category source updated_by_id updated_at version",
+            "id case_id partnership_id kind date category source updated_by_id updated_at version",
         ),
         "checklist": (
             ChecklistItem,
-            "id case_id category key title owner_organisation_id assignee_id offset_days due_on "
+            "id case_id partnership_id category key title owner_organisation_id assignee_id "
+            "offset_days due_on "
             "status completion_note completed_by_id completed_at created_by_id created_at "
             "updated_at version",
         ),
         "signal": (
             Signal,
-            "id case_id category severity description raised_by_id raised_at status escalated "
+            "id case_id partnership_id category severity description raised_by_id raised_at "
+            "status escalated "
             "acknowledged_by_id acknowledged_at acknowledgement_note closed_by_id closed_at "
             "created_at created_by_id updated_at updated_by_id version",
         ),
@@ -617,6 +621,7 @@ def _case_rows(
         (
             w["referral"].new_id(),
             case_id,
+            pw.pk,
             rnd.choice(["prison", "probation", "court", "police"]),
             orgs[rnd.choice(["prison", "probation", "police"])].pk,
             "Referred after sentencing for a terrorism-related offence.",
@@ -697,6 +702,7 @@ def _case_rows(
             (
                 w["note"].new_id(),
                 case_id,
+                pw.pk,
                 rnd.choice(info.write_categories),
                 rnd.choice(["fact", "fact", "assessment"]),
                 text,
@@ -733,6 +739,7 @@ def _case_rows(
             (
                 w["key_date"].new_id(),
                 case_id,
+                pw.pk,
                 kind,
                 day,
                 "justice",
@@ -770,6 +777,7 @@ def _case_rows(
             (
                 w["checklist"].new_id(),
                 case_id,
+                pw.pk,
                 category,
                 key,
                 "",
@@ -802,6 +810,7 @@ def _case_rows(
             (
                 signal_id,
                 case_id,
+                pw.pk,
                 "risk",
                 severity,
                 "Contacts with a former associate were reported.",
@@ -879,7 +888,12 @@ def _copy_release_dates() -> None:
     from prepare.access.models import CaseGrant
     from prepare.cases.models import KeyDate, KeyDateKind
 
-    release = KeyDate.objects.filter(case_id=OuterRef("case_id"), kind=KeyDateKind.EXPECTED_RELEASE)
+    # The date the case's partnership holds (the grant row's partnership).
+    release = KeyDate.objects.filter(
+        case_id=OuterRef("case_id"),
+        partnership_id=OuterRef("partnership_id"),
+        kind=KeyDateKind.EXPECTED_RELEASE,
+    )
     with transaction.atomic():
         CaseGrant.objects.update(release_on=Subquery(release.values("date")[:1]))
 

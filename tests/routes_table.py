@@ -156,6 +156,7 @@ def build_scene() -> Scene:
         to_partnership=cast.other_partnership,
         handover_summary="Moves to Elsewhere next month.",
         summary_category="social",
+        categories=["social", "justice"],
         proposed_by=cast.coordinator,
     )
     # K's sentence start: a key date (justice) to read and move by id.

@@ -551,6 +551,7 @@ def _proposal(scene: Scene) -> dict[str, Any]:
         "to_partnership": scene.cast.other_partnership.pk,
         "summary_category": "social",
         "handover_summary": "Moves to Elsewhere.",
+        "categories": ["social", "justice"],
     }
 
 

@@ -140,6 +140,15 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
                 "to_partnership": str(cast.other_partnership.pk),
                 "summary_category": "meetings",
                 "handover_summary": "Moves to live with family; plan and mentor in place.",
+                # What the new city needs; police intelligence stays behind.
+                "categories": [
+                    "identity",
+                    "justice",
+                    "risk",
+                    "social",
+                    "interventions",
+                    "meetings",
+                ],
             },
         )
     )

@@ -552,6 +552,7 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
                 "to_partnership": str(scene.cast.other_partnership.pk),
                 "summary_category": "social",
                 "handover_summary": TRANSFER_SUMMARY,
+                "categories": ["social", "justice"],
             }
             if probe.variant == "invalid":
                 data["handover_summary"] = ""
@@ -800,9 +801,9 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
             assert list(added.values_list("purpose", "added_by_id")) == [(OWNER_PURPOSE, user_pk)]
         case "cases:transfer_section":
             proposed = Transfer.objects.filter(case=scene.case, status="proposed")
-            assert list(proposed.values_list("to_partnership_id", "proposed_by_id")) == [
-                (scene.cast.other_partnership.pk, user_pk)
-            ]
+            assert list(
+                proposed.values_list("to_partnership_id", "proposed_by_id", "categories")
+            ) == [(scene.cast.other_partnership.pk, user_pk, ["justice", "social"])]
         case "cases:transfer_decide" | "cases:transfer_withdraw":
             assert scene.transfer is not None
             transfer = Transfer.objects.get(pk=scene.transfer.pk)

@@ -20,7 +20,8 @@ def case_grants_rebuild(case: Case) -> None:
 
     rows: dict[int, CaseGrant] = {}
     release_on = (
-        KeyDate.objects.filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+        KeyDate.objects.of_case(case)
+        .filter(kind=KeyDateKind.EXPECTED_RELEASE)
         .values_list("date", flat=True)
         .first()
     )

@@ -407,8 +407,12 @@ def visible_cases_without_glass(user: Any) -> CaseQuerySet:
 # --- Records inside a case ------------------------------------------------------
 
 
-def category_q(user: Any, action: str = Action.READ, prefix: str = "case__") -> Q:
-    """(partnership = p AND category IN granted(p)) OR ... for the user."""
+def category_q(user: Any, action: str = Action.READ, prefix: str = "") -> Q:
+    """(partnership = p AND category IN granted(p)) OR ... for the user.
+
+    On a record, ``partnership`` is the partnership that holds it (decision
+    00XX); with ``prefix="case__"`` it is the case's.
+    """
     g = grants_for(user)
     q = Q(pk__in=[])
     for pid in sorted(g.partnership_ids):
@@ -419,22 +423,34 @@ def category_q(user: Any, action: str = Action.READ, prefix: str = "case__") -> 
 
 
 def record_filter(user: Any, action: str = Action.READ) -> Q:
-    """A ``Q`` on any case-bound record with ``case`` and ``category`` fields.
+    """A ``Q`` on any case record (``case``, ``category`` and its holder ``partnership``).
 
-    The case check is correlated (one indexed probe per record), and a record
-    is kept if the agreement grants its category in the case's partnership or,
-    for reading, a transfer's grace period still covers that category.
+    A record is kept when its case is visible **and still held by the
+    partnership that holds the record**, and the agreement of that partnership
+    grants its category; or, for reading, when a transfer's grace period still
+    covers the category for the user. A record a sending partnership kept
+    after a transfer is therefore read by nobody through the case's new
+    partnership, and by the old team only during the grace period, even if
+    the user's organisation is a member of both partnerships. The case check
+    is correlated (one indexed probe per record).
     """
     granted = category_q(user, action)
     g = grants_for(user)
+    in_visible_case = Exists(
+        visible_cases(user, action).filter(
+            pk=OuterRef("case_id"), partnership_id=OuterRef("partnership_id")
+        )
+    )
+    visible = Q(in_visible_case) & granted
     if action == Action.READ and g.reads_cases and g.organisation_id is not None:
-        granted |= Q(
+        # A live grace row for (case, organisation, category) is itself what
+        # makes the case visible to the old team (``case_filter``).
+        visible |= Q(
             Exists(
                 _live_graces(g).filter(case_id=OuterRef("case_id"), category=OuterRef("category"))
             )
         )
-    in_visible_case = Exists(visible_cases(user, action).filter(pk=OuterRef("case_id")))
-    return Q(in_visible_case) & granted
+    return visible
 
 
 def may_see_identity(user: Any, case: Case) -> bool:
@@ -582,6 +598,25 @@ def coordinated_transfers(user: Any) -> Any:
     if not ids:
         return Transfer.objects.none()
     return Transfer.objects.filter(Q(from_partnership_id__in=ids) | Q(to_partnership_id__in=ids))
+
+
+def transfers_to_decide(user: Any) -> Any:
+    """Open transfers into a partnership the user coordinates: those waiting for
+    their decision. Decided in SQL from the user's own row (no grants read), so
+    that the navigation counts them in its one query."""
+    from prepare.cases.models import Transfer, TransferStatus
+
+    if (
+        not getattr(user, "is_active", False)
+        or getattr(user, "role", "") != Role.COORDINATOR
+        or getattr(user, "organisation_id", None) is None
+    ):
+        return Transfer.objects.none()
+    return Transfer.objects.filter(
+        status=TransferStatus.PROPOSED,
+        to_partnership__coordinating_organisation_id=user.organisation_id,
+        to_partnership__coordinating_organisation__is_active=True,
+    )
 
 
 def readers_of(

@@ -13,7 +13,8 @@ NAV_COUNT_CAP = 99
 
 
 class NavigationCounts:
-    """The counts the navigation and dashboards show (unread notifications and,
+    """The counts the navigation and dashboards show (unread notifications,
+    incoming transfers waiting for a coordinator's decision and,
     on a dashboard that asks for it, signals waiting for acknowledgement), read
     together in one query the first time a template asks for one, and not at
     all on a page that shows none.
@@ -30,11 +31,16 @@ class NavigationCounts:
 
     @cached_property
     def _counts(self) -> dict[str, int]:
+        from prepare.access.policy import transfers_to_decide
         from prepare.monitoring.selectors import open_alerts_of, owed_alerts
         from prepare.notifications.selectors import unread_of
         from prepare.web import capped_counts
 
-        querysets: dict[str, Any] = {"unread": unread_of(self.user)}
+        querysets: dict[str, Any] = {
+            "unread": unread_of(self.user),
+            # Empty (no SQL) for anyone but a coordinator.
+            "transfers": transfers_to_decide(self.user),
+        }
         # Only a role that works on cases can owe an acknowledgement (and only
         # then are the grants worth reading).
         if self.with_alerts and getattr(self.user, "reads_cases", False):
@@ -49,6 +55,11 @@ class NavigationCounts:
     @property
     def unread(self) -> int:
         return self._counts["unread"]
+
+    @property
+    def transfers(self) -> int:
+        """Incoming transfers waiting for the user's decision (a coordinator's)."""
+        return self._counts.get("transfers", 0)
 
     @property
     def alerts(self) -> int:

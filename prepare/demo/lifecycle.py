@@ -368,6 +368,21 @@ def _erasure_request(world: _World, today: datetime.date, report: LoadReport) ->
     report.erasure_requests += 1
 
 
+# What Rotterdam hands over to Vilvoorde: what the new team needs to take the
+# case on. The police intelligence and the health records stay in Rotterdam
+# (its old team reads them for the grace period); Vilvoorde's coordinator sees
+# their number, not their content, before accepting.
+HANDED_OVER = [
+    Category.IDENTITY,
+    Category.JUSTICE,
+    Category.RISK,
+    Category.IDEOLOGY,
+    Category.SOCIAL,
+    Category.INTERVENTIONS,
+    Category.MEETINGS,
+]
+
+
 def transfer(sending: _World, receiving: _World, report: LoadReport) -> None:
     """One proposal, from the last community case of ``sending``, waiting for an answer."""
     community = _cases_loaded_as(sending, CaseStatus.COMMUNITY)
@@ -382,5 +397,6 @@ def transfer(sending: _World, receiving: _World, report: LoadReport) -> None:
         to_partnership_id=receiving.partnership.pk,
         handover_summary=HANDOVER,
         summary_category=Category.MEETINGS,
+        categories=HANDED_OVER,
     )
     report.transfers += 1

@@ -348,6 +348,7 @@ def _notes_insert(
         notes.append(
             CaseNote(
                 case=case,
+                partnership_id=case.partnership_id,
                 category=category,
                 kind=kind,
                 text=text,

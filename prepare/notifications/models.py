@@ -21,6 +21,9 @@ class NotificationKind(models.TextChoices):
     FOLLOW_UP = "follow_up", _("Follow-up review")
     ERASURE = "erasure", _("Erasure to approve")
     CHECKLIST_OWNER = "checklist_owner", _("Checklist owner cannot see the case")
+    TRANSFER_PROPOSED = "transfer_proposed", _("Transfer to decide")
+    TRANSFER_ACCEPTED = "transfer_accepted", _("Transfer accepted")
+    TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
 
 
 class Notification(models.Model):

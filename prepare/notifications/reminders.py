@@ -355,9 +355,12 @@ def _chunks(rows: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
 def _key_dates(
     kinds: Sequence[str], first: datetime.date, last: datetime.date, statuses: Sequence[str]
 ) -> Iterator[tuple[Any, ...]]:
-    """Key dates of the given kinds between two days, on live cases, by date."""
+    """Key dates of the given kinds between two days, on live cases, by date (the
+    dates the case's partnership holds: a sending partnership's kept dates are
+    nobody's reminder)."""
     return (
-        KeyDate.objects.filter(
+        KeyDate.objects.held_by_case_partnership()
+        .filter(
             kind__in=kinds,
             date__gte=first,
             date__lte=last,
@@ -541,7 +544,8 @@ def _checklist_reminders(now: datetime.datetime, audience: Audience) -> Iterator
         "category",
     ]
     rows = (
-        ChecklistItem.objects.filter(
+        ChecklistItem.objects.held_by_case_partnership()
+        .filter(
             status=ItemStatus.OPEN,
             due_on__isnull=False,
             due_on__gte=day - datetime.timedelta(days=CATCH_UP_DAYS + 1),
@@ -616,9 +620,8 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
     from prepare.monitoring.models import Signal, SignalAlert, SignalStatus
 
     pending = (
-        Signal.objects.filter(
-            status=SignalStatus.OPEN, escalated=True, case__anonymised_at__isnull=True
-        )
+        Signal.objects.held_by_case_partnership()
+        .filter(status=SignalStatus.OPEN, escalated=True, case__anonymised_at__isnull=True)
         .order_by("pk")
         .values_list(
             "pk",

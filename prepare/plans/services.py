@@ -98,7 +98,8 @@ class PlanningRefused(ValidationError):
 def expected_release(case: Case) -> datetime.date | None:
     """The case's expected release date, unfiltered: for services and reminders."""
     return (
-        KeyDate.objects.filter(case_id=case.pk, kind=KeyDateKind.EXPECTED_RELEASE)
+        KeyDate.objects.of_case(case)
+        .filter(kind=KeyDateKind.EXPECTED_RELEASE)
         .values_list("date", flat=True)
         .first()
     )
@@ -128,7 +129,7 @@ def assignable_users(organisations: Any) -> Any:
 
 
 def planning_started(case: Case) -> bool:
-    return ChecklistItem.objects.filter(case_id=case.pk).exists()
+    return ChecklistItem.objects.of_case(case).exists()
 
 
 def default_template(partnership: Partnership) -> ChecklistTemplate:
@@ -260,6 +261,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
     items = [
         ChecklistItem(
             case=case,
+            partnership_id=case.partnership_id,
             key=line.key,
             title=line.title,
             category=line.category,
@@ -279,7 +281,7 @@ def release_planning_start(*, actor: User, case_id: Any) -> list[ChecklistItem]:
     created = ChecklistItem.objects.bulk_create(items)
     if created and created[0].pk is None:
         # Backends that do not return ids from a bulk insert.
-        created = list(ChecklistItem.objects.filter(case_id=case.pk).order_by("pk"))
+        created = list(ChecklistItem.objects.of_case(case).order_by("pk"))
     case_touch(case)
     audit_record(
         action=EventAction.CREATE,
@@ -482,8 +484,8 @@ def checklist_reschedule(
     theirs. One UPDATE per distinct offset, and one audit event listing the
     items moved.
     """
-    open_items = ChecklistItem.objects.filter(
-        case_id=case.pk, status=ItemStatus.OPEN, offset_days__isnull=False
+    open_items = ChecklistItem.objects.of_case(case).filter(
+        status=ItemStatus.OPEN, offset_days__isnull=False
     )
     rows = [
         (pk, offset)

@@ -61,7 +61,14 @@ def test_only_the_coordinator_proposes(cast, api, actor, status):
         )
         assert body["to_partnership"]["id"] == cast.other_partnership.pk
         assert body["recipient_organisation"]["id"] == cast.orgs["elsewhere"].pk
-        assert body["categories"] is None  # the sender gets no package
+        # The sender sees what it hands over (the default: what both agreements
+        # share, never intelligence), without numbers.
+        assert body["categories"] == [
+            {"category": c, "records": None, "readable": False}
+            for c in Category.values
+            if c != Category.INTELLIGENCE
+        ]
+        assert body["records_kept"] is None
         (event,) = Event.objects.filter(action=EventAction.TRANSFER)
         assert event.detail["sending_legal_basis"] == cast.agreement.legal_basis
 
@@ -75,6 +82,9 @@ def test_only_the_coordinator_proposes(cast, api, actor, status):
         ({"summary_category": "gossip"}, "summary_category"),
         ({"status": "accepted"}, "status"),  # not settable
         ({"from_partnership": 1}, "from_partnership"),
+        ({"categories": []}, "categories"),  # an empty choice
+        ({"categories": ["gossip"]}, "categories"),
+        ({"categories": "justice"}, "categories"),  # not a list
     ],
 )
 def test_a_bad_proposal_answers_400(cast, api, change, field):
@@ -87,6 +97,67 @@ def test_a_bad_proposal_answers_400(cast, api, change, field):
     assert response.status_code == 400
     assert field in response.json()
     assert not Transfer.objects.exists()
+
+
+def test_the_proposer_chooses_the_categories_handed_over(cast, api):
+    narrow_receiver(cast)
+    client = api(cast.coordinator)
+
+    response = post(
+        client,
+        f"{API}/cases/{cast.case.pk}/transfers/",
+        proposal(cast, categories=[Category.SOCIAL, Category.INTELLIGENCE, Category.SOCIAL]),
+    )
+
+    assert response.status_code == 201, response.content
+    (transfer,) = Transfer.objects.all()
+    assert transfer.categories == [Category.SOCIAL, Category.INTELLIGENCE]
+    assert [c["category"] for c in response.json()["categories"]] == transfer.categories
+    (event,) = Event.objects.filter(action=EventAction.TRANSFER)
+    assert event.detail["categories_handed_over"] == transfer.categories
+    assert event.detail["records_handed_over"] == {"social": 1, "intelligence": 1}
+    assert event.detail["records_kept"] == len(Category.values) - 2
+    # The receiver's package: these two with their numbers, and the rest as a total.
+    body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
+    assert body["categories"] == [
+        {"category": "social", "records": 1, "readable": True},
+        {"category": "intelligence", "records": 1, "readable": False},
+    ]
+    assert body["records_kept"] == len(Category.values) - 2
+    assert_no_leak(json.dumps(body), frozenset({"identity", "social"}))
+
+
+def test_after_acceptance_the_api_serves_no_record_kept_by_the_sender(cast, api):
+    transfer = transfer_services_propose(cast, [Category.JUSTICE])
+    assert post(api(cast.outsider), f"{API}/transfers/{transfer.pk}/accept/").status_code == 200
+    client = api(cast.outsider)
+
+    for url in (
+        f"{API}/cases/{cast.case.pk}/",
+        f"{API}/cases/{cast.case.pk}/notes/",
+        f"{API}/cases/{cast.case.pk}/timeline/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_no_leak(response.content.decode(), frozenset({"identity", "justice"}))
+    notes = client.get(f"{API}/cases/{cast.case.pk}/notes/").json()["results"]
+    assert [n["category"] for n in notes] == [Category.JUSTICE]
+    for category, note in cast.notes.items():
+        status = client.get(f"{API}/cases/{cast.case.pk}/notes/{note.pk}/").status_code
+        assert status == (200 if category == Category.JUSTICE else 404), category
+
+
+def transfer_services_propose(cast, categories):
+    from prepare.cases.transfer import services as transfer_services
+
+    return transfer_services.transfer_propose(
+        actor=cast.coordinator,
+        case_id=cast.case.pk,
+        to_partnership_id=cast.other_partnership.pk,
+        handover_summary=SUMMARY,
+        summary_category=Category.SOCIAL,
+        categories=categories,
+    )
 
 
 def test_a_second_open_proposal_answers_400(cast, api):
@@ -112,9 +183,12 @@ def test_the_receiver_gets_the_package_and_nothing_more(cast, api):
     assert body["direction"] == "in" and body["may_decide"] is True
     assert body["handover_summary"] == SUMMARY
     assert body["person"]["family_name"] == "Identitas"
+    # Handed over by default: what both agreements share (the receiver's
+    # narrowed grid), each with its number of records; the rest stays behind.
     assert body["categories"] == [
-        {"category": c, "records": 1} for c in Category.values if c in RECEIVER
+        {"category": c, "records": 1, "readable": True} for c in Category.values if c in RECEIVER
     ]
+    assert body["records_kept"] == len(Category.values) - len(RECEIVER)
     assert_no_leak(response.content.decode(), frozenset({"identity"}))
     event = Event.objects.filter(actor_id=cast.outsider.pk).latest("seq")
     assert (event.action, event.case_id, event.detail["view"]) == (
@@ -134,7 +208,8 @@ def test_no_summary_or_identity_without_their_categories(cast, api):
     body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
 
     assert (body["handover_summary"], body["person"]) == (None, None)
-    assert body["categories"] == [{"category": "justice", "records": 1}]
+    assert body["categories"] == [{"category": "justice", "records": 1, "readable": True}]
+    assert body["records_kept"] == len(Category.values) - 1
     assert SUMMARY not in json.dumps(body)
 
 

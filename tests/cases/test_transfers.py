@@ -647,10 +647,20 @@ def test_proposing_through_the_section(cast, as_user):
         "to_partnership": cast.other_partnership.pk,
         "summary_category": Category.SOCIAL,
         "handover_summary": SUMMARY,
+        "categories": [Category.JUSTICE, Category.SOCIAL],
     }
 
     invalid = client.post(url, {**data, "handover_summary": ""}, **HX)
     assert invalid.status_code == 422
+    assert not Transfer.objects.exists()
+    no_category = client.post(url, {k: v for k, v in data.items() if k != "categories"}, **HX)
+    assert no_category.status_code == 422
+    assert "Choose at least one category of case information to hand over." in (
+        no_category.content.decode()
+    )
+    unknown = client.post(url, {**data, "categories": ["gossip"]}, **HX)
+    assert unknown.status_code == 422
+    assert "Choose categories from the list." in unknown.content.decode()
     assert not Transfer.objects.exists()
     own = client.post(url, {**data, "to_partnership": cast.partnership.pk})
     assert own.status_code == 422  # not offered: the form refuses it
@@ -665,6 +675,7 @@ def test_proposing_through_the_section(cast, as_user):
     assert "Propose a transfer" not in body
     (transfer,) = Transfer.objects.all()
     assert (transfer.case_id, transfer.handover_summary) == (cast.case.pk, SUMMARY)
+    assert transfer.categories == [Category.JUSTICE, Category.SOCIAL]
 
 
 def test_the_case_page_shows_the_transfer_section_in_its_own_response(cast, as_user):
@@ -741,3 +752,232 @@ def test_section_and_decide_query_counts_are_fixed(cast, as_user, django_assert_
         decide = outsider.get(reverse("cases:transfer_decide", args=[transfer.pk]))
 
     assert section.status_code == decide.status_code == 200
+
+
+# --- What a transfer discloses (issue 9, item 5) ------------------------------------------
+
+HANDED = [Category.IDENTITY, Category.JUSTICE, Category.SOCIAL, Category.MEETINGS]
+KEPT = frozenset(Category.values) - set(HANDED)
+
+
+def propose_handing(cast: Cast, categories: list[str]) -> Transfer:
+    return transfer_services.transfer_propose(
+        actor=cast.coordinator,
+        case_id=cast.case.pk,
+        to_partnership_id=cast.other_partnership.pk,
+        handover_summary=SUMMARY,
+        summary_category=Category.SOCIAL,
+        categories=categories,
+    )
+
+
+def plant_every_record(cast: Cast) -> None:
+    """Besides the notes: a contact per category, a licence condition with a
+    breach, a signal, a checklist item per category and key dates (justice)."""
+    from tests.monitoring.support import plant_monitoring
+    from tests.plans.support import plant_checklist
+
+    plant_monitoring(cast)
+    plant_checklist(cast.case, cast.coordinator)
+
+
+def get_urls(cast: Cast, transfer: Transfer) -> list[str]:
+    """Every route the URL resolver knows, with K's ids (the route tables' values):
+    pages, HTMX sections and the API, read by GET."""
+    from tests.routes_table import Scene, routes, url_for
+
+    scene = Scene(cast=cast, users={}, k2=cast.other_case, transfer=transfer)
+    urls = []
+    for route in routes():
+        if route.name.startswith(("admin", "partnerships:")) or "<uuid:" in route.pattern:
+            continue
+        try:
+            urls.append(url_for(scene, route))
+        except AssertionError:
+            continue  # a parameter that names no case record (a token, a session)
+    return urls
+
+
+def test_the_default_hands_over_what_both_agreements_share_never_intelligence(cast):
+    narrow_receiver(cast, RECEIVER | {Category.INTELLIGENCE, Category.RISK})
+
+    transfer = propose(cast)
+
+    # Both agreements grant intelligence to someone (the police here, the
+    # receiving municipality there): still not handed over unless ticked.
+    assert transfer.categories == [c for c in Category.values if c in RECEIVER | {Category.RISK}]
+    ticked = transfer_services.transfer_withdraw(actor=cast.coordinator, transfer_id=transfer.pk)
+    assert ticked.status == TransferStatus.WITHDRAWN
+    explicit = propose_handing(cast, [Category.INTELLIGENCE, Category.JUSTICE])
+    assert explicit.categories == [Category.JUSTICE, Category.INTELLIGENCE]
+
+
+@pytest.mark.parametrize(
+    ("categories", "field"),
+    [([], "categories"), (["gossip"], "categories"), ([Category.JUSTICE, "x"], "categories")],
+)
+def test_an_empty_or_unknown_choice_of_categories_is_refused(cast, categories, field):
+    before = state(cast.case)
+
+    with pytest.raises(transfer_services.TransferRefused) as refused:
+        propose_handing(cast, categories)
+
+    assert field in refused.value.message_dict
+    assert state(cast.case) == before
+
+
+def test_the_receiver_sees_the_counts_before_accepting_and_the_reading_is_audited(cast, as_user):
+    plant_every_record(cast)
+    transfer = propose_handing(cast, HANDED)
+    held = transfer_selectors.held_counts(cast.case)
+    expected = {c: held.get(c, 0) for c in HANDED}
+    kept = sum(n for c, n in held.items() if c not in HANDED)
+    assert kept > 0 and expected[Category.JUSTICE] > 1
+
+    response = as_user(cast.outsider).get(reverse("cases:transfer_decide", args=[transfer.pk]))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    for category in HANDED:
+        label = str(Category(category).label)
+        assert f'<th scope="row">{label}</th>\n      <td>{expected[category]}</td>' in body
+    assert f"{kept} records in other categories stay with Testdam partnership" in body
+    for category in KEPT:
+        assert f'<th scope="row">{Category(category).label}</th>' not in body
+    # Numbers only: no content of any record.
+    assert shown(body) == set()
+    event = Event.objects.filter(actor_id=cast.outsider.pk, action=EventAction.VIEW).latest("pk")
+    assert event.detail["counts"] == {str(transfer.pk): expected}
+    assert event.detail["withheld"] == {str(transfer.pk): kept}
+    assert event.detail["handed_over"] == {str(transfer.pk): HANDED}
+    # The proposal's own event names what is disclosed, and the numbers.
+    (proposed,) = Event.objects.filter(action=EventAction.TRANSFER, detail__step="proposed")
+    assert proposed.detail["categories_handed_over"] == HANDED
+    assert proposed.detail["records_handed_over"] == expected
+    assert proposed.detail["records_kept"] == kept
+
+
+def test_a_category_not_handed_over_never_reaches_the_receiving_side(cast, as_user):
+    from tests.api.conftest import token_client
+    from tests.monitoring.support import contact_sentinel
+
+    plant_every_record(cast)
+    transfer = propose_handing(cast, HANDED)
+    urls = get_urls(cast, transfer)
+    accept(cast, as_user, transfer)
+
+    transfer.refresh_from_db()
+    (accepted, *_rest) = Event.objects.filter(action=EventAction.TRANSFER, detail__step="accepted")
+    assert accepted.detail["categories_handed_over"] == HANDED
+    assert set(accepted.detail["records_handed_over"]) == set(HANDED)
+    page = as_user(cast.outsider)
+    token = token_client(cast.outsider)
+    walked = 0
+    for url in urls:
+        client = token if url.startswith("/api/") else page
+        response = client.get(url, **({} if url.startswith("/api/") else HX))
+        body = response.content.decode()
+        leaked = [c for c in KEPT if sentinel(c) in body]
+        assert leaked == [], (url, leaked)
+        walked += response.status_code == 200
+    assert walked >= 15  # the case page, its sections, the timeline, the API's reads
+    # What was handed over does reach it: the case page, the timeline, the API.
+    case_page = page.get(reverse("cases:case", args=[cast.case.pk])).content.decode()
+    assert shown(case_page) == set(HANDED)
+    assert contact_sentinel(Category.SOCIAL) in case_page
+    timeline = page.get(reverse("cases:timeline", args=[cast.case.pk])).content.decode()
+    assert contact_sentinel(Category.SOCIAL) in timeline
+    assert [c for c in KEPT if sentinel(c) in timeline] == []
+    notes = token.get(f"/api/v1/cases/{cast.case.pk}/notes/").json()
+    assert {n["category"] for n in notes["results"]} == set(HANDED)
+    # A record kept by the sender answers 404 by its id.
+    risk_note = cast.notes[Category.RISK]
+    assert token.get(f"/api/v1/cases/{cast.case.pk}/notes/{risk_note.pk}/").status_code == 404
+
+
+def test_a_member_of_both_partnerships_reads_no_kept_record_through_the_new_one(cast, as_user):
+    """The receiving organisation is also a member of the sending partnership, with
+    a grant on risk there: the risk records the sender kept stay out of its reach."""
+    from tests.factories import CategoryGrantFactory, MembershipFactory
+
+    MembershipFactory(partnership=cast.partnership, organisation=cast.orgs["elsewhere"])
+    CategoryGrantFactory(
+        agreement=cast.agreement,
+        organisation=cast.orgs["elsewhere"],
+        category=Category.RISK,
+        access="read",
+    )
+    transfer = propose_handing(cast, HANDED)
+    accept(cast, as_user, transfer)
+
+    body = as_user(cast.outsider).get(reverse("cases:case", args=[cast.case.pk])).content.decode()
+    assert shown(body) == set(HANDED)
+
+
+def test_the_sending_side_keeps_the_kept_records_during_grace_and_loses_them_after(cast, as_user):
+    transfer = propose_handing(cast, HANDED)
+    accept(cast, as_user, transfer)
+    url = reverse("cases:case", args=[cast.case.pk])
+
+    # Probation reads justice, risk, social, interventions, meetings and health.
+    during = as_user(fresh(cast.case_manager)).get(url)
+    assert during.status_code == 200
+    assert shown(during.content.decode()) == set(AGREEMENT["probation"])
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=14, minutes=1), tick=False):
+        after = as_user(fresh(cast.case_manager)).get(url)
+        assert after.status_code == 404
+        assert shown(after.content.decode()) == set()
+    # The kept records are still there (and in the audit trail), held by the sender.
+    held = dict(CaseNote.objects.filter(case=cast.case).values_list("category", "partnership_id"))
+    assert held == {
+        c: (cast.other_partnership.pk if c in HANDED else cast.partnership.pk)
+        for c in Category.values
+    }
+
+
+def test_records_written_after_acceptance_belong_to_the_receiving_partnership(cast, as_user):
+    from prepare.cases import services as case_services
+
+    transfer = propose_handing(cast, [Category.JUSTICE])
+    accept(cast, as_user, transfer)
+
+    note = case_services.note_create(
+        actor=fresh(cast.outsider),
+        case_id=cast.case.pk,
+        category=Category.RISK,
+        kind="fact",
+        text="Written by Elsewhere",
+    )
+
+    assert note.partnership_id == cast.other_partnership.pk
+    body = as_user(cast.outsider).get(reverse("cases:case", args=[cast.case.pk])).content.decode()
+    assert "Written by Elsewhere" in body
+    assert sentinel(Category.RISK) not in body  # the sender's risk note stayed behind
+
+
+def test_the_form_ticks_what_both_agreements_share_for_the_chosen_partnership(cast, as_user):
+    import re
+
+    narrow_receiver(cast)
+    client = as_user(cast.coordinator)
+    url = reverse("cases:transfer_section", args=[cast.case.pk])
+
+    def ticked(body: str) -> set[str]:
+        inputs = re.findall(r'<input type="checkbox" name="categories" [^>]*>', body)
+        return {
+            re.search(r'value="(\w+)"', i).group(1)  # type: ignore[union-attr]
+            for i in inputs
+            if " checked" in i
+        }
+
+    before = client.get(url).content.decode()
+    # No partnership chosen yet: what the sending agreement shares, not intelligence.
+    assert ticked(before) == set(Category.values) - {Category.INTELLIGENCE}
+    assert 'hx-get="' + url + '"' in before and 'hx-select="#transfer-categories"' in before
+    chosen = client.get(url, {"to_partnership": cast.other_partnership.pk}, **HX)
+    assert chosen.status_code == 200
+    assert ticked(chosen.content.decode()) == set(RECEIVER)
+    # Nonsense in the parameter is ignored, not an error.
+    assert ticked(client.get(url, {"to_partnership": "x"}, **HX).content.decode()) == (
+        set(Category.values) - {Category.INTELLIGENCE}
+    )

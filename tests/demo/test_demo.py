@@ -286,6 +286,25 @@ def test_demo_shows_the_lifecycle_in_every_partnership(demo):
     inbox = verified_client(receiving).get(reverse("cases:transfer_inbox"))
     assert inbox.status_code == 200
     assert transfer.case.reference in inbox.content.decode()
+    # Rotterdam keeps its police intelligence and health records; Vilvoorde's
+    # coordinator is told at once and sees what is handed over, in numbers.
+    from prepare.cases.transfer.selectors import held_counts
+
+    assert Category.INTELLIGENCE not in transfer.categories
+    assert Category.HEALTH not in transfer.categories
+    assert Category.JUSTICE in transfer.categories
+    assert Notification.objects.filter(
+        user=receiving, kind=NotificationKind.TRANSFER_PROPOSED, case_id=transfer.case_id
+    ).exists()
+    held = held_counts(transfer.case)
+    kept = sum(n for c, n in held.items() if c not in transfer.categories)
+    package = verified_client(receiving).get(reverse("cases:transfer_decide", args=[transfer.pk]))
+    assert package.status_code == 200
+    assert kept > 0  # the transferred case has records Rotterdam keeps
+    assert (
+        f"with {transfer.from_partnership.name} and will not be handed over"
+        in package.content.decode()
+    )
 
     # Each partnership's DPO has one erasure of a closed case to approve.
     for partnership in Partnership.objects.all():

@@ -351,7 +351,7 @@ def _schedule_follow_up(case: Case, actor: User) -> None:
     now = timezone.now()
     for kind, months in FOLLOW_UP_MONTHS:
         day = add_months(closed, months)
-        existing = KeyDate.objects.select_for_update().filter(case=case, kind=kind).first()
+        existing = KeyDate.objects.of_case(case).select_for_update().filter(kind=kind).first()
         if existing is None:
             key_date = KeyDate.objects.create(
                 case=case, kind=kind, date=day, updated_by=actor, updated_at=now, source="closure"
@@ -410,7 +410,7 @@ def key_date_set(
         raise WriteForbidden
     if kind not in KeyDateKind.values:
         raise ValidationError({"kind": _("Unknown kind of date.")})
-    existing = KeyDate.objects.select_for_update().filter(case=case, kind=kind).first()
+    existing = KeyDate.objects.of_case(case).select_for_update().filter(kind=kind).first()
     now = timezone.now()
     if existing is None:
         if version is not None:

@@ -31,7 +31,7 @@ from prepare.cases.lifecycle.forms import (
     TriageForm,
 )
 from prepare.cases.lifecycle.rules import transition_for
-from prepare.cases.models import Case, KeyDateKind
+from prepare.cases.models import Case, KeyDate, KeyDateKind
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.web import INVALID, case_errors, is_htmx_partial, page_number, request_actor
 
@@ -408,7 +408,9 @@ def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not may_write_dates(actor, case):
         raise WriteForbidden
     kind = request.POST.get("kind", "")
-    existing = kind in KeyDateKind.values and case.key_dates.filter(kind=kind).exists()
+    existing = (
+        kind in KeyDateKind.values and KeyDate.objects.of_case(case).filter(kind=kind).exists()
+    )
     form = KeyDateForm(request.POST, fixed_kind=kind if existing else "")
     if not form.is_valid():
         return _key_dates_page(
@@ -430,7 +432,7 @@ def key_dates_view(request: HttpRequest, pk: int) -> HttpResponse:
             source="",
         )
     except (StaleVersion, VersionRequired) as exc:
-        current = case.key_dates.filter(kind=form.cleaned_data["kind"]).first()
+        current = KeyDate.objects.of_case(case).filter(kind=form.cleaned_data["kind"]).first()
         data = request.POST.copy()
         data["version"] = str(current.version) if current else ""
         kept = KeyDateForm(data, fixed_kind=kind if current else "")

@@ -147,7 +147,12 @@ class KeyDate(CaseRecord):
         verbose_name = _("key date")
         verbose_name_plural = _("key dates")
         constraints = [
-            models.UniqueConstraint(fields=["case", "kind"], name="key_date_once_per_kind"),
+            # Once per partnership holding the case's dates: a sending partnership
+            # that kept its justice records keeps its dates, and the receiving
+            # one sets its own.
+            models.UniqueConstraint(
+                fields=["case", "partnership", "kind"], name="key_date_once_per_kind"
+            ),
             models.CheckConstraint(
                 condition=Q(category=Category.JUSTICE), name="key_date_is_justice"
             ),

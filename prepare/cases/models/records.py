@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,7 +34,15 @@ class CaseRecordQuerySet(models.QuerySet[M]):
         return self.filter(record_filter(user, action))
 
     def of_case(self, case: Any) -> CaseRecordQuerySet[M]:
-        return self.filter(case=case)
+        """The case's records held by its (current) partnership, unfiltered by the
+        policy: for services that work on the case's own records. Records a
+        sending partnership kept after a transfer are not the case's any more."""
+        return self.filter(case_id=case.pk, partnership_id=case.partnership_id)
+
+    def held_by_case_partnership(self) -> CaseRecordQuerySet[M]:
+        """Records held by their case's current partnership (for scans across
+        cases, such as the reminders)."""
+        return self.filter(partnership_id=F("case__partnership_id"))
 
 
 class CaseRecord(models.Model):
@@ -45,6 +53,17 @@ class CaseRecord(models.Model):
     """
 
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    # The partnership that holds the record: the case's partnership when it was
+    # written, and the receiving one once a transfer hands its category over.
+    # The policy reads a record only through its holder (decision 00XX), so a
+    # category the sender kept stays with the sender after the case moved.
+    partnership = models.ForeignKey(
+        "partnerships.Partnership",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("held by"),
+        editable=False,
+    )
 
     objects = CaseRecordQuerySet.as_manager()
 
@@ -56,6 +75,14 @@ class CaseRecord(models.Model):
                 name="%(app_label)s_%(class)s_category_valid",
             ),
         ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A new record is held by its case's partnership. Bulk inserts (which
+        # skip ``save``) set it themselves; the column is NOT NULL, so one
+        # that forgets fails instead of creating a record nobody holds.
+        if self.partnership_id is None and getattr(self, "case_id", None) is not None:
+            self.partnership_id = self.case.partnership_id
+        super().save(*args, **kwargs)
 
 
 class VersionedCaseRecord(CaseRecord):

@@ -39,6 +39,9 @@ class Transfer(models.Model):
         choices=Category.choices,
         default=Category.SOCIAL,
     )
+    # The categories of case records the sending partnership hands over (chosen
+    # by its coordinator); the records of the others stay with the sender.
+    categories = models.JSONField(_("categories handed over"), default=list, blank=True)
     status = models.CharField(
         max_length=12, choices=TransferStatus.choices, default=TransferStatus.PROPOSED
     )
@@ -72,6 +75,16 @@ class Transfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case}: {self.from_partnership} → {self.to_partnership}"
+
+    @property
+    def handed_over(self) -> list[str]:
+        """The categories handed over, in the categories' order (unknown values dropped)."""
+        chosen = set(self.categories or [])
+        return [c for c in Category.values if c in chosen]
+
+    @property
+    def handed_over_labels(self) -> list[str]:
+        return [str(Category(c).label) for c in self.handed_over]
 
 
 class TransferGrace(models.Model):

@@ -52,6 +52,18 @@ class TransferCreateSerializer(StrictSerializer):
             "grants it. You must be allowed to write it."
         ),
     )
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices),
+        required=False,
+        allow_empty=False,
+        max_length=len(Category.values),
+        help_text=_(
+            "The categories of case records handed over: on acceptance their records move "
+            "to the receiving partnership, the others stay with yours. Omitted: the "
+            "categories both agreements grant to someone, never intelligence. An empty list "
+            "is refused."
+        ),
+    )
 
 
 class TransferDecisionSerializer(StrictSerializer):
@@ -91,7 +103,14 @@ class PackagePersonSerializer(serializers.Serializer):
 class PackageCategorySerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=Category.choices)
     records = serializers.IntegerField(
-        help_text=_("Records of the case in this category, visible to you after acceptance.")
+        allow_null=True,
+        help_text=_(
+            "For the receiver of an open proposal: the case's records in this category that "
+            "would be handed over. Null otherwise."
+        ),
+    )
+    readable = serializers.BooleanField(
+        help_text=_("Whether your organisation reads this category in the receiving partnership.")
     )
 
 
@@ -118,8 +137,16 @@ class TransferSerializer(serializers.Serializer):
         many=True,
         allow_null=True,
         help_text=_(
-            "For the receiver: the categories their agreement grants, with the number of "
-            "records in each. Null for the sender."
+            "The categories of case records handed over (for the receiver of an open "
+            "proposal, with the number of records in each). Null for a receiver once the "
+            "transfer was declined or withdrawn."
+        ),
+    )
+    records_kept = serializers.IntegerField(
+        allow_null=True,
+        help_text=_(
+            "For the receiver of an open proposal: how many records, in the categories not "
+            "handed over, stay with the sending partnership. Null otherwise."
         ),
     )
     proposed_at = serializers.DateTimeField()
@@ -154,9 +181,13 @@ def _row(view: transfer_selectors.TransferView) -> dict[str, Any]:
         }
         if person is not None
         else None,
-        "categories": [{"category": c.category, "records": c.records} for c in view.categories]
+        "categories": [
+            {"category": c.category, "records": c.records, "readable": c.readable}
+            for c in view.categories
+        ]
         if view.categories is not None
         else None,
+        "records_kept": view.withheld,
         "proposed_at": t.proposed_at,
         "decided_at": t.decided_at,
         "decision_reason": t.decision_reason,
@@ -206,9 +237,10 @@ class CaseTransferViewSet(ApiViewSet):
         tags=["transfers"],
         summary="Propose a transfer",
         description="Proposes to move the case to another partnership, with a handover "
-        "summary in one category. The coordinator of the case's partnership only; one open "
-        "proposal per case. Logged as a transfer event with the sending agreement's legal "
-        "basis.",
+        "summary in one category and the categories of case records handed over. The "
+        "coordinator of the case's partnership only; one open proposal per case. Logged as a "
+        "transfer event with the sending agreement's legal basis, the categories handed over "
+        "and their numbers of records.",
         parameters=[CASE_ID],
         request=TransferCreateSerializer,
         responses=answers({201: TransferSerializer}, 400, 401, 403, 404),
@@ -225,6 +257,7 @@ class CaseTransferViewSet(ApiViewSet):
             to_partnership_id=data["to_partnership"],
             handover_summary=data["handover_summary"],
             summary_category=data["summary_category"],
+            categories=data.get("categories"),
         )
         view = transfer_selectors.transfer_after_write(actor=actor, transfer_id=transfer.pk)
         return Response(TransferSerializer(_row(view)).data, status=status.HTTP_201_CREATED)
@@ -265,8 +298,9 @@ class TransferViewSet(ApiViewSet):
         tags=["transfers"],
         summary="One transfer (the package)",
         description="For the receiving coordinator: the handover summary if its category is "
-        "granted to your organisation, the person if identity is, and the categories you "
-        "would see after acceptance with their number of records. Audited.",
+        "granted to your organisation, the person if identity is, the categories handed over "
+        "with their number of records, and how many records stay with the sender (numbers "
+        "only). Audited, with the numbers shown.",
         parameters=[TRANSFER_ID],
         responses={200: TransferSerializer, 401: R401, 404: R404_TRANSFER},
     )

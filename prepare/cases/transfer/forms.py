@@ -28,6 +28,23 @@ class TransferProposeForm(forms.Form):
             "this category."
         ),
     )
+    categories = forms.MultipleChoiceField(
+        label=gettext_lazy("Case records handed over"),
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy(
+            "On acceptance, the records of these categories move to the receiving "
+            "partnership; the others stay with yours and your team reads them for the "
+            "grace period only. Ticked: what both agreements share. Intelligence is "
+            "handed over only if you tick it."
+        ),
+        error_messages={
+            "required": gettext_lazy(
+                "Choose at least one category of case information to hand over."
+            ),
+            "invalid_choice": gettext_lazy("Choose categories from the list."),
+        },
+    )
     handover_summary = forms.CharField(
         label=gettext_lazy("Handover summary"),
         max_length=transfer_selectors.SUMMARY_MAX_LENGTH,
@@ -40,9 +57,25 @@ class TransferProposeForm(forms.Form):
         *args: Any,
         partnerships: list[tuple[int, str]],
         categories: Iterable[str],
+        handed_over: Iterable[str] = (),
+        refresh_url: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["categories"].initial = list(handed_over)
+        if refresh_url:
+            # Choosing the receiving partnership ticks what both agreements share
+            # (the section's own URL, only the categories swapped; without
+            # JavaScript the sending agreement's categories stay ticked).
+            self.fields["to_partnership"].widget.attrs.update(
+                {
+                    "hx-get": refresh_url,
+                    "hx-trigger": "change",
+                    "hx-target": "#transfer-categories",
+                    "hx-select": "#transfer-categories",
+                    "hx-swap": "outerHTML",
+                }
+            )
         target = self.fields["to_partnership"]
         category = self.fields["summary_category"]
         assert isinstance(target, forms.TypedChoiceField)

@@ -12,7 +12,8 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, FilteredRelation, Q
+from django.utils import timezone
 
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
@@ -58,9 +59,14 @@ RECEIVING = "receiving"
 
 @dataclass(frozen=True)
 class PackageCategory:
+    """A category handed over, with its number of records (None once decided)."""
+
     category: str
     label: str
-    records: int
+    records: int | None
+    # Whether the agreement lets the viewer's organisation read it in the
+    # receiving partnership (what they would see after accepting).
+    readable: bool = False
 
 
 @dataclass
@@ -78,6 +84,9 @@ class TransferView:
     summary: str | None = None
     person: Person | None = None
     categories: list[PackageCategory] | None = None
+    # For the receiver of an open proposal: how many records the sending
+    # partnership keeps (categories not handed over), as one total.
+    withheld: int | None = None
     may_decide: bool = False
     may_withdraw: bool = False
 
@@ -130,23 +139,34 @@ def record_models() -> tuple[type[models.Model], ...]:
     return tuple(sorted(found, key=lambda m: m._meta.label))
 
 
-def _record_counts(case_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Records per case and category: one grouped query per kind of record."""
-    ids = sorted(set(case_ids))
-    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
-    if not ids:
+HeldCounts = dict[tuple[int, int], dict[str, int]]  # (case, holder) -> category -> records
+
+
+def _record_counts(pairs: Iterable[tuple[int, int]]) -> HeldCounts:
+    """Records per (case, holding partnership) and category: one grouped query per
+    kind of record. A disclosure of numbers only: its callers audit it."""
+    wanted = sorted(set(pairs))
+    counts: HeldCounts = {pair: {} for pair in wanted}
+    if not wanted:
         return counts
+    case_ids = sorted({case_id for case_id, _holder in wanted})
     for model in record_models():
         rows = (
-            model._default_manager.filter(case_id__in=ids)
+            model._default_manager.filter(case_id__in=case_ids)
             .order_by()
-            .values("case_id", "category")
+            .values("case_id", "partnership_id", "category")
             .annotate(n=Count("pk"))
         )
         for row in rows:
-            per_case = counts[row["case_id"]]
-            per_case[row["category"]] = per_case.get(row["category"], 0) + row["n"]
+            per_case = counts.get((row["case_id"], row["partnership_id"]))
+            if per_case is not None:
+                per_case[row["category"]] = per_case.get(row["category"], 0) + row["n"]
     return counts
+
+
+def held_counts(case: Case) -> dict[str, int]:
+    """The case's records per category held by its partnership (not audited here)."""
+    return _record_counts([(case.pk, case.partnership_id)])[(case.pk, case.partnership_id)]
 
 
 def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
@@ -155,7 +175,9 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
     The receiver sees what their organisation's grants in the receiving
     partnership allow, while the transfer is open or after acceptance; the
     sender sees the summary and the person while the case is still theirs,
-    and only the facts of the transfer after that.
+    and only the facts of the transfer after that. Both see which categories
+    are handed over; while the proposal is open, the receiver also sees the
+    number of records in each and, as one total, how many stay behind.
     """
     views: list[TransferView] = []
     person_of: dict[int, int] = {}  # transfer -> person, where identity is granted
@@ -170,6 +192,7 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
         else:
             live = status == TransferStatus.PROPOSED
             granted = categories_of(actor, transfer.from_partnership_id) if live else frozenset()
+        receiving_reads = categories_of(actor, transfer.to_partnership_id)
         views.append(
             TransferView(
                 transfer=transfer,
@@ -177,11 +200,10 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
                 reference=transfer.case.reference if (live or side == SENDING) else None,
                 summary=transfer.handover_summary if transfer.summary_category in granted else None,
                 categories=[
-                    PackageCategory(c, str(Category(c).label), 0)
-                    for c in Category.values
-                    if c in granted
+                    PackageCategory(c, str(Category(c).label), None, readable=c in receiving_reads)
+                    for c in transfer.handed_over
                 ]
-                if side == RECEIVING and live
+                if live or side == SENDING
                 else None,
                 may_decide=side == RECEIVING and status == TransferStatus.PROPOSED,
                 may_withdraw=side == SENDING and status == TransferStatus.PROPOSED,
@@ -190,17 +212,26 @@ def _views(actor: User, transfers: Sequence[Transfer]) -> list[TransferView]:
         if Category.IDENTITY in granted:
             person_of[transfer.pk] = transfer.case.person_id
     persons = Person.objects.in_bulk(sorted(set(person_of.values()))) if person_of else {}
-    packaged = [v for v in views if v.categories is not None]
-    counts = _record_counts(v.transfer.case_id for v in packaged)
+    counted = [
+        v
+        for v in views
+        if v.side == RECEIVING
+        and v.categories is not None
+        and v.transfer.status == TransferStatus.PROPOSED
+    ]
+    counted_ids = {id(v) for v in counted}
+    counts = _record_counts((v.transfer.case_id, v.transfer.from_partnership_id) for v in counted)
     for view in views:
         if view.transfer.pk in person_of:
             view.person = persons.get(person_of[view.transfer.pk])
-        if view.categories is not None:
-            per_case = counts.get(view.transfer.case_id, {})
+        if id(view) in counted_ids and view.categories is not None:
+            held = counts.get((view.transfer.case_id, view.transfer.from_partnership_id), {})
             view.categories = [
-                PackageCategory(p.category, p.label, per_case.get(p.category, 0))
+                PackageCategory(p.category, p.label, held.get(p.category, 0), p.readable)
                 for p in view.categories
             ]
+            handed = set(view.transfer.handed_over)
+            view.withheld = sum(n for c, n in held.items() if c not in handed)
     return views
 
 
@@ -212,7 +243,15 @@ def _audit_views(actor: User, views: Sequence[TransferView], *, view: str, many:
         "transfers": [v.transfer.pk for v in views],
         "summaries": [v.transfer.pk for v in views if v.summary is not None],
         "categories": shown,
-        "counts": sorted({p.category for v in views for p in (v.categories or [])}),
+        # The numbers disclosed: records per category handed over, and the total
+        # kept by the sender, per transfer (numbers only, never content).
+        "counts": {
+            str(v.transfer.pk): {p.category: p.records for p in v.categories or []}
+            for v in views
+            if v.withheld is not None
+        },
+        "withheld": {str(v.transfer.pk): v.withheld for v in views if v.withheld is not None},
+        "handed_over": {str(v.transfer.pk): v.transfer.handed_over for v in views},
     }
     if many:
         audit_record(
@@ -415,10 +454,84 @@ def target_partnerships(*, case: Case) -> list[tuple[int, str]]:
     )
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Where a case could move, and what each agreement shares (for the defaults)."""
+
+    partnerships: list[tuple[int, str]]
+    shared: dict[int, set[str]]
+
+    def default_for(self, sending: int, receiving: int | None) -> list[str]:
+        return _default_of(self.shared, sending, receiving)
+
+
+def transfer_targets(*, case: Case) -> Targets:
+    """Every partnership but the case's own, by name, with the categories each
+    agreement in force grants to someone: one query (the case page pins it)."""
+    today = timezone.localdate()
+    in_force = Q(agreements__valid_from__lte=today) & (
+        Q(agreements__valid_until__isnull=True) | Q(agreements__valid_until__gte=today)
+    )
+    rows = (
+        Partnership.objects.annotate(
+            cell=FilteredRelation("agreements__grants", condition=in_force)
+        )
+        .order_by("name", "pk")
+        .values_list("pk", "name", "cell__category")
+        .distinct()
+    )
+    names: dict[int, str] = {}
+    shared: dict[int, set[str]] = {}
+    for pk, name, category in rows:
+        names.setdefault(pk, name)
+        found = shared.setdefault(pk, set())
+        if category:
+            found.add(category)
+    return Targets(
+        partnerships=[(pk, name) for pk, name in names.items() if pk != case.partnership_id],
+        shared=shared,
+    )
+
+
 def summary_categories(*, actor: User, case: Case) -> list[str]:
     """The categories the actor may write the handover summary in."""
     writable = categories_of(actor, case.partnership_id, Action.WRITE)
     return [c for c in Category.values if c in writable]
+
+
+def shared_categories(partnership_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Per partnership, the categories its agreement in force grants to at least
+    one organisation (one query)."""
+    ids = sorted(set(partnership_ids))
+    found: dict[int, set[str]] = {pid: set() for pid in ids}
+    agreements = SharingAgreement.objects.in_force(timezone.localdate()).filter(
+        partnership_id__in=ids
+    )
+    rows = (
+        CategoryGrant.objects.filter(agreement__in=agreements.values("pk"))
+        .order_by()
+        .values_list("agreement__partnership_id", "category")
+        .distinct()
+    )
+    for pid, category in rows:
+        found[pid].add(category)
+    return found
+
+
+def default_categories(*, from_partnership_id: int, to_partnership_id: int | None) -> list[str]:
+    """What a transfer hands over unless its proposer chooses otherwise: the
+    categories both partnerships' agreements grant to someone, never
+    intelligence (police information is handed over only when ticked). Without
+    a receiving partnership yet: what the sending agreement grants."""
+    ids = [from_partnership_id] + ([to_partnership_id] if to_partnership_id else [])
+    return _default_of(shared_categories(ids), from_partnership_id, to_partnership_id)
+
+
+def _default_of(shared: dict[int, set[str]], sending: int, receiving: int | None) -> list[str]:
+    both = set(shared.get(sending, set()))
+    if receiving is not None:
+        both &= shared.get(receiving, set())
+    return [c for c in Category.values if c in both and c != Category.INTELLIGENCE]
 
 
 GraceHolder = tuple[int, int | None, bool]  # organisation, named user, coordination

@@ -5,6 +5,7 @@ the old team's grace are set up on acceptance."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -42,10 +43,18 @@ from prepare.cases.transfer.selectors import (
     SENDING,
     SUMMARY_MAX_LENGTH,
     _side,
+    default_categories,
     grace_holders,
+    held_counts,
     propose_check,
+    record_models,
 )
 from prepare.locking import StaleVersion
+from prepare.notifications.transfers import (
+    transfer_notify_decided,
+    transfer_notify_proposed,
+    transfer_settle,
+)
 from prepare.partnerships.models import (
     Partnership,
     SharingAgreement,
@@ -94,8 +103,15 @@ def transfer_propose(
     to_partnership_id: Any,
     handover_summary: str,
     summary_category: str,
+    categories: Iterable[str] | None = None,
 ) -> Transfer:
-    """Propose to move the case to another partnership, with a handover summary."""
+    """Propose to move the case to another partnership, with a handover summary.
+
+    ``categories`` are the categories of case records handed over (None: the
+    default, ``default_categories``); the records of the others stay with the
+    sending partnership after acceptance. An empty choice or an unknown
+    category is refused.
+    """
     case = propose_check(actor=actor, case_id=case_id)
     case = (
         Case.objects.select_for_update(of=("self",)).select_related("partnership").get(pk=case.pk)
@@ -134,6 +150,7 @@ def transfer_propose(
         )
     if summary_category not in categories_of(actor, case.partnership_id, Action.WRITE):
         raise WriteForbidden
+    handed_over = _chosen_categories(categories, case.partnership_id, target.pk)
     if Transfer.objects.filter(case=case, status=TransferStatus.PROPOSED).exists():
         raise TransferRefused(
             _("A transfer of this case is already open. Withdraw it first."),
@@ -145,6 +162,7 @@ def transfer_propose(
         to_partnership=target,
         handover_summary=summary,
         summary_category=summary_category,
+        categories=handed_over,
         proposed_by=actor,
     )
     transfer.full_clean(exclude=["case", "proposed_by"], validate_constraints=False)
@@ -157,6 +175,8 @@ def transfer_propose(
             _("A transfer of this case is already open. Withdraw it first."),
             code="already_open",
         ) from exc
+    held = held_counts(case)
+    notified = transfer_notify_proposed(transfer)
     audit_record(
         action=EventAction.TRANSFER,
         actor=actor,
@@ -169,9 +189,39 @@ def transfer_propose(
             "to_partnership": target.pk,
             "recipient_organisation": target.coordinating_organisation_id,
             **_basis("sending", _agreement_in_force(case.partnership_id)),
+            "categories_handed_over": handed_over,
+            "categories_chosen": categories is not None,
+            "records_handed_over": {c: held.get(c, 0) for c in handed_over},
+            "records_kept": sum(n for c, n in held.items() if c not in handed_over),
+            "notified": notified,
         },
     )
     return transfer
+
+
+def _chosen_categories(
+    categories: Iterable[str] | None, from_partnership_id: int, to_partnership_id: int
+) -> list[str]:
+    """The categories handed over, in their canonical order: the default when
+    none were chosen; refused when the choice is empty or names an unknown one."""
+    if categories is None:
+        return default_categories(
+            from_partnership_id=from_partnership_id, to_partnership_id=to_partnership_id
+        )
+    if isinstance(categories, str):
+        categories = [categories]
+    chosen = {str(c) for c in categories}
+    unknown = sorted(chosen - set(Category.values))
+    if unknown:
+        raise TransferRefused(
+            {"categories": [_("Choose categories from the list.")]}, code="unknown_category"
+        )
+    if not chosen:
+        raise TransferRefused(
+            {"categories": [_("Choose at least one category of case information to hand over.")]},
+            code="categories_required",
+        )
+    return [c for c in Category.values if c in chosen]
 
 
 def _locked(actor: User, transfer_id: Any) -> Transfer:
@@ -264,6 +314,11 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
             )
             for category in sorted(categories)
         )
+    # The records of the categories handed over move to the receiving
+    # partnership (one UPDATE per kind of record); the others stay with the
+    # sender, read by its old team during the grace period only.
+    handed_over = transfer.handed_over
+    moved = _hand_over_records(case, from_partnership.pk, to_partnership.pk, handed_over)
     # The old team belonged to the old partnership; the new coordinator forms a new one.
     ended_members = list(
         CaseTeamMember.objects.filter(case_id=case.pk).values_list("pk", flat=True)
@@ -291,6 +346,9 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
         **_basis("sending", sending),
         **_basis("receiving", receiving),
         "categories": disclosed,
+        "categories_handed_over": handed_over,
+        "records_handed_over": {c: moved["moved"].get(c, 0) for c in handed_over},
+        "records_kept": sum(moved["kept"].values()),
         "version": case.version,
     }
     # One event per side, so that each side's log names its own partnership.
@@ -313,9 +371,30 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
         actor=actor,
         case=case,
         obj=transfer,
-        detail={**common, "side": RECEIVING, "partnership": to_partnership.pk},
+        detail={
+            **common,
+            "side": RECEIVING,
+            "partnership": to_partnership.pk,
+            "notified": transfer_notify_decided(transfer, accepted=True, actor=actor),
+        },
     )
     return transfer
+
+
+def _hand_over_records(
+    case: Case, from_id: int, to_id: int, categories: list[str]
+) -> dict[str, dict[str, int]]:
+    """Move the case's records of ``categories`` held by the sender to the
+    receiver. What moved and what stayed, per category, for the audit event."""
+    held = held_counts(case)
+    for model in record_models():
+        model._default_manager.filter(
+            case_id=case.pk, partnership_id=from_id, category__in=categories
+        ).update(partnership_id=to_id)
+    return {
+        "moved": {c: n for c, n in held.items() if c in categories},
+        "kept": {c: n for c, n in held.items() if c not in categories},
+    }
 
 
 @transaction.atomic
@@ -341,6 +420,7 @@ def transfer_decline(*, actor: User, transfer_id: Any, reason: str) -> Transfer:
             "step": "declined",
             "from_partnership": transfer.from_partnership_id,
             "to_partnership": transfer.to_partnership_id,
+            "notified": transfer_notify_decided(transfer, accepted=False, actor=actor),
         },
     )
     return transfer
@@ -362,6 +442,7 @@ def transfer_withdraw(*, actor: User, transfer_id: Any, reason: str = "") -> Tra
         status=TransferStatus.WITHDRAWN, decided_by=actor, decided_at=now, decision_reason=reason
     )
     transfer.refresh_from_db()
+    transfer_settle(transfer)
     audit_record(
         action=EventAction.TRANSFER,
         actor=actor,

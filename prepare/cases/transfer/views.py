@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from prepare.access.policy import parse_pk
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import User
 from prepare.cases.transfer import selectors as transfer_selectors
@@ -28,12 +29,24 @@ def transfer_context(
     *,
     form: TransferProposeForm | None = None,
     oob: bool = False,
+    target: Any = None,
 ) -> dict[str, Any]:
-    """What the section's template shows; for its coordinator, the form to propose one."""
+    """What the section's template shows; for its coordinator, the form to propose one.
+
+    ``target`` (a receiving partnership's id, from the form's own choice) ticks
+    the categories both agreements share; without one, those the sending
+    agreement shares (intelligence never)."""
     if section.may_propose and form is None:
+        targets = transfer_selectors.transfer_targets(case=section.case)
+        target_pk = parse_pk(target)
+        if target_pk not in {pk for pk, _name in targets.partnerships}:
+            target_pk = None
         form = TransferProposeForm(
-            partnerships=transfer_selectors.target_partnerships(case=section.case),
+            partnerships=targets.partnerships,
             categories=transfer_selectors.summary_categories(actor=actor, case=section.case),
+            handed_over=targets.default_for(section.case.partnership_id, target_pk),
+            refresh_url=reverse("cases:transfer_section", args=[section.case.pk]),
+            initial={"to_partnership": target_pk} if target_pk else None,
         )
     return {"section": section, "case": section.case, "form": form, "oob": oob}
 
@@ -48,7 +61,13 @@ def _section_page(
 ) -> HttpResponse:
     section = transfer_selectors.transfer_section(actor=actor, case_id=pk)
     partial = is_htmx_partial(request)
-    context = transfer_context(actor, section, form=form, oob=oob and partial)
+    context = transfer_context(
+        actor,
+        section,
+        form=form,
+        oob=oob and partial,
+        target=request.GET.get("to_partnership") if request.method == "GET" else None,
+    )
     template = "cases/transfer/_section.html" if partial else "cases/transfer/section.html"
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
@@ -72,6 +91,7 @@ def transfer_section_view(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST,
         partnerships=transfer_selectors.target_partnerships(case=case),
         categories=transfer_selectors.summary_categories(actor=actor, case=case),
+        refresh_url=reverse("cases:transfer_section", args=[case.pk]),
     )
     if form.is_valid():
         try:
@@ -81,6 +101,7 @@ def transfer_section_view(request: HttpRequest, pk: int) -> HttpResponse:
                 to_partnership_id=form.cleaned_data["to_partnership"],
                 handover_summary=form.cleaned_data["handover_summary"],
                 summary_category=form.cleaned_data["summary_category"],
+                categories=form.cleaned_data["categories"],
             )
         except transfer_services.TransferRefused as exc:
             form.add_error(None, exc)
