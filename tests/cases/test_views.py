@@ -705,7 +705,11 @@ def test_outsider_gets_404_everywhere_and_nothing_changes(cast, as_user, htmx):
     assert list(CaseNote.objects.values_list("pk", "version", "text")) == notes
     assert list(CaseTeamMember.objects.values_list("pk", flat=True)) == team
     assert not BreakGlassAccess.objects.exists()
-    assert not Event.objects.exclude(action=EventAction.LIST).exists()
+    assert not Event.objects.exclude(action__in=[EventAction.LIST, EventAction.DENIED]).exists()
+    # Each refusal is on record, naming the route and the case asked for.
+    refused = Event.objects.filter(action=EventAction.DENIED, actor_id=cast.outsider.pk)
+    assert refused.count() == len(_routes(cast))
+    assert set(refused.values_list("case_id", flat=True)) == {cast.case.pk}
 
 
 def test_huge_ids_are_not_found(cast, as_user):
