@@ -61,7 +61,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if denials.status_of(exc) is not None:
         # A refusal of the policy is recorded after the request (``denials``), for
         # the user the API authenticated (a token's user is not on Django's request).
-        denials.note(getattr(drf_request, "_request", None), exc, getattr(drf_request, "user", None))
+        denials.note(
+            getattr(drf_request, "_request", None), exc, getattr(drf_request, "user", None)
+        )
     if isinstance(exc, WriteForbidden):
         exc = WriteNotAllowed()
     elif isinstance(exc, DjangoValidationError):

@@ -20,6 +20,7 @@ class NotificationKind(models.TextChoices):
     SIGNAL = "signal", _("Signal to acknowledge")
     FOLLOW_UP = "follow_up", _("Follow-up review")
     ERASURE = "erasure", _("Erasure to approve")
+    BREAK_GLASS = "break_glass", _("Emergency access to review")
 
 
 class Notification(models.Model):

@@ -16,7 +16,7 @@ from prepare.audit import chain, denials
 from prepare.audit.models import DenialWindow, Event, EventAction, Outcome
 from prepare.cases.models import Case, CaseNote
 from tests.access.support import audit_triggers_disabled, flushable_audit  # noqa: F401
-from tests.cast import Cast, build_cast, sentinel, verified_client
+from tests.cast import Cast, build_cast, sentinel
 
 
 def denied() -> list[Event]:
@@ -167,11 +167,7 @@ def test_the_dpo_filters_the_log_by_denied(cast: Cast, as_user) -> None:
     as_user(cast.outsider).get(reverse("cases:case", args=[cast.case.pk]))
     as_user(cast.case_manager).get(reverse("cases:case", args=[cast.case.pk]))
 
-    body = (
-        as_user(cast.auditor)
-        .get(reverse("audit:search"), {"action": "denied"})
-        .content.decode()
-    )
+    body = as_user(cast.auditor).get(reverse("audit:search"), {"action": "denied"}).content.decode()
 
     assert "outsider" in body
     assert "Access refused" in body
