@@ -427,7 +427,7 @@ def break_glass_open(
     Not atomic as a whole: a refusal's event and a wrong code's count against
     the device's throttle must stay; the access itself is one transaction.
     """
-    justification = " ".join((justification or "").split())
+    justification = (justification or "").strip()
     problems = justification_problems(justification)
     if problems:
         raise ValidationError({"justification": problems}, code="justification")

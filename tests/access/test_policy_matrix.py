@@ -317,7 +317,7 @@ def test_the_oracle_is_not_vacuous(scene: Scene) -> None:
         "xxxx" * 12,
         "urgent " * 8,
         "Urgent, need it now please!!!!!!! Really!!!!",
-        "Need to see this case now now now now now",  # one word makes up most of it
+        "Need to see this case now now now now now now now",  # one word is most of it
     ],
 )
 def test_break_glass_needs_a_justification(cast: Cast, justification: str) -> None:
