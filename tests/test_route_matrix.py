@@ -729,10 +729,10 @@ def snapshot() -> dict[str, Any]:
         ),
         "cases": sorted(Case.objects.values_list("pk", "status", "version", "updated_at")),
         "grants": sorted(CaseGrant.objects.values_list("case_id", *GRANT_FACTS)),
-        # A refused request is recorded (``denied``), after its transaction: not a write.
-        "logged_writes": Event.objects.exclude(
-            action__in=["view", "list", "search", "denied"]
-        ).count(),
+        # A refused request is recorded (action or outcome ``denied``): not a write.
+        "logged_writes": Event.objects.exclude(action__in=["view", "list", "search", "denied"])
+        .exclude(outcome="denied")
+        .count(),
         "monitoring": monitoring.monitoring_state(),
         "lifecycle": lifecycle.lifecycle_state(),
         "transfers": sorted(
