@@ -321,6 +321,16 @@ SPECTACULAR_SETTINGS = {
 # The audit chain is sealed with an HMAC key of its own, so that whoever can
 # write to the database but does not hold the key cannot forge a valid chain.
 AUDIT_CHAIN_KEY = _secret("AUDIT_CHAIN_KEY") or SECRET_KEY
+# Refused requests (404/403 from the access policy) are recorded one by one up
+# to this many per user per window; the rest of the window is counted and
+# summarised in one event (docs/audit.md, "Refused access").
+AUDIT_DENIED_CAP = env.int("PREPARE_AUDIT_DENIED_CAP", default=20)
+AUDIT_DENIED_WINDOW_MINUTES = env.int("PREPARE_AUDIT_DENIED_WINDOW_MINUTES", default=10)
+
+# --- Break-glass ----------------------------------------------------------------
+# Emergency accesses one user may open per day (the day of the case's
+# partnership's time zone); the next one is refused until midnight there.
+BREAK_GLASS_DAILY_CAP = env.int("PREPARE_BREAK_GLASS_DAILY_CAP", default=3)
 
 # --- Mail ---------------------------------------------------------------------
 EMAIL_BACKEND = env.str(

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from prepare.access.errors import WriteForbidden
 from prepare.accounts.models import User
+from prepare.audit import denials
 from prepare.locking import StaleVersion, VersionRequired
 
 # The status of a form sent back with errors; HTMX is configured (base.html)
@@ -78,12 +79,14 @@ def case_errors(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except WriteForbidden:
+        except WriteForbidden as exc:
+            denials.note(request, exc)
             message = _("You can see this case but you are not allowed to make this change.")
             if is_htmx_partial(request):
                 return alert(request, message, 403)
             return render(request, "cases/403.html", {"message": message}, status=403)
-        except Http404:
+        except Http404 as exc:
+            denials.note(request, exc)
             if is_htmx_partial(request):
                 message = _("This case does not exist or is not shared with you.")
                 return alert(request, message, 404)

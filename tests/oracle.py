@@ -99,6 +99,8 @@ class Access:
     break_glass: bool  # may open emergency access to it
     granted_read: frozenset[str]  # what the agreement grants, case team aside
     granted_write: frozenset[str]
+    # Break-glass finds the case (a refusal by rule is 403, not 404).
+    glass_reach: bool = False
 
     @property
     def glass_read(self) -> frozenset[str]:
@@ -174,7 +176,12 @@ def access(cast: Cast, user: User, case: Case) -> Access:
         write=write,
         edit_team=bool(write) and (coordinates or user.role == "case_manager"),
         access_log=reaches and coordinates,
-        break_glass=bool(granted_read),
+        # Break-glass reaches the partnership's cases the agreement lets the user
+        # read; observers never break the glass, and a closed case is not opened.
+        break_glass=bool(granted_read)
+        and user.role in WRITING_ROLES
+        and case.status not in TEAM_ENDS_IN,
         granted_read=granted_read,
         granted_write=granted_write,
+        glass_reach=bool(granted_read),
     )

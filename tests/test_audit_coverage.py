@@ -148,6 +148,8 @@ READS: dict[str, list[Request]] = {
     "cases:legal_holds": [Request("auditor", case_scoped=False)],
     # The DPO's erasure requests: references of the cases asked for (none here).
     "cases:erasure_requests": [Request("auditor", case_scoped=False)],
+    # The DPO's emergency accesses to review: the scene's two on K, by reference.
+    "cases:break_glass_reviews": [Request("auditor")],
     # The log shows who touched which case (ids, never content).
     "audit:search": [
         Request("auditor", case_scoped=False),
@@ -381,7 +383,19 @@ WRITES: dict[str, Request] = {
     "cases:break_glass": Request(
         "police_off_team",
         "POST",
-        data={"justification": "Imminent threat reported by the night shift"},
+        data=lambda scene: {
+            "justification": "Imminent threat reported by the night shift",
+            "code": current_code(scene.users["police_off_team"]),
+        },
+    ),
+    # The DPO marks the scene's running emergency access to K reviewed.
+    "cases:break_glass_reviews": Request(
+        "auditor",
+        "POST",
+        data=lambda scene: {
+            "access": str(BreakGlassAccess.objects.filter(case=scene.case).order_by("pk")[0].pk),
+            "comment": "Checked against the pages opened: justified.",
+        },
     ),
     "audit:verify": Request("auditor", "POST", case_scoped=False),
     "partnerships:agreement_create": Request(

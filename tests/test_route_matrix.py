@@ -54,7 +54,7 @@ from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, Tran
 from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
 from tests.cases import lifecycle_matrix as lifecycle
-from tests.cast import sentinel, verified_client
+from tests.cast import current_code, sentinel, verified_client
 from tests.monitoring import support as monitoring
 from tests.oracle import ACTORS, AGREEMENTS, CATEGORIES, Access
 from tests.plans.support import plant_checklist, set_release
@@ -648,14 +648,17 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
     if probe.route in lifecycle.ROUTES:
         return lifecycle.matrix_expected(probe, a, other, ok)
     if probe.route == "cases:break_glass":
-        # The form is the same for any id. Without a valid justification
-        # access is refused (AC-07) before the id is looked at; with one, a
-        # case the actor may not open is as absent as any other.
+        # The form is the same for any id. Without a valid justification and
+        # code access is refused (AC-07) before the id is looked at; with them,
+        # a case the actor may not reach is as absent as any other, and one
+        # a rule refuses (observer, closed case, daily cap) is 403.
         if probe.method == "GET":
             return 200
         if probe.variant == "invalid":
             return 403
-        return 302 if a.break_glass else 404
+        if not a.glass_reach:
+            return 404
+        return 302 if a.break_glass else 403
     if probe.variant == "other":
         return 200 if other.sees else 404
     if probe.variant in ("missing", "foreign") or not a.sees:
@@ -752,7 +755,10 @@ def snapshot() -> dict[str, Any]:
         ),
         "cases": sorted(Case.objects.values_list("pk", "status", "version", "updated_at")),
         "grants": sorted(CaseGrant.objects.values_list("case_id", *GRANT_FACTS)),
-        "logged_writes": Event.objects.exclude(action__in=["view", "list", "search"]).count(),
+        # A refused request is recorded (action or outcome ``denied``): not a write.
+        "logged_writes": Event.objects.exclude(action__in=["view", "list", "search", "denied"])
+        .exclude(outcome="denied")
+        .count(),
         "monitoring": monitoring.monitoring_state(),
         "lifecycle": lifecycle.lifecycle_state(),
         "transfers": sorted(
@@ -893,6 +899,8 @@ def test_cell(scene: Scene, probe: Probe, actor: str) -> None:
     ]
     want = expected(probe, a, other)
     url, data = request_of(scene, probe)
+    if probe.route == "cases:break_glass" and probe.method == "POST":
+        data = {**data, "code": current_code(user)}  # each cell rolls its use back
     client = verified_client(user)
     before = snapshot()
 
@@ -1062,7 +1070,8 @@ def test_the_auditor_sees_who_did_what_but_no_case_content(scene: Scene) -> None
     )
     assert added.status_code == 302
     glass = verified_client(scene.user("police_off_team")).post(
-        reverse("cases:break_glass", args=[k.pk]), {"justification": JUSTIFICATION}
+        reverse("cases:break_glass", args=[k.pk]),
+        {"justification": JUSTIFICATION, "code": current_code(scene.user("police_off_team"))},
     )
     assert glass.status_code == 302
 

@@ -93,9 +93,24 @@ class BreakGlassAccess(models.Model):
     justification = models.TextField(_("justification"), max_length=2000)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(_("expires at"))
+    # The data-protection officer's review, after the fact.
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("reviewed by"),
+    )
+    review_comment = models.TextField(_("review comment"), max_length=2000, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "case", "expires_at"])]
+        indexes = [
+            models.Index(fields=["user", "case", "expires_at"]),
+            # The daily cap counts one user's accesses since midnight.
+            models.Index(fields=["user", "created_at"], name="break_glass_user_day"),
+        ]
         verbose_name = _("break-glass access")
         verbose_name_plural = _("break-glass accesses")
 

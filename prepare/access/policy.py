@@ -565,6 +565,68 @@ def break_glass_case(user: Any, case_id: Any) -> Case:
     return case
 
 
+@dataclass(frozen=True)
+class BreakGlassCheck:
+    """Whether the user may open emergency access to a case they reach through
+    ``break_glass_case``, and if not, why.
+
+    ``refused`` is "" (allowed), "role" (observers never use it), "ended" (the
+    case is closed, in follow-up or archived: its team's access has ended, and
+    so has any emergency) or "cap" (the user opened ``cap`` emergency accesses
+    today, in the partnership's time zone; ``resets_at`` is that zone's next
+    midnight). A case that is closing is still worked on: it is allowed.
+    """
+
+    refused: str
+    cap: int
+    opened_today: int
+    resets_at: datetime.datetime
+
+
+def break_glass_check(
+    user: Any, case: Case, *, cap: int, now: datetime.datetime | None = None
+) -> BreakGlassCheck:
+    """The rules of break-glass beyond reaching the case (``break_glass_case``)."""
+    import zoneinfo
+
+    from prepare.access.models import BreakGlassAccess
+    from prepare.cases.models import ENDED_STATUSES
+
+    now = now or timezone.now()
+    try:
+        zone: datetime.tzinfo = zoneinfo.ZoneInfo(case.partnership.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.UTC
+    local = timezone.localtime(now, zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Aware arithmetic in one zone is on the wall clock: the next midnight there.
+    resets_at = midnight + datetime.timedelta(days=1)
+    opened = 0
+    refused = ""
+    if user.role not in CASE_WRITING_ROLES:  # observers read, and never break glass
+        refused = "role"
+    elif case.status in ENDED_STATUSES:
+        refused = "ended"
+    else:
+        opened = BreakGlassAccess.objects.filter(user_id=user.pk, created_at__gte=midnight).count()
+        if opened >= cap:
+            refused = "cap"
+    return BreakGlassCheck(refused=refused, cap=cap, opened_today=opened, resets_at=resets_at)
+
+
+def reviewable_break_glass(user: Any) -> Any:
+    """The emergency accesses a data-protection officer reviews: those to cases of
+    the partnerships their organisation coordinates (none for anyone else)."""
+    from prepare.access.models import BreakGlassAccess
+
+    if not is_data_protection_officer(user):
+        return BreakGlassAccess.objects.none()
+    return BreakGlassAccess.objects.filter(
+        case__partnership__coordinating_organisation_id=user.organisation_id,
+        case__partnership__coordinating_organisation__is_active=True,
+    )
+
+
 def is_data_protection_officer(user: Any) -> bool:
     """An auditor of an organisation: the data-protection officer of its partnerships."""
     return bool(user.is_active and user.role == Role.AUDITOR and user.organisation_id is not None)

@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from prepare.access.errors import WriteForbidden
+from prepare.audit import denials
 from prepare.audit.middleware import roll_back_request
 from prepare.locking import StaleVersion, VersionRequired
 
@@ -56,6 +57,13 @@ def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    drf_request = context.get("request")
+    if denials.status_of(exc) is not None:
+        # A refusal of the policy is recorded after the request (``denials``), for
+        # the user the API authenticated (a token's user is not on Django's request).
+        denials.note(
+            getattr(drf_request, "_request", None), exc, getattr(drf_request, "user", None)
+        )
     if isinstance(exc, WriteForbidden):
         exc = WriteNotAllowed()
     elif isinstance(exc, DjangoValidationError):

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
 
-from prepare.audit import chain
+from prepare.audit import chain, denials
 from prepare.audit.context import RequestContext, new_request_id, reset_context, set_context
 
 
@@ -77,9 +77,13 @@ class AuditedTransactionMiddleware:
                 transaction.set_rollback(True)
             else:
                 chain.seal_pending(scope)
+        # A refusal (404/403 from the policy) is recorded now, in a transaction
+        # of its own, so that the request's rollback did not take it away.
+        denials.record(request)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         # The view raised: what it did is undone at the end, as ATOMIC_REQUESTS
         # would; Django now answers from the exception (a 403 or 404 page).
         roll_back_request(request)
+        denials.note(request, exception)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +28,7 @@ class EventAction(models.TextChoices):
     AGREEMENT_CHANGE = "agreement_change", _("Sharing agreement changed")
     PERMISSION_CHANGE = "permission_change", _("Permission changed")
     TOKEN_CHANGE = "token_change", _("API token changed")
+    DENIED = "denied", _("Access refused")
 
 
 class Outcome(models.TextChoices):
@@ -88,6 +90,38 @@ class CaseAccessIndex(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_id} / case {self.case_id}"
+
+
+class DenialWindow(models.Model):
+    """How many refused requests of one user were recorded, and how many only
+    counted, in one fixed window (``prepare.audit.denials``).
+
+    Working data for the cap, not evidence: the events carry the evidence,
+    and a window's count of suppressed denials goes into the chain as one
+    summary event once the window is over (``summarised``).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    recorded = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveIntegerField(default=0)
+    summarised = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "starts_at"], name="denial_window_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["ends_at"],
+                condition=models.Q(suppressed__gt=0, summarised=False),
+                name="denial_window_unsummarised",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"denials of {self.user_id} from {self.starts_at:%Y-%m-%d %H:%M}"
 
 
 class ChainHead(models.Model):

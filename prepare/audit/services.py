@@ -25,10 +25,14 @@ def audit_record(
     purpose: str = "",
     detail: Mapping[str, Any] | None = None,
     outcome: str = Outcome.SUCCESS,
+    object_type: str = "",
+    object_id: str = "",
 ) -> Event:
     """Append one event to the chain in the current transaction.
 
     ``detail`` must hold identifiers and field names only, never case content.
+    ``object_type`` and ``object_id`` name an object that is not a row (a
+    refused route and the ids asked for); ``obj`` takes precedence.
     """
     ctx = current_context()
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
@@ -42,8 +46,8 @@ def audit_record(
         outcome=outcome,
         case_id=case.pk if case is not None else None,
         case_ids=sorted({int(i) for i in case_ids}),
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_type=obj._meta.label_lower if obj is not None else object_type[:64],
+        object_id=str(obj.pk) if obj is not None else object_id[:64],
         category=category,
         purpose=purpose[:300],
         detail=dict(detail or {}),

@@ -14,7 +14,6 @@ from prepare.accounts.models import Organisation, User
 from prepare.cases.models import CaseStatus, NoteKind
 
 NOTE_MAX_LENGTH = 10_000
-JUSTIFICATION_MIN_LENGTH = 20
 # No default: the writer says which it is (Law Enforcement Directive, Art. 7).
 KIND_CHOICES = [("", _("Choose fact or assessment")), *NoteKind.choices]
 
@@ -140,11 +139,62 @@ class TeamMemberForm(forms.Form):
 class BreakGlassForm(forms.Form):
     justification = forms.CharField(
         label=_("Why do you need emergency access?"),
-        min_length=JUSTIFICATION_MIN_LENGTH,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_(
-            "At least 20 characters. Your justification is logged and sent to the "
-            "partnership coordinator and the data-protection officer."
+            "At least 40 characters and 6 different words: what happened, why it cannot "
+            "wait, and why the case team cannot be reached. Repeated characters or words "
+            "are refused. Your justification is logged and sent to the partnership "
+            "coordinator and the data-protection officer."
         ),
     )
+    code = forms.CharField(
+        label=_("One-time code"),
+        max_length=12,
+        help_text=_(
+            "The current six-digit code of your authenticator app, asked again now. "
+            "A code works once."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": 8}
+        ),
+    )
+
+    def clean_justification(self) -> str:
+        from prepare.cases.services import justification_problems
+
+        text: str = self.cleaned_data["justification"]
+        problems = justification_problems(text)
+        if problems:
+            raise forms.ValidationError(problems)
+        return text
+
+
+class BreakGlassReviewForm(forms.Form):
+    access = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    comment = forms.CharField(
+        label=_("Review comment"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "At least 10 characters: what you checked (the justification, the pages "
+            "opened) and what you concluded."
+        ),
+    )
+
+
+class BreakGlassReviewFilterForm(forms.Form):
+    partnership = forms.TypedChoiceField(
+        label=_("Partnership"), required=False, coerce=int, empty_value=None
+    )
+    reviewed = forms.ChoiceField(
+        label=_("Review"),
+        required=False,
+        choices=[("", _("Any")), ("no", _("Not reviewed yet")), ("yes", _("Reviewed"))],
+    )
+
+    def __init__(self, *args: Any, partnerships: Iterable[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["partnership"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("All your partnerships")), *partnerships]

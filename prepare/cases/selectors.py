@@ -14,25 +14,29 @@ from django.utils import timezone
 from prepare.access.abilities import CaseAbilities, case_abilities
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.access.models import BreakGlassAccess
 from prepare.access.policy import (
     case_practitioners,
     caseload_grants,
     caseload_window,
     get_case_or_404,
     has_break_glass,
+    is_data_protection_officer,
     is_granted,
     member_partnership_ids,
     member_partnerships,
     parse_pk,
     record_filter,
     record_for,
+    require,
+    reviewable_break_glass,
     visible_cases,
 )
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case, CaseNote, CaseTeamMember
-from prepare.partnerships.models import Membership
+from prepare.partnerships.models import Membership, Partnership
 
 COUNT_CAP = 1000
 
@@ -563,3 +567,76 @@ def note_writable(*, actor: User, case_id: int, note_id: int) -> bool:
     if not notes.filter(record_filter(actor, Action.READ)).exists():
         raise NotVisible
     return notes.filter(record_filter(actor, Action.WRITE)).exists()
+
+
+# --- Break-glass, for the data-protection officer's review ------------------------
+
+BREAK_GLASS_PAGE = 25
+
+
+def break_glass_review_partnerships(*, actor: User) -> list[tuple[int, str]]:
+    """The partnerships whose emergency accesses the DPO reviews (403 for anyone
+    but a data-protection officer)."""
+    require(is_data_protection_officer(actor))
+    return list(
+        Partnership.objects.filter(
+            coordinating_organisation_id=actor.organisation_id,
+            coordinating_organisation__is_active=True,
+        )
+        .order_by("name", "pk")
+        .values_list("pk", "name")
+    )
+
+
+@dataclass(frozen=True)
+class BreakGlassPage:
+    rows: list[BreakGlassAccess]
+    older_than: int | None  # id for the "older" link, if there are older uses
+    newer_than: int | None  # id for the "newer" link, if there are newer uses
+
+
+def break_glass_uses(
+    *,
+    actor: User,
+    partnership_id: int | None = None,
+    reviewed: str = "",
+    before: int | None = None,
+    after: int | None = None,
+) -> BreakGlassPage:
+    """One page of the emergency accesses the DPO reviews, newest first, paged by
+    id (keyset: a deep page costs what the first does). Logged as a list naming
+    the cases shown (by reference only on the page)."""
+    require(is_data_protection_officer(actor))
+    rows = reviewable_break_glass(actor).select_related(
+        "user__organisation", "case__partnership", "reviewed_by"
+    )
+    if partnership_id is not None:
+        rows = rows.filter(case__partnership_id=partnership_id)
+    if reviewed == "yes":
+        rows = rows.filter(reviewed_at__isnull=False)
+    elif reviewed == "no":
+        rows = rows.filter(reviewed_at__isnull=True)
+    size = BREAK_GLASS_PAGE
+    if after is not None:
+        chunk = list(rows.filter(pk__gt=after).order_by("pk")[: size + 1])
+        page = list(reversed(chunk[:size]))
+        newer = page[0].pk if page and len(chunk) > size else None
+        older = page[-1].pk if page else None
+    else:
+        if before is not None:
+            rows = rows.filter(pk__lt=before)
+        chunk = list(rows.order_by("-pk")[: size + 1])
+        page = chunk[:size]
+        older = page[-1].pk if len(chunk) > size else None
+        newer = page[0].pk if page and before is not None else None
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case_ids=[row.case_id for row in page],
+        detail={
+            "view": "break_glass_reviews",
+            "accesses": [row.pk for row in page],
+            "filters": {"partnership": partnership_id, "reviewed": reviewed or None},
+        },
+    )
+    return BreakGlassPage(rows=page, older_than=older, newer_than=newer)

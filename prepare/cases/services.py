@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+import re
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Length
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, override
 
 from prepare.access.abilities import case_abilities
 from prepare.access.categories import Action, Category
@@ -20,20 +24,26 @@ from prepare.access.grants import case_grants_rebuild, case_grants_touch
 from prepare.access.models import BreakGlassAccess
 from prepare.access.policy import (
     break_glass_case,
+    break_glass_check,
     categories_of,
     coordinates,
     forget_grants,
     get_case_or_404,
+    is_data_protection_officer,
     is_granted,
     member_partnership_ids,
     oversight_users,
+    parse_pk,
+    reviewable_break_glass,
     writes_cases,
 )
 from prepare.accounts.models import Organisation, User
-from prepare.audit.models import EventAction
+from prepare.accounts.services import step_up_verified
+from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record, changed_fields
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
 from prepare.locking import save_versioned
+from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import Membership, Partnership
 from prepare.partnerships.services import current_agreement
 
@@ -310,34 +320,179 @@ def team_member_remove(*, actor: User, member_id: int) -> None:
     )
 
 
-@transaction.atomic
-def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakGlassAccess:
-    """Emergency read access to a case of the actor's partnership.
+# A justification says what happened, why it cannot wait and why the team
+# cannot be reached: a sentence or two, not "xxxx".
+JUSTIFICATION_MIN_LENGTH = 40
+JUSTIFICATION_MIN_WORDS = 6
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_FILLER_RUN = re.compile(r"(.)\1{3,}")
 
-    Needs a justification; alerts the coordinators and data-protection
-    officers; expires after ``BREAK_GLASS_HOURS``.
+
+def justification_problems(text: str) -> list[str]:
+    """What is wrong with a break-glass justification (empty list: nothing).
+
+    At least ``JUSTIFICATION_MIN_LENGTH`` characters and
+    ``JUSTIFICATION_MIN_WORDS`` different words of two letters or more, and no
+    filler: no character repeated four times in a row ("xxxx", "!!!!"), no word
+    making up most of the text.
     """
-    justification = (justification or "").strip()
-    if len(justification) < 20:
-        raise ValidationError(_("Explain in at least 20 characters why you need emergency access."))
-    case = break_glass_case(actor, case_id)
-    access = BreakGlassAccess.objects.create(
-        user=actor,
-        case=case,
-        justification=justification,
-        expires_at=timezone.now() + datetime.timedelta(hours=BREAK_GLASS_HOURS),
-    )
+    text = " ".join((text or "").split())
+    words = [w.casefold() for w in _WORD.findall(text)]
+    problems = []
+    if len(text) < JUSTIFICATION_MIN_LENGTH:
+        problems.append(
+            _("Write at least %(count)s characters.") % {"count": JUSTIFICATION_MIN_LENGTH}
+        )
+    if len(set(words)) < JUSTIFICATION_MIN_WORDS:
+        problems.append(
+            _("Use at least %(count)s different words.") % {"count": JUSTIFICATION_MIN_WORDS}
+        )
+    if _FILLER_RUN.search(text) or (words and max(map(words.count, set(words))) * 2 > len(words)):
+        problems.append(_("Write the reason in words: repeated characters or words are refused."))
+    return problems
+
+
+class BreakGlassRefused(ValidationError):
+    """Emergency access refused by a rule (role, closed case, daily cap, code)."""
+
+
+def break_glass_notice_title(*, reference: str, username: str) -> str:
+    """The in-app notification of a break-glass access (one function, so that
+    it can become a message key rendered in the reader's language)."""
+    return _("Emergency access to %(ref)s by %(user)s, to review") % {
+        "ref": reference,
+        "user": username,
+    }
+
+
+def _refuse_break_glass(actor: User, case: Case, reason: str, message: str) -> NoReturn:
+    # Recorded in the request's transaction, which the view lets commit (it
+    # answers 403 with the form): the refusal, and a wrong code's count
+    # against the device's throttle, are kept; nothing else was written.
     audit_record(
         action=EventAction.BREAK_GLASS,
         actor=actor,
         case=case,
-        obj=access,
-        purpose=justification[:300],
-        detail={"expires_at": access.expires_at.isoformat()},
+        obj=case,
+        outcome=Outcome.DENIED,
+        detail={"refused": reason},
     )
-    recipients = list(
-        oversight_users(case.partnership).exclude(email="").values_list("email", flat=True)
-    )
+    raise BreakGlassRefused(message, code=reason)
+
+
+def _break_glass_rules(actor: User, case: Case) -> None:
+    check = break_glass_check(actor, case, cap=settings.BREAK_GLASS_DAILY_CAP)
+    if check.refused == "role":
+        _refuse_break_glass(
+            actor, case, "role", _("Observers cannot use emergency access. Ask the case team.")
+        )
+    if check.refused == "ended":
+        _refuse_break_glass(
+            actor,
+            case,
+            "ended",
+            _(
+                "This case is closed: emergency access is not possible. Ask the partnership "
+                "coordinator."
+            ),
+        )
+    if check.refused == "cap":
+        resets = timezone.localtime(check.resets_at, check.resets_at.tzinfo)
+        _refuse_break_glass(
+            actor,
+            case,
+            "cap",
+            ngettext(
+                "You have opened %(cap)s emergency access today, the most allowed in a day. "
+                "You can open another from %(time)s (%(zone)s) on %(date)s.",
+                "You have opened %(cap)s emergency accesses today, the most allowed in a day. "
+                "You can open another from %(time)s (%(zone)s) on %(date)s.",
+                check.cap,
+            )
+            % {
+                "cap": check.cap,
+                "time": date_format(resets, "TIME_FORMAT"),
+                "zone": case.partnership.timezone,
+                "date": date_format(resets, "DATE_FORMAT"),
+            },
+        )
+
+
+def break_glass_open(
+    *, actor: User, case_id: int, justification: str, code: str
+) -> BreakGlassAccess:
+    """Emergency read access to a case of the actor's partnership.
+
+    Refused (``BreakGlassRefused``, nothing opened, nobody notified) to
+    observers, on a closed case, past ``BREAK_GLASS_DAILY_CAP`` a day, without
+    a justification of real length (``justification_problems``) and without a
+    fresh one-time code of the actor's authenticator (a code is good once).
+    Alerts the partnership's coordinators and data-protection officers in the
+    app at once and by e-mail after the commit; expires after
+    ``BREAK_GLASS_HOURS``.
+
+    Not atomic as a whole: a refusal's event and a wrong code's count against
+    the device's throttle must stay; the access itself is one transaction.
+    """
+    justification = (justification or "").strip()
+    problems = justification_problems(justification)
+    if problems:
+        raise ValidationError({"justification": problems}, code="justification")
+    case = break_glass_case(actor, case_id)
+    _break_glass_rules(actor, case)
+    if not step_up_verified(actor, code):
+        _refuse_break_glass(
+            actor,
+            case,
+            "code",
+            _("The code is wrong or was used already. Enter the current code of your app."),
+        )
+    with transaction.atomic():
+        # One user's requests take turns here, so that two at once cannot pass the cap.
+        User.objects.select_for_update().filter(pk=actor.pk).values_list("pk").first()
+        _break_glass_rules(actor, case)
+        access = BreakGlassAccess.objects.create(
+            user=actor,
+            case=case,
+            justification=justification,
+            expires_at=timezone.now() + datetime.timedelta(hours=BREAK_GLASS_HOURS),
+        )
+        audit_record(
+            action=EventAction.BREAK_GLASS,
+            actor=actor,
+            case=case,
+            obj=access,
+            purpose=justification[:300],
+            detail={"expires_at": access.expires_at.isoformat(), "step_up": True},
+        )
+        _break_glass_notify(access, case, actor)
+    forget_grants(actor)
+    return access
+
+
+def _break_glass_notify(access: BreakGlassAccess, case: Case, actor: User) -> None:
+    """In-app notifications now, in the access's transaction; e-mail after it commits."""
+    overseers = list(oversight_users(case.partnership).exclude(pk=actor.pk).order_by("pk"))
+    key = f"break_glass:{access.pk}"
+    with override(settings.LANGUAGE_CODE):
+        title = break_glass_notice_title(reference=case.reference, username=actor.get_username())
+    rows = [
+        Notification(
+            user=user,
+            kind=NotificationKind.BREAK_GLASS,
+            case_id=case.pk,
+            title=title[:200],
+            url=(
+                reverse("cases:break_glass_reviews")
+                if is_data_protection_officer(user)
+                else reverse("audit:case_access_log", args=[case.pk])
+            ),
+            dedupe_key=key,
+        )
+        for user in overseers
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    recipients = [u.email for u in overseers if u.email]
     if recipients:
         subject = _("PREPARE: emergency access to case %(ref)s") % {"ref": case.reference}
         body = _(
@@ -347,5 +502,50 @@ def break_glass_open(*, actor: User, case_id: int, justification: str) -> BreakG
         transaction.on_commit(
             lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
         )
-    forget_grants(actor)
+
+
+REVIEW_COMMENT_MIN_LENGTH = 10
+
+
+def break_glass_review(*, actor: User, access_id: Any, comment: str) -> BreakGlassAccess:
+    """The data-protection officer marks an emergency access reviewed, with a
+    comment. Once only: a second review of the same access is refused."""
+    comment = (comment or "").strip()
+    if len(comment) < REVIEW_COMMENT_MIN_LENGTH:
+        raise ValidationError(
+            {
+                "comment": [
+                    _("Write at least %(count)s characters: what you checked and found.")
+                    % {"count": REVIEW_COMMENT_MIN_LENGTH}
+                ]
+            }
+        )
+    if len(comment) > 2000:
+        raise ValidationError({"comment": [_("The comment can be at most 2,000 characters long.")]})
+    pk = parse_pk(access_id)
+    with transaction.atomic():
+        access = (
+            reviewable_break_glass(actor).select_related("case").filter(pk=pk).first()
+            if pk is not None
+            else None
+        )
+        if access is None:
+            raise NotVisible
+        now = timezone.now()
+        done = BreakGlassAccess.objects.filter(pk=access.pk, reviewed_at__isnull=True).update(
+            reviewed_at=now, reviewed_by=actor, review_comment=comment
+        )
+        if not done:
+            raise ValidationError(_("This emergency access was reviewed already."), code="reviewed")
+        access.reviewed_at, access.reviewed_by, access.review_comment = now, actor, comment
+        audit_record(
+            action=EventAction.UPDATE,
+            actor=actor,
+            case=access.case,
+            obj=access,
+            detail={"fields": ["review_comment", "reviewed_at", "reviewed_by"], "review": True},
+        )
+        Notification.objects.filter(
+            dedupe_key=f"break_glass:{access.pk}", read_at__isnull=True
+        ).update(read_at=now)
     return access

@@ -20,6 +20,7 @@ urlpatterns = [
         name="team_remove",
     ),
     path("cases/<int:pk>/break-glass/", views.break_glass_view, name="break_glass"),
+    path("break-glass-reviews/", views.break_glass_reviews_view, name="break_glass_reviews"),
     path("cases/<int:pk>/timeline/", timeline_views.timeline_view, name="timeline"),
     path(
         "cases/<int:pk>/retention/",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -12,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.categories import Category
-from prepare.access.policy import case_for_write
+from prepare.access.policy import case_for_write, parse_pk
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.context_processors import count_alerts_too
 from prepare.accounts.models import User
@@ -20,6 +21,8 @@ from prepare.cases import selectors as cases_selectors
 from prepare.cases import services
 from prepare.cases.forms import (
     BreakGlassForm,
+    BreakGlassReviewFilterForm,
+    BreakGlassReviewForm,
     CaseloadFilterForm,
     NoteEditForm,
     NoteForm,
@@ -286,10 +289,16 @@ def break_glass_view(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 services.break_glass_open(
-                    actor=actor, case_id=pk, justification=form.cleaned_data["justification"]
+                    actor=actor,
+                    case_id=pk,
+                    justification=form.cleaned_data["justification"],
+                    code=form.cleaned_data["code"],
                 )
+            except services.BreakGlassRefused as exc:
+                field = "code" if exc.code == "code" else None
+                form.add_error(field, exc.messages)
             except ValidationError as exc:
-                form.add_error("justification", exc.messages)
+                form.add_error(None, exc)
             else:
                 messages.warning(
                     request,
@@ -300,8 +309,61 @@ def break_glass_view(request: HttpRequest, pk: int) -> HttpResponse:
                     % {"hours": services.BREAK_GLASS_HOURS},
                 )
                 return redirect("cases:case", pk=pk)
-        # Access without a valid justification is refused, not merely invalid
-        # (SECURITY.md AC-07): 403, with the form and the typed text kept.
+        # Access without a valid justification, a fresh code, or past a rule is
+        # refused, not merely invalid (SECURITY.md AC-07): 403, with the form and
+        # the typed justification kept (never the code).
         status = 403
-    context = {"form": form, "pk": pk, "hours": services.BREAK_GLASS_HOURS}
+        posted = request.POST.copy()
+        posted["code"] = ""
+        form.data = posted
+    context = {
+        "form": form,
+        "pk": pk,
+        "hours": services.BREAK_GLASS_HOURS,
+        "cap": settings.BREAK_GLASS_DAILY_CAP,
+    }
     return render(request, "cases/break_glass.html", context, status=status)
+
+
+@route_policy(RoutePolicy.AUDITOR)
+@require_http_methods(["GET", "POST"])
+def break_glass_reviews_view(request: HttpRequest) -> HttpResponse:
+    """The data-protection officer's list of emergency accesses, to review."""
+    actor = request_actor(request)
+    partnerships = cases_selectors.break_glass_review_partnerships(actor=actor)
+    filters = BreakGlassReviewFilterForm(request.GET, partnerships=partnerships)
+    filters.is_valid()  # a bad value only drops its own filter (and shows an error)
+    review_form = None
+    status = 200
+    if request.method == "POST":
+        review_form = BreakGlassReviewForm(request.POST)
+        status = INVALID
+        if review_form.is_valid():
+            try:
+                services.break_glass_review(
+                    actor=actor,
+                    access_id=review_form.cleaned_data["access"],
+                    comment=review_form.cleaned_data["comment"],
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.message_dict.items():
+                        review_form.add_error(field, errors)
+                else:
+                    review_form.add_error(None, exc)
+            else:
+                messages.success(request, _("The emergency access is marked reviewed."))
+                return redirect(request.get_full_path())
+        messages.error(
+            request,
+            " ".join(str(e) for errors in review_form.errors.values() for e in errors),
+        )
+    page = cases_selectors.break_glass_uses(
+        actor=actor,
+        partnership_id=filters.cleaned_data.get("partnership"),
+        reviewed=filters.cleaned_data.get("reviewed") or "",
+        before=parse_pk(request.GET.get("before")),
+        after=parse_pk(request.GET.get("after")),
+    )
+    context = {"filters": filters, "page": page, "review_form": review_form}
+    return render(request, "cases/break_glass_reviews.html", context, status=status)

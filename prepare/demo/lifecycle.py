@@ -154,6 +154,7 @@ def populate(world: _World, today: datetime.date, report: LoadReport) -> None:
     _release_planning(world, today, report)
     _monitoring(world, today, report)
     _erasure_request(world, today, report)
+    _break_glass(world, report)
 
 
 # --- Referrals and triage ---------------------------------------------------------------
@@ -381,6 +382,55 @@ HANDED_OVER = [
     Category.INTERVENTIONS,
     Category.MEETINGS,
 ]
+
+
+BREAK_GLASS_REASON = (
+    "Night shift: a neighbour reported threats against the person's ex-partner; "
+    "the case team cannot be reached before the morning."
+)
+
+
+def _break_glass(world: _World, report: LoadReport) -> None:
+    """One emergency access by a practitioner not on an open case's team, waiting
+    for the DPO's review (and notified to the coordinators and the DPO)."""
+    from prepare.access.models import BreakGlassAccess
+    from prepare.access.policy import visible_cases_without_glass
+    from prepare.cases.services import BREAK_GLASS_HOURS, _break_glass_notify
+
+    actor = world.users.get("police") or world.users.get("exit")
+    if actor is None or BreakGlassAccess.objects.filter(user=actor).exists():
+        return
+    reachable = set(visible_cases_without_glass(actor).values_list("pk", flat=True))
+    case = next(
+        (
+            c
+            for status in (CaseStatus.COMMUNITY, CaseStatus.PRE_RELEASE)
+            for c in _cases_loaded_as(world, status)
+            if c.pk not in reachable
+        ),
+        None,
+    )
+    if case is None:
+        return
+    # The loader opens it as the practitioner would, without their code.
+    now = timezone.now() - datetime.timedelta(hours=3)
+    access = BreakGlassAccess.objects.create(
+        user=actor,
+        case=case,
+        justification=BREAK_GLASS_REASON,
+        created_at=now,
+        expires_at=now + datetime.timedelta(hours=BREAK_GLASS_HOURS),
+    )
+    audit_record(
+        action=EventAction.BREAK_GLASS,
+        actor=actor,
+        case=case,
+        obj=access,
+        purpose=BREAK_GLASS_REASON[:300],
+        detail={"expires_at": access.expires_at.isoformat(), "demo": True},
+    )
+    _break_glass_notify(access, case, actor)
+    report.break_glass += 1
 
 
 def transfer(sending: _World, receiving: _World, report: LoadReport) -> None:

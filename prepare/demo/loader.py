@@ -77,6 +77,7 @@ class LoadReport:
     signals: int = 0
     transfers: int = 0
     erasure_requests: int = 0
+    break_glass: int = 0
     reminders: int = 0
 
 

@@ -24,6 +24,7 @@ class NotificationKind(models.TextChoices):
     TRANSFER_PROPOSED = "transfer_proposed", _("Transfer to decide")
     TRANSFER_ACCEPTED = "transfer_accepted", _("Transfer accepted")
     TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
+    BREAK_GLASS = "break_glass", _("Emergency access to review")
 
 
 class Notification(models.Model):

@@ -38,7 +38,7 @@ from prepare.audit.models import Event, EventAction
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember
 from prepare.cases.services import break_glass_open, note_create
 from prepare.partnerships.models import Membership
-from tests.cast import AGREEMENT, Cast
+from tests.cast import AGREEMENT, Cast, current_code
 from tests.oracle import ACTORS, CATEGORIES, Access, access, users_of
 
 R, W = Action.READ.value, Action.WRITE.value
@@ -168,6 +168,7 @@ def break_glass(s: Scene) -> Iterator[None]:
             actor=s.users[name],
             case_id=s.cast.case.pk,
             justification="Imminent threat reported by the night shift",
+            code=current_code(s.users[name]),
         )
     yield
 
@@ -179,6 +180,7 @@ def break_glass_expired(s: Scene) -> Iterator[None]:
             actor=s.users[name],
             case_id=s.cast.case.pk,
             justification="Imminent threat reported by the night shift",
+            code=current_code(s.users[name]),
         )
     with time_machine.travel(timezone.now() + datetime.timedelta(hours=24, seconds=1), tick=False):
         yield
@@ -186,7 +188,8 @@ def break_glass_expired(s: Scene) -> Iterator[None]:
 
 @contextmanager
 def break_glass_on_closed_case(s: Scene) -> Iterator[None]:
-    with case_closed(s), break_glass(s):
+    # Opened while the case was open; break-glass on a closed case is refused.
+    with break_glass(s), case_closed(s):
         yield
 
 
@@ -304,11 +307,26 @@ def test_the_oracle_is_not_vacuous(scene: Scene) -> None:
 # --- Break-glass in detail -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("justification", ["", "   ", "because", "x" * 19])
+@pytest.mark.parametrize(
+    "justification",
+    [
+        "",
+        "   ",
+        "because",
+        "x" * 19,
+        "xxxx" * 12,
+        "urgent " * 8,
+        "Urgent, need it now please!!!!!!! Really!!!!",
+        "Need to see this case now now now now now now now",  # one word is most of it
+    ],
+)
 def test_break_glass_needs_a_justification(cast: Cast, justification: str) -> None:
     with pytest.raises(ValidationError):
         break_glass_open(
-            actor=cast.police_off_team, case_id=cast.case.pk, justification=justification
+            actor=cast.police_off_team,
+            case_id=cast.case.pk,
+            justification=justification,
+            code=current_code(cast.police_off_team),
         )
     assert not BreakGlassAccess.objects.exists()
     assert not Event.objects.filter(action=EventAction.BREAK_GLASS).exists()
@@ -324,6 +342,7 @@ def test_break_glass_reads_only_alerts_and_expires(
             actor=officer,
             case_id=cast.case.pk,
             justification="Threat to a family member reported tonight",
+            code=current_code(officer),
         )
     officer = User.objects.get(pk=officer.pk)
     assert get_case_or_404(officer, cast.case.pk) == cast.case
@@ -370,6 +389,7 @@ def test_break_glass_stays_inside_the_policy(cast: Cast, actor: str) -> None:
             actor=cast.actors[actor],
             case_id=cast.case.pk,
             justification="Imminent threat reported by the night shift",
+            code=current_code(cast.actors[actor]),
         )
     assert not BreakGlassAccess.objects.exists()
 

@@ -220,7 +220,13 @@ def test_someone_elses_notification_is_not_found(cast, owner):
     assert theirs.title not in response.content.decode()
     theirs.refresh_from_db()
     assert theirs.read_at is None
-    assert Event.objects.count() == before
+    # Nothing but the record of the refusal (naming no case: the route has none).
+    (refused,) = Event.objects.all()[: Event.objects.count() - before]
+    assert (refused.action, refused.actor_id, refused.case_id) == (
+        EventAction.DENIED,
+        cast.coordinator.pk,
+        None,
+    )
     missing = post(client, f"{API}/notifications/987654/read/")
     assert missing.status_code == 404
     assert response.json() == missing.json()  # no oracle: the same answer

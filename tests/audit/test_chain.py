@@ -29,7 +29,7 @@ from tests.access.support import (
     flushable_audit,  # noqa: F401 (a fixture, used by name)
     run_in_threads,
 )
-from tests.cast import Cast
+from tests.cast import Cast, current_code
 
 # --- A chain made by the services -------------------------------------------------
 
@@ -54,6 +54,7 @@ def make_chain(cast: Cast) -> list[Event]:
         actor=cast.police_off_team,
         case_id=cast.case.pk,
         justification="Imminent threat reported by the night shift",
+        code=current_code(cast.police_off_team),
     )
     events = list(Event.objects.order_by("seq"))
     assert [e.seq for e in events] == list(range(1, 9))

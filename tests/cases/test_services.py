@@ -27,7 +27,7 @@ from prepare.cases.services import (
     team_member_add,
     team_member_remove,
 )
-from tests.cast import ALL, Cast, sentinel
+from tests.cast import ALL, Cast, current_code, sentinel
 from tests.factories import PersonFactory, UserFactory
 
 
@@ -418,6 +418,7 @@ def test_no_event_holds_case_text(cast: Cast) -> None:
         actor=cast.police_off_team,
         case_id=cast.case.pk,
         justification="Imminent threat reported by the night shift",
+        code=current_code(cast.police_off_team),
     )
     case_detail(actor=cast.police_off_team, case_id=cast.case.pk)
 

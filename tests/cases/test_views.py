@@ -18,7 +18,7 @@ from prepare.cases import selectors, services
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, NoteKind
 from prepare.locking import StaleVersion
 from tests.cases.test_case_page import CASE_MANAGER_QUERIES
-from tests.cast import Cast, sentinel
+from tests.cast import Cast, current_code, sentinel
 from tests.factories import (
     AgreementFactory,
     CategoryGrantFactory,
@@ -628,15 +628,21 @@ def test_break_glass_opens_the_case_and_alerts(cast, as_user, django_capture_on_
     assert not_found.status_code == 404
     assert reverse("cases:break_glass", args=[cast.case.pk]) in not_found.content.decode()
 
-    short = client.post(reverse("cases:break_glass", args=[cast.case.pk]), {"justification": "x"})
+    short = client.post(
+        reverse("cases:break_glass", args=[cast.case.pk]),
+        {"justification": "x", "code": current_code(cast.police_off_team)},
+    )
     assert short.status_code == 403
-    assert "at least 20 characters" in short.content.decode()
+    assert "Write at least 40 characters." in short.content.decode()
     assert not BreakGlassAccess.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("cases:break_glass", args=[cast.case.pk]),
-            {"justification": "Credible threat reported tonight, team unreachable."},
+            {
+                "justification": "Credible threat reported tonight, team unreachable.",
+                "code": current_code(cast.police_off_team),
+            },
         )
 
     assert response.status_code == 302
@@ -656,7 +662,10 @@ def test_break_glass_opens_the_case_and_alerts(cast, as_user, django_capture_on_
 def test_break_glass_outside_ones_partnerships_is_not_found(cast, as_user):
     response = as_user(cast.outsider).post(
         reverse("cases:break_glass", args=[cast.case.pk]),
-        {"justification": "Trying to reach another city's case."},
+        {
+            "justification": "Trying to reach another city's case tonight.",
+            "code": current_code(cast.outsider),
+        },
     )
 
     assert response.status_code == 404
@@ -682,7 +691,10 @@ def _routes(cast: Cast) -> list[tuple[str, str, dict]]:
         (
             "post",
             reverse("cases:break_glass", args=[pk]),
-            {"justification": "a long enough justification"},
+            {
+                "justification": "A long enough justification for the night shift",
+                "code": current_code(cast.outsider),
+            },
         ),
     ]
 
@@ -705,7 +717,11 @@ def test_outsider_gets_404_everywhere_and_nothing_changes(cast, as_user, htmx):
     assert list(CaseNote.objects.values_list("pk", "version", "text")) == notes
     assert list(CaseTeamMember.objects.values_list("pk", flat=True)) == team
     assert not BreakGlassAccess.objects.exists()
-    assert not Event.objects.exclude(action=EventAction.LIST).exists()
+    assert not Event.objects.exclude(action__in=[EventAction.LIST, EventAction.DENIED]).exists()
+    # Each refusal is on record, naming the route and the case asked for.
+    refused = Event.objects.filter(action=EventAction.DENIED, actor_id=cast.outsider.pk)
+    assert refused.count() == len(_routes(cast))
+    assert set(refused.values_list("case_id", flat=True)) == {cast.case.pk}
 
 
 def test_huge_ids_are_not_found(cast, as_user):

@@ -17,7 +17,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.categories import Action, Category
-from prepare.access.models import CaseGrant
+from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.policy import grants_for, visible_cases
 from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.chain import verify
@@ -317,6 +317,18 @@ def test_demo_shows_the_lifecycle_in_every_partnership(demo):
         assert request.case.reference in page.content.decode()
         assert Notification.objects.filter(
             user=dpo, kind=NotificationKind.ERASURE, case_id=request.case_id
+        ).exists()
+
+    # Each partnership's DPO has one emergency access to review, notified.
+    for partnership in Partnership.objects.all():
+        access = BreakGlassAccess.objects.get(case__partnership=partnership)
+        assert access.reviewed_at is None
+        dpo = User.objects.get(username=f"{partnership.code.lower()}.dpo")
+        page = verified_client(dpo).get(reverse("cases:break_glass_reviews"))
+        assert page.status_code == 200
+        assert access.case.reference in page.content.decode()
+        assert Notification.objects.filter(
+            user=dpo, kind=NotificationKind.BREAK_GLASS, case_id=access.case_id
         ).exists()
 
     # Everything went through the audited services: the chain holds.
