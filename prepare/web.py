@@ -78,8 +78,11 @@ def case_errors(view: View) -> View:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except WriteForbidden:
-            message = _("You can see this case but you are not allowed to make this change.")
+        except WriteForbidden as exc:
+            message = str(exc.args[0]) if exc.args else ""
+            message = message or _(
+                "You can see this case but you are not allowed to make this change."
+            )
             if is_htmx_partial(request):
                 return alert(request, message, 403)
             return render(request, "cases/403.html", {"message": message}, status=403)

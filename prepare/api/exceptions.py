@@ -57,7 +57,7 @@ def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, WriteForbidden):
-        exc = WriteNotAllowed()
+        exc = WriteNotAllowed(detail=str(exc.args[0])) if exc.args else WriteNotAllowed()
     elif isinstance(exc, DjangoValidationError):
         exc = _validation_error(exc)
     elif isinstance(exc, VersionRequired):

@@ -49,6 +49,12 @@ class Partnership(models.Model):
     transfer_grace_days = models.PositiveSmallIntegerField(
         _("read-only days for the old team after a transfer"), default=14
     )
+    # Four eyes on closure: a coordinator other than the proposer approves it.
+    # A partnership with a single coordinator may let that coordinator approve
+    # their own proposal (audited as a self-approval).
+    closure_self_approval = models.BooleanField(
+        _("a single coordinator may approve their own closure proposal"), default=False
+    )
 
     class Meta:
         ordering = ["name"]
