@@ -983,6 +983,7 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("partnerships:agreement_create", args=[cast.partnership.pk]),
         reverse("partnerships:agreement_edit", args=[cast.partnership.pk, cast.agreement.pk]),
         reverse("partnerships:retention", args=[cast.partnership.pk]),
+        reverse("partnerships:closure", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template_item_add", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.other_partnership.pk]),
