@@ -78,6 +78,16 @@ AGREEMENTS: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+# Notes belong to their author's organisation: only its people edit a note, and
+# only while they may write its category; everyone else replies. Every note of
+# the cast is written by its coordinator, so the municipality's.
+CAST_NOTE_AUTHOR = "municipality"
+
+
+def edits_note(a: Access, category: str, author: str = CAST_NOTE_AUTHOR) -> bool:
+    return category in a.write and a.organisation == author
+
+
 def users_of(cast: Cast) -> dict[str, User]:
     """Every actor: the cast's own, and a new user for each one it lacks."""
     users = dict(cast.actors)
@@ -99,6 +109,7 @@ class Access:
     break_glass: bool  # may open emergency access to it
     granted_read: frozenset[str]  # what the agreement grants, case team aside
     granted_write: frozenset[str]
+    organisation: str | None = None  # the user's organisation, by its key in the cast
 
     @property
     def glass_read(self) -> frozenset[str]:
@@ -177,4 +188,5 @@ def access(cast: Cast, user: User, case: Case) -> Access:
         break_glass=bool(granted_read),
         granted_read=granted_read,
         granted_write=granted_write,
+        organisation=org,
     )

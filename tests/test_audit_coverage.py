@@ -124,10 +124,21 @@ READS: dict[str, list[Request]] = {
         Request("ngo_mentor", htmx=True),
         Request("police_glass"),  # through emergency access
     ],
+    # The scene's notes are the municipality's (its coordinator wrote them): only
+    # its people edit them; the others reply, and read earlier versions.
     "cases:note_edit": [
+        Request("coordinator"),
+        Request("municipal_practitioner", params=(("note_pk", "risk"),)),
+    ],
+    "cases:note_reply": [
         Request("case_manager"),
         Request("police_on_team", params=(("note_pk", "risk"),)),
     ],
+    "cases:note_history": [
+        Request("case_manager"),
+        Request("police_on_team", htmx=True, params=(("note_pk", "risk"),)),
+    ],
+    "v1_case_note_versions": [Request("case_manager", api=True)],
     "cases:team": [Request("coordinator"), Request("case_manager")],
     "audit:case_access_log": [Request("coordinator")],
     # Release planning. K has no release date in the scene: the board and the
@@ -354,6 +365,9 @@ WRITES: dict[str, Request] = {
         data={"self_approval": "on", "current": "four-eyes"},
     ),
     "cases:note_create": Request(
+        "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
+    ),
+    "cases:note_reply": Request(
         "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
     ),
     # The scene's notes are the coordinator's (the municipality's): only its

@@ -176,10 +176,11 @@ def note_create(
     """Write a note in a category the actor may write. With ``reply_to_id``, the
     note answers another note of the same case that the actor reads (404
     otherwise): how an organisation responds to a note it may not edit."""
-    case = get_case_or_404(actor, case_id, Action.WRITE)
     parent = None
     if reply_to_id is not None:
-        parent = record_for(actor, CaseNote, reply_to_id, Action.READ, case_id=case.pk)
+        # The note answered first: one the actor does not read is absent (404).
+        parent = record_for(actor, CaseNote, reply_to_id, Action.READ, case_id=case_id)
+    case = get_case_or_404(actor, case_id, Action.WRITE)
     if category not in categories_of(actor, case.partnership_id, Action.WRITE):
         raise WriteForbidden
     now = timezone.now()

@@ -242,11 +242,12 @@ def note_reply_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse
         )
         messages.success(request, _("Your reply is added."))
         return redirect(reverse("cases:case", args=[pk]) + f"#note-{reply.pk}")
-    # A case or category the actor may not write is a 403, not a form error.
-    case_for_write(actor, pk, form.cleaned_data.get("category"))
+    # A note the actor does not read is a 404; a case or category they may not
+    # write, a 403; neither is a form error.
     note, abilities = cases_selectors.note_to_answer(
         actor=actor, case_id=pk, note_id=note_pk, view="note_reply_invalid"
     )
+    case_for_write(actor, pk, form.cleaned_data.get("category"))
     form.limit_categories(abilities.write_categories)
     return _note_reply_page(request, note, form, status=INVALID)
 
