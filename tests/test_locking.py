@@ -78,7 +78,7 @@ def municipal_writer(cast: Cast) -> User:
     from tests.factories import UserFactory
 
     return UserFactory(
-        username="municipal_writer", organisation=cast.orgs["municipality"], role="practitioner"
+        username="municipal_writer", organisation=cast.orgs["municipality"], role="coordinator"
     )
 
 

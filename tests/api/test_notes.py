@@ -28,7 +28,7 @@ def _colleague(cast):
     from tests.factories import UserFactory
 
     return UserFactory(
-        username="municipal_colleague", organisation=cast.orgs["municipality"], role="practitioner"
+        username="municipal_colleague", organisation=cast.orgs["municipality"], role="coordinator"
     )
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from typing import Any
 
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -360,6 +362,13 @@ class KeyDatesPutSerializer(StrictSerializer):
         return value
 
 
+def _local_day(when: datetime.date | datetime.datetime | None, zone: str) -> datetime.date | None:
+    """A moment as the day it was in the partnership's time zone; a date as it is."""
+    if isinstance(when, datetime.datetime):
+        return timezone.localtime(when, zoneinfo.ZoneInfo(zone)).date()
+    return when
+
+
 def _key_date_row(key_date: KeyDate) -> dict[str, Any]:
     return {
         "id": key_date.pk,
@@ -520,9 +529,7 @@ class TransitionViewSet(ApiViewSet):
                             "id": i.pk,
                             "label": i.label,
                             "category": i.category,
-                            "when": i.when.date()
-                            if isinstance(i.when, datetime.datetime)
-                            else i.when,
+                            "when": _local_day(i.when, case.partnership.timezone),
                         }
                         for i in g.items
                     ],
