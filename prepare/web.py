@@ -81,7 +81,10 @@ def case_errors(view: View) -> View:
             return view(request, *args, **kwargs)
         except WriteForbidden as exc:
             denials.note(request, exc)
-            message = _("You can see this case but you are not allowed to make this change.")
+            message = str(exc.args[0]) if exc.args else ""
+            message = message or _(
+                "You can see this case but you are not allowed to make this change."
+            )
             if is_htmx_partial(request):
                 return alert(request, message, 403)
             return render(request, "cases/403.html", {"message": message}, status=403)

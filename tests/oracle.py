@@ -78,6 +78,16 @@ AGREEMENTS: dict[str, dict[str, dict[str, str]]] = {
 }
 
 
+# Notes belong to their author's organisation: only its people edit a note, and
+# only while they may write its category; everyone else replies. Every note of
+# the cast is written by its coordinator, so the municipality's.
+CAST_NOTE_AUTHOR = "municipality"
+
+
+def edits_note(a: Access, category: str, author: str = CAST_NOTE_AUTHOR) -> bool:
+    return category in a.write and a.organisation == author
+
+
 def users_of(cast: Cast) -> dict[str, User]:
     """Every actor: the cast's own, and a new user for each one it lacks."""
     users = dict(cast.actors)
@@ -101,6 +111,7 @@ class Access:
     granted_write: frozenset[str]
     # Break-glass finds the case (a refusal by rule is 403, not 404).
     glass_reach: bool = False
+    organisation: str | None = None  # the user's organisation, by its key in the cast
 
     @property
     def glass_read(self) -> frozenset[str]:
@@ -184,4 +195,5 @@ def access(cast: Cast, user: User, case: Case) -> Access:
         granted_read=granted_read,
         granted_write=granted_write,
         glass_reach=bool(granted_read),
+        organisation=org,
     )

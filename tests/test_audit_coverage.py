@@ -124,10 +124,21 @@ READS: dict[str, list[Request]] = {
         Request("ngo_mentor", htmx=True),
         Request("police_glass"),  # through emergency access
     ],
+    # The scene's notes are the municipality's (its coordinator wrote them): only
+    # its people edit them; the others reply, and read earlier versions.
     "cases:note_edit": [
+        Request("coordinator"),
+        Request("municipal_practitioner", params=(("note_pk", "risk"),)),
+    ],
+    "cases:note_reply": [
         Request("case_manager"),
         Request("police_on_team", params=(("note_pk", "risk"),)),
     ],
+    "cases:note_history": [
+        Request("case_manager"),
+        Request("police_on_team", htmx=True, params=(("note_pk", "risk"),)),
+    ],
+    "v1_case_note_versions": [Request("case_manager", api=True)],
     "cases:team": [Request("coordinator"), Request("case_manager")],
     "audit:case_access_log": [Request("coordinator")],
     # Release planning. K has no release date in the scene: the board and the
@@ -209,6 +220,7 @@ EXEMPT: dict[str, str] = {
     "partnerships:agreement_create": "a form for a new agreement version",
     "partnerships:agreement_edit": "the agreement grid: which organisation reads or writes what",
     "partnerships:retention": "the partnership's retention rule: years, then erase or anonymise",
+    "partnerships:closure": "whether a single coordinator may approve their own closure",
     "v1_me": "the caller's own account and grants",
     "v1_notifications_count": "the caller's number of unread notifications",
     # The partnership's release-checklist template: what new checklists start
@@ -368,11 +380,22 @@ WRITES: dict[str, Request] = {
         case_scoped=False,
         data={"retention_years": "7", "retention_action": "anonymise", "current": "5:erase"},
     ),
+    "partnerships:closure": Request(
+        "coordinator",
+        "POST",
+        case_scoped=False,
+        data={"self_approval": "on", "current": "four-eyes"},
+    ),
     "cases:note_create": Request(
         "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
     ),
+    "cases:note_reply": Request(
+        "case_manager", "POST", data={"category": "justice", "kind": "fact", "text": "WRITE-X"}
+    ),
+    # The scene's notes are the coordinator's (the municipality's): only its
+    # people edit them.
     "cases:note_edit": Request(
-        "case_manager", "POST", data={"kind": "fact", "text": "WRITE-X", "version": "1"}
+        "coordinator", "POST", data={"kind": "fact", "text": "WRITE-X", "version": "1"}
     ),
     "cases:team": Request(
         "coordinator",
@@ -443,7 +466,7 @@ WRITES: dict[str, Request] = {
     "v1_case_notes": Request(
         "case_manager", "POST", api=True, data={"category": "justice", "kind": "fact", "text": "X"}
     ),
-    "v1_case_note": Request("case_manager", "PATCH", api=True, data={"text": "WRITE-X"}),
+    "v1_case_note": Request("coordinator", "PATCH", api=True, data={"text": "WRITE-X"}),
     "v1_case_team": Request(
         "coordinator",
         "POST",

@@ -163,15 +163,32 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
     case.refresh_from_db()
     assert case.partnership_id == cast.other_partnership.pk
 
-    # 6. Closure on the receiving side: proposed, then approved with an outcome.
+    # 6. Closure on the receiving side: proposed with what is still open
+    # confirmed group by group, then approved by a second coordinator.
+    refused = receiver.post(
+        reverse("cases:transition", args=[case.pk]),
+        {"to_status": "closing", "reason": "Licence ended", "version": version(case)},
+    )
+    assert refused.status_code == 422
+    assert "Open checklist items" in refused.content.decode()
     ok(
         receiver.post(
             reverse("cases:transition", args=[case.pk]),
-            {"to_status": "closing", "reason": "Licence ended", "version": version(case)},
+            {
+                "to_status": "closing",
+                "reason": "Licence ended",
+                "version": version(case),
+                "confirm_key_dates": "on",
+                "confirm_checklist": "on",
+                "confirm_signals": "on",
+            },
         )
     )
+    second = UserFactory(
+        username="elsewhere_second", organisation=cast.orgs["elsewhere"], role="coordinator"
+    )
     ok(
-        receiver.post(
+        as_user(second).post(
             reverse("cases:transition", args=[case.pk]),
             {
                 "to_status": "closed",

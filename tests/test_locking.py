@@ -53,27 +53,39 @@ def test_parse_version_reads_a_version(raw: Any, version: int) -> None:
 def test_two_saves_of_the_same_version_one_wins(cast: Cast) -> None:
     note = cast.notes["justice"]
     assert note.version == 1
-    first = note_update(actor=cast.case_manager, note_id=note.pk, version=1, text="first")
+    # Two people of the note's organisation (the municipality's coordinator wrote it).
+    colleague = municipal_writer(cast)
+    first = note_update(actor=colleague, note_id=note.pk, version=1, text="first")
     assert first.version == 2
     with pytest.raises(StaleVersion):
         note_update(actor=cast.coordinator, note_id=note.pk, version=1, text="second")
     note.refresh_from_db()
-    assert (note.text, note.version, note.updated_by_id) == ("first", 2, cast.case_manager.pk)
+    assert (note.text, note.version, note.updated_by_id) == ("first", 2, colleague.pk)
     updates = Event.objects.filter(action=EventAction.UPDATE, object_id=str(note.pk))
     assert [(e.actor_id, e.detail) for e in updates] == [
-        (cast.case_manager.pk, {"fields": ["text"], "version": 2})
+        (colleague.pk, {"fields": ["text"], "version": 2, "kept_version": 1})
     ]
+    assert list(note.versions.values_list("version", flat=True)) == [1]
     # The loser reloads and saves on top of the winner's version.
     note_update(actor=cast.coordinator, note_id=note.pk, version=2, text="second")
     note.refresh_from_db()
     assert (note.text, note.version) == ("second", 3)
+    assert list(note.versions.values_list("text", flat=True)) == [sentinel("justice"), "first"]
     assert verify() is None
+
+
+def municipal_writer(cast: Cast) -> User:
+    from tests.factories import UserFactory
+
+    return UserFactory(
+        username="municipal_writer", organisation=cast.orgs["municipality"], role="coordinator"
+    )
 
 
 def test_a_version_from_the_future_is_stale_too(cast: Cast) -> None:
     note = cast.notes["justice"]
     with pytest.raises(StaleVersion):
-        note_update(actor=cast.case_manager, note_id=note.pk, version=5, text="x")
+        note_update(actor=cast.coordinator, note_id=note.pk, version=5, text="x")
     note.refresh_from_db()
     assert (note.text, note.version) == (sentinel("justice"), 1)
 
@@ -92,7 +104,8 @@ def test_concurrent_saves_of_one_version_exactly_one_wins(committed_cast: Cast) 
     """Eight writers, on the configured database, each with its own connection."""
     cast = committed_cast
     note = cast.notes["risk"]
-    writers = [cast.case_manager.pk, cast.police_on_team.pk] * (THREADS // 2)
+    # People of the note's organisation (the municipality): only they edit it.
+    writers = [cast.coordinator.pk, municipal_writer(cast).pk] * (THREADS // 2)
 
     def work(i: int) -> str:
         actor = User.objects.get(pk=writers[i])
@@ -111,4 +124,5 @@ def test_concurrent_saves_of_one_version_exactly_one_wins(committed_cast: Cast) 
     assert (note.text, note.version) == (winners[0], 2)
     # Only the winner's change is in the log, and the log is intact.
     assert Event.objects.filter(action=EventAction.UPDATE, object_id=str(note.pk)).count() == 1
+    assert note.versions.count() == 1
     assert verify() is None

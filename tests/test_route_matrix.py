@@ -50,13 +50,20 @@ from prepare.access.routes import RoutePolicy
 from prepare.accounts.models import User
 from prepare.accounts.services import api_token_create
 from prepare.audit.models import Event
-from prepare.cases.models import Case, CaseNote, CaseTeamMember, LegalHold, Transfer
+from prepare.cases.models import (
+    Case,
+    CaseNote,
+    CaseNoteVersion,
+    CaseTeamMember,
+    LegalHold,
+    Transfer,
+)
 from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.monitoring import support as monitoring
-from tests.oracle import ACTORS, AGREEMENTS, CATEGORIES, Access
+from tests.oracle import ACTORS, AGREEMENTS, CATEGORIES, Access, edits_note
 from tests.plans.support import plant_checklist, set_release
 from tests.routes_table import (
     IDENTITY_MARKERS,
@@ -153,6 +160,27 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             Probe("cases:note_edit", "POST", "invalid", "risk"),
             Probe("cases:note_edit", "POST", "stale", "risk"),
             Probe("cases:note_edit", "POST", "no_version", "risk"),
+        ),
+    ),
+    # A reply answers the note of the probe's category, in that same category.
+    "cases:note_reply": (
+        frozenset({"GET", "POST"}),
+        (
+            *_per_category("cases:note_reply", "GET", "K"),
+            *_per_category("cases:note_reply", "POST", "valid"),
+            Probe("cases:note_reply", "GET", "foreign", "risk"),
+            Probe("cases:note_reply", "POST", "foreign", "risk"),
+            Probe("cases:note_reply", "POST", "invalid", "risk"),
+        ),
+    ),
+    # Each note has an earlier version planted, its text the category's sentinel.
+    "cases:note_history": (
+        frozenset({"GET"}),
+        (
+            *_per_category("cases:note_history", "GET", "K"),
+            Probe("cases:note_history", "GET", "K", "risk", True),
+            Probe("cases:note_history", "GET", "foreign", "risk"),
+            Probe("cases:note_history", "POST", "K", "risk"),
         ),
     ),
     "cases:team": (
@@ -475,10 +503,30 @@ CELLS = len(PROBES) * len(ACTORS)
 MISSING_PK = 987_654
 NOTE_TEXT = "MATRIX-NEW-NOTE-TEXT"
 EDITED_TEXT = "MATRIX-EDITED-NOTE-TEXT"
+REPLY_TEXT = "MATRIX-REPLY-TEXT"
+EARLIER = "MATRIX-EARLIER-VERSION"
+
+
+def plant_earlier_version(note: CaseNote) -> CaseNoteVersion:
+    """An earlier version of the note, its text the note's category's sentinel."""
+    return CaseNoteVersion.objects.create(
+        note=note,
+        case_id=note.case_id,
+        category=note.category,
+        version=1,
+        kind=note.kind,
+        text=f"{sentinel(note.category)} {EARLIER}",
+        written_by_id=note.created_by_id,
+        written_at=note.created_at,
+        replaced_by_id=note.created_by_id,
+    )
+
+
 HOLD_REASON = "MATRIX-HOLD-REASON"
 JUSTIFICATION = "Imminent threat reported by the night shift, team unreachable"
 WRITE_EVENTS = {
     "cases:note_create": "create",
+    "cases:note_reply": "create",
     "cases:note_edit": "update",
     "cases:team": "team_change",
     "cases:team_remove": "team_change",
@@ -532,6 +580,16 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
             elif probe.variant == "no_version":
                 del data["version"]
             return reverse(probe.route, args=[pk, note.pk]), data
+        case "cases:note_reply":
+            assert note is not None
+            data = {"category": probe.category or "", "kind": "assessment", "text": REPLY_TEXT}
+            if probe.variant == "invalid":
+                data["text"] = ""
+            return reverse(probe.route, args=[pk, note.pk]), data
+        case "cases:note_history":
+            assert note is not None
+            plant_earlier_version(note)
+            return reverse(probe.route, args=[pk, note.pk]), {}
         case "cases:team":
             data = {
                 "organisation": str(scene.cast.orgs["municipality"].pk),
@@ -675,7 +733,13 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
         case "cases:note_edit":
             if category not in a.read:
                 return 404
-            allowed = category in a.write
+            allowed = edits_note(a, category)  # the author's organisation only
+        case "cases:note_reply":
+            if category not in a.read:
+                return 404  # the note answered
+            allowed = bool(a.write) if probe.method == "GET" else category in a.write
+        case "cases:note_history":
+            return 200 if category in a.read else 404
         case "cases:team" | "cases:team_remove":
             allowed = a.edit_team
         case "plans:case_checklist":
@@ -744,6 +808,9 @@ def snapshot() -> dict[str, Any]:
                 "pk", "case_id", "organisation_id", "user_id", "purpose", "ends_on"
             )
         ),
+        "note_versions": sorted(
+            CaseNoteVersion.objects.values_list("pk", "note_id", "category", "version", "text")
+        ),
         "glass": sorted(BreakGlassAccess.objects.values_list("pk", "user_id", "case_id")),
         "checklist": sorted(
             ChecklistItem.objects.values_list(
@@ -779,6 +846,12 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
             assert probe.category is not None
             note = CaseNote.objects.get(pk=scene.cast.notes[probe.category].pk)
             assert (note.text, note.version, note.updated_by_id) == (EDITED_TEXT, 2, user_pk)
+        case "cases:note_reply":
+            assert probe.category is not None
+            replies = CaseNote.objects.filter(case=scene.case, text=REPLY_TEXT)
+            assert list(replies.values_list("category", "created_by_id", "reply_to_id")) == [
+                (probe.category, user_pk, scene.cast.notes[probe.category].pk)
+            ]
         case "cases:team":
             assert CaseTeamMember.objects.filter(
                 case=scene.case, organisation=scene.cast.orgs["municipality"], user__isnull=True
@@ -845,6 +918,12 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             assert sentinel(probe.category) in body
         case "cases:note_create" if probe.htmx:
             assert NOTE_TEXT in body
+        case "cases:note_reply" if probe.method == "GET":
+            assert probe.category is not None
+            assert sentinel(probe.category) in body
+        case "cases:note_history":
+            assert probe.category is not None
+            assert EARLIER in body and sentinel(probe.category) in body
         case "audit:case_access_log":
             assert k.reference in body
         case "plans:case_checklist" if probe.variant == "K":
@@ -1026,6 +1105,7 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("partnerships:agreement_create", args=[cast.partnership.pk]),
         reverse("partnerships:agreement_edit", args=[cast.partnership.pk, cast.agreement.pk]),
         reverse("partnerships:retention", args=[cast.partnership.pk]),
+        reverse("partnerships:closure", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template_item_add", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.other_partnership.pk]),
@@ -1056,10 +1136,11 @@ def test_the_auditor_sees_who_did_what_but_no_case_content(scene: Scene) -> None
         {"category": "intelligence", "kind": "fact", "text": sentinel("intelligence")},
     )
     assert created.status_code == 302
-    note = cast.notes["risk"]
+    # The police edit their own note (only the author's organisation may).
+    note = CaseNote.objects.get(case=k, created_by=scene.user("police_on_team"))
     edited = police.post(
         reverse("cases:note_edit", args=[k.pk, note.pk]),
-        {"kind": "fact", "text": sentinel("risk") + " (checked)", "version": "1"},
+        {"kind": "fact", "text": sentinel("intelligence") + " (checked)", "version": "1"},
     )
     assert edited.status_code == 302
     coordinator = verified_client(scene.user("coordinator"))
@@ -1153,6 +1234,7 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_case_team_member": (frozenset({"DELETE"}), "record"),
     "v1_case_notes": (frozenset({"GET", "POST"}), "case"),
     "v1_case_note": (frozenset({"GET", "PATCH", "PUT"}), "record"),
+    "v1_case_note_versions": (frozenset({"GET"}), "record"),
     "v1_me": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
     "v1_case_checklist": (frozenset({"GET", "POST"}), "case"),
     "v1_checklist_owners": (frozenset({"GET", "POST"}), "case"),

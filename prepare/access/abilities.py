@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prepare.access.categories import Action, Category
-from prepare.access.policy import _live_graces, grants_for, visible_cases
+from prepare.access.policy import (
+    _live_graces,
+    grants_for,
+    partnership_coordinators,
+    visible_cases,
+)
 from prepare.accounts.models import Role
 
 if TYPE_CHECKING:
-    from prepare.cases.models import Case, ErasureRequest
+    from prepare.cases.models import Case, CaseNote, ErasureRequest
     from prepare.monitoring.models import Signal
 
 # A case's status moves are minuted: changing it is writing the meetings category.
@@ -129,4 +134,37 @@ def may_acknowledge(user: Any, *, signal: Signal, alerted: bool) -> bool:
         return False
     return alerted or grants_for(user).may(
         signal.case.partnership_id, signal.category, Action.WRITE
+    )
+
+
+def may_approve_closure(user: Any, case: Case, *, proposer_id: int | None) -> bool:
+    """Four eyes on closure: the coordinator who approves is not the one who
+    proposed, unless the partnership allows self-approval and the proposer is
+    its only active coordinator (``may_approve_own_closure``). The caller has
+    checked that the user coordinates the case's partnership."""
+    if proposer_id is None or proposer_id != user.pk:
+        return True
+    return may_approve_own_closure(user, case)
+
+
+def may_approve_own_closure(user: Any, case: Case) -> bool:
+    """A partnership with a single coordinator may let them approve their own
+    closure proposal (``Partnership.closure_self_approval``, off by default).
+    One query when the setting is on, none otherwise."""
+    if not case.partnership.closure_self_approval:
+        return False
+    others = partnership_coordinators([case.partnership_id]).exclude(pk=user.pk)
+    return not others.exists()
+
+
+def may_edit_note(user: Any, note: CaseNote, *, write_categories: frozenset[str]) -> bool:
+    """A note is its author's organisation's statement: only users of that
+    organisation edit it, and only while they may write its category on the case
+    (``write_categories``, from ``case_abilities``). Others reply. No query (the
+    note's author is read with it)."""
+    g = grants_for(user)
+    return (
+        g.organisation_id is not None
+        and note.category in write_categories
+        and note.created_by.organisation_id == g.organisation_id
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, FilteredRelation, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _lazy
 
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
@@ -411,7 +412,7 @@ def category_q(user: Any, action: str = Action.READ, prefix: str = "") -> Q:
     """(partnership = p AND category IN granted(p)) OR ... for the user.
 
     On a record, ``partnership`` is the partnership that holds it (decision
-    00XX); with ``prefix="case__"`` it is the case's.
+    0012); with ``prefix="case__"`` it is the case's.
     """
     g = grants_for(user)
     q = Q(pk__in=[])
@@ -451,6 +452,50 @@ def record_filter(user: Any, action: str = Action.READ) -> Q:
             )
         )
     return visible
+
+
+def note_edit_filter(user: Any) -> Q:
+    """A ``Q`` on ``CaseNote``: the notes ``user`` may edit. Those they may write
+    (``record_filter``) whose author belongs to the user's organisation: a note
+    is its author organisation's statement (a probation officer does not edit
+    the police's risk assessment); others answer with a reply."""
+    g = grants_for(user)
+    if g.organisation_id is None:
+        return Q(pk__in=[])
+    return record_filter(user, Action.WRITE) & Q(created_by__organisation_id=g.organisation_id)
+
+
+NOTE_OF_ANOTHER_ORGANISATION = _lazy(
+    "This note was written by another organisation, so only its people may edit it. "
+    "Nothing was changed. Reply to the note with a note of your own instead."
+)
+
+
+def note_for_edit(user: Any, note_id: Any, *, case_id: Any = None, lock: bool = False) -> Any:
+    """The note, for changing it: 404 if the user does not read it (or it is not
+    on ``case_id``), 403 if they may not write it, 403 with
+    ``NOTE_OF_ANOTHER_ORGANISATION`` if its author is of another organisation.
+    With ``lock``, the row is locked for the caller's transaction."""
+    from prepare.cases.models import CaseNote
+
+    note = record_for(
+        user,
+        CaseNote,
+        note_id,
+        Action.READ,
+        case_id=case_id,
+        related=("case", "case__partnership", "created_by"),
+    )
+    editable = CaseNote.objects.filter(pk=note.pk)
+    if not editable.filter(record_filter(user, Action.WRITE)).exists():
+        raise WriteForbidden
+    if not editable.filter(note_edit_filter(user)).exists():
+        raise WriteForbidden(NOTE_OF_ANOTHER_ORGANISATION)
+    if lock:
+        locked = CaseNote.objects.select_for_update().get(pk=note.pk)
+        for name in ("kind", "text", "version", "updated_by_id", "updated_at"):
+            setattr(note, name, getattr(locked, name))
+    return note
 
 
 def may_see_identity(user: Any, case: Case) -> bool:

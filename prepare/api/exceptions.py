@@ -65,7 +65,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             getattr(drf_request, "_request", None), exc, getattr(drf_request, "user", None)
         )
     if isinstance(exc, WriteForbidden):
-        exc = WriteNotAllowed()
+        exc = WriteNotAllowed(detail=str(exc.args[0])) if exc.args else WriteNotAllowed()
     elif isinstance(exc, DjangoValidationError):
         exc = _validation_error(exc)
     elif isinstance(exc, VersionRequired):

@@ -90,6 +90,15 @@ class NoteCreateSerializer(StrictSerializer):
     category = serializers.ChoiceField(choices=Category.choices)
     kind = serializers.ChoiceField(choices=NoteKind.choices)
     text = serializers.CharField(max_length=10_000, trim_whitespace=False)
+    reply_to = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text=_(
+            "The id of a note of this case that this one answers (a note you may read). "
+            "A note is edited only by its author's organisation: the others reply."
+        ),
+    )
 
 
 class NoteUpdateSerializer(StrictSerializer):
@@ -174,6 +183,24 @@ class NoteSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     updated_by = serializers.IntegerField(source="updated_by_id")
     version = serializers.IntegerField(help_text=_('Also sent as the ETag header, "<version>".'))
+    reply_to = serializers.IntegerField(
+        source="reply_to_id",
+        allow_null=True,
+        help_text=_("The note this one answers, if it is a reply."),
+    )
+
+
+class NoteVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    note = serializers.IntegerField()
+    version = serializers.IntegerField(help_text=_("The number this version had."))
+    category = serializers.ChoiceField(choices=Category.choices)
+    kind = serializers.ChoiceField(choices=NoteKind.choices)
+    text = serializers.CharField()
+    written_by = serializers.IntegerField(help_text=_("Who wrote this version."))
+    written_at = serializers.DateTimeField()
+    replaced_by = serializers.IntegerField(help_text=_("Who replaced it with the next one."))
+    replaced_at = serializers.DateTimeField()
 
 
 # --- Cases -----------------------------------------------------------------------
@@ -334,7 +361,8 @@ class NoteViewSet(ApiViewSet):
         tags=["notes"],
         summary="Write a note",
         description="A new note in a category the agreement lets you write, marked as fact "
-        "or assessment. Logged.",
+        "or assessment; with reply_to, a reply to a note of the case you read (404 if you "
+        "do not). Logged.",
         parameters=[CASE_ID, ETAG],
         request=NoteCreateSerializer,
         responses=answers({201: NoteSerializer}, 400, 401, 403, 404),
@@ -353,6 +381,7 @@ class NoteViewSet(ApiViewSet):
             category=data["category"],
             kind=data["kind"],
             text=data["text"],
+            reply_to_id=data.get("reply_to"),
         )
         return Response(
             NoteSerializer(cases_selectors.note_row(note)).data,
@@ -380,8 +409,7 @@ class NoteViewSet(ApiViewSet):
 
     def _update(self, request: Request, case_id: int, note_id: int, *, partial: bool) -> Response:
         actor = request_actor(request)
-        if not cases_selectors.note_writable(actor=actor, case_id=case_id, note_id=note_id):
-            raise WriteNotAllowed
+        cases_selectors.note_edit_check(actor=actor, case_id=case_id, note_id=note_id)
         payload = NoteUpdateSerializer(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -395,6 +423,7 @@ class NoteViewSet(ApiViewSet):
                 version=version,
                 kind=data.get("kind"),
                 text=data.get("text"),
+                case_id=case_id,
             )
         return Response(
             NoteSerializer(cases_selectors.note_row(note)).data, headers=etag_header(note.version)
@@ -415,7 +444,9 @@ class NoteViewSet(ApiViewSet):
     @extend_schema(
         summary="Replace a note's kind and text",
         description="Optimistic locking: name the version you read (If-Match or version). "
-        "A stale version is refused and nothing is overwritten. The category cannot change.",
+        "A stale version is refused and nothing is overwritten. The category cannot change. "
+        "Only users of the organisation of the note's author edit it (403 otherwise: reply "
+        "instead). The version replaced is kept (see the note's versions).",
         **_update_doc,
     )
     def update(self, request: Request, case_id: int, note_id: int) -> Response:
@@ -430,12 +461,34 @@ class NoteViewSet(ApiViewSet):
         return self._update(request, case_id, note_id, partial=True)
 
 
+class NoteVersionViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["notes"],
+        summary="Earlier versions of a note",
+        description="The note's rectification history, oldest first: each version an edit "
+        "replaced, with who wrote it, who replaced it and when. 404 unless you may read the "
+        "note; a version is listed only if you may read the category it had. Audited.",
+        parameters=[
+            CASE_ID,
+            OpenApiParameter("note_id", OpenApiTypes.INT, OpenApiParameter.PATH),
+        ],
+        responses=answers({200: NoteVersionSerializer(many=True)}, 401, 404),
+    )
+    def list(self, request: Request, case_id: int, note_id: int) -> Response:
+        history = cases_selectors.note_history(
+            actor=request_actor(request), case_id=case_id, note_id=note_id, view="api.note_versions"
+        )
+        rows = cases_selectors.note_version_rows(history)
+        return Response(NoteVersionSerializer(rows, many=True).data)
+
+
 case_list = CaseViewSet.as_view({"get": "list"})
 case_detail = CaseViewSet.as_view({"get": "retrieve"})
 team = TeamViewSet.as_view({"get": "list", "post": "create"})
 team_member = TeamViewSet.as_view({"delete": "destroy"})
 notes = NoteViewSet.as_view({"get": "list", "post": "create"})
 note = NoteViewSet.as_view({"get": "retrieve", "put": "update", "patch": "partial_update"})
+note_versions = NoteVersionViewSet.as_view({"get": "list"})
 
 urlpatterns = [
     path("v1/cases/", case_list, name="v1_cases"),
@@ -444,4 +497,9 @@ urlpatterns = [
     path("v1/cases/<int:case_id>/team/<int:member_id>/", team_member, name="v1_case_team_member"),
     path("v1/cases/<int:case_id>/notes/", notes, name="v1_case_notes"),
     path("v1/cases/<int:case_id>/notes/<int:note_id>/", note, name="v1_case_note"),
+    path(
+        "v1/cases/<int:case_id>/notes/<int:note_id>/versions/",
+        note_versions,
+        name="v1_case_note_versions",
+    ),
 ]

@@ -11,7 +11,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from prepare.access.abilities import CaseAbilities, case_abilities
+from prepare.access.abilities import CaseAbilities, case_abilities, may_edit_note
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.models import BreakGlassAccess
@@ -26,16 +26,16 @@ from prepare.access.policy import (
     member_partnership_ids,
     member_partnerships,
     parse_pk,
-    record_filter,
     record_for,
     require,
     reviewable_break_glass,
     visible_cases,
 )
+from prepare.access.policy import note_for_edit as policy_note_for_edit
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
-from prepare.cases.models import Case, CaseNote, CaseTeamMember
+from prepare.cases.models import Case, CaseNote, CaseNoteVersion, CaseTeamMember
 from prepare.partnerships.models import Membership, Partnership
 
 COUNT_CAP = 1000
@@ -117,11 +117,22 @@ def caseload(
 
 
 @dataclass(frozen=True)
+class NoteRow:
+    """A note as the notes section shows it: whether the reader may edit it
+    (its author's organisation only) and the replies to it the reader sees."""
+
+    note: CaseNote
+    editable: bool
+    replies: list[NoteRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class NoteSection:
     category: str
     label: str
     notes: list[CaseNote]
     writable: bool
+    rows: list[NoteRow] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +142,7 @@ class CaseDetail:
     notes_by_category: OrderedDict[str, list[CaseNote]] = field(default_factory=OrderedDict)
     team: list[CaseTeamMember] = field(default_factory=list)
     via_break_glass: bool = False
+    user: Any = None  # the reader, for the abilities asked per note
 
     @property
     def notes(self) -> list[CaseNote]:
@@ -138,14 +150,33 @@ class CaseDetail:
 
     @property
     def sections(self) -> list[NoteSection]:
+        """The notes by category; a reply is shown under the note it answers
+        (when the reader sees that note), not in its own category's list."""
+        notes = self.notes
+        shown = {n.pk for n in notes}
+        replies: dict[int, list[CaseNote]] = {}
+        for n in notes:
+            if n.reply_to_id in shown:
+                replies.setdefault(n.reply_to_id, []).append(n)
+        writes = self.abilities.write_categories
+
+        def row(n: CaseNote) -> NoteRow:
+            answers = sorted(replies.get(n.pk, []), key=lambda r: (r.created_at, r.pk))
+            return NoteRow(
+                note=n,
+                editable=may_edit_note(self.user, n, write_categories=writes),
+                replies=[row(r) for r in answers],
+            )
+
         return [
             NoteSection(
                 category=category,
                 label=str(Category(category).label),
-                notes=notes,
-                writable=category in self.abilities.write_categories,
+                notes=in_category,
+                writable=category in writes,
+                rows=[row(n) for n in in_category if n.reply_to_id not in shown],
             )
-            for category, notes in self.notes_by_category.items()
+            for category, in_category in self.notes_by_category.items()
         ]
 
 
@@ -173,6 +204,7 @@ def case_notes_and_team(*, actor: User, case: Case, abilities: CaseAbilities) ->
         notes_by_category=grouped,
         team=team,
         via_break_glass=has_break_glass(actor, case),
+        user=actor,
     )
 
 
@@ -216,12 +248,14 @@ def note_locate(*, actor: User, case_id: int, note_id: int) -> CaseNote:
     Nothing of the note is shown from here, so this is not a consultation;
     the change itself is audited by the service.
     """
-    return record_for(actor, CaseNote, note_id, Action.WRITE, case_id=case_id)
+    note: CaseNote = policy_note_for_edit(actor, note_id, case_id=case_id)
+    return note
 
 
 def note_for_edit(*, actor: User, case_id: int, note_id: int, view: str = "note_edit") -> CaseNote:
-    """The note, to show in its edit form: a read of the note, audited."""
-    note = record_for(actor, CaseNote, note_id, Action.WRITE, case_id=case_id)
+    """The note, to show in its edit form (its author's organisation only): a
+    read of the note, audited."""
+    note: CaseNote = policy_note_for_edit(actor, note_id, case_id=case_id)
     audit_record(
         action=EventAction.VIEW,
         actor=actor,
@@ -231,6 +265,96 @@ def note_for_edit(*, actor: User, case_id: int, note_id: int, view: str = "note_
         detail={"view": view, "version": note.version},
     )
     return note
+
+
+def note_to_answer(
+    *, actor: User, case_id: int, note_id: int, view: str = "note_reply"
+) -> tuple[CaseNote, CaseAbilities]:
+    """The note a reply answers, shown above the reply form, and what the actor
+    may write: 404 unless they read it on this case, 403 unless they may write
+    some category there. Audited as a read of the note."""
+    note: CaseNote = record_for(
+        actor,
+        CaseNote,
+        note_id,
+        Action.READ,
+        case_id=case_id,
+        related=("case", "case__partnership", "created_by__organisation"),
+    )
+    abilities = case_abilities(actor, note.case)
+    if not abilities.write_categories:
+        raise WriteForbidden
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=note.case,
+        obj=note,
+        category=note.category,
+        detail={"view": view, "version": note.version},
+    )
+    return note, abilities
+
+
+@dataclass
+class NoteHistory:
+    """A note and its earlier versions, as one reader may see them."""
+
+    note: CaseNote
+    versions: list[CaseNoteVersion]
+
+
+def note_history(
+    *, actor: User, case_id: Any, note_id: Any, view: str = "note_history"
+) -> NoteHistory:
+    """The rectification history of a note: 404 unless the actor reads the note;
+    each earlier version only if they read the category it had (the policy's
+    ``visible_to`` on the version). Oldest first; two queries and one event."""
+    note: CaseNote = record_for(
+        actor,
+        CaseNote,
+        note_id,
+        Action.READ,
+        case_id=case_id,
+        related=("case", "case__partnership", "created_by__organisation", "updated_by"),
+    )
+    versions = list(
+        CaseNoteVersion.objects.visible_to(actor)
+        .filter(note_id=note.pk)
+        .select_related("written_by__organisation", "replaced_by")
+        .order_by("version", "pk")
+    )
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=note.case,
+        obj=note,
+        category=note.category,
+        detail={
+            "view": view,
+            "note": note.pk,
+            "versions": [v.pk for v in versions],
+            "categories": sorted({note.category, *(v.category for v in versions)}),
+        },
+    )
+    return NoteHistory(note=note, versions=versions)
+
+
+def note_version_rows(history: NoteHistory) -> list[Row]:
+    return [
+        {
+            "id": v.pk,
+            "note": v.note_id,
+            "version": v.version,
+            "category": v.category,
+            "kind": v.kind,
+            "text": v.text,
+            "written_by": v.written_by_id,
+            "written_at": v.written_at,
+            "replaced_by": v.replaced_by_id,
+            "replaced_at": v.replaced_at,
+        }
+        for v in history.versions
+    ]
 
 
 # --- Case team ------------------------------------------------------------------
@@ -306,6 +430,7 @@ CASE_FIELDS = ("id", "reference", "status", "partnership_id", "opened_on", "upda
 NOTE_FIELDS = (
     "id",
     "case_id",
+    "reply_to_id",
     "category",
     "kind",
     "text",
@@ -556,17 +681,12 @@ def note_get(*, actor: User, case_id: int, note_id: int) -> Row:
     return note
 
 
-def note_writable(*, actor: User, case_id: int, note_id: int) -> bool:
-    """Whether the actor may change the note; 404 unless it is on the case and readable.
-
-    Reads no content: it decides between 404, 403 and going on to the service
-    (which checks again in its own transaction).
-    """
+def note_edit_check(*, actor: User, case_id: int, note_id: int) -> None:
+    """Before a change of a note: 404 unless it is on the case and readable, 403
+    unless the actor may edit it (its author's organisation, writing its
+    category). Reads no content; the service checks again in its transaction."""
     case = get_case_or_404(actor, case_id)
-    notes = CaseNote.objects.filter(case_id=case.pk, pk=note_id)
-    if not notes.filter(record_filter(actor, Action.READ)).exists():
-        raise NotVisible
-    return notes.filter(record_filter(actor, Action.WRITE)).exists()
+    policy_note_for_edit(actor, note_id, case_id=case.pk)
 
 
 # --- Break-glass, for the data-protection officer's review ------------------------

@@ -32,8 +32,10 @@ from prepare.access.policy import (
     is_data_protection_officer,
     is_granted,
     member_partnership_ids,
+    note_for_edit,
     oversight_users,
     parse_pk,
+    record_for,
     reviewable_break_glass,
     writes_cases,
 )
@@ -41,8 +43,15 @@ from prepare.accounts.models import Organisation, User
 from prepare.accounts.services import step_up_verified
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record, changed_fields
-from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, Person
-from prepare.locking import save_versioned
+from prepare.cases.models import (
+    Case,
+    CaseNote,
+    CaseNoteVersion,
+    CaseStatus,
+    CaseTeamMember,
+    Person,
+)
+from prepare.locking import StaleVersion, save_versioned
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import Membership, Partnership
 from prepare.partnerships.services import current_agreement
@@ -166,7 +175,22 @@ def _next_reference(partnership: Partnership) -> str:
 
 
 @transaction.atomic
-def note_create(*, actor: User, case_id: int, category: str, kind: str, text: str) -> CaseNote:
+def note_create(
+    *,
+    actor: User,
+    case_id: int,
+    category: str,
+    kind: str,
+    text: str,
+    reply_to_id: int | None = None,
+) -> CaseNote:
+    """Write a note in a category the actor may write. With ``reply_to_id``, the
+    note answers another note of the same case that the actor reads (404
+    otherwise): how an organisation responds to a note it may not edit."""
+    parent = None
+    if reply_to_id is not None:
+        # The note answered first: one the actor does not read is absent (404).
+        parent = record_for(actor, CaseNote, reply_to_id, Action.READ, case_id=case_id)
     case = get_case_or_404(actor, case_id, Action.WRITE)
     if category not in categories_of(actor, case.partnership_id, Action.WRITE):
         raise WriteForbidden
@@ -176,6 +200,7 @@ def note_create(*, actor: User, case_id: int, category: str, kind: str, text: st
         category=category,
         kind=kind,
         text=text,
+        reply_to=parent,
         created_by=actor,
         updated_by=actor,
         created_at=now,
@@ -184,7 +209,14 @@ def note_create(*, actor: User, case_id: int, category: str, kind: str, text: st
     note.full_clean()
     note.save()
     case_touch(case)
-    audit_record(action=EventAction.CREATE, actor=actor, case=case, obj=note, category=category)
+    audit_record(
+        action=EventAction.CREATE,
+        actor=actor,
+        case=case,
+        obj=note,
+        category=category,
+        detail={"reply_to": parent.pk} if parent is not None else None,
+    )
     return note
 
 
@@ -196,22 +228,22 @@ def note_update(
     version: int,
     kind: str | None = None,
     text: str | None = None,
+    case_id: int | None = None,
 ) -> CaseNote:
     """Change a note's text or kind, refusing a stale ``version``.
 
+    Only users of the author's organisation who may write the note's category
+    edit it (``note_for_edit``: 404 unseen, 403 otherwise, nothing changed).
+    The version replaced is kept (``CaseNoteVersion``, in this transaction):
+    what it said, who wrote it and when, who replaced it and when.
+
     The category does not change: moving a statement to another category
-    would disclose it to other agencies, so that is a new note.
+    would disclose it to other agencies, so that is a new note. Each version
+    still records its category, and is read only by who reads that category.
     """
-    note = (
-        CaseNote.objects.visible_to(actor, Action.READ)
-        .select_related("case")
-        .filter(pk=note_id)
-        .first()
-    )
-    if note is None:
-        raise NotVisible
-    if not CaseNote.objects.visible_to(actor, Action.WRITE).filter(pk=note.pk).exists():
-        raise WriteForbidden
+    note = note_for_edit(actor, note_id, case_id=case_id, lock=True)
+    if note.version != version:
+        raise StaleVersion
     before = {"kind": note.kind, "text": note.text}
     after = {
         "kind": kind if kind is not None else note.kind,
@@ -222,14 +254,28 @@ def note_update(
         created_by=actor,
         updated_by=actor,
     )
-    probe.full_clean(exclude=["case", "created_by", "updated_by"])
+    probe.full_clean(exclude=["case", "created_by", "updated_by", "reply_to"])
+    kept = CaseNoteVersion(
+        note=note,
+        case_id=note.case_id,
+        category=note.category,
+        version=note.version,
+        kind=note.kind,
+        text=note.text,
+        written_by_id=note.updated_by_id,
+        written_at=note.updated_at,
+        replaced_by=actor,
+        replaced_at=timezone.now(),
+    )
     case_record_update(
         actor=actor,
         record=note,
         version=version,
         changes=after,
-        detail={"fields": changed_fields(before, after)},
+        detail={"fields": changed_fields(before, after), "kept_version": kept.version},
     )
+    kept.full_clean(exclude=["note", "case", "written_by", "replaced_by"])
+    kept.save()
     return note
 
 

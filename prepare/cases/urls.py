@@ -13,6 +13,12 @@ urlpatterns = [
     path("cases/<int:pk>/", views.case_view, name="case"),
     path("cases/<int:pk>/notes/", views.note_create_view, name="note_create"),
     path("cases/<int:pk>/notes/<int:note_pk>/edit/", views.note_edit_view, name="note_edit"),
+    path("cases/<int:pk>/notes/<int:note_pk>/reply/", views.note_reply_view, name="note_reply"),
+    path(
+        "cases/<int:pk>/notes/<int:note_pk>/history/",
+        views.note_history_view,
+        name="note_history",
+    ),
     path("cases/<int:pk>/team/", views.team_view, name="team"),
     path(
         "cases/<int:pk>/team/<int:member_pk>/remove/",

@@ -223,6 +223,60 @@ def note_edit_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
     return redirect(reverse("cases:case", args=[pk]) + f"#note-{note.pk}")
 
 
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def note_reply_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    """Answer a note with a note of one's own, in a category one may write."""
+    actor = request_actor(request)
+    if request.method == "GET":
+        note, abilities = cases_selectors.note_to_answer(actor=actor, case_id=pk, note_id=note_pk)
+        form = NoteForm(categories=abilities.write_categories)
+        return _note_reply_page(request, note, form)
+    form = NoteForm(request.POST, categories=Category.values)
+    if form.is_valid():
+        reply = services.note_create(
+            actor=actor,
+            case_id=pk,
+            category=form.cleaned_data["category"],
+            kind=form.cleaned_data["kind"],
+            text=form.cleaned_data["text"],
+            reply_to_id=note_pk,
+        )
+        messages.success(request, _("Your reply is added."))
+        return redirect(reverse("cases:case", args=[pk]) + f"#note-{reply.pk}")
+    # A note the actor does not read is a 404; a case or category they may not
+    # write, a 403; neither is a form error.
+    note, abilities = cases_selectors.note_to_answer(
+        actor=actor, case_id=pk, note_id=note_pk, view="note_reply_invalid"
+    )
+    case_for_write(actor, pk, form.cleaned_data.get("category"))
+    form.limit_categories(abilities.write_categories)
+    return _note_reply_page(request, note, form, status=INVALID)
+
+
+def _note_reply_page(
+    request: HttpRequest, note: CaseNote, form: NoteForm, *, status: int = 200
+) -> HttpResponse:
+    context = {"note": note, "case": note.case, "form": form}
+    return render(request, "cases/note_reply.html", context, status=status)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
+def note_history_view(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    """The earlier versions of a note; an HTMX request gets the list only."""
+    history = cases_selectors.note_history(
+        actor=request_actor(request), case_id=pk, note_id=note_pk
+    )
+    context = {"history": history, "note": history.note, "case": history.note.case}
+    template = "cases/_note_history.html" if is_htmx_partial(request) else "cases/note_history.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 # --- Case team ------------------------------------------------------------------
 
 

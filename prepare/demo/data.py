@@ -226,6 +226,8 @@ ROTTERDAM = PartnershipSpec(
         "rtm",
         {
             "coordinator": ("Sanne", "Verbeek", "municipality", Role.COORDINATOR),
+            # A second coordinator: the four eyes that approve a closure.
+            "coordinator2": ("Koen", "Dekker", "municipality", Role.COORDINATOR),
             "casemanager": ("Marloes", "Jansen", "probation", Role.CASE_MANAGER),
             "police": ("Dennis", "van Leeuwen", "police", Role.PRACTITIONER),
             "exit": ("Tess", "Wouters", "exit", Role.PRACTITIONER),
@@ -994,6 +996,11 @@ MEETING_NOTES: dict[str, str] = {
 CLOSURE_NOTE = (
     "Closure approved by the coordinator. Follow-up reviews at 6 and 12 months agreed with "
     "probation and the exit mentor."
+)
+# Why closure was proposed (the proposal, before a second coordinator approves it).
+CLOSURE_PROPOSAL_REASON = (
+    "The goals of the plan are reached; closure proposed at the case meeting with outcome "
+    "'reintegrated'."
 )
 
 # Why the ended demo cases were closed, and what came after the closure.

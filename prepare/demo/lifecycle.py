@@ -17,20 +17,24 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from prepare.access.abilities import TRANSITION_CATEGORY
-from prepare.access.categories import Category
+from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_rebuild
+from prepare.access.policy import visible_cases
 from prepare.accounts.models import OrganisationType, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.lifecycle.services import key_date_set, triage_decide
 from prepare.cases.models import (
     Case,
+    CaseNote,
+    CaseNoteVersion,
     CaseStatus,
     CaseTransition,
     ErasureRequest,
     KeyDate,
     KeyDateKind,
     LegalHold,
+    NoteKind,
     Referral,
     TriageDecision,
 )
@@ -38,6 +42,7 @@ from prepare.cases.models.lifecycle import ReferrerType, TriageOutcome
 from prepare.cases.models.transfer import Transfer
 from prepare.cases.retention.erasure import notify_approvers
 from prepare.cases.retention.selectors import active_holds
+from prepare.cases.services import note_create, note_update
 from prepare.cases.transfer.services import transfer_propose
 from prepare.monitoring.models import Contact, ContactKind, LicenceCondition, Severity, Signal
 from prepare.monitoring.services import (
@@ -153,8 +158,54 @@ def populate(world: _World, today: datetime.date, report: LoadReport) -> None:
     _referrals(world, today, report)
     _release_planning(world, today, report)
     _monitoring(world, today, report)
+    _note_conversation(world)
     _erasure_request(world, today, report)
     _break_glass(world, report)
+
+
+# --- A note corrected by its author, and a reply from another organisation ----------------
+
+POLICE_CORRECTION = (
+    "Correction after checking the file: the contacts with the former network ended in the "
+    "spring, not last month. Risk of renewed contact assessed as moderate, not high."
+)
+PROBATION_REPLY = (
+    "Probation's view on the risk assessment above: the reporting duty has been kept without "
+    "a single missed appointment since release; we support the moderate assessment."
+)
+
+
+def _note_conversation(world: _World) -> None:
+    """On the first community case, the police officer corrects their risk note
+    (the earlier version is kept) and probation replies to it with a note of its
+    own (probation may not edit the police's note)."""
+    police = world.users.get("police")
+    casemanager = world.users.get("casemanager")
+    community = _cases_loaded_as(world, CaseStatus.COMMUNITY)
+    if police is None or casemanager is None or not community:
+        return
+    writers = visible_cases(police, Action.WRITE).filter(pk__in=[c.pk for c in community])
+    reachable = set(writers.values_list("pk", flat=True)) & set(
+        visible_cases(casemanager, Action.WRITE).values_list("pk", flat=True)
+    )
+    note = (
+        CaseNote.objects.filter(
+            case_id__in=sorted(reachable), created_by=police, category=Category.RISK
+        )
+        .order_by("case_id", "created_at", "pk")
+        .first()
+    )
+    if note is None or CaseNoteVersion.objects.filter(case_id=note.case_id).exists():
+        return
+    note_update(actor=police, note_id=note.pk, version=note.version, text=POLICE_CORRECTION)
+    note_create(
+        actor=casemanager,
+        case_id=note.case_id,
+        category=Category.RISK,
+        kind=NoteKind.ASSESSMENT,
+        text=PROBATION_REPLY,
+        reply_to_id=note.pk,
+    )
 
 
 # --- Referrals and triage ---------------------------------------------------------------

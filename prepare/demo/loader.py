@@ -40,6 +40,7 @@ from prepare.accounts.models import Organisation, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases import services as case_services
+from prepare.cases.lifecycle.open_items import open_item_keys
 from prepare.cases.lifecycle.rules import FOLLOW_UP_MONTHS, add_months
 from prepare.cases.lifecycle.services import case_transition
 from prepare.cases.models import (
@@ -50,6 +51,7 @@ from prepare.cases.models import (
     CaseStatus,
     CaseTeamMember,
     CaseTransition,
+    ClosureProposal,
     KeyDate,
     NoteKind,
     Person,
@@ -139,12 +141,16 @@ def _partnership(spec: data.PartnershipSpec, report: LoadReport) -> _World:
         )
         orgs[o.key] = org
         report.organisations += created
+    coordinators = [u for u in spec.users if u.role == Role.COORDINATOR]
     partnership, created = Partnership.objects.get_or_create(
         code=spec.code,
         defaults={
             "name": spec.name,
             "coordinating_organisation": orgs[spec.coordinator_key],
             "timezone": spec.timezone,
+            # Four eyes on closure where there are two coordinators; a partnership
+            # with one lets that coordinator approve their own proposal.
+            "closure_self_approval": len(coordinators) < 2,
         },
     )
     report.partnerships += created
@@ -266,6 +272,7 @@ def _case(
 ) -> int:
     coordinator = world.users["coordinator"]
     ended = p.status in ENDED_STATUSES
+    closes = ended or p.status == CaseStatus.CLOSING
     case = case_services.case_create(
         actor=coordinator,
         partnership=world.partnership,
@@ -276,8 +283,9 @@ def _case(
             data_subject_category=p.subject,
         ),
         reference=reference,
-        # A closed case's team no longer reaches it: write its history first.
-        status=CaseStatus.CLOSING if ended else p.status,
+        # A closed case's team no longer reaches it: write its history first,
+        # then propose and approve its closure through the lifecycle's rules.
+        status=CaseStatus.COMMUNITY if closes else p.status,
     )
     team = p.team.split()
     for key in team:
@@ -294,18 +302,45 @@ def _case(
     timeline = _timeline(world, index, p, len(plan), today)
     notes = _notes_insert(case, plan, timeline.note_times)
     _backdate(case, timeline)
+    if closes:
+        case = _propose_closure(world, case, max([timeline.opened_at, *timeline.note_times]))
     if ended:
-        case = _close(coordinator, case, index, p.status, today)
+        case = _close(world, case, index, p.status, today)
     return len(notes)
 
 
 _OUTCOMES = (CaseOutcome.REINTEGRATED, CaseOutcome.SENTENCE_ENDED, CaseOutcome.MOVED)
 
 
-def _close(coordinator: User, case: Case, index: int, status: str, today: datetime.date) -> Case:
-    """Close the case through the lifecycle (outcome, follow-up reviews), then date it back."""
+def _propose_closure(world: _World, case: Case, when: datetime.datetime) -> Case:
+    """The coordinator proposes closure, confirming whatever is still open; dated
+    back to the case's last activity."""
     case = case_transition(
-        actor=coordinator,
+        actor=world.users["coordinator"],
+        case_id=case.pk,
+        to_status=CaseStatus.CLOSING,
+        reason=data.CLOSURE_PROPOSAL_REASON,
+        version=Case.objects.get(pk=case.pk).version,
+        confirmed=open_item_keys(),
+    )
+    CaseTransition.objects.filter(case=case, to_status=CaseStatus.CLOSING).update(at=when)
+    ClosureProposal.objects.filter(case=case).update(proposed_at=when)
+    Case.objects.filter(pk=case.pk).update(updated_at=when)
+    case.updated_at = when
+    case_grants_touch(case)
+    return case
+
+
+def _close(world: _World, case: Case, index: int, status: str, today: datetime.date) -> Case:
+    """Close the case through the lifecycle (outcome, follow-up reviews), then date it back.
+
+    Another coordinator than the proposer approves; a partnership with a single
+    coordinator lets them approve their own proposal (its closure setting).
+    """
+    coordinator = world.users["coordinator"]
+    approver = world.users.get("coordinator2", coordinator)
+    case = case_transition(
+        actor=approver,
         case_id=case.pk,
         to_status=CaseStatus.CLOSED,
         reason=data.CLOSURE_REASON,
@@ -329,6 +364,7 @@ def _close(coordinator: User, case: Case, index: int, status: str, today: dateti
             date=add_months(closed_on, months), updated_at=moment
         )
     CaseTransition.objects.filter(case=case).update(at=moment)
+    ClosureProposal.objects.filter(case=case).update(proposed_at=moment, decided_at=moment)
     case_grants_touch(case)
     return case
 

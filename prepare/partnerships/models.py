@@ -55,6 +55,12 @@ class Partnership(models.Model):
     release_planning_autostart = models.BooleanField(
         _("start release planning when the expected release date is set"), default=False
     )
+    # Four eyes on closure: a coordinator other than the proposer approves it.
+    # A partnership with a single coordinator may let that coordinator approve
+    # their own proposal (audited as a self-approval).
+    closure_self_approval = models.BooleanField(
+        _("a single coordinator may approve their own closure proposal"), default=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -251,3 +251,42 @@ def agreement_create(
     )
     forget_grants(actor)
     return agreement
+
+
+# --- Closure settings ---------------------------------------------------------------
+
+
+def closure_settings_digest(partnership: Partnership) -> str:
+    """What the closure settings form was based on, to refuse a save over another's."""
+    return "self-approval" if partnership.closure_self_approval else "four-eyes"
+
+
+@transaction.atomic
+def partnership_closure_settings_update(
+    *, actor: User, partnership_id: int, self_approval: bool, expected: str
+) -> bool:
+    """Let (or stop letting) a single coordinator approve their own closure
+    proposal; coordinators only. 404 for a non-member, 403 for a member who
+    does not coordinate, ``VersionRequired`` without ``expected``,
+    ``StaleVersion`` if it changed since the form was read. Audited as a
+    permission change; returns whether anything changed."""
+    require_coordinator(actor, partnership_id)
+    if not expected:
+        raise VersionRequired
+    partnership = Partnership.objects.select_for_update().get(pk=partnership_id)
+    if expected != closure_settings_digest(partnership):
+        raise StaleVersion
+    before = partnership.closure_self_approval
+    if before == self_approval:
+        return False
+    Partnership.objects.filter(pk=partnership.pk).update(closure_self_approval=self_approval)
+    audit_record(
+        action=EventAction.PERMISSION_CHANGE,
+        actor=actor,
+        obj=partnership,
+        detail={
+            "partnership": partnership.pk,
+            "closure_self_approval": {"from": before, "to": self_approval},
+        },
+    )
+    return True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prepare.partnerships import retention_views, views
+from prepare.partnerships import closure_views, retention_views, views
 from prepare.plans import template_views
 
 app_name = "partnerships"
@@ -15,5 +15,6 @@ urlpatterns = [
         name="agreement_edit",
     ),
     path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
+    path("<int:pk>/closure/", closure_views.closure_settings, name="closure"),
     *template_views.urlpatterns,
 ]

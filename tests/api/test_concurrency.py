@@ -24,7 +24,14 @@ def test_concurrent_patches_of_one_version(flushable_audit, lock):
     cast = build_cast()
     note = cast.notes["risk"]
     url = f"{API}/cases/{cast.case.pk}/notes/{note.pk}/"
-    writers = [cast.coordinator, cast.case_manager]
+    # Two coordinators of the municipality, whose coordinator wrote the note:
+    # only the author's organisation edits it.
+    from tests.factories import UserFactory
+
+    second = UserFactory(
+        username="second_coordinator", organisation=cast.orgs["municipality"], role="coordinator"
+    )
+    writers = [cast.coordinator, second]
     clients = [token_client(user) for user in writers]
 
     def save(i: int) -> int:

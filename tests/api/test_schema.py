@@ -25,6 +25,7 @@ OPERATIONS = {
     ("/api/v1/cases/{case_id}/notes/", "get"): {"200", "400", "401", "404"},
     ("/api/v1/cases/{case_id}/notes/", "post"): {"201", "400", "401", "403", "404"},
     ("/api/v1/cases/{case_id}/notes/{note_id}/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/notes/{note_id}/versions/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/notes/{note_id}/", "put"): {
         "200",
         "400",

@@ -404,9 +404,7 @@ def test_no_event_holds_case_text(cast: Cast) -> None:
         text="SECRET-NEW-NOTE-41",
     )
     note_update(actor=cast.case_manager, note_id=note.pk, version=1, text="SECRET-EDIT-42")
-    note_update(
-        actor=cast.case_manager, note_id=cast.notes["risk"].pk, version=1, kind="assessment"
-    )
+    note_update(actor=cast.coordinator, note_id=cast.notes["risk"].pk, version=1, kind="assessment")
     for name in ("coordinator", "case_manager", "police_on_team", "ngo_mentor"):
         case_detail(actor=cast.actors[name], case_id=cast.case.pk)
         caseload(actor=cast.actors[name])

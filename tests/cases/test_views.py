@@ -242,9 +242,11 @@ def test_case_page_shows_team_and_readable_notes(cast, as_user):
         assert sentinel(category) in body
     for category in ("ideology", "intelligence"):
         assert sentinel(category) not in body
-    # Health is read-only for probation: no edit link on that note.
-    assert reverse("cases:note_edit", args=[cast.case.pk, cast.notes["health"].pk]) not in body
-    assert reverse("cases:note_edit", args=[cast.case.pk, cast.notes["risk"].pk]) in body
+    # The notes are the municipality's: probation replies, it does not edit.
+    for category in ("health", "risk"):
+        note = cast.notes[category]
+        assert reverse("cases:note_edit", args=[cast.case.pk, note.pk]) not in body
+        assert reverse("cases:note_reply", args=[cast.case.pk, note.pk]) in body
     assert reverse("cases:team", args=[cast.case.pk]) in body
     assert "emergency access" not in body.lower()
     (event,) = events(EventAction.VIEW)
@@ -394,8 +396,25 @@ def test_forbidden_htmx_write_answers_in_the_message_area(cast, as_user):
 # --- Editing a note ---------------------------------------------------------------
 
 
+def probation_note(cast, category="risk"):
+    """The cast's note of ``category``, as if probation's case manager wrote it:
+    only the author's organisation edits a note."""
+    note = cast.notes[category]
+    CaseNote.objects.filter(pk=note.pk).update(created_by=cast.case_manager)
+    note.refresh_from_db()
+    return note
+
+
+def probation_colleague(cast):
+    from tests.factories import UserFactory
+
+    return UserFactory(
+        username="probation_colleague", organisation=cast.orgs["probation"], role="practitioner"
+    )
+
+
 def test_edit_form_is_an_audited_read(cast, as_user):
-    note = cast.notes["risk"]
+    note = probation_note(cast)
     response = as_user(cast.case_manager).get(
         reverse("cases:note_edit", args=[cast.case.pk, note.pk])
     )
@@ -410,7 +429,7 @@ def test_edit_form_is_an_audited_read(cast, as_user):
 
 
 def test_edit_note_saves_with_the_version(cast, as_user):
-    note = cast.notes["risk"]
+    note = probation_note(cast)
     response = as_user(cast.case_manager).post(
         reverse("cases:note_edit", args=[cast.case.pk, note.pk]),
         {"kind": NoteKind.ASSESSMENT, "text": "Revised risk picture.", "version": "1"},
@@ -425,8 +444,9 @@ def test_edit_note_saves_with_the_version(cast, as_user):
 
 
 def test_stale_version_is_refused_and_keeps_the_text(cast, as_user):
-    note = cast.notes["risk"]
-    services.note_update(actor=cast.coordinator, note_id=note.pk, version=1, text="Theirs.")
+    note = probation_note(cast)
+    colleague = probation_colleague(cast)
+    services.note_update(actor=colleague, note_id=note.pk, version=1, text="Theirs.")
 
     response = as_user(cast.case_manager).post(
         reverse("cases:note_edit", args=[cast.case.pk, note.pk]),
@@ -441,12 +461,12 @@ def test_stale_version_is_refused_and_keeps_the_text(cast, as_user):
     assert 'name="version" value="2"' in body
     note.refresh_from_db()
     assert (note.text, note.version) == ("Theirs.", 2)
-    assert [e.actor_id for e in events(EventAction.UPDATE)] == [cast.coordinator.pk]
+    assert [e.actor_id for e in events(EventAction.UPDATE)] == [colleague.pk]
     assert events(EventAction.VIEW)[-1].detail["view"] == "note_conflict"
 
 
 def test_missing_version_is_428(cast, as_user):
-    note = cast.notes["risk"]
+    note = probation_note(cast)
 
     response = as_user(cast.case_manager).post(
         reverse("cases:note_edit", args=[cast.case.pk, note.pk]),
@@ -685,6 +705,13 @@ def _routes(cast: Cast) -> list[tuple[str, str, dict]]:
         ("post", reverse("cases:note_create", args=[pk]), {"category": "risk", "kind": "fact"}),
         ("get", reverse("cases:note_edit", args=[pk, note]), {}),
         ("post", reverse("cases:note_edit", args=[pk, note]), {"kind": "fact", "version": "1"}),
+        ("get", reverse("cases:note_reply", args=[pk, note]), {}),
+        (
+            "post",
+            reverse("cases:note_reply", args=[pk, note]),
+            {"category": "risk", "kind": "fact"},
+        ),
+        ("get", reverse("cases:note_history", args=[pk, note]), {}),
         ("get", reverse("cases:team", args=[pk]), {}),
         ("post", reverse("cases:team", args=[pk]), {"purpose": "x"}),
         ("post", reverse("cases:team_remove", args=[pk, member]), {}),
@@ -781,7 +808,9 @@ def test_pages_have_no_inline_script_or_style_and_serve_htmx(cast, as_user):
         reverse("cases:caseload"),
         reverse("cases:case", args=[cast.case.pk]),
         reverse("cases:team", args=[cast.case.pk]),
-        reverse("cases:note_edit", args=[cast.case.pk, cast.notes["risk"].pk]),
+        reverse("cases:note_edit", args=[cast.case.pk, probation_note(cast).pk]),
+        reverse("cases:note_reply", args=[cast.case.pk, cast.notes["justice"].pk]),
+        reverse("cases:note_history", args=[cast.case.pk, cast.notes["justice"].pk]),
         reverse("cases:break_glass", args=[cast.case.pk]),
     ]
     for url in pages:

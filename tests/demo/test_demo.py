@@ -458,3 +458,31 @@ def test_demo_shows_a_checklist_owner_who_cannot_see_the_case(demo):
     assert officer is not None
     tasks = verified_client(officer).get(reverse("plans:my_tasks")).content.decode()
     assert case.reference not in tasks
+
+
+def test_demo_closures_pass_the_rules_and_notes_show_their_history(demo):
+    from prepare.cases.models import CaseNoteVersion, ClosureDecision, ClosureProposal
+
+    rtm = Partnership.objects.get(code="RTM")
+    assert rtm.closure_self_approval is False  # two coordinators there
+    closed = Case.objects.filter(partnership=rtm, status__in=["closed", "follow_up", "archived"])
+    assert closed.exists()
+    for case in closed:
+        proposal = ClosureProposal.objects.get(case=case)
+        assert proposal.decision == ClosureDecision.APPROVED
+        assert proposal.decided_by_id != proposal.proposed_by_id
+        assert proposal.self_approved is False
+    # A single-coordinator partnership approves with its setting, flagged as such.
+    for partnership in Partnership.objects.filter(closure_self_approval=True):
+        for proposal in ClosureProposal.objects.filter(
+            case__partnership=partnership, decision=ClosureDecision.APPROVED
+        ):
+            assert proposal.self_approved is True
+    closing = Case.objects.filter(status="closing")
+    assert all(ClosureProposal.objects.filter(case=c, decision="pending").exists() for c in closing)
+    # A police note corrected (its earlier version kept), with a reply from probation.
+    kept = CaseNoteVersion.objects.select_related("note__created_by__organisation").first()
+    assert kept is not None
+    assert kept.note.created_by.organisation.type == "police"
+    reply = CaseNote.objects.get(reply_to=kept.note)
+    assert reply.created_by.organisation.type == "probation"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation
+from prepare.cases.lifecycle.open_items import OpenGroup
 from prepare.cases.lifecycle.rules import (
     ACTIVE_STATUSES,
     REFERRAL_DATE_KINDS,
@@ -200,11 +202,28 @@ class TransitionForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Outcome of the case"), required=False, choices=[])
     version = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, move: Transition | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        move: Transition | None = None,
+        groups: Sequence[OpenGroup] = (),
+        **kwargs: Any,
+    ) -> None:
         if move is not None:
             kwargs.setdefault("auto_id", f"move-{move.target}-%s")
         super().__init__(*args, **kwargs)
         self.move = move
+        # A closure proposal: one checkbox per group of items still open, each
+        # to be ticked (the service checks again).
+        self.groups = [g for g in groups if g.count]
+        for group in self.groups:
+            self.fields[group.field_name] = forms.BooleanField(
+                label=group.confirmation,
+                required=True,
+                error_messages={
+                    "required": _("Confirm this to propose closure, or deal with these first.")
+                },
+            )
         outcome = self.fields["outcome"]
         assert isinstance(outcome, forms.ChoiceField)
         if move is not None and move.needs_outcome:
@@ -217,6 +236,13 @@ class TransitionForm(forms.Form):
             from prepare.cases.models import CaseOutcome
 
             outcome.choices = [("", ""), *CaseOutcome.choices]
+
+    def confirmation_rows(self) -> list[tuple[OpenGroup, forms.BoundField]]:
+        """Each group of open items with its checkbox, for the template."""
+        return [(g, self[g.field_name]) for g in self.groups]
+
+    def confirmed_keys(self) -> list[str]:
+        return [g.key for g in self.groups if self.cleaned_data.get(g.field_name)]
 
 
 # --- Key dates ---------------------------------------------------------------------------------

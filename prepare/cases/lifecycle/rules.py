@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from prepare.cases.models import (
+    Case,
     CaseOutcome,
     CaseStatus,
     KeyDateKind,
@@ -101,6 +102,31 @@ def outcomes_for(rule: Transition) -> list[tuple[str, str]]:
         for value, label in CaseOutcome.choices
         if value == CaseOutcome.OTHER or (value in TRIAGE_OUTCOMES) is after_triage
     ]
+
+
+# Closure: a case moving into these statuses is being closed. Neither is allowed
+# while a transfer of the case is pending (the sender withdraws it first).
+CLOSURE_TARGETS = frozenset({CaseStatus.CLOSING, CaseStatus.CLOSED})
+
+# A transfer moves a live case to the partnership the person moves to. A case
+# that is closing (closure proposed), closed, in follow-up or archived is not
+# transferred: neither proposed nor, if proposed before, accepted.
+NOT_TRANSFERABLE = frozenset(
+    {CaseStatus.CLOSING, CaseStatus.CLOSED, CaseStatus.FOLLOW_UP, CaseStatus.ARCHIVED}
+)
+
+
+def transfer_refusal(case: Case) -> str | None:
+    """Why the case cannot be transferred now (a message), or None if it can.
+    Asked when a transfer is proposed and again when it is accepted."""
+    if case.anonymised_at is not None or case.status in NOT_TRANSFERABLE:
+        return str(
+            _(
+                "A case that is closing, closed or archived is not transferred. "
+                "Keep the case open first if the person moves."
+            )
+        )
+    return None
 
 
 def status_label(value: str) -> str:

@@ -10,11 +10,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from prepare.access.abilities import (
     TRANSITION_CATEGORY,
     CaseAbilities,
     case_abilities,
+    may_approve_closure,
     may_move,
 )
 from prepare.access.categories import Action, Category
@@ -32,6 +34,7 @@ from prepare.access.policy import (
 from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.open_items import OpenGroup, groups_shown, open_items
 from prepare.cases.lifecycle.rules import (
     TRIAGE_STATUSES,
     Transition,
@@ -42,9 +45,13 @@ from prepare.cases.models import (
     CaseOutcome,
     CaseStatus,
     CaseTransition,
+    ClosureDecision,
+    ClosureProposal,
     KeyDate,
     KeyDateKind,
     Referral,
+    Transfer,
+    TransferStatus,
     TriageDecision,
     TriageOutcome,
 )
@@ -340,6 +347,38 @@ def triage_read(*, actor: User, case: Case, view: str = "triage_decide") -> Tria
 # --- Reading the lifecycle of a case ---------------------------------------------------
 
 
+# --- Closure ------------------------------------------------------------------------
+
+
+def pending_transfer(case: Case) -> bool:
+    """Whether a transfer of the case waits for the receiving side's decision."""
+    return Transfer.objects.filter(case_id=case.pk, status=TransferStatus.PROPOSED).exists()
+
+
+def pending_proposal(case: Case) -> ClosureProposal | None:
+    """The closure proposal awaiting a decision (a case in closing has one)."""
+    return (
+        ClosureProposal.objects.filter(case_id=case.pk, decision=ClosureDecision.PENDING)
+        .select_related("proposed_by")
+        .order_by("-proposed_at", "-pk")
+        .first()
+    )
+
+
+def closure_proposer_id(case: Case, proposal: ClosureProposal | None) -> int | None:
+    """Who proposed the closure: the pending proposal's author or, for a case put
+    into closing before proposals were recorded, the actor of that move."""
+    if proposal is not None:
+        return proposal.proposed_by_id
+    actor_id: int | None = (
+        CaseTransition.objects.filter(case_id=case.pk, to_status=CaseStatus.CLOSING)
+        .order_by("-at", "-pk")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    return actor_id
+
+
 @dataclass
 class Lifecycle:
     """What the lifecycle section shows one actor."""
@@ -349,19 +388,68 @@ class Lifecycle:
     history: list[CaseTransition]
     decisions: list[TriageDecision]
     history_shared: bool
+    # Closing: the pending proposal (if the actor reads meetings), and whether the
+    # actor's own proposal waits for another coordinator.
+    proposal: ClosureProposal | None = None
+    awaits_other_coordinator: bool = False
+    # Only where closure may be proposed and the page asked for them: what is
+    # still open (``open_items``) and whether a transfer blocks closure.
+    open_groups: list[OpenGroup] | None = None
+    transfer_pending: bool = False
 
     @property
     def can_move(self) -> bool:
         return bool(self.moves)
 
+    @property
+    def open_to_confirm(self) -> list[OpenGroup]:
+        return [g for g in self.open_groups or [] if g.count]
 
-def lifecycle_section(*, actor: User, case: Case, abilities: CaseAbilities) -> Lifecycle:
+    @property
+    def proposal_confirmed(self) -> list[tuple[str, int]]:
+        """The counts the proposer confirmed, with each group's heading."""
+        if self.proposal is None:
+            return []
+        headings = {
+            "key_dates": _("Key dates still ahead"),
+            "checklist": _("Open checklist items"),
+            "signals": _("Signals of concern not acknowledged"),
+        }
+        return [
+            (str(headings.get(key, key)), count)
+            for key, count in sorted(self.proposal.confirmed.items())
+        ]
+
+
+def lifecycle_section(
+    *, actor: User, case: Case, abilities: CaseAbilities, with_open_items: bool = False
+) -> Lifecycle:
     """The lifecycle of a case already fetched through the policy, with the
     actor's abilities on it: the moves they may make and the history the
-    agreement shows them (category meetings). Two queries; not audited here."""
+    agreement shows them (category meetings). Two queries; one more for a
+    closing case (its proposal), and with ``with_open_items``, where the actor
+    may propose closure, one per group of open items and one for a pending
+    transfer. Not audited here."""
     moves: list[Transition] = []
     if abilities.move:
         moves = transitions_from(case.status, coordinator=abilities.coordinates)
+    proposal = None
+    awaits = False
+    if case.status == CaseStatus.CLOSING:
+        proposal = pending_proposal(case)
+        approving = [m for m in moves if m.target == CaseStatus.CLOSED]
+        if approving and not may_approve_closure(
+            actor, case, proposer_id=closure_proposer_id(case, proposal)
+        ):
+            moves = [m for m in moves if m.target != CaseStatus.CLOSED]
+            awaits = True
+        if proposal is not None and TRANSITION_CATEGORY not in abilities.read_categories:
+            proposal = None
+    groups = None
+    transfer_blocks = False
+    if with_open_items and any(m.target == CaseStatus.CLOSING for m in moves):
+        groups = open_items(actor=actor, case=case)
+        transfer_blocks = pending_transfer(case)
     history = list(
         CaseTransition.objects.visible_to(actor)
         .filter(case_id=case.pk)
@@ -374,23 +462,40 @@ def lifecycle_section(*, actor: User, case: Case, abilities: CaseAbilities) -> L
     )
     shared = TRANSITION_CATEGORY in abilities.read_categories or bool(history) or bool(decisions)
     return Lifecycle(
-        case=case, moves=moves, history=history, decisions=decisions, history_shared=shared
+        case=case,
+        moves=moves,
+        history=history,
+        decisions=decisions,
+        history_shared=shared,
+        proposal=proposal,
+        awaits_other_coordinator=awaits,
+        open_groups=groups,
+        transfer_pending=transfer_blocks,
     )
 
 
 def lifecycle_shown(lifecycle: Lifecycle) -> dict[str, Any]:
     """What the section shows, for the audit event: ids and the category only."""
-    return {
+    shown: dict[str, Any] = {
         "category": TRANSITION_CATEGORY if lifecycle.history or lifecycle.decisions else "",
         "transitions": [t.pk for t in lifecycle.history],
         "triage_decisions": [d.pk for d in lifecycle.decisions],
     }
+    if lifecycle.proposal is not None:
+        shown["closure_proposal"] = lifecycle.proposal.pk
+    if lifecycle.open_groups is not None:
+        groups = lifecycle.open_groups
+        shown["open_items"] = groups_shown(groups)
+        shown["categories"] = sorted({i.category for g in groups for i in g.items})
+    return shown
 
 
 def lifecycle_read(*, actor: User, case_id: object, view: str = "lifecycle") -> Lifecycle:
     """The lifecycle section on its own (``lifecycle_section``); one view event."""
     case = get_case_or_404(actor, case_id)
-    lifecycle = lifecycle_section(actor=actor, case=case, abilities=case_abilities(actor, case))
+    lifecycle = lifecycle_section(
+        actor=actor, case=case, abilities=case_abilities(actor, case), with_open_items=True
+    )
     shown = lifecycle_shown(lifecycle)
     audit_record(
         action=EventAction.VIEW,

@@ -4,6 +4,7 @@ one transaction with its audit event."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -11,8 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from prepare.access.abilities import TRANSITION_CATEGORY, may_move
+from prepare.access.abilities import TRANSITION_CATEGORY, may_approve_closure, may_move
 from prepare.access.categories import Action, Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.grants import case_grants_release, case_grants_touch
@@ -20,8 +22,10 @@ from prepare.access.policy import categories_of, coordinates, get_case_or_404, i
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.open_items import OpenGroup, confirmed_counts, open_items
 from prepare.cases.lifecycle.rules import (
     ACTIVE_STATUSES,
+    CLOSURE_TARGETS,
     FOLLOW_UP_MONTHS,
     REFERRAL_DATE_KINDS,
     TRIAGE_STATUSES,
@@ -36,7 +40,10 @@ from prepare.cases.lifecycle.selectors import (
     PersonData,
     _is_member,
     case_for_triage,
+    closure_proposer_id,
     duplicate_candidates,
+    pending_proposal,
+    pending_transfer,
     referable_partnership_ids,
 )
 from prepare.cases.models import (
@@ -44,6 +51,8 @@ from prepare.cases.models import (
     Case,
     CaseStatus,
     CaseTransition,
+    ClosureDecision,
+    ClosureProposal,
     KeyDate,
     KeyDateKind,
     Person,
@@ -268,6 +277,27 @@ class TransitionRefused(ValidationError):
     """This status change is not allowed; nothing was changed."""
 
 
+class ClosureBlocked(TransitionRefused):
+    """Closure waits for something else to end first (a pending transfer): a
+    conflict with the case's state (HTTP 409 in the API); nothing was changed."""
+
+
+class ConfirmationsMissing(TransitionRefused):
+    """The closure proposal lacks the proposer's confirmation of some group of
+    open items (``missing``: the groups); nothing was changed."""
+
+    def __init__(self, message: str, *, missing: list[OpenGroup]) -> None:
+        super().__init__(message, code="confirmation_required")
+        self.missing = missing
+
+
+SELF_APPROVAL_REFUSED = gettext_lazy(
+    "You proposed this closure, so another coordinator of the partnership approves it. "
+    "Nothing was changed. A partnership with a single coordinator can allow "
+    "self-approval in its closure settings."
+)
+
+
 @transaction.atomic
 def case_transition(
     *,
@@ -277,6 +307,7 @@ def case_transition(
     reason: str,
     version: int,
     outcome: str = "",
+    confirmed: Iterable[str] = (),
 ) -> Case:
     """Move the case to ``to_status``, recording who, when and why.
 
@@ -287,6 +318,14 @@ def case_transition(
     conflict); the lifecycle allows the move (``TransitionRefused``); a
     coordinator's move is made by the coordinator (403); a reason is given
     and a closure names its outcome (``TransitionRefused``).
+
+    Closure: neither a proposal nor its approval while a transfer of the case
+    is pending (``ClosureBlocked``); a proposal confirms each group of open
+    items that is not empty (``confirmed`` names the groups;
+    ``ConfirmationsMissing``), recorded as a ``ClosureProposal`` with the
+    counts; the approval is by another coordinator than the proposer, unless
+    the partnership allows its single coordinator to approve their own
+    (403 with ``SELF_APPROVAL_REFUSED``; a self-approval is flagged).
     """
     case = get_case_or_404(actor, case_id, Action.WRITE)
     if not may_move(actor, case):
@@ -302,11 +341,39 @@ def case_transition(
         )
     if rule.coordinator_only and not coordinates(actor, case.partnership_id):
         raise WriteForbidden
+    if to_status in CLOSURE_TARGETS and pending_transfer(case):
+        raise ClosureBlocked(
+            _(
+                "A transfer of this case to another partnership is pending. Withdraw the "
+                "transfer before closing the case; nothing was changed."
+            ),
+            code="transfer_pending",
+        )
+    proposal: ClosureProposal | None = None
+    self_approval = False
+    if case.status == CaseStatus.CLOSING:
+        proposal = pending_proposal(case)
+    if case.status == CaseStatus.CLOSING and to_status == CaseStatus.CLOSED:
+        proposer_id = closure_proposer_id(case, proposal)
+        if not may_approve_closure(actor, case, proposer_id=proposer_id):
+            raise WriteForbidden(SELF_APPROVAL_REFUSED)
+        self_approval = proposer_id == actor.pk
     reason = (reason or "").strip()
     if not reason:
         raise TransitionRefused(_("Say why the status changes."), code="reason_required")
     if len(reason) > 5000:
         raise TransitionRefused(_("Keep the reason under 5000 characters."), code="reason_too_long")
+    groups: list[OpenGroup] = []
+    if to_status == CaseStatus.CLOSING:
+        groups = [g for g in open_items(actor=actor, case=case) if g.count]
+        confirmed_keys = set(confirmed)
+        missing = [g for g in groups if g.key not in confirmed_keys]
+        if missing:
+            raise ConfirmationsMissing(
+                _("Confirm each group of items still open before proposing closure: %(groups)s.")
+                % {"groups": ", ".join(f"{g.heading} ({g.count_label})" for g in missing)},
+                missing=missing,
+            )
     fields: dict[str, object] = {"status": to_status, "updated_at": timezone.now()}
     if rule.needs_outcome:
         if outcome not in {value for value, _label in outcomes_for(rule)}:
@@ -325,20 +392,41 @@ def case_transition(
         case=case, from_status=source, to_status=to_status, reason=reason, actor=actor
     )
     case_grants_touch(case)
+    detail: dict[str, object] = {
+        "fields": sorted(fields),
+        "from": source,
+        "to": to_status,
+        "outcome": fields.get("outcome", ""),
+        "transition": move.pk,
+        "version": case.version,
+    }
+    if to_status == CaseStatus.CLOSING:
+        new_proposal = ClosureProposal(
+            case=case, transition=move, proposed_by=actor, confirmed=confirmed_counts(groups)
+        )
+        new_proposal.full_clean(exclude=["case", "transition", "proposed_by"])
+        new_proposal.save()
+        detail["closure"] = {"proposal": new_proposal.pk, "confirmed": new_proposal.confirmed}
+    elif proposal is not None:
+        approved = to_status == CaseStatus.CLOSED
+        decision = ClosureDecision.APPROVED if approved else ClosureDecision.KEPT_OPEN
+        ClosureProposal.objects.filter(pk=proposal.pk).update(
+            decision=decision,
+            decided_by=actor,
+            decided_at=timezone.now(),
+            self_approved=self_approval,
+        )
+        detail["closure"] = {"proposal": proposal.pk, "decision": decision}
+    if self_approval:
+        # Four eyes waived by the partnership's setting: audited as such.
+        detail["self_approval"] = True
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,
         case=case,
         obj=case,
         category=TRANSITION_CATEGORY,
-        detail={
-            "fields": sorted(fields),
-            "from": source,
-            "to": to_status,
-            "outcome": fields.get("outcome", ""),
-            "transition": move.pk,
-            "version": case.version,
-        },
+        detail=detail,
     )
     if rule.needs_outcome:
         _schedule_follow_up(case, actor)

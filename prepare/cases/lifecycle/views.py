@@ -30,8 +30,9 @@ from prepare.cases.lifecycle.forms import (
     TransitionForm,
     TriageForm,
 )
+from prepare.cases.lifecycle.open_items import open_items
 from prepare.cases.lifecycle.rules import transition_for
-from prepare.cases.models import Case, KeyDate, KeyDateKind
+from prepare.cases.models import Case, CaseStatus, KeyDate, KeyDateKind
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.web import INVALID, case_errors, is_htmx_partial, page_number, request_actor
 
@@ -228,7 +229,9 @@ def lifecycle_context(
             form = bound
         else:
             form = TransitionForm(
-                move=move, initial={"to_status": move.target, "version": case.version}
+                move=move,
+                groups=lifecycle.open_groups or () if move.target == CaseStatus.CLOSING else (),
+                initial={"to_status": move.target, "version": case.version},
             )
         moves.append((move, form))
     can_triage = lifecycle.can_move and case.status in lifecycle_rules.TRIAGE_STATUSES
@@ -285,7 +288,12 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
     coordinator = coordinates(actor, case.partnership_id)
     if move is not None and move.coordinator_only and not coordinator:
         raise WriteForbidden
-    form = TransitionForm(request.POST, move=move) if move is not None else parsed
+    groups = (
+        open_items(actor=actor, case=case)
+        if move is not None and move.target == CaseStatus.CLOSING
+        else []
+    )
+    form = TransitionForm(request.POST, move=move, groups=groups) if move is not None else parsed
     if not form.is_valid():
         if move is None:
             problem = _("A case that is “%(source)s” cannot become “%(target)s”.") % {
@@ -307,6 +315,7 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             version=version,
             outcome=form.cleaned_data.get("outcome") or "",
+            confirmed=form.confirmed_keys() if move is not None else (),
         )
     except StaleVersion as exc:
         # Keep the reason typed; base the form on the current version.
@@ -314,7 +323,7 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
         data = request.POST.copy()
         data["version"] = str(current.version)
         current_move = transition_for(current.status, posted_target)
-        kept = TransitionForm(data, move=current_move) if current_move else None
+        kept = TransitionForm(data, move=current_move, groups=groups) if current_move else None
         return _lifecycle_page(
             request,
             actor,
@@ -325,16 +334,24 @@ def transition_view(request: HttpRequest, pk: int) -> HttpResponse:
             view="lifecycle_conflict",
         )
     except lifecycle_services.TransitionRefused as exc:
+        # A pending transfer blocks closure (409: the case's state conflicts);
+        # a group of open items that appeared meanwhile must be confirmed too.
+        blocked = isinstance(exc, lifecycle_services.ClosureBlocked)
         return _lifecycle_page(
             request,
             actor,
             pk,
             bound=form if move is not None else None,
-            status=INVALID,
+            status=409 if blocked else INVALID,
             problem=" ".join(exc.messages),
-            view="lifecycle_invalid",
+            view="lifecycle_conflict" if blocked else "lifecycle_invalid",
         )
-    messages.success(request, _("The status of the case is changed."))
+    if move is not None and move.target == CaseStatus.CLOSING:
+        messages.success(
+            request, _("Closure is proposed. Another coordinator of the partnership approves it.")
+        )
+    else:
+        messages.success(request, _("The status of the case is changed."))
     return _after_write(request, reverse("cases:case", args=[pk]) + "#lifecycle")
 
 

@@ -1,4 +1,4 @@
-"""Every case record is held by a partnership (decision 00XX); transfers name the
+"""Every case record is held by a partnership (decision 0012); transfers name the
 categories they hand over.
 
 Existing records are held by their case's current partnership: before this

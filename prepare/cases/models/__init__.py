@@ -4,6 +4,7 @@ from prepare.cases.models.core import (
     ENDED_STATUSES,
     Case,
     CaseNote,
+    CaseNoteVersion,
     CaseOutcome,
     CaseQuerySet,
     CaseStatus,
@@ -15,6 +16,8 @@ from prepare.cases.models.core import (
 )
 from prepare.cases.models.lifecycle import (
     CaseTransition,
+    ClosureDecision,
+    ClosureProposal,
     KeyDate,
     KeyDateKind,
     Referral,
@@ -30,6 +33,7 @@ __all__ = [
     "ENDED_STATUSES",
     "Case",
     "CaseNote",
+    "CaseNoteVersion",
     "CaseOutcome",
     "CaseQuerySet",
     "CaseRecord",
@@ -37,6 +41,8 @@ __all__ = [
     "CaseStatus",
     "CaseTeamMember",
     "CaseTransition",
+    "ClosureDecision",
+    "ClosureProposal",
     "DataSubjectCategory",
     "ErasureRequest",
     "ErasureStatus",

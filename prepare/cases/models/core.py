@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Action, Category
 from prepare.accounts.models import Organisation
-from prepare.cases.models.records import VersionedCaseRecord
+from prepare.cases.models.records import CaseRecord, VersionedCaseRecord
 from prepare.partnerships.models import Partnership
 
 if TYPE_CHECKING:
@@ -185,9 +185,20 @@ class NoteKind(models.TextChoices):
 
 
 class CaseNote(VersionedCaseRecord):
+    """A statement on a case. Edited only by its author's organisation; others
+    answer with a reply (a note of their own, ``reply_to`` the one it answers)."""
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
     kind = models.CharField(_("fact or assessment"), max_length=16, choices=NoteKind.choices)
     text = models.TextField(_("note"), max_length=10_000)
+    reply_to = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("in reply to"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -203,3 +214,40 @@ class CaseNote(VersionedCaseRecord):
 
     def __str__(self) -> str:
         return f"{self.case} / {self.get_category_display()}"
+
+
+class CaseNoteVersion(CaseRecord):
+    """An earlier version of a note (rectification history): what it said before
+    an edit, who had written that version and when, and who replaced it when.
+
+    ``category`` is the category the version had; it is read only by who may
+    read that category (and the note), through ``visible_to`` like any record.
+    """
+
+    note = models.ForeignKey(CaseNote, on_delete=models.CASCADE, related_name="versions")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=NoteKind.choices)
+    text = models.TextField(max_length=10_000)
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    written_at = models.DateTimeField()
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["note", "version"]
+        verbose_name = _("earlier version of a note")
+        verbose_name_plural = _("earlier versions of notes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=Category.values), name="note_version_category_valid"
+            ),
+            models.UniqueConstraint(fields=["note", "version"], name="note_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.note_id} v{self.version}"

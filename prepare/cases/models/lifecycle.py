@@ -161,3 +161,54 @@ class KeyDate(CaseRecord):
 
     def __str__(self) -> str:
         return f"{self.case}: {self.get_kind_display()} {self.date}"
+
+
+class ClosureDecision(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    KEPT_OPEN = "kept_open", _("Kept open")
+
+
+class ClosureProposal(CaseRecord):
+    """A proposal to close a case: who proposed it, what they confirmed was still
+    open (counts per group, no content), and who decided (category: meetings)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="closure_proposals")
+    category = models.CharField(
+        max_length=16, choices=Category.choices, default=Category.MEETINGS, editable=False
+    )
+    transition = models.OneToOneField(
+        CaseTransition, on_delete=models.CASCADE, related_name="closure_proposal"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Group key -> the number of open items the proposer confirmed, e.g.
+    # {"checklist": 3, "signals": 1}. Counts only: the items stay where they are.
+    confirmed = models.JSONField(default=dict, blank=True)
+    decision = models.CharField(
+        max_length=12, choices=ClosureDecision.choices, default=ClosureDecision.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    self_approved = models.BooleanField(default=False)
+
+    class Meta(CaseRecord.Meta):
+        ordering = ["-proposed_at", "-pk"]
+        verbose_name = _("closure proposal")
+        verbose_name_plural = _("closure proposals")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category=Category.MEETINGS), name="closure_proposal_is_meetings"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=ClosureDecision.values),
+                name="closure_proposal_decision_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: closure proposed by {self.proposed_by_id}"

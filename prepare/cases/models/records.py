@@ -55,7 +55,7 @@ class CaseRecord(models.Model):
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     # The partnership that holds the record: the case's partnership when it was
     # written, and the receiving one once a transfer hands its category over.
-    # The policy reads a record only through its holder (decision 00XX), so a
+    # The policy reads a record only through its holder (decision 0012), so a
     # category the sender kept stays with the sender after the case moved.
     partnership = models.ForeignKey(
         "partnerships.Partnership",

@@ -29,8 +29,8 @@ from prepare.access.policy import (
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.rules import transfer_refusal
 from prepare.cases.models import (
-    ENDED_STATUSES,
     Case,
     CaseTeamMember,
     Person,
@@ -411,7 +411,7 @@ def case_transfers(*, actor: User, case: Case) -> TransferSection:
         .order_by("-proposed_at", "-pk")[:LIST_LIMIT]
     )
     open_transfer = next((t for t in transfers if t.status == TransferStatus.PROPOSED), None)
-    ended = case.status in ENDED_STATUSES or case.anonymised_at is not None
+    ended = transfer_refusal(case) is not None
     return TransferSection(
         case=case,
         transfers=transfers,

@@ -29,8 +29,8 @@ from prepare.access.policy import (
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle.rules import transfer_refusal
 from prepare.cases.models import (
-    ENDED_STATUSES,
     Case,
     CaseTeamMember,
     Transfer,
@@ -116,8 +116,9 @@ def transfer_propose(
     case = (
         Case.objects.select_for_update(of=("self",)).select_related("partnership").get(pk=case.pk)
     )
-    if case.status in ENDED_STATUSES or case.anonymised_at is not None:
-        raise TransferRefused(_("A closed case is not transferred."), code="case_closed")
+    refusal = transfer_refusal(case)
+    if refusal:
+        raise TransferRefused(refusal, code="case_closed")
     target_pk = parse_pk(to_partnership_id)
     target = (
         Partnership.objects.exclude(pk=case.partnership_id).filter(pk=target_pk).first()
@@ -283,6 +284,9 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
     )
     if case.partnership_id != transfer.from_partnership_id:
         raise TransferDecided
+    refusal = transfer_refusal(case)  # closure started after the proposal
+    if refusal:
+        raise TransferRefused(refusal, code="case_closed")
     sending = _agreement_in_force(transfer.from_partnership_id)
     receiving = _agreement_in_force(transfer.to_partnership_id)
     now = timezone.now()

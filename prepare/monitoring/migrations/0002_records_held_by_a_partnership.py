@@ -1,4 +1,4 @@
-"""Every case record is held by a partnership (decision 00XX): existing records
+"""Every case record is held by a partnership (decision 0012): existing records
 by their case's current partnership, who reads them today."""
 
 import django.db.models.deletion

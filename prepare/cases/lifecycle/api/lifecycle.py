@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from typing import Any
 
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -67,10 +70,24 @@ R422 = OpenApiResponse(
 )
 
 
+R409_CLOSURE = OpenApiResponse(
+    ErrorSerializer,
+    description="The version sent is not the current one (someone changed the case "
+    "meanwhile), or, code transfer_pending, a transfer of the case is pending and must "
+    "be withdrawn before closure. Nothing was changed.",
+)
+
+
 class TransitionNotAllowed(exceptions.APIException):
     status_code = 422
     default_detail = _("This status change is not allowed.")
     default_code = "transition_not_allowed"
+
+
+class ClosureConflict(exceptions.APIException):
+    status_code = 409
+    default_detail = _("A transfer of this case is pending: withdraw it before closing the case.")
+    default_code = "transfer_pending"
 
 
 def _refused(exc: lifecycle_services.TransitionRefused) -> TransitionNotAllowed:
@@ -214,6 +231,36 @@ class AllowedMoveSerializer(serializers.Serializer):
     )
 
 
+class OpenItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    category = serializers.ChoiceField(choices=Category.choices)
+    when = serializers.DateField(allow_null=True, help_text=_("The date it is due or raised."))
+
+
+class OpenGroupSerializer(serializers.Serializer):
+    group = serializers.CharField(
+        help_text=_(
+            "The group's key, to name in confirm when proposing closure: key_dates, "
+            "checklist, signals (more groups may be added)."
+        )
+    )
+    heading = serializers.CharField()
+    count = serializers.IntegerField(help_text=_("Counted up to 50; see capped."))
+    capped = serializers.BooleanField(help_text=_("More than count are open."))
+    items = OpenItemSerializer(many=True, help_text=_("The first ten."))
+
+
+class ClosureProposalSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    proposed_by = serializers.IntegerField(source="proposed_by_id")
+    proposed_at = serializers.DateTimeField()
+    confirmed = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text=_("Per group, the number of open items the proposer confirmed."),
+    )
+
+
 class LifecycleSerializer(serializers.Serializer):
     case = serializers.IntegerField()
     status = CaseStatusField()
@@ -224,6 +271,22 @@ class LifecycleSerializer(serializers.Serializer):
     transitions = TransitionSerializer(
         many=True, help_text=_("Empty unless the meetings category is granted to you.")
     )
+    open_items = OpenGroupSerializer(
+        many=True,
+        allow_null=True,
+        help_text=_(
+            "Where you may propose closure: what is still open on the case, by group, "
+            "as you may see it (null otherwise). Each group with a count must be named "
+            "in confirm to propose closure."
+        ),
+    )
+    transfer_pending = serializers.BooleanField(
+        help_text=_("A transfer of the case is pending: closure waits until it is withdrawn.")
+    )
+    closure_proposal = ClosureProposalSerializer(
+        allow_null=True,
+        help_text=_("The pending closure proposal of a closing case (with meetings granted)."),
+    )
 
 
 class TransitionCreateSerializer(StrictSerializer):
@@ -232,6 +295,16 @@ class TransitionCreateSerializer(StrictSerializer):
     outcome = CaseOutcomeField(
         required=False,
         help_text=_("Required to close a case."),
+    )
+    confirm = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=20,
+        help_text=_(
+            "To propose closure: the groups of open items (open_items[].group) that you "
+            "confirm will stay open or are no longer needed. Every group with a count "
+            "must be named, else the answer is 422."
+        ),
     )
     version = _version_field()
 
@@ -287,6 +360,13 @@ class KeyDatesPutSerializer(StrictSerializer):
         if len(kinds) != len(set(kinds)):
             raise serializers.ValidationError(_("Each kind of date at most once."))
         return value
+
+
+def _local_day(when: datetime.date | datetime.datetime | None, zone: str) -> datetime.date | None:
+    """A moment as the day it was in the partnership's time zone; a date as it is."""
+    if isinstance(when, datetime.datetime):
+        return timezone.localtime(when, zoneinfo.ZoneInfo(zone)).date()
+    return when
 
 
 def _key_date_row(key_date: KeyDate) -> dict[str, Any]:
@@ -436,6 +516,28 @@ class TransitionViewSet(ApiViewSet):
                 for m in lifecycle.moves
             ],
             "transitions": [_transition_row(t) for t in lifecycle.history],
+            "open_items": None
+            if lifecycle.open_groups is None
+            else [
+                {
+                    "group": g.key,
+                    "heading": g.heading,
+                    "count": g.count,
+                    "capped": g.capped,
+                    "items": [
+                        {
+                            "id": i.pk,
+                            "label": i.label,
+                            "category": i.category,
+                            "when": _local_day(i.when, case.partnership.timezone),
+                        }
+                        for i in g.items
+                    ],
+                }
+                for g in lifecycle.open_groups
+            ],
+            "transfer_pending": lifecycle.transfer_pending,
+            "closure_proposal": lifecycle.proposal,
         }
         return Response(LifecycleSerializer(data).data, headers=etag_header(case.version))
 
@@ -445,11 +547,22 @@ class TransitionViewSet(ApiViewSet):
         description="Moves the case if the lifecycle allows it from its status, with a "
         "reason (and an outcome to close it). The coordinator's moves (triage, approving "
         "a closure, follow-up, archive) are theirs only. Optimistic locking on the case: "
-        "send its version (If-Match or version). Recorded and audited.",
+        "send its version (If-Match or version). Recorded and audited.\n\n"
+        "Closure: refused with 409 (code transfer_pending) while a transfer of the case "
+        "is pending; a proposal (to_status closing) names in confirm every group of "
+        "open_items with a count (else 422, code confirmation_required); the approval "
+        "(closing to closed) is by another coordinator than the proposer (else 403), "
+        "unless the partnership allows its single coordinator to approve their own.",
         parameters=[CASE_ID, CASE_IF_MATCH, ETAG],
         request=TransitionCreateSerializer,
         responses=answers(
-            {201: TransitionResultSerializer, 422: R422}, 400, 401, 403, 404, 409, 412, 428
+            {201: TransitionResultSerializer, 409: R409_CLOSURE, 422: R422},
+            400,
+            401,
+            403,
+            404,
+            412,
+            428,
         ),
     )
     def create(self, request: Request, case_id: int) -> Response:
@@ -468,7 +581,10 @@ class TransitionViewSet(ApiViewSet):
                     reason=data["reason"],
                     version=version,
                     outcome=data.get("outcome", ""),
+                    confirmed=data.get("confirm", []),
                 )
+        except lifecycle_services.ClosureBlocked as exc:
+            raise ClosureConflict(detail=" ".join(exc.messages), code=exc.code) from exc
         except lifecycle_services.TransitionRefused as exc:
             raise _refused(exc) from exc
         move = CaseTransition.objects.filter(case_id=case.pk).order_by("-at", "-pk").first()
