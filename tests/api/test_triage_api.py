@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prepare.access.grants import case_grants_rebuild
-from prepare.audit.models import Event
+from prepare.audit.models import Event, EventAction
 from prepare.cases.lifecycle.services import triage_decide
 from prepare.cases.models import (
     Case,
@@ -436,7 +436,11 @@ def test_only_the_coordinator_of_the_partnership_triages(cast, actor, status):
     if status == 403:
         assert "coordinator" in decided.json()["detail"]
     assert state(case) == before
-    assert not Event.objects.filter(case_id=case.pk).exists()
+    # Nothing but the records of the refusals (issue 9: a refused request leaves a trace).
+    assert not Event.objects.filter(case_id=case.pk).exclude(action=EventAction.DENIED).exists()
+    if status == 404:
+        refused = Event.objects.filter(case_id=case.pk, action=EventAction.DENIED)
+        assert sorted(refused.values_list("detail__method", flat=True)) == ["GET", "POST"]
     assert case.reference not in read.content.decode() + decided.content.decode()
 
 
