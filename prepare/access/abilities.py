@@ -130,3 +130,11 @@ def may_acknowledge(user: Any, *, signal: Signal, alerted: bool) -> bool:
     return alerted or grants_for(user).may(
         signal.case.partnership_id, signal.category, Action.WRITE
     )
+
+
+def may_change_document(user: Any, *, organisation_id: int, partnership_id: int) -> bool:
+    """A document is replaced or deleted by the organisation that attached it, or
+    by the coordinator of the case's partnership; others attach their own. (The
+    category's write grant is checked by fetching it for writing.) No query."""
+    g = grants_for(user)
+    return g.organisation_id == organisation_id or g.coordinates(partnership_id)
