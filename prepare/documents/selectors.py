@@ -186,6 +186,8 @@ def document_download(
     document: Document = record_for(actor, Document, document_id, Action.READ, case_id=case_id)
     try:
         stream = documents_storage().open(document.storage_name, "rb")
+        if stream.seekable():  # some storages hand out the same object each time
+            stream.seek(0)
     except (FileNotFoundError, OSError) as exc:
         raise NotVisible from exc
     audit_record(
