@@ -99,6 +99,7 @@ class Access:
     break_glass: bool  # may open emergency access to it
     granted_read: frozenset[str]  # what the agreement grants, case team aside
     granted_write: frozenset[str]
+    organisation: str | None = None  # the actor's organisation, as the cast names it
 
     @property
     def glass_read(self) -> frozenset[str]:
@@ -177,4 +178,5 @@ def access(cast: Cast, user: User, case: Case) -> Access:
         break_glass=bool(granted_read),
         granted_read=granted_read,
         granted_write=granted_write,
+        organisation=org,
     )

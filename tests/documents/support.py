@@ -9,7 +9,7 @@ from django.core.files.storage import storages
 from PIL import Image
 
 from prepare.documents.models import Document
-from tests.cast import document_sentinel  # noqa: F401  (re-exported)
+from tests.cast import document_sentinel
 
 MISSING = 987_654
 
@@ -99,3 +99,111 @@ def document_ids(case: Any) -> dict[str, int]:
         .first()
     )
     return {"document_pk": pk or MISSING, "document_id": pk or MISSING}
+
+
+# --- The route matrix's rows for the document pages (tests/test_route_matrix.py) -----------
+
+MATRIX_TITLE = "MATRIX-NEW-DOCUMENT"
+MATRIX_FILE = b"MATRIX-NEW-FILE"
+WRITE_EVENTS = {
+    "documents:case_documents": "create",
+    "documents:replace": "update",
+    "documents:delete": "delete",
+}
+# K's documents were all attached by the municipality (tests/cast.py).
+ATTACHED_BY = "municipality"
+
+
+def _document_of(case: Any, category: str) -> Document:
+    return Document.objects.get(case=case, category=category)
+
+
+def matrix_request(cast: Any, probe: Any, pk: int) -> tuple[str, dict[str, Any]]:
+    """The URL and form data of a probe of a documents route."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    route, variant = probe.route, probe.variant
+    if route in ("documents:case_documents", "documents:case_summary"):
+        data: dict[str, Any] = {}
+        if route == "documents:case_documents" and probe.method == "POST":
+            data = {
+                "category": probe.category or "",
+                "title": "" if variant == "invalid" else MATRIX_TITLE,
+                "description": "",
+                "record": "",
+                "file": SimpleUploadedFile("new.txt", MATRIX_FILE),
+            }
+        return reverse(route, args=[pk]), data
+    document = _document_of(cast.case, probe.category or "justice")
+    url = reverse(route, args=[pk, document.pk])
+    if route == "documents:download":
+        return url, {}
+    data = {"version": "7" if variant == "stale" else "1"}
+    if variant == "no_version":
+        del data["version"]
+    if route == "documents:replace" and variant != "invalid":
+        data["file"] = SimpleUploadedFile("new.txt", MATRIX_FILE)
+    return url, data
+
+
+def matrix_allowed(probe: Any, a: Any) -> bool | int:
+    """Whether the actor may make the probe's change (or the status to answer at
+    once), from the oracle's access to K: a document is read with its category;
+    it is replaced or deleted by the organisation that attached it or by the
+    partnership's coordinator, with its category's write grant."""
+    category = probe.category
+    match probe.route:
+        case "documents:case_documents" | "documents:case_summary" if probe.method == "GET":
+            return 200
+        case "documents:case_documents":
+            return category in a.write
+        case "documents:download":
+            return 200 if category in a.read else 404
+        case "documents:replace" | "documents:delete":
+            if category not in a.read:
+                return 404
+            return category in a.write and (a.organisation == ATTACHED_BY or a.access_log)
+    raise AssertionError(f"no expectation for {probe}")
+
+
+def matrix_effect(cast: Any, probe: Any, user_pk: int) -> None:
+    """The change an accepted document write must have made."""
+    match probe.route:
+        case "documents:case_documents":
+            made = Document.objects.filter(case=cast.case, title=MATRIX_TITLE)
+            assert list(made.values_list("category", "created_by_id")) == [
+                (probe.category, user_pk)
+            ]
+            assert made.get().storage_name in stored_names()
+        case "documents:replace":
+            document = _document_of(cast.case, probe.category)
+            assert (document.version, document.updated_by_id) == (2, user_pk)
+            assert document.sha256 == __import__("hashlib").sha256(MATRIX_FILE).hexdigest()
+        case "documents:delete":
+            assert not Document.objects.filter(case=cast.case, category=probe.category).exists()
+        case _:
+            raise AssertionError(f"{probe} is not a write")
+
+
+def matrix_shows(cast: Any, probe: Any, read: frozenset[str], body: str) -> None:
+    """A documents page that may show data does show it."""
+    from tests.cast import ALL, sentinel
+
+    match probe.route:
+        case "documents:case_documents" | "documents:case_summary" if probe.variant == "K":
+            assert [c for c in ALL if (sentinel(c) in body) != (c in read)] == []
+        case "documents:download":
+            assert body == document_sentinel(probe.category)
+
+
+def documents_state() -> dict[str, Any]:
+    """Every document row and stored file a write could touch."""
+    return {
+        "rows": sorted(
+            Document.objects.values_list(
+                "pk", "case_id", "category", "title", "version", "storage_name", "sha256"
+            )
+        ),
+        "files": sorted(stored_names()),
+    }
