@@ -543,11 +543,11 @@ WRITES.update(
             "case_manager",
             "POST",
             data={
-                "category": "justice",
-                "title": "WRITE-X",
-                "description": "",
-                "record": "",
-                "file": Upload("x.txt", b"WRITE-X"),
+                "document-category": "justice",
+                "document-title": "WRITE-X",
+                "document-description": "",
+                "document-record": "",
+                "document-file": Upload("x.txt", b"WRITE-X"),
             },
         ),
         "documents:replace": Request(

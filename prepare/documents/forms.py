@@ -12,6 +12,9 @@ from prepare.documents.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from prepare.documents.selectors import RecordChoice
 from prepare.monitoring.forms import LimitedCategoryForm, category_choices
 
+# The case page holds other forms with a category and a title.
+PREFIX = "document"
+
 FILE_HELP = _(
     "A PDF document, a PNG or JPEG image, or a plain-text file, of at most %(mb)s MB. "
     "Information hidden in the file (author, camera, location) is removed."
@@ -53,6 +56,7 @@ class DocumentForm(LimitedCategoryForm):
         max_mb: int = 20,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("prefix", PREFIX)
         super().__init__(*args, categories=categories, **kwargs)
         record = self.fields["record"]
         assert isinstance(record, forms.ChoiceField)

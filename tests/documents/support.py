@@ -128,11 +128,11 @@ def matrix_request(cast: Any, probe: Any, pk: int) -> tuple[str, dict[str, Any]]
         data: dict[str, Any] = {}
         if route == "documents:case_documents" and probe.method == "POST":
             data = {
-                "category": probe.category or "",
-                "title": "" if variant == "invalid" else MATRIX_TITLE,
-                "description": "",
-                "record": "",
-                "file": SimpleUploadedFile("new.txt", MATRIX_FILE),
+                "document-category": probe.category or "",
+                "document-title": "" if variant == "invalid" else MATRIX_TITLE,
+                "document-description": "",
+                "document-record": "",
+                "document-file": SimpleUploadedFile("new.txt", MATRIX_FILE),
             }
         return reverse(route, args=[pk]), data
     document = _document_of(cast.case, probe.category or "justice")

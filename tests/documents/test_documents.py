@@ -46,12 +46,14 @@ def _upload(
     return client.post(
         reverse("documents:case_documents", args=[case.pk]),
         {
-            "category": category,
-            "title": title,
-            "description": "",
-            "record": "",
-            **extra,
-            "file": SimpleUploadedFile(name, content, content_type="application/octet-stream"),
+            "document-category": category,
+            "document-title": title,
+            "document-description": "",
+            "document-record": "",
+            **{f"document-{k}": v for k, v in extra.items()},
+            "document-file": SimpleUploadedFile(
+                name, content, content_type="application/octet-stream"
+            ),
         },
     )
 
