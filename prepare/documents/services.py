@@ -9,6 +9,7 @@ The events name ids, types, sizes and SHA-256 digests, never titles or content.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import re
@@ -41,6 +42,9 @@ from prepare.locking import StaleVersion, save_versioned
 from prepare.monitoring.models import Contact, LicenceCondition, Signal
 
 log = logging.getLogger(__name__)
+
+# A stored file this old that no document names is left over (``document_files_sweep``).
+SWEEP_AGE = datetime.timedelta(hours=6)
 
 # The records a document may be about, by the name the forms and the API use.
 RECORD_MODELS: dict[str, Any] = {
@@ -314,3 +318,33 @@ def case_files_forget(*, case_id: int) -> list[str]:
     )
     _delete_files_on_commit(names)
     return names
+
+
+def document_files_sweep(*, older_than: datetime.timedelta = SWEEP_AGE) -> int:
+    """Delete stored files that no document names any more: those of a write
+    whose transaction rolled back after the file was stored, or whose deletion
+    after a commit failed. Walks the storage one case folder at a time (one
+    indexed query each); a file younger than ``older_than`` may belong to a
+    write still in progress and is left. Returns how many were deleted."""
+    storage = documents_storage()
+    cutoff = timezone.now() - older_than
+    try:
+        folders, _files = storage.listdir("")
+    except FileNotFoundError:
+        return 0
+    deleted = 0
+    for folder in sorted(folders):
+        case_id = folder[1:]
+        if not (folder.startswith("c") and case_id.isdecimal()):
+            continue
+        _dirs, names = storage.listdir(folder)
+        known = set(
+            Document.objects.filter(case_id=int(case_id)).values_list("storage_name", flat=True)
+        )
+        for name in sorted(names):
+            path = f"{folder}/{name}"
+            if path in known or storage.get_modified_time(path) > cutoff:
+                continue
+            storage.delete(path)
+            deleted += 1
+    return deleted
