@@ -154,7 +154,10 @@ def file_response(download: selectors.DownloadFile) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store, private"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; sandbox; frame-ancestors 'none'; "
+        f"report-uri {reverse('accounts:csp_report')}"
+    )
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 

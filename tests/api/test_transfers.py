@@ -112,8 +112,9 @@ def test_the_receiver_gets_the_package_and_nothing_more(cast, api):
     assert body["direction"] == "in" and body["may_decide"] is True
     assert body["handover_summary"] == SUMMARY
     assert body["person"]["family_name"] == "Identitas"
+    # The cast holds a note and a document per category.
     assert body["categories"] == [
-        {"category": c, "records": 1} for c in Category.values if c in RECEIVER
+        {"category": c, "records": 2} for c in Category.values if c in RECEIVER
     ]
     assert_no_leak(response.content.decode(), frozenset({"identity"}))
     event = Event.objects.filter(actor_id=cast.outsider.pk).latest("seq")
@@ -134,7 +135,7 @@ def test_no_summary_or_identity_without_their_categories(cast, api):
     body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
 
     assert (body["handover_summary"], body["person"]) == (None, None)
-    assert body["categories"] == [{"category": "justice", "records": 1}]
+    assert body["categories"] == [{"category": "justice", "records": 2}]
     assert SUMMARY not in json.dumps(body)
 
 
