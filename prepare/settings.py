@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.utils.translation import gettext_lazy as _
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "prepare.plans",
     "prepare.monitoring",
     "prepare.notifications",
+    "prepare.documents",
     "prepare.demo",
 ]
 
@@ -275,7 +277,7 @@ _COLLECTED = (
     env.bool("PREPARE_COLLECTED_STATIC", default=False)
     or (STATIC_ROOT / "staticfiles.json").exists()
 )
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -284,6 +286,48 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Documents ------------------------------------------------------------------
+# Files attached to cases, in the storage named "documents": a folder of the data
+# directory by default (PREPARE_DOCUMENTS_DIR), outside anything a web server
+# serves, readable by the application's user only. They leave only through the
+# policy's download view, never from a URL of the storage. At scale,
+# PREPARE_DOCUMENTS_STORAGE=s3 keeps them in an S3-compatible bucket (install
+# the extra `prepare[s3]`; see docs/deployment.md).
+DOCUMENTS_DIR = Path(env.str("PREPARE_DOCUMENTS_DIR", default=str(VAR_DIR / "documents")))
+if env.str("PREPARE_DOCUMENTS_STORAGE", default="filesystem") == "s3":
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("PREPARE_DOCUMENTS_BUCKET"),
+            "endpoint_url": env.str("PREPARE_DOCUMENTS_ENDPOINT", default="") or None,
+            "region_name": env.str("PREPARE_DOCUMENTS_REGION", default="") or None,
+            "location": env.str("PREPARE_DOCUMENTS_PREFIX", default="documents"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
+else:
+    STORAGES["documents"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(DOCUMENTS_DIR),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+# The largest file that may be attached (bytes). An upload past it is refused
+# while it arrives (prepare.documents.uploads): it is never held in memory.
+DOCUMENT_MAX_BYTES = env.int("PREPARE_DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "prepare.documents.uploads.SizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {

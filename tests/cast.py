@@ -4,11 +4,13 @@ One partnership, Rotterdam-like: the municipality coordinates; probation,
 police and an exit NGO are members; an outsider belongs to another
 partnership. One case, K, whose team is probation (whole organisation), one
 named police officer and the NGO. Every category of K holds a note whose
-text is ``sentinel(category)``, so that leak tests can search responses.
+text is ``sentinel(category)`` and a document whose title and file hold it too
+(``document_sentinel``), so that leak tests can search responses.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from django.contrib.auth import SESSION_KEY
@@ -21,6 +23,7 @@ from prepare.access.categories import Action, Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.accounts.models import Organisation, OrganisationType, Role, User
 from prepare.cases.models import Case, CaseNote, CaseStatus, CaseTeamMember, NoteKind
+from prepare.documents.models import Document
 from prepare.partnerships.models import Partnership, SharingAgreement
 from tests.factories import (
     AgreementFactory,
@@ -71,6 +74,8 @@ class Cast:
     case: Case
     other_case: Case
     notes: dict[str, CaseNote]
+    # One document per category on K (a text file), titled with the sentinel.
+    documents: dict[str, Document]
     coordinator: User
     case_manager: User
     police_on_team: User
@@ -155,6 +160,7 @@ def build_cast() -> Cast:
         )
         for category in ALL
     }
+    documents = {category: _document(case, category, municipality, coordinator) for category in ALL}
     other_case = Case.objects.create(
         person=PersonFactory(),
         partnership=other,
@@ -181,6 +187,7 @@ def build_cast() -> Cast:
         case=case,
         other_case=other_case,
         notes=notes,
+        documents=documents,
         coordinator=coordinator,
         case_manager=case_manager,
         police_on_team=police_on,
@@ -190,6 +197,33 @@ def build_cast() -> Cast:
         trainer=trainer,
         outsider=outsider,
         actors=actors,
+    )
+
+
+def document_sentinel(category: str) -> str:
+    """The title of K's document in ``category``, and the text of its file."""
+    return f"{sentinel(category)}-DOCUMENT"
+
+
+def _document(case: Case, category: str, organisation: Organisation, author: User) -> Document:
+    """A text document on ``case`` whose title and file are the category's sentinel,
+    stored through the documents storage as an upload would be."""
+    from prepare.documents.content import clean_file
+    from prepare.documents.services import _store
+
+    clean = clean_file(document_sentinel(category).encode())
+    return Document.objects.create(
+        case=case,
+        category=category,
+        title=document_sentinel(category),
+        organisation=organisation,
+        storage_name=_store(case.pk, clean),
+        filename=f"{category}.txt",
+        content_type=clean.content_type,
+        size=len(clean.content),
+        sha256=hashlib.sha256(clean.content).hexdigest(),
+        created_by=author,
+        updated_by=author,
     )
 
 

@@ -31,6 +31,7 @@ from prepare.accounts.models import User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
+from tests.documents.support import document_ids
 from tests.factories import PersonFactory
 from tests.monitoring.support import monitoring_ids
 from tests.notifications.scene import notification_id_of, plant_notification
@@ -196,6 +197,20 @@ def built_once(django_db_blocker: Any) -> Iterator[Scene]:
 # --- Leaks -----------------------------------------------------------------------------
 
 
+def body_of(response: Any) -> str:
+    """What an answer shows, as text: a page or JSON, a streamed file (a download)
+    read to its end, a PDF (the case summary) as the text pypdf extracts."""
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    if raw.startswith(b"%PDF"):
+        import io
+
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(raw))
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    return raw.decode("utf-8", errors="replace")
+
+
 def leaks(
     body: str, allowed: frozenset[str] | set[str], *, reference: str | None = None
 ) -> list[str]:
@@ -256,6 +271,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "notification_id": notification_id_of(cast.case_manager),
         # K's latest legal hold if one is planted, else an id that exists nowhere.
         "hold_id": hold_id_of(k),
+        # K's justice document (the cast holds one per category).
+        **document_ids(k),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

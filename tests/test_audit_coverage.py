@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -58,6 +59,7 @@ from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
+from tests.documents import support as documents
 from tests.monitoring import support as monitoring
 from tests.partnerships.html import form_values
 from tests.plans.support import plant_checklist, set_release
@@ -114,6 +116,15 @@ class Request:
     api: bool = False  # with a personal token, as an integration would
     case_scoped: bool = True  # about the cast's case K: its event must name K
     params: tuple[tuple[str, int | str], ...] = ()  # overrides for url_for (notes: a category)
+    if_match: bool = False  # an API change that names the version it read ("1")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file in a payload, sent multipart; a fresh one for every request."""
+
+    name: str
+    content: bytes
 
 
 # Routes that show case data, and who may read each.
@@ -210,6 +221,12 @@ READS: dict[str, list[Request]] = {
     "v1_my_tasks": [Request("case_manager", api=True, case_scoped=False)],
     "v1_case_timeline": [Request("case_manager", api=True), Request("ngo_mentor", api=True)],
     "v1_case_legal_holds": [Request("coordinator", api=True), Request("ngo_mentor", api=True)],
+    # Documents: K's list, its justice document, the PDF summary (an export).
+    "documents:case_documents": [Request("case_manager"), Request("ngo_mentor", htmx=True)],
+    "documents:download": [Request("case_manager")],
+    "documents:case_summary": [Request("case_manager"), Request("ngo_mentor")],
+    "v1_case_documents": [Request("case_manager", api=True)],
+    "v1_document_download": [Request("police_on_team", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
@@ -578,6 +595,29 @@ WRITES.update(
         "v1_case_legal_hold_release": Request(
             "coordinator", "POST", api=True, data=_hold_to_release_api
         ),
+        # Documents: K's justice document was attached by the municipality.
+        "documents:case_documents": Request(
+            "case_manager",
+            "POST",
+            data={
+                "document-category": "justice",
+                "document-title": "WRITE-X",
+                "document-description": "",
+                "document-record": "",
+                "document-file": Upload("x.txt", b"WRITE-X"),
+            },
+        ),
+        "documents:replace": Request(
+            "coordinator", "POST", data={"version": "1", "file": Upload("x.txt", b"WRITE-X")}
+        ),
+        "documents:delete": Request("coordinator", "POST", data={"version": "1"}),
+        "v1_case_documents": Request(
+            "case_manager",
+            "POST",
+            api=True,
+            data={"category": "justice", "title": "WRITE-X", "file": Upload("x.txt", b"X")},
+        ),
+        "v1_document": Request("coordinator", "DELETE", api=True, if_match=True),
     }
 )
 
@@ -637,8 +677,14 @@ def _send(
         return client.get(url, headers=headers)
     if data is None:
         data = _payload(scene, req)
+    if any(isinstance(v, Upload) for v in data.values()):
+        files = {
+            k: SimpleUploadedFile(v.name, v.content) if isinstance(v, Upload) else v
+            for k, v in data.items()
+        }
+        return client.post(url, files, headers=headers)  # multipart
     if req.api:
-        if req.method == "PATCH":
+        if req.method == "PATCH" or req.if_match:
             headers["If-Match"] = '"1"'
         return client.generic(
             req.method,
@@ -778,6 +824,7 @@ def state() -> dict[str, Any]:
         ),
         "grants": sorted(CaseGrant.objects.values_list("case_id", "organisation_id", "sort_key")),
         "monitoring": monitoring.monitoring_state(),
+        "documents": documents.documents_state(),
         "lifecycle": lifecycle.lifecycle_state(),
         "notifications": sorted(Notification.objects.values_list("pk", "read_at")),
         "agreements": sorted(

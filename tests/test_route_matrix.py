@@ -62,6 +62,7 @@ from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
+from tests.documents import support as documents
 from tests.monitoring import support as monitoring
 from tests.oracle import ACTORS, AGREEMENTS, CATEGORIES, Access, edits_note
 from tests.plans.support import plant_checklist, set_release
@@ -70,6 +71,7 @@ from tests.routes_table import (
     RouteInfo,
     Scene,
     allowed_methods,
+    body_of,
     built_once,
     leaks,
     routes,
@@ -496,6 +498,58 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             ("POST", "no_version"),
         ),
     ),
+    # Documents: K holds one per category, titled and filled with the category's
+    # sentinel, attached by the municipality (``tests.documents.support``).
+    "documents:case_documents": (
+        frozenset({"GET", "POST"}),
+        (
+            Probe("documents:case_documents", "GET", "K"),
+            Probe("documents:case_documents", "GET", "K", None, True),
+            Probe("documents:case_documents", "GET", "other"),
+            Probe("documents:case_documents", "GET", "missing"),
+            *_per_category("documents:case_documents", "POST", "valid"),
+            Probe("documents:case_documents", "POST", "invalid", "risk"),
+        ),
+    ),
+    "documents:download": (
+        frozenset({"GET"}),
+        (
+            *_per_category("documents:download", "GET", "K"),
+            Probe("documents:download", "GET", "foreign", "justice"),
+            Probe("documents:download", "POST", "K", "justice"),
+        ),
+    ),
+    "documents:replace": (
+        frozenset({"POST"}),
+        (
+            Probe("documents:replace", "GET", "K", "justice"),
+            *_per_category("documents:replace", "POST", "valid"),
+            Probe("documents:replace", "POST", "foreign", "justice"),
+            Probe("documents:replace", "POST", "invalid", "justice"),
+            Probe("documents:replace", "POST", "stale", "justice"),
+            Probe("documents:replace", "POST", "no_version", "justice"),
+        ),
+    ),
+    "documents:delete": (
+        frozenset({"POST"}),
+        (
+            Probe("documents:delete", "GET", "K", "justice"),
+            *_per_category("documents:delete", "POST", "valid"),
+            Probe("documents:delete", "POST", "foreign", "justice"),
+            Probe("documents:delete", "POST", "stale", "justice"),
+            Probe("documents:delete", "POST", "no_version", "justice"),
+        ),
+    ),
+    "documents:case_summary": (
+        frozenset({"GET"}),
+        _probes(
+            "documents:case_summary",
+            ("GET", "K"),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
 }
 PROBES = [p for _, probes in TABLE.values() for p in probes]
 CELLS = len(PROBES) * len(ACTORS)
@@ -543,6 +597,7 @@ WRITE_EVENTS = {
 }
 TRANSFER_SUMMARY = "MATRIX-HANDOVER-SUMMARY"
 WRITE_EVENTS.update(monitoring.WRITE_EVENTS)
+WRITE_EVENTS.update(documents.WRITE_EVENTS)
 WRITE_EVENTS.update(lifecycle.WRITE_EVENTS)
 
 
@@ -646,6 +701,8 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
             return reverse(probe.route, args=[pk]), {"hold": str(hold.pk)}
         case route if route.startswith("monitoring:"):
             return monitoring.matrix_request(scene.cast, probe, pk)
+        case route if route.startswith("documents:"):
+            return documents.matrix_request(scene.cast, probe, pk)
         case route if route in lifecycle.ROUTES:
             return lifecycle.matrix_request(scene.cast, probe, pk)
         case _:
@@ -769,6 +826,11 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             if not isinstance(verdict, bool):
                 return verdict
             allowed = verdict
+        case route if route.startswith("documents:"):
+            verdict = documents.matrix_allowed(probe, a)
+            if not isinstance(verdict, bool):
+                return verdict
+            allowed = verdict
         case _:
             raise AssertionError(f"no expectation for {probe}")
     if not allowed:
@@ -822,11 +884,15 @@ def snapshot() -> dict[str, Any]:
         ),
         "cases": sorted(Case.objects.values_list("pk", "status", "version", "updated_at")),
         "grants": sorted(CaseGrant.objects.values_list("case_id", *GRANT_FACTS)),
-        # A refused request is recorded (action or outcome ``denied``): not a write.
-        "logged_writes": Event.objects.exclude(action__in=["view", "list", "search", "denied"])
+        # A refused request is recorded (action or outcome ``denied``), and
+        # exports (a download, the PDF summary) are reads: logged, but no change.
+        "logged_writes": Event.objects.exclude(
+            action__in=["view", "list", "search", "denied", "export"]
+        )
         .exclude(outcome="denied")
         .count(),
         "monitoring": monitoring.monitoring_state(),
+        "documents": documents.documents_state(),
         "lifecycle": lifecycle.lifecycle_state(),
         "transfers": sorted(
             Transfer.objects.values_list("pk", "case_id", "status", "to_partnership_id")
@@ -896,6 +962,8 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
             assert LegalHold.objects.filter(case=scene.case, released_by_id=user_pk).exists()
         case route if route.startswith("monitoring:"):
             monitoring.matrix_effect(scene.cast, probe, user_pk)
+        case route if route.startswith("documents:"):
+            documents.matrix_effect(scene.cast, probe, user_pk)
         case route if route in lifecycle.ROUTES:
             lifecycle.matrix_effect(scene.cast, probe, user_pk)
         case _:
@@ -951,6 +1019,8 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             assert "Moves to Elsewhere next month." in body
         case route if route.startswith("monitoring:"):
             monitoring.matrix_shows(scene.cast, probe, a.read, body)
+        case route if route.startswith("documents:"):
+            documents.matrix_shows(scene.cast, probe, a.read, body)
         case route if route in lifecycle.ROUTES:
             lifecycle.matrix_shows(scene.cast, probe, a, body)
 
@@ -986,7 +1056,7 @@ def test_cell(scene: Scene, probe: Probe, actor: str) -> None:
     response = _send(client, probe, url, data)
 
     assert response.status_code == want, f"{actor} {probe}: {response.status_code} != {want}"
-    body = response.content.decode()
+    body = body_of(response)
     found = leaks(body, a.read) + [ref for ref in hidden if ref in body]
     assert found == [], f"{actor} {probe} shows {found}"
     if want == 200:
@@ -1214,9 +1284,10 @@ def test_api_answers_leak_nothing(scene: Scene, actor: str) -> None:
         response = client.get(url)
         assert response.status_code in (200, 403, 404), (url, response.status_code)
         hidden = None if a.sees else scene.case.reference
-        found = leaks(response.content.decode(), a.read, reference=hidden)
+        body = body_of(response)
+        found = leaks(body, a.read, reference=hidden)
         assert found == [], f"{actor} GET {url} ({name}) shows {found}"
-        _assert_logged_if_shown(scene, response, response.content.decode())
+        _assert_logged_if_shown(scene, response, body)
         scanned += 1
     assert scanned >= 5 + len(CATEGORIES)  # list, case, team, notes, me, each note
 
@@ -1281,6 +1352,9 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_case_timeline": (frozenset({"GET"}), "case"),
     "v1_case_legal_holds": (frozenset({"GET", "POST"}), "case"),
     "v1_case_legal_hold_release": (frozenset({"POST"}), "record"),
+    "v1_case_documents": (frozenset({"GET", "POST"}), "case"),
+    "v1_document": (frozenset({"DELETE"}), "record"),
+    "v1_document_download": (frozenset({"GET"}), "record"),
 }
 API_CELLS = [
     (name, method)

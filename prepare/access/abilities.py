@@ -168,3 +168,11 @@ def may_edit_note(user: Any, note: CaseNote, *, write_categories: frozenset[str]
         and note.category in write_categories
         and note.created_by.organisation_id == g.organisation_id
     )
+
+
+def may_change_document(user: Any, *, organisation_id: int, partnership_id: int) -> bool:
+    """A document is replaced or deleted by the organisation that attached it, or
+    by the coordinator of the case's partnership; others attach their own. (The
+    category's write grant is checked by fetching it for writing.) No query."""
+    g = grants_for(user)
+    return g.organisation_id == organisation_id or g.coordinates(partnership_id)

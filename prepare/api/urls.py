@@ -12,6 +12,7 @@ from prepare.cases.lifecycle import api as lifecycle_api
 from prepare.cases.retention import api as retention_api
 from prepare.cases.timeline import api as timeline_api
 from prepare.cases.transfer import api as transfer_api
+from prepare.documents import api as documents_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
 from prepare.plans import api as plans_api
@@ -31,4 +32,5 @@ urlpatterns = [
     *notifications_api.urlpatterns,
     *timeline_api.urlpatterns,
     *retention_api.urlpatterns,
+    *documents_api.urlpatterns,
 ]

@@ -35,6 +35,7 @@ from prepare.cases.models import KeyDate
 from prepare.cases.retention.selectors import RetentionOverview, case_retention, retention_shown
 from prepare.cases.selectors import CaseDetail, case_notes_and_team, notes_shown
 from prepare.cases.transfer.selectors import TransferSection, case_transfers, transfers_shown
+from prepare.documents.selectors import DocumentsSection, documents_section, documents_shown
 from prepare.monitoring.models import SignalStatus
 from prepare.monitoring.selectors import MonitoringSection, monitoring_section, monitoring_shown
 from prepare.plans.selectors import CaseChecklist, ItemRow, checklist_section, checklist_shown
@@ -55,6 +56,7 @@ class CasePage:
     monitoring: MonitoringSection
     transfer: TransferSection
     retention: RetentionOverview
+    documents: DocumentsSection
     today: datetime.date
 
     @property
@@ -96,6 +98,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         monitoring=monitoring_section(actor=actor, case=case, abilities=abilities),
         transfer=case_transfers(actor=actor, case=case),
         retention=case_retention(actor=actor, case=case),
+        documents=documents_section(actor=actor, case=case, abilities=abilities),
         today=timezone.localdate(),
     )
     sections: dict[str, dict[str, Any]] = {
@@ -105,6 +108,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         "monitoring": monitoring_shown(page.monitoring),
         "transfer": transfers_shown(page.transfer),
         "retention": retention_shown(page.retention),
+        "documents": documents_shown(page.documents),
     }
     shown = notes_shown(detail)
     categories = set(shown["categories"])

@@ -33,6 +33,7 @@ from prepare.cases.models import CaseNote
 from prepare.cases.page import case_page
 from prepare.cases.retention.views import retention_context
 from prepare.cases.transfer.views import transfer_context
+from prepare.documents.views import documents_context
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.monitoring.views import monitoring_context
 from prepare.plans.views import checklist_context
@@ -116,6 +117,7 @@ def _case_page(
             monitoring=monitoring_context(request, actor, page.monitoring),
             transfer=transfer_context(actor, page.transfer),
             retention=retention_context(actor, page.retention),
+            documents=documents_context(request, page.documents),
         )
     template = "cases/_notes.html" if partial else "cases/case.html"
     response = render(request, template, context, status=status)

@@ -57,6 +57,7 @@ from prepare.cases.models import (
     Person,
 )
 from prepare.demo import data, lifecycle
+from prepare.demo import documents as demo_documents
 from prepare.notifications.reminders import run_reminders
 from prepare.partnerships.models import Membership, Partnership, SharingAgreement
 from prepare.partnerships.services import agreement_grid_update, grid_digest
@@ -81,6 +82,7 @@ class LoadReport:
     erasure_requests: int = 0
     break_glass: int = 0
     reminders: int = 0
+    documents: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def load() -> LoadReport:
         _agreement(world, today)
         _cases(world, today, report)
         lifecycle.populate(world, today, report)
+        demo_documents.attach(world, today, report)
         worlds[spec.code] = world
     lifecycle.transfer(worlds[data.ROTTERDAM.code], worlds[data.VILVOORDE.code], report)
     _user(data.ADMIN, None, password, report)

@@ -233,6 +233,19 @@ OPERATIONS = {
         "404",
         "422",
     },
+    # Documents (prepare/documents/api.py).
+    ("/api/v1/cases/{case_id}/documents/", "get"): {"200", "401", "404"},
+    ("/api/v1/cases/{case_id}/documents/", "post"): {"201", "400", "401", "403", "404", "413"},
+    ("/api/v1/documents/{document_id}/", "delete"): {
+        "204",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    ("/api/v1/documents/{document_id}/download/", "get"): {"200", "401", "404"},
 }
 
 
@@ -266,6 +279,21 @@ def test_every_operation_is_described(schema):
             assert "content" in operation["responses"][ok], (path, method)
         if method in {"post", "put", "patch"}:
             assert "requestBody" in operation, (path, method)
+
+
+def test_documents_are_uploaded_as_multipart_and_downloaded_as_files(schema):
+    upload = schema["paths"]["/api/v1/cases/{case_id}/documents/"]["post"]["requestBody"]
+    assert set(upload["content"]) == {"multipart/form-data"}
+    body = upload["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    fields = schema["components"]["schemas"][body]["properties"]
+    assert fields["file"] == {**fields["file"], "type": "string", "format": "binary"}
+    download = schema["paths"]["/api/v1/documents/{document_id}/download/"]["get"]
+    assert set(download["responses"]["200"]["content"]) == {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/plain",
+    }
 
 
 def test_bearer_scheme_and_locking_are_documented(schema):

@@ -184,9 +184,10 @@ def test_the_receiver_gets_the_package_and_nothing_more(cast, api):
     assert body["handover_summary"] == SUMMARY
     assert body["person"]["family_name"] == "Identitas"
     # Handed over by default: what both agreements share (the receiver's
-    # narrowed grid), each with its number of records; the rest stays behind.
+    # narrowed grid), each with its number of records (the cast holds a note
+    # and a document per category); the rest stays behind.
     assert body["categories"] == [
-        {"category": c, "records": 1, "readable": True} for c in Category.values if c in RECEIVER
+        {"category": c, "records": 2, "readable": True} for c in Category.values if c in RECEIVER
     ]
     assert body["records_kept"] == len(Category.values) - len(RECEIVER)
     assert_no_leak(response.content.decode(), frozenset({"identity"}))
@@ -208,7 +209,7 @@ def test_no_summary_or_identity_without_their_categories(cast, api):
     body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
 
     assert (body["handover_summary"], body["person"]) == (None, None)
-    assert body["categories"] == [{"category": "justice", "records": 1, "readable": True}]
+    assert body["categories"] == [{"category": "justice", "records": 2, "readable": True}]
     assert body["records_kept"] == len(Category.values) - 1
     assert SUMMARY not in json.dumps(body)
 

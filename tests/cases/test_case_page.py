@@ -21,6 +21,7 @@ from prepare.cases.models import (
     LegalHold,
     NoteKind,
 )
+from prepare.documents.models import Document
 from prepare.monitoring.models import Breach, Contact, ContactKind, Signal, SignalAlert
 from prepare.plans.models import ChecklistItem
 from tests.cast import Cast, sentinel
@@ -40,11 +41,25 @@ def fill_case(cast: Cast, n: int) -> None:
     now = timezone.now()
     for i in range(n):
         author = UserFactory(organisation=cast.orgs["probation"], role=Role.CASE_MANAGER)
-        CaseNote.objects.create(
+        note = CaseNote.objects.create(
             case=case,
             category="risk",
             kind=NoteKind.FACT,
             text=f"note {i}",
+            created_by=author,
+            updated_by=author,
+        )
+        Document.objects.create(
+            case=case,
+            category="risk",
+            note=note,
+            title=f"document {i}",
+            organisation=cast.orgs["probation"],
+            storage_name=f"c{case.pk}/fill-{i}.txt",
+            filename=f"report-{i}.txt",
+            content_type="text/plain",
+            size=10,
+            sha256="0" * 64,
             created_by=author,
             updated_by=author,
         )
@@ -116,9 +131,10 @@ def fill_case(cast: Cast, n: int) -> None:
 # check (2), notes, team and the break-glass check (3), the key dates (1), the
 # status history and triage decisions (2), the checklist (1), contacts,
 # conditions, breaches and signals (4), transfers (1), legal holds (1), the
-# conditions of the form to record a breach (1), and the one audit event
-# (stored, access index, then sealed: check, chain head, seal, head update: 6).
-CASE_MANAGER_QUERIES = 29
+# conditions of the form to record a breach (1), the documents with their
+# authors and records (1), and the one audit event (stored, access index, then
+# sealed: check, chain head, seal, head update: 6).
+CASE_MANAGER_QUERIES = 30
 COORDINATOR_QUERIES = CASE_MANAGER_QUERIES + 2
 
 
@@ -145,6 +161,7 @@ def test_case_page_query_count_does_not_grow_with_records(
         assert all(f"<p>note {i}</p>" in body for i in range(n))
         assert all(f"<p>contact {i}</p>" in body for i in range(n))
         assert all(f"<p>signal {i}</p>" in body for i in range(n))
+        assert all(f">document {i}</a>" in body for i in range(n))
     assert all(f"item {i}</strong>" in body for i in range(n))
     assert all(f"<p>condition {i}</p>" in body for i in range(n))
     assert all(f"transition {i}" in body for i in range(n))

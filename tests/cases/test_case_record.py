@@ -24,6 +24,7 @@ EXPECTED = {
     "cases.KeyDate",
     "cases.Referral",
     "cases.TriageDecision",
+    "documents.Document",
     "monitoring.Breach",
     "monitoring.Contact",
     "monitoring.LicenceCondition",

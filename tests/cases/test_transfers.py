@@ -217,8 +217,9 @@ def test_the_package_holds_only_what_the_receivers_agreement_grants(cast, as_use
         label = str(Category(category).label)
         assert (f'<th scope="row">{label}</th>' in body) is (category in RECEIVER), category
     view = transfer_selectors.transfer_package(actor=fresh(cast.outsider), transfer_id=transfer.pk)
+    # The cast holds a note and a document per category.
     assert [(c.category, c.records) for c in view.categories or []] == [
-        (c, 1) for c in Category.values if c in RECEIVER
+        (c, 2) for c in Category.values if c in RECEIVER
     ]
     event = Event.objects.filter(action=EventAction.VIEW, actor_id=cast.outsider.pk).first()
     assert event is not None

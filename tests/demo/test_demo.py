@@ -486,3 +486,29 @@ def test_demo_closures_pass_the_rules_and_notes_show_their_history(demo):
     assert kept.note.created_by.organisation.type == "police"
     reply = CaseNote.objects.get(reply_to=kept.note)
     assert reply.created_by.organisation.type == "probation"
+
+
+def test_the_demo_attaches_a_licence_and_a_report_in_every_partnership(demo):
+    """Generated at load time (no binary file in the repository), through the
+    documents service: checked by content, stored, downloadable by the team."""
+    import io as _io
+
+    from pypdf import PdfReader
+
+    from prepare.documents.models import Document
+
+    for partnership in Partnership.objects.all():
+        documents = Document.objects.filter(case__partnership=partnership)
+        licence = documents.get(title="Licence")
+        assert (licence.category, licence.content_type) == ("justice", "application/pdf")
+        assert licence.condition_id is not None  # about the case's licence condition
+        assert documents.filter(title="Court order", content_type="application/pdf").exists()
+        assert documents.filter(title="Housing report", content_type="text/plain").exists()
+        coordinator = User.objects.get(username=f"{partnership.code.lower()}.coordinator")
+        response = verified_client(coordinator).get(
+            reverse("documents:download", args=[licence.case_id, licence.pk])
+        )
+        assert response.status_code == 200
+        pdf = PdfReader(_io.BytesIO(b"".join(response.streaming_content)))
+        assert "Reside at the address" in pdf.pages[0].extract_text()
+        assert not pdf.metadata  # stripped like any upload

@@ -31,6 +31,7 @@ from prepare.audit.services import audit_record
 from prepare.cases.models import Case, ErasureRequest, ErasureStatus, LegalHold, Person
 from prepare.cases.retention import selectors as retention_selectors
 from prepare.cases.retention.selectors import KEPT_TABLES, SYSTEM_ACTOR, active_holds
+from prepare.documents.services import case_files_forget
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import RetentionAction
 
@@ -155,6 +156,8 @@ def case_erase(
     case = _lock_case(case_id)
     _refuse_if_held(case, on)
     person_id = case.person_id
+    # The files leave the storage once this commits; their rows go with the rest.
+    files = case_files_forget(case_id=case.pk)
     removed = _purge(bindings_to(Case, plain_id="case_id"), case.pk)
     Case.objects.filter(pk=case.pk).delete()
     removed["cases.case"] = 1
@@ -165,6 +168,8 @@ def case_erase(
         "retention": _retention_detail(case),
         "removed": dict(sorted(removed.items())),
     }
+    if files:
+        detail["files"] = len(files)
     if erasure_request is not None:
         detail["erasure_request"] = erasure_request
     audit_record(
@@ -202,6 +207,7 @@ def case_anonymise(*, case_id: int, today: datetime.date | None = None) -> dict[
         return {}
     _refuse_if_held(case, on)
     old_person = case.person
+    files = case_files_forget(case_id=case.pk)
     removed = _purge(bindings_to(Case, plain_id="case_id"), case.pk)
     placeholder = Person.objects.create(
         given_name="",
@@ -233,6 +239,7 @@ def case_anonymise(*, case_id: int, today: datetime.date | None = None) -> dict[
             "action": RetentionAction.ANONYMISE.value,
             "retention": _retention_detail(case),
             "removed": dict(sorted(removed.items())),
+            **({"files": len(files)} if files else {}),
         },
     )
     return removed
