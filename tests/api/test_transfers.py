@@ -115,15 +115,16 @@ def test_the_proposer_chooses_the_categories_handed_over(cast, api):
     assert [c["category"] for c in response.json()["categories"]] == transfer.categories
     (event,) = Event.objects.filter(action=EventAction.TRANSFER)
     assert event.detail["categories_handed_over"] == transfer.categories
-    assert event.detail["records_handed_over"] == {"social": 1, "intelligence": 1}
-    assert event.detail["records_kept"] == len(Category.values) - 2
+    # The cast holds a note and a document per category.
+    assert event.detail["records_handed_over"] == {"social": 2, "intelligence": 2}
+    assert event.detail["records_kept"] == 2 * (len(Category.values) - 2)
     # The receiver's package: these two with their numbers, and the rest as a total.
     body = api(cast.outsider).get(f"{API}/transfers/{transfer.pk}/").json()
     assert body["categories"] == [
-        {"category": "social", "records": 1, "readable": True},
-        {"category": "intelligence", "records": 1, "readable": False},
+        {"category": "social", "records": 2, "readable": True},
+        {"category": "intelligence", "records": 2, "readable": False},
     ]
-    assert body["records_kept"] == len(Category.values) - 2
+    assert body["records_kept"] == 2 * (len(Category.values) - 2)
     assert_no_leak(json.dumps(body), frozenset({"identity", "social"}))
 
 
@@ -189,7 +190,7 @@ def test_the_receiver_gets_the_package_and_nothing_more(cast, api):
     assert body["categories"] == [
         {"category": c, "records": 2, "readable": True} for c in Category.values if c in RECEIVER
     ]
-    assert body["records_kept"] == len(Category.values) - len(RECEIVER)
+    assert body["records_kept"] == 2 * (len(Category.values) - len(RECEIVER))
     assert_no_leak(response.content.decode(), frozenset({"identity"}))
     event = Event.objects.filter(actor_id=cast.outsider.pk).latest("seq")
     assert (event.action, event.case_id, event.detail["view"]) == (
@@ -210,7 +211,7 @@ def test_no_summary_or_identity_without_their_categories(cast, api):
 
     assert (body["handover_summary"], body["person"]) == (None, None)
     assert body["categories"] == [{"category": "justice", "records": 2, "readable": True}]
-    assert body["records_kept"] == len(Category.values) - 1
+    assert body["records_kept"] == 2 * (len(Category.values) - 1)
     assert SUMMARY not in json.dumps(body)
 
 
