@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "prepare.plans",
     "prepare.monitoring",
     "prepare.notifications",
+    "prepare.search",
     "prepare.demo",
 ]
 
