@@ -12,6 +12,7 @@ urlpatterns = [
     path("plans/", include("prepare.plans.urls")),
     path("monitoring/", include("prepare.monitoring.urls")),
     path("notifications/", include("prepare.notifications.urls")),
+    path("search/", include("prepare.search.urls")),
     path("api/", include("prepare.api.urls")),
     path("health/", health, name="health"),
     path("i18n/set-language/", route_policy(RoutePolicy.PUBLIC)(set_language), name="set_language"),

@@ -15,6 +15,7 @@ from prepare.cases.transfer import api as transfer_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
 from prepare.plans import api as plans_api
+from prepare.search import api as search_api
 
 schema_view = route_policy(RoutePolicy.PUBLIC)(SpectacularAPIView.as_view())
 docs_view = route_policy(RoutePolicy.PUBLIC)(SwaggerDocsView.as_view(url_name="schema"))
@@ -31,4 +32,5 @@ urlpatterns = [
     *notifications_api.urlpatterns,
     *timeline_api.urlpatterns,
     *retention_api.urlpatterns,
+    *search_api.urlpatterns,
 ]
