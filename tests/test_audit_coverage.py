@@ -194,6 +194,12 @@ READS: dict[str, list[Request]] = {
     "v1_my_tasks": [Request("case_manager", api=True, case_scoped=False)],
     "v1_case_timeline": [Request("case_manager", api=True), Request("ngo_mentor", api=True)],
     "v1_case_legal_holds": [Request("coordinator", api=True), Request("ngo_mentor", api=True)],
+    # Search: the sentinels' common word finds K (one search event naming it).
+    "search:search": [
+        Request("case_manager", query="q=sentinel"),
+        Request("ngo_mentor", query="q=sentinel", htmx=True),
+    ],
+    "v1_search": [Request("police_on_team", query="q=sentinel", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
