@@ -398,3 +398,21 @@ def test_skip_mfa_shortcut_is_announced_and_works_in_the_demo(demo, settings, cl
 
     assert response.status_code == 302
     assert response["Location"] == reverse("cases:caseload")
+
+
+def test_a_coordinator_finds_a_person_by_part_of_the_name(demo):
+    """Done means: in the demo a coordinator finds a person by part of their name
+    (accents and case aside); the exit NGO, without identity, does not."""
+    spec = PARTNERSHIPS[0]
+    first = spec.persons[0]
+    case = Case.objects.get(
+        person__given_name=first.given_name, person__family_name=first.family_name
+    )
+    coordinator = verified_client(User.objects.get(username="rtm.coordinator"))
+    part = first.given_name[:3].lower()
+    body = coordinator.get(reverse("search:search"), {"q": part}).content.decode()
+    assert case.reference in body and first.family_name in body
+    ngo = verified_client(User.objects.get(username="rtm.exit"))
+    body = ngo.get(reverse("search:search"), {"q": first.family_name}).content.decode()
+    assert case.reference not in body and first.family_name in body  # only the box's echo
+    assert "No case you may read matches this search." in body
