@@ -16,6 +16,7 @@ from prepare.access.abilities import CaseAbilities, case_abilities
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
+    CASELOAD_ORDERS,
     case_practitioners,
     caseload_grants,
     caseload_window,
@@ -454,6 +455,10 @@ def caseload_page(
     status: str = "",
     partnership_id: int | None = None,
     page: int = 1,
+    sort: str = "activity",
+    release_days: int | None = None,
+    overdue: bool = False,
+    signals: bool = False,
 ) -> list[Row]:
     """One page of the caseload, in the order and with the rows of the web caseload.
 
@@ -466,6 +471,16 @@ def caseload_page(
         grants = grants.filter(status=status)
     if partnership_id:
         grants = grants.filter(partnership_id=partnership_id)
+    if release_days:
+        today = timezone.localdate()
+        grants = grants.filter(
+            release_on__gte=today, release_on__lte=today + datetime.timedelta(days=release_days)
+        )
+    for condition in caseload_conditions(actor, overdue=overdue, signals=signals):
+        grants = grants.filter(condition)
+    if sort == "release":
+        grants = grants.filter(release_on__isnull=False)
+    grants = grants.order_by(*CASELOAD_ORDERS.get(sort, CASELOAD_ORDERS["activity"]))
     ids: list[int] = paginate(grants.values_list("case_id", flat=True))
     identity = sorted(
         p for p in member_partnership_ids(actor) if is_granted(actor, p, Category.IDENTITY)
@@ -508,6 +523,10 @@ def caseload_page(
             "page": page,
             "status": status,
             "partnership": partnership_id,
+            "sort": sort,
+            "release_days": release_days,
+            "overdue": overdue,
+            "signals": signals,
         },
     )
     return rows

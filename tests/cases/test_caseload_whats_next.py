@@ -184,3 +184,28 @@ def test_the_page_takes_the_filters_and_keeps_them(cast: Cast) -> None:
     bad = client.get("/", {"release": "7", "sort": "sideways"})
     assert bad.status_code == 200  # a bad value only drops its own filter
     assert cast.case.reference in bad.content.decode()
+
+
+def test_the_api_sorts_and_filters_the_same_way(cast: Cast) -> None:
+    from prepare.accounts.services import api_token_create
+
+    a, b = bulk_cases(cast, 2)
+    overdue_item(b, "social", cast.case_manager)
+    with_release(a, 20, cast.case_manager)
+    _, raw = api_token_create(actor=cast.case_manager, name="caseload")
+    from django.test import Client
+
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    def refs(**params: str) -> list[str]:
+        response = api.get("/api/v1/cases/", params)
+        assert response.status_code == 200, response.json()
+        return [row["reference"] for row in response.json()["results"]]
+
+    assert refs(sort="reference") == [a.reference, b.reference, cast.case.reference]
+    assert refs(sort="release") == [a.reference]
+    assert refs(release="30") == [a.reference]
+    assert refs(overdue="true") == [b.reference]
+    assert refs(signals="true") == []
+    assert api.get("/api/v1/cases/", {"sort": "sideways"}).status_code == 400
+    assert api.get("/api/v1/cases/", {"release": "7"}).status_code == 400
