@@ -53,10 +53,14 @@ def _matching(rows: Any, query: Query, who: bool) -> Any:
             params=[query.postgresql_tsquery],
         )
     fts = sql.FTS_WHO if who else sql.FTS_TEXT
+    # Ordered by the FTS table's own rowid (the entry's id), which FTS5 returns
+    # in order: the scan stops after the cap instead of sorting every match.
     return rows.extra(  # noqa: S610
+        select={"fts_rowid": f'"{fts}".rowid'},
         tables=[fts],
         where=[f'"{fts}".rowid = "{sql.ENTRY_TABLE}"."id"', f'"{fts}" MATCH %s'],
         params=[query.sqlite_match],
+        order_by=["-fts_rowid"],
     )
 
 
@@ -70,10 +74,10 @@ def matching_entries(actor: User, query: Query, *, who: bool, cap: int = COUNT_C
     if query.birth_date is not None:
         if not who:
             return []
-        rows = rows.filter(kind=EntryKind.PERSON, birth_date=query.birth_date)
+        rows = rows.filter(kind=EntryKind.PERSON, birth_date=query.birth_date).order_by("-id")
     else:
-        rows = _matching(rows, query, who)
-    rows = rows.filter(entry_filter(actor)).order_by("-id")
+        rows = _matching(rows.order_by("-id"), query, who)
+    rows = rows.filter(entry_filter(actor))
     return list(rows.values_list("id", "case_id", "kind", "category")[: cap + 1])
 
 
