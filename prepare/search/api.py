@@ -59,7 +59,7 @@ class SearchPersonSerializer(serializers.Serializer):
 
 
 class MatchSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(
+    what = serializers.ChoiceField(
         choices=MATCH_KINDS,
         help_text=_(
             "What matched: the reference, the person's name, identifier or date of "
@@ -128,7 +128,7 @@ def _row(result: selectors.SearchResult) -> dict[str, Any]:
             "partnership": case.partnership_id,
         },
         "person": person,
-        "matched": [{"kind": m.kind, "category": m.category} for m in result.matches],
+        "matched": [{"what": m.kind, "category": m.category} for m in result.matches],
         "snippet": snip,
     }
 
