@@ -7,7 +7,8 @@ parameters is reused (``benchmarks.region`` keeps a marker table).
 
 Settings come from the environment (see README.md): BENCH_SIZES, BENCH_BACKENDS,
 BENCH_REPEAT, BENCH_DIR, BENCH_CLIENTS, BENCH_WRITE_SECONDS, BENCH_WORKERS,
-BENCH_THREADS, BENCH_PORT, DATABASE_URL (the PostgreSQL server to use).
+BENCH_THREADS, BENCH_PORT, DATABASE_URL (the PostgreSQL server to use),
+BENCH_PG_PREFIX (the PostgreSQL databases' name prefix, ``bench_``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from benchmarks import ROOT
-from benchmarks.scenarios import BENCH_NOTE, BOARD_WINDOWS
+from benchmarks.scenarios import BENCH_NOTE, BOARD_WINDOWS, search_pages
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -63,6 +64,7 @@ class Config:
     threads: int
     port: int
     pg_url: str
+    pg_prefix: str = "bench_"
 
     @classmethod
     def from_env(cls) -> Config:
@@ -82,6 +84,7 @@ class Config:
             threads=int(env.get("BENCH_THREADS") or "2"),
             port=int(env.get("BENCH_PORT") or "8710"),
             pg_url=pg_url,
+            pg_prefix=env.get("BENCH_PG_PREFIX") or "bench_",
         )
 
 
@@ -106,7 +109,11 @@ class Dataset:
         if self.backend == "sqlite":
             return None
         parts = urlsplit(self.config.pg_url)
-        return urlunsplit(parts._replace(path=f"/bench_{self.label}"))
+        return urlunsplit(parts._replace(path=f"/{self.pg_database}"))
+
+    @property
+    def pg_database(self) -> str:
+        return f"{self.config.pg_prefix}{self.label}"
 
     def env(self) -> dict[str, str]:
         env = {
@@ -129,7 +136,7 @@ class Dataset:
         """Generate the dataset unless the same one is there already."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         if self.database_url:
-            _create_pg_database(self.config.pg_url, f"bench_{self.label}")
+            _create_pg_database(self.config.pg_url, self.pg_database)
         print(f"[{self.backend} {self.label}] dataset in {self.database_url or self.var_dir}")
         out = _run(
             [PYTHON, "-m", "benchmarks.region", "--cases", str(self.size)], self.env(), echo=True
@@ -369,6 +376,16 @@ def page_paths() -> list[tuple[str, str, Callable[[Dataset], str]]]:
         )
     paths.append(("my tasks", "case_manager", lambda d: "/plans/tasks/"))
     paths.append(("case page", "case_manager", lambda d: f"/cases/{d.probe['http']['case_id']}/"))
+    # Issue 9: the sorted and filtered caseload, and search (the reference
+    # searched is each dataset's measured case's).
+    for name in search_pages("REF"):
+        paths.append(
+            (
+                name,
+                "case_manager",
+                lambda d, n=name: search_pages(d.probe["http"]["search_reference"])[n][1],
+            )
+        )
     return paths
 
 

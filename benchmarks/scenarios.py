@@ -243,6 +243,41 @@ def page_request(client: Client, url: str, **headers: Any) -> dict[str, Any]:
     }
 
 
+# Issue 9: the sorted and filtered caseload, and search, as the case manager.
+CASELOAD_VARIANTS: dict[str, str] = {
+    "caseload by reference": "/?sort=reference",
+    "caseload by release date": "/?sort=release",
+    "caseload released in 90 days": "/?release=90",
+    "caseload with overdue items": "/?overdue=on",
+    "caseload with open signals": "/?signals=on",
+}
+# A name (one family name of the generator's 20: about 5 % of the persons), the
+# start of it, and words of the notes (one of the ten note bodies).
+SEARCH_WORDS: dict[str, str] = {
+    "search: name": "yilmaz",
+    "search: part of a name": "yilm",
+    "search: full text": "housing worry",
+}
+
+
+def search_pages(reference: str) -> dict[str, tuple[str, str]]:
+    """The issue 9 pages: scenario name -> (actor role, URL). ``reference`` is the
+    measured case's, found by reference."""
+    from urllib.parse import urlencode
+
+    pages = {name: ("case_manager", url) for name, url in CASELOAD_VARIANTS.items()}
+    pages["search: reference"] = ("case_manager", "/search/?" + urlencode({"q": reference}))
+    for name, words in SEARCH_WORDS.items():
+        pages[name] = ("case_manager", "/search/?" + urlencode({"q": words}))
+    return pages
+
+
+def case_reference(case_id: int) -> str:
+    from prepare.cases.models import Case
+
+    return str(Case.objects.values_list("reference", flat=True).get(pk=case_id))
+
+
 def bench_pages(case_id: int) -> dict[str, tuple[str, str]]:
     """Scenario name -> (actor role, URL)."""
     pages = {
@@ -253,6 +288,7 @@ def bench_pages(case_id: int) -> dict[str, tuple[str, str]]:
     }
     for days in BOARD_WINDOWS:
         pages[f"release board {days} days"] = ("case_manager", f"/plans/board/?days={days}")
+    pages.update(search_pages(case_reference(case_id)))
     return pages
 
 
@@ -368,8 +404,10 @@ def http_setup(writers: int) -> dict[str, Any]:
     sessions = {role: verified_session(user) for role, user in who.items()}
     names = writer_usernames(writers)
     users = {u.username: u for u in User.objects.filter(username__in=names)}
+    case_id = bench_case(who["case_manager"])
     return {
-        "case_id": bench_case(who["case_manager"]),
+        "case_id": case_id,
+        "search_reference": case_reference(case_id),
         "sessions": sessions,
         "session_cookie": settings.SESSION_COOKIE_NAME,
         "csrf_cookie": settings.CSRF_COOKIE_NAME,

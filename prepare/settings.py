@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "prepare.monitoring",
     "prepare.notifications",
     "prepare.documents",
+    "prepare.search",
     "prepare.demo",
 ]
 

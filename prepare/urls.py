@@ -13,6 +13,7 @@ urlpatterns = [
     path("monitoring/", include("prepare.monitoring.urls")),
     path("notifications/", include("prepare.notifications.urls")),
     path("documents/", include("prepare.documents.urls")),
+    path("search/", include("prepare.search.urls")),
     path("api/", include("prepare.api.urls")),
     path("health/", health, name="health"),
     path("i18n/set-language/", route_policy(RoutePolicy.PUBLIC)(set_language), name="set_language"),

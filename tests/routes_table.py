@@ -208,7 +208,8 @@ def body_of(response: Any) -> str:
 
         reader = PdfReader(io.BytesIO(raw))
         return "\n".join(page.extract_text() or "" for page in reader.pages)
-    return raw.decode("utf-8", errors="replace")
+    # Search marks the words that matched: the text without the marks.
+    return raw.decode("utf-8", errors="replace").replace("<mark>", "").replace("</mark>", "")
 
 
 def leaks(

@@ -227,6 +227,12 @@ READS: dict[str, list[Request]] = {
     "documents:case_summary": [Request("case_manager"), Request("ngo_mentor")],
     "v1_case_documents": [Request("case_manager", api=True)],
     "v1_document_download": [Request("police_on_team", api=True)],
+    # Search: the sentinels' common word finds K (one search event naming it).
+    "search:search": [
+        Request("case_manager", query="q=sentinel"),
+        Request("ngo_mentor", query="q=sentinel", htmx=True),
+    ],
+    "v1_search": [Request("police_on_team", query="q=sentinel", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.

@@ -132,6 +132,11 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
         frozenset({"GET"}),
         _probes("cases:caseload", ("GET", "list"), ("GET", "list", None, True)),
     ),
+    # Search: the sentinels' common word finds K's notes and the person's name.
+    "search:search": (
+        frozenset({"GET"}),
+        _probes("search:search", ("GET", "list"), ("GET", "list", None, True)),
+    ),
     "cases:case": (
         frozenset({"GET"}),
         _probes(
@@ -620,6 +625,8 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
     match probe.route:
         case "cases:caseload":
             return reverse(probe.route), {}
+        case "search:search":
+            return reverse(probe.route) + "?q=sentinel", {}
         case "cases:note_create":
             data = {"category": probe.category or "", "kind": "assessment", "text": NOTE_TEXT}
             if probe.variant == "invalid":
@@ -756,7 +763,12 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
         return 405  # before any lookup: the same for every actor and id
     if probe.route in ("plans:release_board", "plans:my_tasks"):
         return 200  # lists: each shows what the actor may see (``assert_shows``)
-    if probe.route in ("cases:caseload", "cases:transfer_inbox", "monitoring:alerts"):
+    if probe.route in (
+        "cases:caseload",
+        "cases:transfer_inbox",
+        "monitoring:alerts",
+        "search:search",
+    ):
         return 200
     if probe.route in ("cases:transfer_decide", "cases:transfer_withdraw"):
         return _transfer_expected(probe, a, other, ok)
@@ -978,6 +990,12 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             # Listed where on the team (emergency access does not list it).
             assert (k.reference in body) is a.reaches
             assert ("Sentinelia" in body) is (a.reaches and "identity" in a.read)
+        case "search:search":
+            # Found wherever the actor sees K (emergency access included), by a
+            # note of a readable category or, with identity, by the name.
+            assert (k.reference in body) is a.sees
+            shown = body.replace("<mark>", "").replace("</mark>", "")
+            assert ("Sentinelia" in shown) is (a.sees and "identity" in a.read)
         case "cases:case" if probe.variant == "K":
             assert [c for c in CATEGORIES if (sentinel(c) in body) != (c in a.read)] == []
             assert all((m in body) is ("identity" in a.read) for m in IDENTITY_MARKERS)
@@ -1266,6 +1284,9 @@ def _api_urls(scene: Scene) -> list[tuple[str, str]]:
                 (route.name, url_for(scene, route, note_id=note.pk))
                 for note in scene.cast.notes.values()
             ]
+        elif route.name == "v1_search":
+            # The sentinels' common word: every readable note of K, and the name.
+            found.append((route.name, url_for(scene, route) + "?q=sentinel"))
         else:
             found.append((route.name, url_for(scene, route)))
     return found
@@ -1286,6 +1307,8 @@ def test_api_answers_leak_nothing(scene: Scene, actor: str) -> None:
         hidden = None if a.sees else scene.case.reference
         body = body_of(response)
         found = leaks(body, a.read, reference=hidden)
+        if name == "v1_search":
+            assert (scene.case.reference in body) is a.sees, actor
         assert found == [], f"{actor} GET {url} ({name}) shows {found}"
         _assert_logged_if_shown(scene, response, body)
         scanned += 1
@@ -1355,6 +1378,7 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_case_documents": (frozenset({"GET", "POST"}), "case"),
     "v1_document": (frozenset({"DELETE"}), "record"),
     "v1_document_download": (frozenset({"GET"}), "record"),
+    "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
 }
 API_CELLS = [
     (name, method)

@@ -35,6 +35,7 @@ def case_grants_rebuild(case: Case) -> None:
                 status=case.status,
                 sort_key=case.updated_at,
                 release_on=release_on,
+                reference=case.reference,
             )
         return rows[org_id]
 
@@ -56,9 +57,12 @@ def case_grants_rebuild(case: Case) -> None:
 
 
 def case_grants_touch(case: Case) -> None:
-    """Copy the case's sort key and status to its grant rows."""
+    """Copy the case's sort keys and status to its grant rows."""
     CaseGrant.objects.filter(case_id=case.pk).update(
-        sort_key=case.updated_at, status=case.status, partnership_id=case.partnership_id
+        sort_key=case.updated_at,
+        status=case.status,
+        partnership_id=case.partnership_id,
+        reference=case.reference,
     )
 
 

@@ -29,6 +29,7 @@ GRANT_FACTS = (
     "named_users",
     "ends_on",
     "release_on",
+    "reference",
 )
 
 
@@ -59,6 +60,9 @@ class CaseGrant(models.Model):
     # The case's expected release date, so that the release board reads the
     # organisation's rows in date order instead of every release in the window.
     release_on = models.DateField(null=True, blank=True)
+    # The case's reference, so that a caseload sorted by reference is one range
+    # scan of (organisation, reference, case) too.
+    reference = models.CharField(max_length=32, default="")
 
     class Meta:
         constraints = [
@@ -71,6 +75,11 @@ class CaseGrant(models.Model):
             models.Index(
                 fields=["organisation", "-sort_key", "case"],
                 name="case_grant_caseload",
+                include=REACH_COLUMNS,
+            ),
+            models.Index(
+                fields=["organisation", "reference", "case"],
+                name="case_grant_by_reference",
                 include=REACH_COLUMNS,
             ),
             models.Index(

@@ -246,6 +246,16 @@ class CaseloadWindow:
     total_capped: bool
 
 
+# The orders a caseload can be read in, each the order of one index of the grant
+# table (organisation, key, case): a page is one range scan in any of them. By
+# release date, only the cases that have an expected release date are listed.
+CASELOAD_ORDERS: dict[str, tuple[str, ...]] = {
+    "activity": ("-sort_key", "case_id"),
+    "reference": ("reference", "case_id"),
+    "release": ("release_on", "case_id"),
+}
+
+
 def caseload_window(
     user: Any,
     *,
@@ -254,6 +264,9 @@ def caseload_window(
     cap: int,
     status: str = "",
     partnership_id: int | None = None,
+    sort: str = "activity",
+    released_between: tuple[datetime.date, datetime.date] | None = None,
+    having: tuple[Q, ...] = (),
 ) -> CaseloadWindow:
     """The ids of one caseload page and the capped total, in one query.
 
@@ -261,6 +274,11 @@ def caseload_window(
     the total is known from the same rows as the page, without a second pass.
     The page's cases are then fetched by key: their ids were read through the
     policy here, so the grant index is not consulted a second time.
+
+    ``sort`` names one of ``CASELOAD_ORDERS``; ``released_between`` keeps the
+    cases expected to be released in that window (read on the release index);
+    ``having`` adds conditions on the row's case (``Exists`` of its records,
+    built with ``category_q`` so that only readable records count).
     """
     from prepare.cases.models import Case
 
@@ -269,6 +287,15 @@ def caseload_window(
         grants = grants.filter(status=status)
     if partnership_id:
         grants = grants.filter(partnership_id=partnership_id)
+    if released_between is not None:
+        start, end = released_between
+        grants = grants.filter(release_on__gte=start, release_on__lte=end)
+    for condition in having:
+        grants = grants.filter(condition)
+    order = CASELOAD_ORDERS.get(sort, CASELOAD_ORDERS["activity"])
+    if sort == "release":
+        grants = grants.filter(release_on__isnull=False)
+    grants = grants.order_by(*order)
     reach = max(cap, offset + limit) + 1
     ids = list(grants.values_list("case_id", flat=True)[:reach])
     page = ids[offset : offset + limit]

@@ -16,6 +16,7 @@ from prepare.documents import api as documents_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
 from prepare.plans import api as plans_api
+from prepare.search import api as search_api
 
 schema_view = route_policy(RoutePolicy.PUBLIC)(SpectacularAPIView.as_view())
 docs_view = route_policy(RoutePolicy.PUBLIC)(SwaggerDocsView.as_view(url_name="schema"))
@@ -33,4 +34,5 @@ urlpatterns = [
     *timeline_api.urlpatterns,
     *retention_api.urlpatterns,
     *documents_api.urlpatterns,
+    *search_api.urlpatterns,
 ]

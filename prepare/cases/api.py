@@ -55,6 +55,26 @@ class CaseListQuerySerializer(QueryParamsSerializer):
         required=False,
         help_text=_("Only cases of this partnership (its id)."),
     )
+    sort = serializers.ChoiceField(
+        choices=[
+            ("activity", _("Last activity, newest first")),
+            ("reference", _("Reference")),
+            ("release", _("Expected release, soonest first (only cases that have one)")),
+        ],
+        required=False,
+        help_text=_("The order of the cases; last activity by default."),
+    )
+    release = serializers.ChoiceField(
+        choices=[(30, "30"), (90, "90"), (180, "180")],
+        required=False,
+        help_text=_("Only cases expected to be released within this many days from today."),
+    )
+    overdue = serializers.BooleanField(
+        required=False, help_text=_("Only cases with overdue checklist items you may read.")
+    )
+    signals = serializers.BooleanField(
+        required=False, help_text=_("Only cases with open signals you may read.")
+    )
 
 
 class NoteListQuerySerializer(QueryParamsSerializer):
@@ -212,8 +232,9 @@ class CaseViewSet(ApiViewSet):
     @extend_schema(
         tags=["cases"],
         summary="Your caseload",
-        description="The cases you may reach, most recent activity first, as in the web "
-        "caseload. The person's name is null unless identity is granted for the case. "
+        description="The cases you may reach, most recent activity first (or by reference, "
+        "or by expected release), filtered as in the web caseload. The person's name is null "
+        "unless identity is granted for the case. "
         "Audited as one list event naming the cases returned.",
         parameters=[CaseListQuerySerializer],
         responses=answers({200: CaseSummarySerializer(many=True), 404: R404_PAGE}, 400, 401),
@@ -228,6 +249,10 @@ class CaseViewSet(ApiViewSet):
             status=query.validated_data.get("status", ""),
             partnership_id=query.validated_data.get("partnership"),
             page=page_number(request),
+            sort=query.validated_data.get("sort") or "activity",
+            release_days=query.validated_data.get("release"),
+            overdue=query.validated_data.get("overdue", False),
+            signals=query.validated_data.get("signals", False),
         )
         return paginator.get_paginated_response(CaseSummarySerializer(rows, many=True).data)
 

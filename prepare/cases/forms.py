@@ -36,6 +36,29 @@ class CaseloadFilterForm(forms.Form):
     partnership = forms.TypedChoiceField(
         label=_("Partnership"), required=False, coerce=int, empty_value=None
     )
+    release = forms.TypedChoiceField(
+        label=_("Expected release"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            ("", _("Any time")),
+            (30, _("In the next 30 days")),
+            (90, _("In the next 90 days")),
+            (180, _("In the next 180 days")),
+        ],
+    )
+    overdue = forms.BooleanField(label=_("Has overdue checklist items"), required=False)
+    signals = forms.BooleanField(label=_("Has open signals"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("", _("Last activity, newest first")),
+            ("reference", _("Reference")),
+            ("release", _("Expected release, soonest first")),
+        ],
+    )
 
     def __init__(self, *args: Any, partnerships: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

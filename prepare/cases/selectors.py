@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Case as SqlCase
-from django.db.models import CharField, F, Q, QuerySet, Value, When
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from prepare.access.abilities import CaseAbilities, case_abilities, may_edit_note
@@ -16,9 +17,11 @@ from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.models import BreakGlassAccess
 from prepare.access.policy import (
+    CASELOAD_ORDERS,
     case_practitioners,
     caseload_grants,
     caseload_window,
+    category_q,
     get_case_or_404,
     has_break_glass,
     is_data_protection_officer,
@@ -41,14 +44,38 @@ from prepare.partnerships.models import Membership, Partnership
 COUNT_CAP = 1000
 
 
+@dataclass(frozen=True)
+class NextDate:
+    kind: str
+    label: str
+    date: datetime.date
+    days_left: int
+
+
 @dataclass
 class CaseRow:
     case: Case
     show_identity: bool
+    # What is next, each only where the actor reads its category.
+    next_date: NextDate | None = None
+    overdue: int = 0
+    signals: dict[str, int] = field(default_factory=dict)  # open signals by severity
 
     @property
     def display_name(self) -> str:
         return str(self.case.person) if self.show_identity else ""
+
+    @property
+    def open_signals(self) -> int:
+        return sum(self.signals.values())
+
+    @property
+    def signal_counts(self) -> list[tuple[str, str, int]]:
+        """(severity, its label, how many open), most severe first."""
+        from prepare.monitoring.models import Severity
+
+        order = [Severity.URGENT, Severity.HIGH, Severity.MEDIUM, Severity.LOW]
+        return [(s.value, str(s.label), self.signals[s.value]) for s in order if s in self.signals]
 
 
 @dataclass
@@ -65,6 +92,74 @@ class CaseloadPage:
         return self.page > 1
 
 
+CASELOAD_SORTS = ("activity", "reference", "release")
+RELEASE_WINDOWS = (30, 90, 180)
+
+
+def caseload_conditions(actor: User, *, overdue: bool, signals: bool) -> tuple[Q, ...]:
+    """The "has overdue items" and "has open signals" filters, on grant rows: an
+    ``Exists`` of the case's records that the actor may read (``category_q``)."""
+    from prepare.monitoring.models import Signal, SignalStatus
+    from prepare.plans.models import ChecklistItem, ItemStatus
+
+    today = timezone.localdate()
+    out: list[Q] = []
+    if overdue:
+        items = ChecklistItem.objects.filter(
+            category_q(actor), case_id=OuterRef("case_id"), status=ItemStatus.OPEN
+        ).filter(due_on__lt=today)
+        out.append(Q(Exists(items)))
+    if signals:
+        open_signals = Signal.objects.filter(
+            category_q(actor), case_id=OuterRef("case_id"), status=SignalStatus.OPEN
+        )
+        out.append(Q(Exists(open_signals)))
+    return tuple(out)
+
+
+def whats_next(actor: User, rows: list[CaseRow]) -> None:
+    """Fill each row's next key date, overdue checklist items and open signals:
+    three queries for the page's cases, whatever their number, each only over
+    the records the actor may read (``category_q``)."""
+    from prepare.cases.models import KeyDate
+    from prepare.monitoring.models import Signal, SignalStatus
+    from prepare.plans.models import ChecklistItem, ItemStatus
+
+    by_case = {row.case.pk: row for row in rows}
+    if not by_case:
+        return
+    ids = sorted(by_case)
+    today = timezone.localdate()
+    dates = (
+        KeyDate.objects.filter(category_q(actor), case_id__in=ids, date__gte=today)
+        .order_by("case_id", "date", "kind")
+        .values_list("case_id", "kind", "date")
+    )
+    for case_id, kind, day in dates:
+        row = by_case[case_id]
+        if row.next_date is None:
+            label = str(KeyDate(kind=kind).get_kind_display())
+            row.next_date = NextDate(kind, label, day, (day - today).days)
+    overdue = (
+        ChecklistItem.objects.filter(
+            category_q(actor), case_id__in=ids, status=ItemStatus.OPEN, due_on__lt=today
+        )
+        .values("case_id")
+        .annotate(n=Count("pk"))
+        .values_list("case_id", "n")
+    )
+    for case_id, n in overdue:
+        by_case[case_id].overdue = n
+    signals = (
+        Signal.objects.filter(category_q(actor), case_id__in=ids, status=SignalStatus.OPEN)
+        .values("case_id", "severity")
+        .annotate(n=Count("pk"))
+        .values_list("case_id", "severity", "n")
+    )
+    for case_id, severity, n in signals:
+        by_case[case_id].signals[severity] = n
+
+
 def caseload(
     *,
     actor: User,
@@ -73,14 +168,21 @@ def caseload(
     page: int = 1,
     per_page: int = 25,
     purpose: str = "",
+    sort: str = "activity",
+    release_days: int | None = None,
+    overdue: bool = False,
+    signals: bool = False,
 ) -> CaseloadPage:
-    """One page of the cases the actor may reach, newest activity first.
+    """One page of the cases the actor may reach, in the order asked (newest
+    activity first by default), filtered, with what is next for each.
 
-    Reads the case grant index (organisation, -sort_key) for the page's ids and
-    the capped total, then those cases: two queries whatever the number of
-    cases, plus the audit event naming the cases shown.
+    Reads the case grant index for the page's ids and the capped total (one
+    range scan in the order's index), then those cases, then what is next for
+    them (three queries for the page): a fixed number of queries whatever the
+    number of cases, plus the audit event naming the cases shown.
     """
     page = max(page, 1)
+    today = timezone.localdate()
     window = caseload_window(
         actor,
         offset=(page - 1) * per_page,
@@ -88,6 +190,11 @@ def caseload(
         cap=COUNT_CAP,
         status=status,
         partnership_id=partnership_id,
+        sort=sort if sort in CASELOAD_SORTS else "activity",
+        released_between=(
+            (today, today + datetime.timedelta(days=release_days)) if release_days else None
+        ),
+        having=caseload_conditions(actor, overdue=overdue, signals=signals),
     )
     by_id = {c.pk: c for c in window.cases.select_related("person", "partnership")}
     rows = [
@@ -98,13 +205,25 @@ def caseload(
         for i in window.ids
         if i in by_id
     ]
+    whats_next(actor, rows)
     audit_record(
         action=EventAction.LIST,
         actor=actor,
         case_ids=[r.case.pk for r in rows],
         category=Category.IDENTITY if any(r.show_identity for r in rows) else "",
         purpose=purpose,
-        detail={"view": "caseload", "page": page, "status": status, "partnership": partnership_id},
+        detail={
+            "view": "caseload",
+            "page": page,
+            "status": status,
+            "partnership": partnership_id,
+            "sort": sort,
+            "release_days": release_days,
+            "overdue": overdue,
+            "signals": signals,
+            # The "what is next" columns: counts and dates of readable records.
+            "next": [r.case.pk for r in rows if r.next_date or r.overdue or r.signals],
+        },
     )
     return CaseloadPage(
         rows=rows,
@@ -465,6 +584,10 @@ def caseload_page(
     status: str = "",
     partnership_id: int | None = None,
     page: int = 1,
+    sort: str = "activity",
+    release_days: int | None = None,
+    overdue: bool = False,
+    signals: bool = False,
 ) -> list[Row]:
     """One page of the caseload, in the order and with the rows of the web caseload.
 
@@ -477,6 +600,16 @@ def caseload_page(
         grants = grants.filter(status=status)
     if partnership_id:
         grants = grants.filter(partnership_id=partnership_id)
+    if release_days:
+        today = timezone.localdate()
+        grants = grants.filter(
+            release_on__gte=today, release_on__lte=today + datetime.timedelta(days=release_days)
+        )
+    for condition in caseload_conditions(actor, overdue=overdue, signals=signals):
+        grants = grants.filter(condition)
+    if sort == "release":
+        grants = grants.filter(release_on__isnull=False)
+    grants = grants.order_by(*CASELOAD_ORDERS.get(sort, CASELOAD_ORDERS["activity"]))
     ids: list[int] = paginate(grants.values_list("case_id", flat=True))
     identity = sorted(
         p for p in member_partnership_ids(actor) if is_granted(actor, p, Category.IDENTITY)
@@ -519,6 +652,10 @@ def caseload_page(
             "page": page,
             "status": status,
             "partnership": partnership_id,
+            "sort": sort,
+            "release_days": release_days,
+            "overdue": overdue,
+            "signals": signals,
         },
     )
     return rows

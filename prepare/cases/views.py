@@ -52,15 +52,30 @@ def caseload_view(request: HttpRequest) -> HttpResponse:
     filters: dict[str, Any] = {
         "status": form.cleaned_data.get("status") or "",
         "partnership": form.cleaned_data.get("partnership"),
+        "release": form.cleaned_data.get("release"),
+        "overdue": bool(form.cleaned_data.get("overdue")),
+        "signals": bool(form.cleaned_data.get("signals")),
+        "sort": form.cleaned_data.get("sort") or "",
     }
     page = cases_selectors.caseload(
         actor=actor,
         status=filters["status"],
         partnership_id=filters["partnership"],
         page=page_number(request.GET.get("page")),
+        sort=filters["sort"] or "activity",
+        release_days=filters["release"],
+        overdue=filters["overdue"],
+        signals=filters["signals"],
     )
     query = {k: v for k, v in filters.items() if v}
-    context = {"form": form, "page": page, "query": query, "filtered": bool(query)}
+    filtered = bool({k: v for k, v in query.items() if k != "sort"})
+    context = {
+        "form": form,
+        "page": page,
+        "query": query,
+        "filtered": filtered,
+        "sort": filters["sort"],
+    }
     if is_htmx_partial(request):
         response = render(request, "cases/_caseload_results.html", {**context, "oob": True})
     else:

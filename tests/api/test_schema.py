@@ -47,6 +47,7 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/me/", "get"): {"200", "401"},
+    ("/api/v1/search/", "get"): {"200", "400", "401"},
     # Release planning (prepare/plans/api/checklists.py).
     ("/api/v1/cases/{case_id}/checklist/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/checklist/", "post"): {"201", "400", "401", "403", "404"},

@@ -7,7 +7,13 @@ import pytest
 from django.utils import timezone
 
 from benchmarks.region import GrantIndexMismatch, RegionSpec, check_grant_index, generate
-from benchmarks.scenarios import BENCH_NOTE, bench_pages, remove_bench_notes, run_all
+from benchmarks.scenarios import (
+    BENCH_NOTE,
+    bench_pages,
+    remove_bench_notes,
+    run_all,
+    search_pages,
+)
 from prepare.access.models import CaseGrant
 from prepare.cases.models import Case, CaseNote, CaseTeamMember, KeyDate
 from prepare.plans.models import ChecklistItem
@@ -29,6 +35,10 @@ def test_region_has_its_shape_and_the_grant_check_catches_a_bad_row():
     assert CaseTeamMember.objects.filter(user__isnull=False).exists()
     assert CaseTeamMember.objects.filter(ends_on__isnull=False).exists()
     assert ChecklistItem.objects.filter(status="open", due_on__lt=timezone.localdate()).exists()
+    # The search index is written by its triggers as the rows go in, and the
+    # grant rows carry the reference the caseload sorts on.
+    assert region.rows["search_entry"] > 2 * CASES
+    assert not CaseGrant.objects.filter(reference="").exists()
 
     grant = CaseGrant.objects.filter(whole_organisation=True).order_by("pk").first()
     others = list(Case.objects.exclude(pk=grant.case_id).values_list("pk", flat=True)[:20])
@@ -51,6 +61,9 @@ def test_every_in_process_scenario_reports_a_number_and_a_query_count():
 
     pages = report["pages"]
     assert set(pages) == set(bench_pages(report["case_id"]))
+    # Issue 9's scenarios: the sorted and filtered caseload, and search.
+    assert set(search_pages("any")) < set(pages)
+    assert len(search_pages("any")) == 9
     for name, page in pages.items():
         assert page["status"] == 200, name
         assert page["queries"] > 0 and page["bytes"] > 0, name

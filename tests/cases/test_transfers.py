@@ -858,22 +858,10 @@ def test_the_receiver_sees_the_counts_before_accepting_and_the_reading_is_audite
     assert proposed.detail["records_kept"] == kept
 
 
-def _text_of(response) -> str:
-    """What a person would read in an answer: a page, JSON, a downloaded file or
-    the text of a PDF."""
-    raw = b"".join(response.streaming_content) if response.streaming else response.content
-    if response.get("Content-Type", "").startswith("application/pdf"):
-        import io
-
-        from pypdf import PdfReader
-
-        return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(raw)).pages)
-    return raw.decode()
-
-
 def test_a_category_not_handed_over_never_reaches_the_receiving_side(cast, as_user):
     from tests.api.conftest import token_client
     from tests.monitoring.support import contact_sentinel
+    from tests.routes_table import body_of
 
     plant_every_record(cast)
     transfer = propose_handing(cast, HANDED)
@@ -890,7 +878,7 @@ def test_a_category_not_handed_over_never_reaches_the_receiving_side(cast, as_us
     for url in urls:
         client = token if url.startswith("/api/") else page
         response = client.get(url, **({} if url.startswith("/api/") else HX))
-        body = _text_of(response)
+        body = body_of(response)
         leaked = [c for c in KEPT if sentinel(c) in body]
         assert leaked == [], (url, leaked)
         walked += response.status_code == 200
@@ -904,6 +892,14 @@ def test_a_category_not_handed_over_never_reaches_the_receiving_side(cast, as_us
     assert [c for c in KEPT if sentinel(c) in timeline] == []
     notes = token.get(f"/api/v1/cases/{cast.case.pk}/notes/").json()
     assert {n["category"] for n in notes["results"]} == set(HANDED)
+    # Search: each category's words find its sentinel only if it was handed over.
+    for category in ALL:
+        words = {"q": f"sentinel {category}"}
+        for found in (
+            body_of(page.get(reverse("search:search"), words)),
+            body_of(token.get("/api/v1/search/", words)),
+        ):
+            assert (sentinel(category) in found) is (category in HANDED), category
     # A record kept by the sender answers 404 by its id.
     risk_note = cast.notes[Category.RISK]
     assert token.get(f"/api/v1/cases/{cast.case.pk}/notes/{risk_note.pk}/").status_code == 404

@@ -219,10 +219,11 @@ def test_caseload_query_count_does_not_grow_with_cases(
     client = as_user(cast.case_manager)
 
     # session, user, OTP device; grants with the partnerships' names (1); page ids
-    # with the capped total (1); cases; audit event (stored, access index, then
-    # check, head, seal, head update); the request's transaction (2); the
-    # navigation's counts (the bell and the signals awaiting the user, one query).
-    with django_assert_num_queries(18):
+    # with the capped total (1); cases; what is next for the page's cases (next
+    # key date, overdue items, open signals: 3); audit event (stored, access
+    # index, then check, head, seal, head update); the request's transaction (2);
+    # the navigation's counts (the bell and the signals awaiting the user, one query).
+    with django_assert_num_queries(21):
         response = client.get(reverse("cases:caseload"))
 
     assert len(rows_of(response.content.decode())) == min(count + 1, 25)

@@ -512,3 +512,21 @@ def test_the_demo_attaches_a_licence_and_a_report_in_every_partnership(demo):
         pdf = PdfReader(_io.BytesIO(b"".join(response.streaming_content)))
         assert "Reside at the address" in pdf.pages[0].extract_text()
         assert not pdf.metadata  # stripped like any upload
+
+
+def test_a_coordinator_finds_a_person_by_part_of_the_name(demo):
+    """Done means: in the demo a coordinator finds a person by part of their name
+    (accents and case aside); the exit NGO, without identity, does not."""
+    spec = PARTNERSHIPS[0]
+    first = spec.persons[0]
+    case = Case.objects.get(
+        person__given_name=first.given_name, person__family_name=first.family_name
+    )
+    coordinator = verified_client(User.objects.get(username="rtm.coordinator"))
+    part = first.given_name[:3].lower()
+    body = coordinator.get(reverse("search:search"), {"q": part}).content.decode()
+    assert case.reference in body and first.family_name in body
+    ngo = verified_client(User.objects.get(username="rtm.exit"))
+    body = ngo.get(reverse("search:search"), {"q": first.family_name}).content.decode()
+    assert case.reference not in body and first.family_name in body  # only the box's echo
+    assert "No case you may read matches this search." in body

@@ -32,6 +32,7 @@ from prepare.audit.services import audit_record
 from prepare.cases.lifecycle.rules import transfer_refusal
 from prepare.cases.models import (
     Case,
+    CaseRecord,
     CaseTeamMember,
     Person,
     Transfer,
@@ -135,6 +136,8 @@ def record_models() -> tuple[type[models.Model], ...]:
             continue
         if not hasattr(model._default_manager, "visible_to"):
             continue
+        if not issubclass(model, CaseRecord):
+            continue  # a copy such as the search index follows its source by itself
         found.append(model)
     return tuple(sorted(found, key=lambda m: m._meta.label))
 
