@@ -139,7 +139,7 @@ READS: dict[str, list[Request]] = {
     # its people edit them; the others reply, and read earlier versions.
     "cases:note_edit": [
         Request("coordinator"),
-        Request("municipal_practitioner", params=(("note_pk", "risk"),)),
+        Request("coordinator", params=(("note_pk", "risk"),)),
     ],
     "cases:note_reply": [
         Request("case_manager"),

@@ -20,7 +20,9 @@ RECORDS = sorted(
 # What each domain stores as case information; a new record model must be added here.
 EXPECTED = {
     "cases.CaseNote",
+    "cases.CaseNoteVersion",
     "cases.CaseTransition",
+    "cases.ClosureProposal",
     "cases.KeyDate",
     "cases.Referral",
     "cases.TriageDecision",
