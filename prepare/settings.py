@@ -296,6 +296,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, nested at most PREPARE_MAX_JSON_DEPTH levels (400 beyond).
+    "DEFAULT_PARSER_CLASSES": ["prepare.api.parsers.LimitedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "prepare.api.exceptions.api_exception_handler",
 }

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from prepare.accounts import services
 from prepare.accounts.forms import ApiTokenForm, SignInForm, TotpConfirmForm
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
+from prepare.api.parsers import JsonTooDeep, loads_limited
 
 csp_logger = logging.getLogger("prepare.csp")
 CSP_REPORT_MAX_BYTES = 8192
@@ -195,7 +195,11 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def csp_report(request: HttpRequest) -> HttpResponse:
     """Receives Content-Security-Policy violation reports (DP-07)."""
     try:
-        report = json.loads(request.read(CSP_REPORT_MAX_BYTES))
+        report = loads_limited(request.read(CSP_REPORT_MAX_BYTES))
+    except JsonTooDeep:
+        return HttpResponse(
+            _("The report is nested too deeply."), status=400, content_type="text/plain"
+        )
     except (ValueError, UnicodeDecodeError, RawPostDataException):
         report = None
     body = report.get("csp-report") if isinstance(report, dict) else None

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
 from prepare.access.routes import RoutePolicy
@@ -28,6 +27,7 @@ from prepare.accounts.models import User
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
 from prepare.api.pagination import CappedPagination
+from prepare.api.parsers import LimitedJSONParser
 from prepare.locking import StaleVersion
 
 # --- Input ---------------------------------------------------------------------
@@ -164,7 +164,7 @@ class ApiViewSet(viewsets.ViewSet):
     """What every API view shares: the route policy, JSON only, no OPTIONS metadata."""
 
     route_policy = RoutePolicy.API
-    parser_classes = [JSONParser]
+    parser_classes = [LimitedJSONParser]
     metadata_class = None
 
 
