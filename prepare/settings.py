@@ -118,6 +118,8 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "prepare.accounts.context_processors.navigation",
             ],
+            # Times in the partnership's zone, the same on every page (|moment).
+            "builtins": ["prepare.moments"],
         },
     },
 ]
@@ -254,6 +256,8 @@ LANGUAGES = [
     ("sv", _("Swedish")),
 ]
 LOCALE_PATHS = [BASE_DIR / "prepare" / "locale"]
+# English day-first (prepare/formats/en); the other languages keep Django's.
+FORMAT_MODULE_PATH = ["prepare.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from prepare.forms import required_when
+
 
 class SignInForm(forms.Form):
     username = forms.CharField(
@@ -16,14 +18,23 @@ class SignInForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    code = forms.CharField(
-        label=_("Authentication code"),
-        max_length=10,
-        required=False,
-        help_text=_("The six-digit code from your authenticator app."),
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}
+    # Empty only before the first sign-in (the authenticator is set up next):
+    # never marked "(optional)".
+    code = required_when(
+        forms.CharField(
+            label=_("Authentication code"),
+            max_length=10,
+            required=False,
+            help_text=_("The six-digit code from your authenticator app."),
+            widget=forms.TextInput(
+                attrs={
+                    "autocomplete": "one-time-code",
+                    "inputmode": "numeric",
+                    "pattern": "[0-9 ]*",
+                }
+            ),
         ),
+        _("once your authenticator app is set up"),
     )
 
 
