@@ -32,7 +32,7 @@ def test_the_sign_in_code_is_not_marked_optional(db):
     assert OPTIONAL not in label
     assert "required once your authenticator app is set up" in label
     html = Client().get(reverse("accounts:login")).content.decode()
-    assert "Authentication code <span class=\"field__optional\">(optional)" not in html
+    assert 'Authentication code <span class="field__optional">(optional)' not in html
     assert "(required once your authenticator app is set up)" in html
 
 
@@ -55,10 +55,11 @@ def test_a_really_optional_field_still_says_so(db):
 def test_a_due_date_required_without_offset_is_not_optional(db):
     from prepare.plans.forms import ItemAddForm
 
-    without = ItemAddForm(categories=["social"], offset=False, organisations=Organisation.objects.none(), users=User.objects.none())
+    none = {"organisations": Organisation.objects.none(), "users": User.objects.none()}
+    without = ItemAddForm(categories=["social"], offset=False, **none)
     assert OPTIONAL not in label_of(without["due_on"])
     assert without.fields["due_on"].required
-    with_offset = ItemAddForm(categories=["social"], offset=True, organisations=Organisation.objects.none(), users=User.objects.none())
+    with_offset = ItemAddForm(categories=["social"], offset=True, **none)
     assert "(required unless you give days from the release)" in label_of(with_offset["due_on"])
 
 
@@ -114,7 +115,8 @@ def test_htmx_is_configured_to_write_no_inline_style(cast, as_user):
     assert config["includeIndicatorStyles"] is False
     assert "style" not in config["attributesToSettle"]
     assert config["allowEval"] is False
-    css = open(finders.find("prepare/prepare.css")).read()
+    with open(finders.find("prepare/prepare.css")) as sheet:
+        css = sheet.read()
     assert ".htmx-indicator {" in css
 
 
