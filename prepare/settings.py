@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "prepare.accounts.middleware.SessionTimeoutMiddleware",
     "prepare.accounts.middleware.RequireVerifiedMiddleware",
+    "prepare.accounts.middleware.UserLocaleMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -23,6 +23,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
 from prepare.access.routes import RoutePolicy
+from prepare.accounts.middleware import activate_user_locale
 from prepare.accounts.models import User
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
@@ -166,6 +167,12 @@ class ApiViewSet(viewsets.ViewSet):
     route_policy = RoutePolicy.API
     parser_classes = [LimitedJSONParser]
     metadata_class = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # A token request is authenticated here, after the middleware: the
+        # caller's own language and zone apply from now on (messages, texts).
+        activate_user_locale(request.user)
 
 
 def expected_version(request: Request, body_version: int | None) -> tuple[int, bool]:
