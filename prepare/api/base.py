@@ -67,17 +67,25 @@ class UserRefSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    """Every error answer's body (the one ``Error`` component): ``detail`` says
+    what went wrong; an invalid input names instead each field refused, with a
+    list of messages (``non_field_errors`` for the rest), as further keys."""
+
+    detail = serializers.CharField(
+        required=False,
+        help_text=_("What went wrong, for a person to read. Absent when fields are named."),
+    )
+
+    class Meta:
+        ref_name = "Error"
 
 
 # --- Documentation of the shared answers ------------------------------------------
 
 R400 = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    },
-    description="Invalid input: a list of messages per field (non_field_errors for the rest). "
+    ErrorSerializer,
+    description="Invalid input: a list of messages per field (non_field_errors for the rest), "
+    "or a detail for a body that is not JSON, nested too deeply, or a bad page_size. "
     "Fields the operation does not accept are refused here too.",
 )
 
