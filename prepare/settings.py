@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "prepare.accounts.middleware.SessionTimeoutMiddleware",
     "prepare.accounts.middleware.RequireVerifiedMiddleware",
+    "prepare.accounts.middleware.UserLocaleMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -121,6 +122,8 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "prepare.accounts.context_processors.navigation",
             ],
+            # Times in the partnership's zone, the same on every page (|moment).
+            "builtins": ["prepare.moments"],
         },
     },
 ]
@@ -257,6 +260,8 @@ LANGUAGES = [
     ("sv", _("Swedish")),
 ]
 LOCALE_PATHS = [BASE_DIR / "prepare" / "locale"]
+# English day-first (prepare/formats/en); the other languages keep Django's.
+FORMAT_MODULE_PATH = ["prepare.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -341,6 +346,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON only, nested at most PREPARE_MAX_JSON_DEPTH levels (400 beyond).
+    "DEFAULT_PARSER_CLASSES": ["prepare.api.parsers.LimitedJSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "prepare.api.exceptions.api_exception_handler",
 }

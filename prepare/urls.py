@@ -1,7 +1,6 @@
 from django.urls import include, path
-from django.views.i18n import set_language
 
-from prepare.access.routes import RoutePolicy, route_policy
+from prepare.accounts import views as accounts_views
 from prepare.health import health
 
 urlpatterns = [
@@ -16,5 +15,5 @@ urlpatterns = [
     path("search/", include("prepare.search.urls")),
     path("api/", include("prepare.api.urls")),
     path("health/", health, name="health"),
-    path("i18n/set-language/", route_policy(RoutePolicy.PUBLIC)(set_language), name="set_language"),
+    path("i18n/set-language/", accounts_views.language_set, name="set_language"),
 ]

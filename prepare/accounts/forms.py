@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import zoneinfo
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+
+from prepare.forms import required_when
 
 
 class SignInForm(forms.Form):
@@ -16,14 +22,23 @@ class SignInForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    code = forms.CharField(
-        label=_("Authentication code"),
-        max_length=10,
-        required=False,
-        help_text=_("The six-digit code from your authenticator app."),
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"}
+    # Empty only before the first sign-in (the authenticator is set up next):
+    # never marked "(optional)".
+    code = required_when(
+        forms.CharField(
+            label=_("Authentication code"),
+            max_length=10,
+            required=False,
+            help_text=_("The six-digit code from your authenticator app."),
+            widget=forms.TextInput(
+                attrs={
+                    "autocomplete": "one-time-code",
+                    "inputmode": "numeric",
+                    "pattern": "[0-9 ]*",
+                }
+            ),
         ),
+        _("once your authenticator app is set up"),
     )
 
 
@@ -44,3 +59,33 @@ class ApiTokenForm(forms.Form):
         max_length=100,
         help_text=_("What the token is for, e.g. “probation system key dates”."),
     )
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class PreferencesForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        help_text=_("Pages, notifications and e-mails to you are in this language."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Your time zone"),
+        required=False,
+        help_text=_(
+            "Times of a case are always shown in its partnership's zone, with the zone's "
+            "abbreviation. This zone is used for times that belong to no partnership "
+            "(your tokens, the audit log)."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = self.fields["time_zone"]
+        assert isinstance(zone, forms.ChoiceField)
+        zone.choices = [
+            ("", _("The installation's zone (%(zone)s)") % {"zone": settings.TIME_ZONE}),
+            *_zone_choices(),
+        ]

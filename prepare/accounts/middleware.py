@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from django.contrib.messages.storage import default_storage
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -198,3 +200,40 @@ class NoStoreMiddleware:
         ):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class UserLocaleMiddleware:
+    """A signed-in user's own language and time zone, for the whole request.
+
+    After ``LocaleMiddleware`` (the browser's or the cookie's language, for
+    everyone) and the authentication: the user's stored choice wins. The
+    user was loaded by the middleware before; this adds no query. API
+    requests authenticate by token inside the view: the API applies the
+    token user's language there (``prepare.api.base.ApiViewSet``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated:
+            activate_user_locale(user)
+            request.LANGUAGE_CODE = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def activate_user_locale(user: Any) -> None:
+    """Activate the user's language and zone (if they chose them) for this thread."""
+    language = getattr(user, "language", "")
+    if language:
+        translation.activate(language)
+    zone = getattr(user, "time_zone", "")
+    if zone:
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()

@@ -2,11 +2,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Not a known time zone."), code="time_zone")
 
 
 class OrganisationType(models.TextChoices):
@@ -69,6 +77,15 @@ class User(AbstractUser):
         verbose_name=_("organisation"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OBSERVER)
+    # The user's own choices, applied to every request they make and to
+    # everything sent to them (notifications, e-mails). Empty: the browser's
+    # language, and times in each partnership's zone (else the installation's).
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, validators=[validate_time_zone]
+    )
 
     class Meta:
         verbose_name = _("user")

@@ -185,3 +185,19 @@ def api_token_revoke(*, actor: User, token_id: int) -> None:
     audit_record(
         action=EventAction.TOKEN_CHANGE, actor=actor, obj=token, detail={"change": "revoked"}
     )
+
+
+@transaction.atomic
+def user_preferences_update(*, actor: User, language: str, time_zone: str) -> list[str]:
+    """The actor's own language and time zone; the names of the fields changed. Audited."""
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    user.language, user.time_zone = language, time_zone
+    user.full_clean(validate_unique=False, validate_constraints=False)
+    changed = [
+        name for name in ("language", "time_zone") if getattr(user, name) != getattr(actor, name)
+    ]
+    if changed:
+        user.save(update_fields=changed)
+        actor.language, actor.time_zone = user.language, user.time_zone
+        audit_record(action=EventAction.UPDATE, actor=actor, obj=user, detail={"changed": changed})
+    return changed

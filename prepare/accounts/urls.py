@@ -8,6 +8,7 @@ urlpatterns = [
     path("sign-in/", views.sign_in, name="login"),
     path("sign-out/", views.sign_out, name="logout"),
     path("two-factor/", views.mfa_setup, name="mfa_setup"),
+    path("settings/", views.preferences, name="preferences"),
     path("api-tokens/", views.api_tokens, name="api_tokens"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("csp-report/", views.csp_report, name="csp_report"),

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,16 +14,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.request import RawPostDataException
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language
 
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import services
-from prepare.accounts.forms import ApiTokenForm, SignInForm, TotpConfirmForm
+from prepare.accounts.forms import ApiTokenForm, PreferencesForm, SignInForm, TotpConfirmForm
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
+from prepare.api.parsers import JsonTooDeep, loads_limited
 
 csp_logger = logging.getLogger("prepare.csp")
 CSP_REPORT_MAX_BYTES = 8192
@@ -160,6 +162,59 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
 
 @route_policy(RoutePolicy.SIGNED_IN)
 @require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The user's own settings: language and time zone."""
+    user = request.user
+    assert isinstance(user, User)
+    initial = {"language": user.language or translation.get_language(), "time_zone": user.time_zone}
+    form = PreferencesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.user_preferences_update(
+            actor=user,
+            language=form.cleaned_data["language"],
+            time_zone=form.cleaned_data["time_zone"],
+        )
+        translation.activate(user.language)
+        messages.success(request, _("Your settings are saved."))
+        response = redirect("accounts:preferences")
+        _remember_language(response, user.language)
+        return response
+    return render(request, "accounts/preferences.html", {"form": form})
+
+
+def _remember_language(response: HttpResponse, language: str) -> None:
+    """The language cookie follows the user's choice (the sign-in page uses it)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]
+    )
+
+
+@route_policy(RoutePolicy.PUBLIC)
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The header's language choice: the cookie, and for a signed-in user their setting."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if (
+        isinstance(user, User)
+        and is_verified(request)
+        and language in dict(settings.LANGUAGES)
+        and language != user.language
+    ):
+        services.user_preferences_update(actor=user, language=language, time_zone=user.time_zone)
+    return response
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
@@ -195,7 +250,11 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def csp_report(request: HttpRequest) -> HttpResponse:
     """Receives Content-Security-Policy violation reports (DP-07)."""
     try:
-        report = json.loads(request.read(CSP_REPORT_MAX_BYTES))
+        report = loads_limited(request.read(CSP_REPORT_MAX_BYTES))
+    except JsonTooDeep:
+        return HttpResponse(
+            _("The report is nested too deeply."), status=400, content_type="text/plain"
+        )
     except (ValueError, UnicodeDecodeError, RawPostDataException):
         report = None
     body = report.get("csp-report") if isinstance(report, dict) else None

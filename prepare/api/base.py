@@ -20,14 +20,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
 from prepare.access.routes import RoutePolicy
+from prepare.accounts.middleware import activate_user_locale
 from prepare.accounts.models import User
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
 from prepare.api.pagination import CappedPagination
+from prepare.api.parsers import LimitedJSONParser
 from prepare.locking import StaleVersion
 
 # --- Input ---------------------------------------------------------------------
@@ -66,17 +67,25 @@ class UserRefSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    """Every error answer's body (the one ``Error`` component): ``detail`` says
+    what went wrong; an invalid input names instead each field refused, with a
+    list of messages (``non_field_errors`` for the rest), as further keys."""
+
+    detail = serializers.CharField(
+        required=False,
+        help_text=_("What went wrong, for a person to read. Absent when fields are named."),
+    )
+
+    class Meta:
+        ref_name = "Error"
 
 
 # --- Documentation of the shared answers ------------------------------------------
 
 R400 = OpenApiResponse(
-    {
-        "type": "object",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    },
-    description="Invalid input: a list of messages per field (non_field_errors for the rest). "
+    ErrorSerializer,
+    description="Invalid input: a list of messages per field (non_field_errors for the rest), "
+    "or a detail for a body that is not JSON, nested too deeply, or a bad page_size. "
     "Fields the operation does not accept are refused here too.",
 )
 
@@ -164,8 +173,14 @@ class ApiViewSet(viewsets.ViewSet):
     """What every API view shares: the route policy, JSON only, no OPTIONS metadata."""
 
     route_policy = RoutePolicy.API
-    parser_classes = [JSONParser]
+    parser_classes = [LimitedJSONParser]
     metadata_class = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # A token request is authenticated here, after the middleware: the
+        # caller's own language and zone apply from now on (messages, texts).
+        activate_user_locale(request.user)
 
 
 def expected_version(request: Request, body_version: int | None) -> tuple[int, bool]:

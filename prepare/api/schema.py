@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+)
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -35,3 +38,28 @@ class VerifiedSessionScheme(OpenApiAuthenticationExtension):
             "description": "The browser session, once signed in with the second factor. "
             "Unsafe methods also need the CSRF token header.",
         }
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """A request body of a ``StrictSerializer`` is documented as it is checked:
+    no property beyond the declared ones (they answer 400), and the version a
+    change is based on as required where the serializer has one (without it,
+    or the If-Match header, the change answers 428)."""
+
+    target_class = "prepare.api.base.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+            fields = getattr(self.target, "fields", {})
+            version = fields.get("version")
+            if version is not None and not version.read_only:
+                required = schema.setdefault("required", [])
+                if "version" not in required:
+                    required.append("version")
+            one_of = getattr(self.target, "required_one_of", ())
+            if one_of:
+                schema["anyOf"] = [{"required": [name]} for name in one_of]
+        return schema

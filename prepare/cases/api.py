@@ -125,6 +125,9 @@ class NoteUpdateSerializer(StrictSerializer):
     """A change of kind or text. The category cannot change: that would disclose the note
     to other organisations, so it is a new note."""
 
+    # Documented (prepare.api.schema): a change names at least one of them.
+    required_one_of = ("kind", "text")
+
     kind = serializers.ChoiceField(choices=NoteKind.choices)
     text = serializers.CharField(max_length=10_000, trim_whitespace=False)
     version = serializers.IntegerField(

@@ -230,7 +230,8 @@ def signals_owed(
     urgent_first = SqlCase(When(severity=Severity.URGENT, then=0), default=1)
     signals = list(
         _owed(actor)
-        .select_related("case", "raised_by")
+        # The partnership for its time zone: the same one query.
+        .select_related("case__partnership", "raised_by")
         .order_by(urgent_first, "-raised_at", "-pk")[:limit]
     )
     _audit_list(actor, signals, view)

@@ -339,18 +339,18 @@ def _mail_alerts(signal: Signal, recipients: list[User]) -> None:
     """One mail per recipient (no one sees who else was told), after the commit.
 
     Only the reference and the severity: the concern itself stays in PREPARE,
-    behind the sign-in and the policy. Users have no stored language, so the
-    mail is in the site's language.
+    behind the sign-in and the policy. Each mail is in its recipient's
+    language (``User.language``, else the site's).
     """
-    addressed = [u.email for u in recipients if u.email]
+    addressed = [(u.email, u.language or settings.LANGUAGE_CODE) for u in recipients if u.email]
     if not addressed:
         return
     reference = signal.case.reference
     severity = signal.severity
 
     def send() -> None:
-        for email in addressed:
-            with translation.override(settings.LANGUAGE_CODE):
+        for email, language in addressed:
+            with translation.override(language):
                 label = str(Severity(severity).label)
                 subject = _("PREPARE: %(severity)s signal on case %(ref)s") % {
                     "severity": label,

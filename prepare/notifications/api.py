@@ -28,9 +28,20 @@ from prepare.api.base import (
 )
 from prepare.api.pagination import CappedPagination
 from prepare.notifications import selectors, services
+from prepare.notifications.messages import render_message
 from prepare.notifications.models import Notification, NotificationKind
 
-FIELDS = ("id", "kind", "case_id", "title", "url", "created_at", "read_at")
+FIELDS = (
+    "id",
+    "kind",
+    "case_id",
+    "message_key",
+    "params",
+    "title",
+    "url",
+    "created_at",
+    "read_at",
+)
 
 # --- Serializers -------------------------------------------------------------------------
 
@@ -57,7 +68,21 @@ class NotificationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = NotificationKindField()
     title = serializers.CharField(
-        help_text=_("What is due, naming the case by its reference; as the web list shows it.")
+        source="text",
+        help_text=_(
+            "What is due, naming the case by its reference; as the web list shows it, "
+            "in your language (your setting, else the installation's)."
+        ),
+    )
+    message_key = serializers.CharField(
+        allow_blank=True,
+        help_text=_(
+            "What the text says, as a key (e.g. release_in_days), for a client that "
+            "writes its own text; empty for an older notification known only by its text."
+        ),
+    )
+    params = serializers.DictField(
+        help_text=_("The key's parameters: ref (the case reference), date (an ISO date), days…"),
     )
     case = serializers.IntegerField(
         source="case_id",
@@ -89,7 +114,17 @@ class MarkedSerializer(serializers.Serializer):
 
 
 def _row(notification: Notification) -> dict[str, Any]:
-    return {name: getattr(notification, name) for name in FIELDS}
+    row = {name: getattr(notification, name) for name in FIELDS}
+    row["text"] = notification.text
+    return row
+
+
+def _with_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its text rendered in the active language (the caller's)."""
+    return [
+        {**row, "text": render_message(row["message_key"], row["params"], row["title"])}
+        for row in rows
+    ]
 
 
 NOTIFICATION_ID = OpenApiParameter("notification_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -131,7 +166,9 @@ class NotificationViewSet(ApiViewSet):
             page=paginator.number,
             unread=unread,
         )
-        return paginator.get_paginated_response(NotificationSerializer(rows, many=True).data)
+        return paginator.get_paginated_response(
+            NotificationSerializer(_with_text(rows), many=True).data
+        )
 
     @extend_schema(
         tags=["notifications"],

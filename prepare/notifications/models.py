@@ -43,7 +43,13 @@ class Notification(models.Model):
     # A plain number, not a foreign key: erasing a case must not be blocked by,
     # nor silently cascade into, its reminders (retention removes them itself).
     case_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    title = models.CharField(_("title"), max_length=200)
+    # What it says: a key of prepare.notifications.messages.MESSAGES and its
+    # parameters, rendered in the reader's language when read. ``title`` is
+    # only the fallback of rows from before message keys whose text could not
+    # be mapped to one; new rows leave it empty.
+    message_key = models.CharField(max_length=60, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
     url = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -68,7 +74,14 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title
+        return self.text
+
+    @property
+    def text(self) -> str:
+        """What it says, in the active language (the reader's)."""
+        from prepare.notifications.messages import render_message
+
+        return render_message(self.message_key, self.params, self.title)
 
     @property
     def is_read(self) -> bool:

@@ -34,7 +34,6 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from prepare.access.categories import Category
 from prepare.access.policy import case_practitioners, partnership_coordinators, readers_of
@@ -69,13 +68,26 @@ FOLLOW_UP_STATUSES = [CaseStatus.CLOSED, CaseStatus.FOLLOW_UP]
 
 
 @dataclass(frozen=True)
+class Text:
+    """A message key of ``prepare.notifications.messages`` and its parameters
+    (hashable: reminders are collected in sets)."""
+
+    key: str
+    params: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, key: str, **params: Any) -> Text:
+        return cls(key, tuple(sorted(params.items())))
+
+
+@dataclass(frozen=True)
 class Due:
     """One reminder for one user, not yet inserted."""
 
     user_id: int
     kind: str
     case_id: int
-    title: str
+    message: Text
     dedupe_key: str
     mail: bool = True
 
@@ -91,7 +103,7 @@ class Subject:
     case_id: int
     partnership_id: int
     kind: str
-    title: str
+    message: Text
     dedupe_key: str
     # False where another part already e-mailed the same news (a raised signal).
     mail: bool = True
@@ -102,18 +114,17 @@ def run_reminders(now: datetime.datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     inserted: Counter[str] = Counter()
     audience = Audience()
-    # The worker has no request and no user language: titles and e-mails are
-    # written in the installation's language.
-    with translation.override(settings.LANGUAGE_CODE):
-        for collect in (
-            _release_reminders,
-            _checklist_reminders,
-            _review_reminders,
-            _follow_up_reminders,
-            _signal_reminders,
-        ):
-            for batch in collect(now, audience):
-                inserted.update(_insert(batch))
+    # Texts are stored as message keys and parameters, rendered in each
+    # reader's language when read (and in each recipient's when e-mailed).
+    for collect in (
+        _release_reminders,
+        _checklist_reminders,
+        _review_reminders,
+        _follow_up_reminders,
+        _signal_reminders,
+    ):
+        for batch in collect(now, audience):
+            inserted.update(_insert(batch))
     return {kind: inserted[kind] for kind in NotificationKind.values}
 
 
@@ -141,7 +152,8 @@ def _insert(batch: list[Due]) -> Counter[str]:
                         user_id=due.user_id,
                         kind=due.kind,
                         case_id=due.case_id,
-                        title=due.title[:200],
+                        message_key=due.message.key,
+                        params=dict(due.message.params),
                         url=due.url,
                         dedupe_key=due.dedupe_key,
                     )
@@ -182,7 +194,8 @@ def _already_inserted(batch: list[Due]) -> set[tuple[int, str]]:
 
 
 def send_notification_mails(notification_ids: list[int]) -> int:
-    """E-mail each notification to its user; the title is the whole message.
+    """E-mail each notification to its user, in the user's language; its text is
+    the whole message.
 
     Runs after the insert committed. A failed delivery is logged and not
     retried: the notification itself is in the user's list either way.
@@ -190,23 +203,26 @@ def send_notification_mails(notification_ids: list[int]) -> int:
     rows = (
         Notification.objects.filter(pk__in=notification_ids, user__is_active=True)
         .exclude(user__email="")
-        .values_list("title", "url", "user__email")
+        .select_related("user")
+        .only("message_key", "params", "title", "url", "user__email", "user__language")
         .order_by("pk")
     )
     site = getattr(settings, "SITE_URL", "")
-    with translation.override(settings.LANGUAGE_CODE):
-        messages = [
-            EmailMessage(
-                subject=f"[PREPARE] {title}",
-                body=_(
-                    "%(title)s\n\nSign in to PREPARE to see it: %(link)s\n\n"
-                    "This message names the case by its reference only."
+    messages = []
+    for notification in rows:
+        with translation.override(notification.user.language or settings.LANGUAGE_CODE):
+            text = notification.text
+            messages.append(
+                EmailMessage(
+                    subject=f"[PREPARE] {text}",
+                    body=_(
+                        "%(title)s\n\nSign in to PREPARE to see it: %(link)s\n\n"
+                        "This message names the case by its reference only."
+                    )
+                    % {"title": text, "link": f"{site}{notification.url}"},
+                    to=[notification.user.email],
                 )
-                % {"title": title, "link": f"{site}{url}"},
-                to=[email],
             )
-            for title, url, email in rows
-        ]
     if not messages:
         return 0
     try:
@@ -309,7 +325,7 @@ def _deliver(entries: list[Entry], audience: Audience) -> list[Due]:
                         user_id=uid,
                         kind=subject.kind,
                         case_id=subject.case_id,
-                        title=subject.title,
+                        message=subject.message,
                         dedupe_key=subject.dedupe_key,
                         mail=subject.mail,
                     )
@@ -427,22 +443,17 @@ def _release_reminders(now: datetime.datetime, audience: Audience) -> Iterator[l
             if threshold is None:
                 continue
             if days_left == 0:
-                title = _("Release of %(ref)s today (%(date)s)") % {
-                    "ref": reference,
-                    "date": date.isoformat(),
-                }
+                title = Text.of("release_today", ref=reference, date=date.isoformat())
             else:
-                title = ngettext(
-                    "Release of %(ref)s in %(days)d day (%(date)s)",
-                    "Release of %(ref)s in %(days)d days (%(date)s)",
-                    days_left,
-                ) % {"ref": reference, "days": days_left, "date": date.isoformat()}
+                title = Text.of(
+                    "release_in_days", ref=reference, days=days_left, date=date.isoformat()
+                )
             subjects.append(
                 Subject(
                     case_id=case_id,
                     partnership_id=pid,
                     kind=NotificationKind.RELEASE,
-                    title=title,
+                    message=title,
                     dedupe_key=f"release:{case_id}:{date.isoformat()}:{threshold}",
                 )
             )
@@ -485,8 +496,7 @@ def _review_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
                     case_id=case_id,
                     partnership_id=pid,
                     kind=NotificationKind.REVIEW_DUE,
-                    title=_("Review of %(ref)s due on %(date)s")
-                    % {"ref": reference, "date": date.isoformat()},
+                    message=Text.of("review_due", ref=reference, date=date.isoformat()),
                     dedupe_key=f"review:{case_id}:{date.isoformat()}",
                 )
             )
@@ -508,16 +518,13 @@ def _follow_up_reminders(now: datetime.datetime, audience: Audience) -> Iterator
             today = _today_in(zone, now)
             if not today - datetime.timedelta(days=CATCH_UP_DAYS) <= date <= today:
                 continue
-            if kind == KeyDateKind.FOLLOW_UP_6:
-                title = _("6-month follow-up review of %(ref)s is due (%(date)s)")
-            else:
-                title = _("12-month follow-up review of %(ref)s is due (%(date)s)")
+            key = "follow_up_6" if kind == KeyDateKind.FOLLOW_UP_6 else "follow_up_12"
             subjects.append(
                 Subject(
                     case_id=case_id,
                     partnership_id=pid,
                     kind=NotificationKind.FOLLOW_UP,
-                    title=title % {"ref": reference, "date": date.isoformat()},
+                    message=Text.of(key, ref=reference, date=date.isoformat()),
                     dedupe_key=f"follow_up:{case_id}:{kind}:{date.isoformat()}",
                 )
             )
@@ -572,11 +579,11 @@ def _checklist_batch(
         today = _today_in(zone, now)
         if today - datetime.timedelta(days=CATCH_UP_DAYS) <= due_on < today:
             kind = NotificationKind.CHECKLIST_OVERDUE
-            title = _("Checklist item of %(ref)s is overdue (due %(date)s)")
+            message_key = "checklist_overdue"
             key = f"checklist_overdue:{item_id}:{due_on.isoformat()}"
         elif today <= due_on <= today + datetime.timedelta(days=DUE_SOON_DAYS):
             kind = NotificationKind.CHECKLIST_DUE
-            title = _("Checklist item of %(ref)s is due on %(date)s")
+            message_key = "checklist_due"
             key = f"checklist_due:{item_id}:{due_on.isoformat()}"
         else:
             continue
@@ -584,7 +591,7 @@ def _checklist_batch(
             case_id=case_id,
             partnership_id=pid,
             kind=kind,
-            title=title % {"ref": reference, "date": due_on.isoformat()},
+            message=Text.of(message_key, ref=reference, date=due_on.isoformat()),
             dedupe_key=key,
         )
         pending.append((subject, assignee_id, owner_id, category))
@@ -643,18 +650,14 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
             alerted[signal_id].add(uid)
         entries: list[Entry] = []
         for signal_id, case_id, reference, pid, category, severity, raised_at in chunk:
-            names = {"ref": reference}
-            if severity == "urgent":
-                title = _("Urgent signal on %(ref)s to acknowledge") % names
-                late = _("Urgent signal on %(ref)s still not acknowledged") % names
-            else:
-                title = _("High-severity signal on %(ref)s to acknowledge") % names
-                late = _("High-severity signal on %(ref)s still not acknowledged") % names
+            level = "urgent" if severity == "urgent" else "high"
+            title = Text.of(f"signal_{level}", ref=reference)
+            late = Text.of(f"signal_{level}_late", ref=reference)
             subject = Subject(
                 case_id=case_id,
                 partnership_id=pid,
                 kind=NotificationKind.SIGNAL,
-                title=title,
+                message=title,
                 dedupe_key=f"signal:{signal_id}",
                 mail=False,
             )
@@ -664,7 +667,7 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
                     case_id=case_id,
                     partnership_id=pid,
                     kind=NotificationKind.SIGNAL,
-                    title=late,
+                    message=late,
                     dedupe_key=f"signal_unacknowledged:{signal_id}",
                 )
                 entries.append((reminder, alerted.get(signal_id, set()), category))

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Action
-from prepare.partnerships.models import SharingAgreement
+from prepare.partnerships.models import LegalBasis, SharingAgreement
 from prepare.partnerships.selectors import GridRow
 from prepare.partnerships.services import NO_ACCESS, PAST_START
 
@@ -117,6 +117,10 @@ class AgreementCreateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not can_copy:
             del self.fields["copy_grid"]
+        # A meaningful first choice, not Django's "---------".
+        basis = self.fields["legal_basis"]
+        assert isinstance(basis, forms.ChoiceField)
+        basis.choices = [("", _("Choose a legal basis")), *LegalBasis.choices]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from prepare.access.categories import Category
 from prepare.accounts.models import Organisation, User
 from prepare.cases.forms import PractitionerChoiceField
+from prepare.forms import required_when
 from prepare.plans.services import (
     MAX_OFFSET_DAYS,
     NOTE_MAX_LENGTH,
@@ -123,8 +124,15 @@ class ItemAddForm(OwnerFields):
         field = self.fields["category"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = _category_choices(categories)
-        if not offset:
+        # Exactly one of the two is needed: neither is "(optional)".
+        due_on = self.fields["due_on"]
+        if offset:
+            required_when(due_on, _("unless you give days from the release"))
+            required_when(self.fields["offset_days"], _("unless you give a due date"))
+        else:
             del self.fields["offset_days"]
+            due_on.required = True
+            due_on.error_messages["required"] = _("Give a due date.")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -75,6 +75,8 @@ def test_the_list_shows_only_ones_own_newest_first(cast):
         "id": newest.pk,
         "kind": "release",
         "title": "Release of TST-2026-0001 #2",
+        "message_key": "",
+        "params": {},
         "case": cast.case.pk,
         "url": f"/cases/{cast.case.pk}/",
         "created_at": newest.created_at.isoformat().replace("+00:00", "Z"),

@@ -72,7 +72,9 @@ def test_one_asks_another_approves_and_the_case_is_gone(cast: Cast, as_user) -> 
     # The DPO is told; the asker is not.
     alerts = Notification.objects.filter(kind=NotificationKind.ERASURE, case_id=case.pk)
     assert set(alerts.values_list("user_id", flat=True)) == {cast.auditor.pk}
-    assert case.reference in alerts.get().title
+    alert = alerts.get()
+    assert (alert.message_key, alert.params) == ("erasure_to_approve", {"ref": case.reference})
+    assert case.reference in alert.text
     # The asker's own approval does not count: still pending, nothing erased.
     own = as_user(cast.coordinator).post(
         reverse("cases:erasure", args=[case.pk]),

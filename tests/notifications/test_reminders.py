@@ -42,6 +42,11 @@ def now():
     return timezone.now()
 
 
+def long_date(day) -> str:
+    """English, day-first, as the reader sees it: 6 January 2027."""
+    return f"{day.day} {day:%B} {day.year}"
+
+
 def _release_in(cast, now, days: int) -> datetime.date:
     day = local_today(cast.case, now) + days * DAY
     set_date(cast.coordinator, cast.case, KeyDateKind.EXPECTED_RELEASE, day)
@@ -63,8 +68,12 @@ def test_release_reminder_reaches_the_justice_readers_of_the_team_once(
     assert received() == {name: {key} for name in JUSTICE_READERS}
     assert first[NotificationKind.RELEASE] == 3
     assert second == dict.fromkeys(NotificationKind.values, 0)
-    titles = set(Notification.objects.values_list("title", flat=True))
-    assert titles == {f"Release of TST-2026-0001 in 30 days ({day.isoformat()})"}
+    stored = {(n.message_key, tuple(sorted(n.params.items()))) for n in Notification.objects.all()}
+    assert stored == {
+        ("release_in_days", (("date", day.isoformat()), ("days", 30), ("ref", "TST-2026-0001")))
+    }
+    texts = {n.text for n in Notification.objects.all()}
+    assert texts == {f"Release of TST-2026-0001 in 30 days ({long_date(day)})"}
     assert set(Notification.objects.values_list("url", flat=True)) == {f"/cases/{cast.case.pk}/"}
     # One e-mail per recipient, sent by the run that inserted the row.
     assert sorted(m.to[0] for m in mail.outbox) == sorted(
@@ -82,8 +91,9 @@ def test_reminder_mails_and_titles_hold_the_reference_and_nothing_of_the_case(
         text = message.subject + message.body
         assert "TST-2026-0001" in text
         assert [s for s in SECRETS if s in text] == []
-    for title in Notification.objects.values_list("title", flat=True):
-        assert [s for s in SECRETS if s in title] == []
+    for notification in Notification.objects.all():
+        text = notification.text + str(notification.params)
+        assert [s for s in SECRETS if s in text] == []
 
 
 def test_each_release_point_is_sent_when_reached_and_a_late_worker_sends_only_the_latest(
@@ -225,8 +235,10 @@ def test_checklist_items_due_and_overdue_reach_the_owner_or_the_assignee(
         "coordinator": {f"checklist_due:{unowned.pk}:{unowned.due_on.isoformat()}"},
     }
     overdue = Notification.objects.get(kind=NotificationKind.CHECKLIST_OVERDUE)
-    assert overdue.title == f"Checklist item of TST-2026-0001 is overdue (due {late.due_on})"
-    assert "Housing" not in overdue.title  # the item's title is case content
+    assert overdue.text == (
+        f"Checklist item of TST-2026-0001 is overdue (due {long_date(late.due_on)})"
+    )
+    assert "Housing" not in overdue.text + str(overdue.params)  # the item's title is content
     # A due item becomes overdue: one more reminder, then nothing.
     run(django_capture_on_commit_callbacks, now + 4 * DAY)
     assert received(NotificationKind.CHECKLIST_OVERDUE)["case_manager"] == {
@@ -320,8 +332,8 @@ def test_follow_up_reviews_remind_the_coordinator_of_a_closed_case(
     assert received() == {
         "coordinator": {f"follow_up:{cast.case.pk}:follow_up_6:{(today - DAY).isoformat()}"}
     }
-    assert Notification.objects.get().title == (
-        f"6-month follow-up review of TST-2026-0001 is due ({(today - DAY).isoformat()})"
+    assert Notification.objects.get().text == (
+        f"6-month follow-up review of TST-2026-0001 is due ({long_date(today - DAY)})"
     )
 
 
@@ -358,7 +370,7 @@ def test_an_escalated_signal_is_in_the_bell_at_once_and_mailed_again_a_day_later
         "police_on_team": {f"signal:{signal.pk}", late},
     }
     assert len(mail.outbox) == raised_mails + 2
-    assert Notification.objects.get(user=cast.coordinator, dedupe_key=late).title == (
+    assert Notification.objects.get(user=cast.coordinator, dedupe_key=late).text == (
         "Urgent signal on TST-2026-0001 still not acknowledged"
     )
 

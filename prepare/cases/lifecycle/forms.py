@@ -27,6 +27,7 @@ from prepare.cases.models import (
     ReferrerType,
     TriageOutcome,
 )
+from prepare.forms import required_when
 from prepare.partnerships.models import Partnership
 
 REASON_MAX_LENGTH = 5000
@@ -106,9 +107,16 @@ class ReferralForm(forms.Form):
         partnerships: QuerySet[Partnership],
         organisations: QuerySet[Organisation],
         categories: list[str],
+        only_partnership: int | None = None,
+        own_organisation: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if only_partnership is not None:
+            self.fields["partnership"].initial = only_partnership
+            self.fields["partnership"].empty_label = None  # type: ignore[attr-defined]
+        if own_organisation is not None:
+            self.fields["referring_organisation"].initial = own_organisation
         partnership = self.fields["partnership"]
         organisation = self.fields["referring_organisation"]
         category = self.fields["reason_category"]
@@ -162,14 +170,20 @@ class TriageForm(forms.Form):
         choices=TriageOutcome.choices,
         widget=forms.RadioSelect,
     )
-    active_status = forms.ChoiceField(
-        label=_("Where is the person now?"),
-        required=False,
-        choices=[
-            ("", _("Only for a multi-agency case")),
-            *((s.value, s.label) for s in (CaseStatus(v) for v in ACTIVE_STATUSES)),
-        ],
-        help_text=_("A multi-agency case opens before release (in custody) or in the community."),
+    # Required for a multi-agency case (see clean), so never marked "(optional)".
+    active_status = required_when(
+        forms.ChoiceField(
+            label=_("Where is the person now?"),
+            required=False,
+            choices=[
+                ("", _("Only for a multi-agency case")),
+                *((s.value, s.label) for s in (CaseStatus(v) for v in ACTIVE_STATUSES)),
+            ],
+            help_text=_(
+                "A multi-agency case opens before release (in custody) or in the community."
+            ),
+        ),
+        _("for a multi-agency case"),
     )
     reasons = forms.CharField(
         label=_("Reasons"),

@@ -61,6 +61,9 @@ def _referral_form(actor: User, data: Any = None) -> ReferralForm:
         partnerships=lifecycle_selectors.referable_partnerships(actor),
         organisations=lifecycle_selectors.referring_organisations(pids),
         categories=categories,
+        # One choice is preselected: the user's only partnership, their organisation.
+        only_partnership=pids[0] if len(pids) == 1 else None,
+        own_organisation=actor.organisation_id,
     )
 
 

@@ -137,6 +137,7 @@ R422_RELEASED = OpenApiResponse(
 
 
 class LegalHoldViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one object, not an array.
     @extend_schema(
         tags=["legal holds"],
         summary="Retention and legal holds of a case",
@@ -148,7 +149,7 @@ class LegalHoldViewSet(ApiViewSet):
         parameters=[CASE_ID],
         responses=answers({200: LegalHoldsSerializer}, 401, 404),
     )
-    def list(self, request: Request, case_id: int) -> Response:
+    def overview(self, request: Request, case_id: int) -> Response:
         overview = retention_selectors.retention_overview(
             actor=request_actor(request), case_id=case_id, view="api_legal_holds"
         )
@@ -226,7 +227,7 @@ class LegalHoldViewSet(ApiViewSet):
 urlpatterns = [
     path(
         "v1/cases/<int:case_id>/legal-holds/",
-        LegalHoldViewSet.as_view({"get": "list", "post": "create"}),
+        LegalHoldViewSet.as_view({"get": "overview", "post": "create"}),
         name="v1_case_legal_holds",
     ),
     path(

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
 from prepare.access.abilities import may_decide_erasure
 from prepare.access.errors import NotVisible
@@ -316,14 +314,13 @@ def notify_approvers(request: ErasureRequest, case: Case, asker: User) -> None:
             url = reverse("cases:erasure_requests")
         else:
             url = reverse("cases:case", args=[case.pk]) + "#retention"
-        with override(settings.LANGUAGE_CODE):
-            title = _("Erasure of %(ref)s to approve") % {"ref": case.reference}
         rows.append(
             Notification(
                 user=user,
                 kind=NotificationKind.ERASURE,
                 case_id=case.pk,
-                title=title[:200],
+                message_key="erasure_to_approve",
+                params={"ref": case.reference},
                 url=url,
                 dedupe_key=key,
             )

@@ -274,7 +274,9 @@ def _user(raw: int | None) -> User | None:
 
 
 class ChecklistViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one object, not an array.
     @extend_schema(
+        operation_id="v1_cases_checklist_list",
         tags=["release planning"],
         summary="A case's release checklist",
         description="The items you may read (by their category), grouped by nothing, soonest "
@@ -283,7 +285,7 @@ class ChecklistViewSet(ApiViewSet):
         parameters=[CASE_ID],
         responses=answers({200: ChecklistSerializer}, 401, 404),
     )
-    def list(self, request: Request, case_id: int) -> Response:
+    def overview(self, request: Request, case_id: int) -> Response:
         data = selectors.case_checklist(
             actor=request_actor(request), case_id=case_id, view="api_checklist", choices=False
         )
@@ -562,7 +564,7 @@ class ChecklistOwnersViewSet(ApiViewSet):
 urlpatterns = [
     path(
         "v1/cases/<int:case_id>/checklist/",
-        ChecklistViewSet.as_view({"get": "list", "post": "create"}),
+        ChecklistViewSet.as_view({"get": "overview", "post": "create"}),
         name="v1_case_checklist",
     ),
     path(

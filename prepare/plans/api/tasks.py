@@ -129,6 +129,7 @@ def _signal_row(signal: Any) -> dict[str, Any]:
 
 
 class MyTasksViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one object, not an array.
     @extend_schema(
         tags=["my tasks"],
         summary="Your tasks",
@@ -140,7 +141,7 @@ class MyTasksViewSet(ApiViewSet):
         parameters=[PAGE, PAGE_SIZE],
         responses=answers({200: MyTasksSerializer, 404: R404_PAGE}, 400, 401),
     )
-    def list(self, request: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         actor = request_actor(request)
         paginator = CappedPagination()
         items = paginator.paginate_queryset(plan_selectors.owed_tasks(actor), request, self)
@@ -154,5 +155,5 @@ class MyTasksViewSet(ApiViewSet):
 
 
 urlpatterns = [
-    path("v1/my-tasks/", MyTasksViewSet.as_view({"get": "list"}), name="v1_my_tasks"),
+    path("v1/my-tasks/", MyTasksViewSet.as_view({"get": "overview"}), name="v1_my_tasks"),
 ]

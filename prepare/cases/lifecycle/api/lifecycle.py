@@ -487,7 +487,9 @@ class ReferralViewSet(ApiViewSet):
 
 
 class TransitionViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one object, not an array.
     @extend_schema(
+        operation_id="v1_cases_transitions_list",
         tags=["lifecycle"],
         summary="Status and history of a case",
         description="The current status and version, the moves you may make, and the "
@@ -496,7 +498,7 @@ class TransitionViewSet(ApiViewSet):
         parameters=[CASE_ID, ETAG],
         responses=answers({200: LifecycleSerializer}, 401, 404),
     )
-    def list(self, request: Request, case_id: int) -> Response:
+    def overview(self, request: Request, case_id: int) -> Response:
         lifecycle = lifecycle_selectors.lifecycle_read(
             actor=request_actor(request), case_id=case_id, view="api_transitions"
         )
@@ -716,7 +718,7 @@ class KeyDateViewSet(ApiViewSet):
         )
 
 
-transition_routes = TransitionViewSet.as_view({"get": "list", "post": "create"})
+transition_routes = TransitionViewSet.as_view({"get": "overview", "post": "create"})
 key_date_list = KeyDateViewSet.as_view({"get": "list", "put": "bulk_update"})
 key_date_one = KeyDateViewSet.as_view({"get": "retrieve", "put": "update"})
 
