@@ -71,7 +71,12 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
     ok(
         coordinator.post(
             reverse("cases:transition", args=[case.pk]),
-            {"to_status": "triage", "reason": "Complete referral", "version": version(case)},
+            {
+                "to_status": "triage",
+                "reason": "Complete referral",
+                "version": version(case),
+                "confirm": "on",
+            },
         )
     )
     ok(
@@ -158,7 +163,12 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
     ok(
         receiver.post(
             reverse("cases:transition", args=[case.pk]),
-            {"to_status": "closing", "reason": "Licence ended", "version": version(case)},
+            {
+                "to_status": "closing",
+                "reason": "Licence ended",
+                "version": version(case),
+                "confirm": "on",
+            },
         )
     )
     ok(
@@ -169,6 +179,7 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
                 "reason": "Plan completed",
                 "outcome": "sentence_ended",
                 "version": version(case),
+                "confirm": "on",
             },
         )
     )

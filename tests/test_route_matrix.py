@@ -325,6 +325,18 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             Probe("monitoring:contact_create", "POST", "invalid", "risk", True),
         ),
     ),
+    # A contact of K in each category: its page (history, and the correction
+    # form to who may write it) and its correction.
+    "monitoring:contact_correct": (
+        frozenset({"GET", "POST"}),
+        (
+            *_per_category("monitoring:contact_correct", "GET", "K"),
+            *_per_category("monitoring:contact_correct", "POST", "valid"),
+            Probe("monitoring:contact_correct", "POST", "invalid", "risk"),
+            Probe("monitoring:contact_correct", "POST", "stale", "risk"),
+            Probe("monitoring:contact_correct", "POST", "no_version", "risk"),
+        ),
+    ),
     "monitoring:condition_create": (
         frozenset({"POST"}),
         _probes(
@@ -1139,7 +1151,7 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_triage_queue": (frozenset({"GET"}), "other: tests/api/test_triage_api.py"),
     "v1_case_triage": (frozenset({"GET", "POST"}), "case"),
     "v1_case_contacts": (frozenset({"GET", "POST"}), "case"),
-    "v1_contact": (frozenset({"PATCH"}), "record"),
+    "v1_contact": (frozenset({"GET", "PATCH"}), "record"),
     "v1_case_licence_conditions": (frozenset({"GET", "POST"}), "case"),
     "v1_licence_condition_breaches": (frozenset({"POST"}), "record"),
     "v1_case_signals": (frozenset({"GET", "POST"}), "case"),
