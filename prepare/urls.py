@@ -5,6 +5,7 @@ from prepare.access.routes import RoutePolicy, route_policy
 from prepare.health import health
 
 urlpatterns = [
+    path("", include("prepare.home.urls")),
     path("", include("prepare.cases.urls")),
     path("account/", include("prepare.accounts.urls")),
     path("partnerships/", include("prepare.partnerships.urls")),
