@@ -16,7 +16,8 @@ from prepare.home.selectors import today_for
 from prepare.web import case_errors, request_actor
 
 
-@route_policy(RoutePolicy.SIGNED_IN)
+# CASE: for those who work on cases it lists case data, through the policy.
+@route_policy(RoutePolicy.CASE)
 @require_http_methods(["GET"])
 @case_errors
 def home_view(request: HttpRequest) -> HttpResponse:
