@@ -26,6 +26,7 @@ EXPECTED = {
     "cases.TriageDecision",
     "monitoring.Breach",
     "monitoring.Contact",
+    "monitoring.ContactVersion",
     "monitoring.LicenceCondition",
     "monitoring.Signal",
     "plans.ChecklistItem",
