@@ -4,6 +4,7 @@ from prepare.accounts import views as accounts_views
 from prepare.health import health
 
 urlpatterns = [
+    path("", include("prepare.home.urls")),
     path("", include("prepare.cases.urls")),
     path("account/", include("prepare.accounts.urls")),
     path("partnerships/", include("prepare.partnerships.urls")),

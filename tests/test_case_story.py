@@ -71,7 +71,12 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
     ok(
         coordinator.post(
             reverse("cases:transition", args=[case.pk]),
-            {"to_status": "triage", "reason": "Complete referral", "version": version(case)},
+            {
+                "to_status": "triage",
+                "reason": "Complete referral",
+                "version": version(case),
+                "confirm": "on",
+            },
         )
     )
     ok(
@@ -181,6 +186,7 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
                 "confirm_key_dates": "on",
                 "confirm_checklist": "on",
                 "confirm_signals": "on",
+                "confirm": "on",
             },
         )
     )
@@ -195,6 +201,7 @@ def test_a_case_from_referral_to_erasure(cast: Cast, as_user: Any) -> None:
                 "reason": "Plan completed",
                 "outcome": "sentence_ended",
                 "version": version(case),
+                "confirm": "on",
             },
         )
     )

@@ -176,3 +176,35 @@ def may_change_document(user: Any, *, organisation_id: int, partnership_id: int)
     category's write grant is checked by fetching it for writing.) No query."""
     g = grants_for(user)
     return g.organisation_id == organisation_id or g.coordinates(partnership_id)
+
+
+# --- Where each role lands ----------------------------------------------------------
+
+
+class Home:
+    """The page a role lands on after signing in, and on "/"."""
+
+    TODAY = "today"  # what needs doing now, on the cases the user works on
+    DATA_PROTECTION = "data_protection"  # the audit log (and the erasure requests)
+    ADMINISTRATION = "administration"  # running the installation
+    INTRODUCTION = "introduction"  # what PREPARE offers the role, and what is coming
+
+
+def home_for(user: Any) -> str:
+    """Each role lands where its work is: those who work on cases on what is due
+    today, the data-protection officer on the audit log, the administrator on
+    administration, trainers and analysts (who see no case) on a page that says
+    what PREPARE holds for them. No query."""
+    role = getattr(user, "role", "")
+    if getattr(user, "reads_cases", False):
+        return Home.TODAY
+    if role == Role.AUDITOR:
+        return Home.DATA_PROTECTION
+    if role == Role.ADMINISTRATOR:
+        return Home.ADMINISTRATION
+    return Home.INTRODUCTION
+
+
+def may_see_transfer_inbox(user: Any) -> bool:
+    """Incoming transfers are decided by the coordinators of the receiving partnership."""
+    return bool(grants_for(user).coordinated_ids)

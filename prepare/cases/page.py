@@ -12,10 +12,14 @@ JavaScript.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from prepare.access.abilities import case_abilities
 from prepare.access.categories import Category
@@ -23,6 +27,7 @@ from prepare.access.policy import get_case_or_404
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.lifecycle import rules as lifecycle_rules
 from prepare.cases.lifecycle.selectors import (
     KeyDates,
     Lifecycle,
@@ -31,12 +36,12 @@ from prepare.cases.lifecycle.selectors import (
     lifecycle_section,
     lifecycle_shown,
 )
-from prepare.cases.models import KeyDate
+from prepare.cases.models import CaseStatus, KeyDate, KeyDateKind
 from prepare.cases.retention.selectors import RetentionOverview, case_retention, retention_shown
 from prepare.cases.selectors import CaseDetail, case_notes_and_team, notes_shown
 from prepare.cases.transfer.selectors import TransferSection, case_transfers, transfers_shown
 from prepare.documents.selectors import DocumentsSection, documents_section, documents_shown
-from prepare.monitoring.models import SignalStatus
+from prepare.monitoring.models import Contact, Severity, SignalStatus
 from prepare.monitoring.selectors import MonitoringSection, monitoring_section, monitoring_shown
 from prepare.plans.selectors import CaseChecklist, ItemRow, checklist_section, checklist_shown
 
@@ -45,6 +50,54 @@ from prepare.plans.selectors import CaseChecklist, ItemRow, checklist_section, c
 class NextDate:
     key_date: KeyDate
     days: int  # from today; 0 is today
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """One section of the case page: its anchor, its name in the in-page
+    navigation and the template that renders it (``cases/case_page/_<id>.html``
+    by convention). Another part adds its section with one line in
+    ``SECTIONS``."""
+
+    anchor: str
+    label: str | Promise
+    template: str
+
+
+# The page's sections in reading order; the in-page navigation is generated from it.
+SECTIONS: tuple[PageSection, ...] = (
+    PageSection("key-dates", _("Key dates"), "cases/case_page/_key_dates.html"),
+    PageSection("checklist", _("Release planning"), "cases/case_page/_checklist.html"),
+    PageSection(
+        "monitoring", _("Signals, contacts and conditions"), "cases/case_page/_monitoring.html"
+    ),
+    PageSection("notes", _("Notes"), "cases/case_page/_notes.html"),
+    PageSection("documents", _("Documents"), "cases/case_page/_documents.html"),
+    PageSection("team", _("Case team"), "cases/case_page/_team.html"),
+    PageSection("lifecycle", _("Status and history"), "cases/case_page/_lifecycle.html"),
+    PageSection("transfer", _("Transfer"), "cases/case_page/_transfer.html"),
+    PageSection("retention", _("Retention and legal holds"), "cases/case_page/_retention.html"),
+)
+
+# Most severe first, as the summary lists them.
+SEVERITY_ORDER = (Severity.URGENT, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+
+
+@dataclass(frozen=True)
+class SeverityCount:
+    severity: str
+    label: str | Promise
+    count: int
+
+
+@dataclass(frozen=True)
+class PageAction:
+    """A rare or consequential action, offered under "More actions"; its own
+    page asks for confirmation."""
+
+    label: str | Promise
+    url: str
+    hint: str | Promise = ""
 
 
 @dataclass
@@ -58,13 +111,17 @@ class CasePage:
     retention: RetentionOverview
     documents: DocumentsSection
     today: datetime.date
+    sections: tuple[PageSection, ...] = SECTIONS
 
     @property
     def next_date(self) -> NextDate | None:
-        """The first key date from today on (the dates come sorted)."""
-        for key_date in self.key_dates.dates:
-            if key_date.date >= self.today:
-                return NextDate(key_date=key_date, days=(key_date.date - self.today).days)
+        """The date that matters next: the expected release when it is set and
+        not past (everything in release planning counts from it), otherwise the
+        first key date from today on (the dates come sorted)."""
+        ahead = [d for d in self.key_dates.dates if d.date >= self.today]
+        expected = [d for d in ahead if d.kind == KeyDateKind.EXPECTED_RELEASE]
+        for key_date in expected or ahead:
+            return NextDate(key_date=key_date, days=(key_date.date - self.today).days)
         return None
 
     @property
@@ -77,9 +134,76 @@ class CasePage:
         return sum(1 for r in self.monitoring.signals if r.signal.status == SignalStatus.OPEN)
 
     @property
+    def open_signals_by_severity(self) -> list[SeverityCount]:
+        """The signals not acknowledged yet, per severity, most severe first
+        (only the severities that have any)."""
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for row in self.monitoring.signals:
+            if row.signal.status == SignalStatus.OPEN:
+                counts[Severity(row.signal.severity)] += 1
+        return [
+            SeverityCount(severity=s.value, label=s.label, count=n) for s, n in counts.items() if n
+        ]
+
+    @property
     def owed_signals(self) -> int:
         """Signals waiting for this actor's acknowledgement."""
         return sum(1 for r in self.monitoring.signals if r.owed and r.may_acknowledge)
+
+    @property
+    def last_contact(self) -> Contact | None:
+        """The most recent contact the actor may read (the section reads them newest first)."""
+        return self.monitoring.contacts[0] if self.monitoring.contacts else None
+
+    @property
+    def last_contact_days(self) -> int | None:
+        contact = self.last_contact
+        if contact is None:
+            return None
+        return (self.today - contact.occurred_at.astimezone(self.zone).date()).days
+
+    @property
+    def more_actions(self) -> list[PageAction]:
+        """What the user may do that is rare or cannot easily be undone, from
+        what the sections already decided (no query)."""
+        case = self.detail.case
+        abilities = self.detail.abilities
+        actions: list[PageAction] = []
+        if self.lifecycle.moves:
+            labels = ", ".join(str(m.label) for m in self.lifecycle.moves)
+            url = reverse("cases:lifecycle_section", args=[case.pk]) + "#moves"
+            actions.append(PageAction(_("Change the status"), url, labels))
+        if (
+            self.lifecycle.moves
+            and abilities.coordinates
+            and case.status in lifecycle_rules.TRIAGE_STATUSES
+        ):
+            actions.append(
+                PageAction(
+                    _("Record the triage decision"), reverse("cases:triage_decide", args=[case.pk])
+                )
+            )
+        if self.transfer.may_propose:
+            actions.append(
+                PageAction(
+                    _("Propose a transfer to another partnership"),
+                    reverse("cases:transfer_section", args=[case.pk]),
+                )
+            )
+        if self.retention.manage:
+            retention_url = reverse("cases:retention_section", args=[case.pk])
+            actions.append(PageAction(_("Place or lift a legal hold"), retention_url))
+            if case.status in (CaseStatus.CLOSED, CaseStatus.ARCHIVED):
+                actions.append(PageAction(_("Ask for the erasure of this case"), retention_url))
+        return actions
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The partnership's time zone, in which the page shows every time."""
+        try:
+            return zoneinfo.ZoneInfo(self.detail.case.partnership.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:

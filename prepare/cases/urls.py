@@ -9,7 +9,7 @@ from prepare.cases.transfer import views as transfer_views
 app_name = "cases"
 
 urlpatterns = [
-    path("", views.caseload_view, name="caseload"),
+    path("cases/", views.caseload_view, name="caseload"),
     path("cases/<int:pk>/", views.case_view, name="case"),
     path("cases/<int:pk>/notes/", views.note_create_view, name="note_create"),
     path("cases/<int:pk>/notes/<int:note_pk>/edit/", views.note_edit_view, name="note_edit"),

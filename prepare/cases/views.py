@@ -28,11 +28,10 @@ from prepare.cases.forms import (
     NoteForm,
     TeamMemberForm,
 )
-from prepare.cases.lifecycle.views import key_dates_context, lifecycle_context
+from prepare.cases.lifecycle.views import key_dates_context
 from prepare.cases.models import CaseNote
 from prepare.cases.page import case_page
 from prepare.cases.retention.views import retention_context
-from prepare.cases.transfer.views import transfer_context
 from prepare.documents.views import documents_context
 from prepare.locking import StaleVersion, VersionRequired, parse_version
 from prepare.monitoring.views import monitoring_context
@@ -126,11 +125,13 @@ def _case_page(
     if page is not None:
         context.update(
             page=page,
-            lifecycle=lifecycle_context(request, actor, page.lifecycle),
+            # Status moves, proposing a transfer and placing a hold are on
+            # their own pages (under "More actions"): no form for them here.
+            lifecycle={"lifecycle": page.lifecycle},
             key_dates=key_dates_context(page.key_dates),
             checklist=checklist_context(request, page.checklist),
             monitoring=monitoring_context(request, actor, page.monitoring),
-            transfer=transfer_context(actor, page.transfer),
+            transfer={"section": page.transfer},
             retention=retention_context(actor, page.retention),
             documents=documents_context(request, page.documents),
         )

@@ -44,9 +44,17 @@ from prepare.cases.retention.erasure import notify_approvers
 from prepare.cases.retention.selectors import active_holds
 from prepare.cases.services import note_create, note_update
 from prepare.cases.transfer.services import transfer_propose
-from prepare.monitoring.models import Contact, ContactKind, LicenceCondition, Severity, Signal
+from prepare.monitoring.models import (
+    Contact,
+    ContactKind,
+    ContactOutcome,
+    LicenceCondition,
+    Severity,
+    Signal,
+)
 from prepare.monitoring.services import (
     breach_record,
+    contact_correct,
     contact_record,
     licence_condition_add,
     signal_acknowledge,
@@ -111,6 +119,10 @@ CONTACTS = (
     (ContactKind.HOME_VISIT, "Home visit with the case manager; housing situation stable."),
     (ContactKind.CALL, "Call to confirm the appointment with the employment service."),
 )
+CALL_CORRECTED = (
+    "Call to confirm the appointment with the employment service: no answer, a message was left."
+)
+CALL_CORRECTION_REASON = "Recorded as held by mistake: he did not pick up."
 CONDITION = "Reports weekly to the probation office and does not leave the region without consent."
 BREACH = "Missed the weekly reporting appointment without notice."
 BREACH_ACTION = "Formal warning given; reporting moved to twice a week for one month."
@@ -341,7 +353,7 @@ def _monitoring(world: _World, today: datetime.date, report: LoadReport) -> None
     for n, case in enumerate(community[:3]):
         if not Contact.objects.filter(case=case).exists():
             for k, (kind, summary) in enumerate(CONTACTS[: 3 - n]):
-                contact_record(
+                contact = contact_record(
                     actor=coordinator,
                     case_id=case.pk,
                     category=Category.MEETINGS,
@@ -350,6 +362,16 @@ def _monitoring(world: _World, today: datetime.date, report: LoadReport) -> None
                     summary=summary,
                 )
                 report.contacts += 1
+                if n == 0 and kind == ContactKind.CALL:
+                    # A correction, so the demo shows a contact's earlier version.
+                    contact_correct(
+                        actor=coordinator,
+                        contact_id=contact.pk,
+                        version=contact.version,
+                        reason=CALL_CORRECTION_REASON,
+                        outcome=ContactOutcome.DID_NOT_ATTEND,
+                        summary=CALL_CORRECTED,
+                    )
     if community and not LicenceCondition.objects.filter(case=community[0]).exists():
         condition = licence_condition_add(
             actor=coordinator,

@@ -45,6 +45,7 @@ from prepare.monitoring.models import (
     TEXT_MAX_LENGTH,
     Contact,
     ContactKind,
+    ContactOutcome,
     LicenceCondition,
     Severity,
     SignalStatus,
@@ -64,6 +65,16 @@ class ContactKindField(serializers.ChoiceField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=ContactKind.choices, **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "enum": list(ContactOutcome.values)}, component_name="ContactOutcomeEnum"
+)
+class ContactOutcomeField(serializers.ChoiceField):
+    """Whether the contact took place: attended, did not attend, cancelled."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=ContactOutcome.choices, **kwargs)
 
 
 @extend_schema_field(
@@ -96,15 +107,26 @@ class ContactCreateSerializer(StrictSerializer):
 
     category = serializers.ChoiceField(choices=Category.choices)
     kind = ContactKindField()
+    outcome = ContactOutcomeField(
+        required=False, help_text=_("Whether it took place; attended when not sent.")
+    )
     occurred_at = serializers.DateTimeField(help_text=_("When it happened; not in the future."))
     with_whom = serializers.CharField(max_length=200, required=False, allow_blank=True)
     summary = serializers.CharField(max_length=SUMMARY_MAX_LENGTH, trim_whitespace=False)
 
 
 class ContactUpdateSerializer(StrictSerializer):
-    """A change of a contact. The category cannot change (that would disclose it)."""
+    """A correction of a contact. The category cannot change (that would disclose
+    it). The version it replaces is kept and listed with the contact."""
 
     kind = ContactKindField(required=False)
+    outcome = ContactOutcomeField(required=False)
+    reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text=_("Why it is corrected; kept with the earlier version."),
+    )
     occurred_at = serializers.DateTimeField(required=False)
     with_whom = serializers.CharField(max_length=200, required=False, allow_blank=True)
     summary = serializers.CharField(
@@ -151,6 +173,7 @@ class ContactSerializer(serializers.Serializer):
     case = serializers.IntegerField(source="case_id")
     category = serializers.ChoiceField(choices=Category.choices)
     kind = ContactKindField()
+    outcome = ContactOutcomeField()
     occurred_at = serializers.DateTimeField()
     who = serializers.IntegerField(source="who_id", help_text=_("The practitioner (user id)."))
     with_whom = serializers.CharField(allow_blank=True)
@@ -160,6 +183,28 @@ class ContactSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     updated_by = serializers.IntegerField(source="updated_by_id")
     version = serializers.IntegerField(help_text=_('Also sent as the ETag header, "<version>".'))
+
+
+class ContactVersionSerializer(serializers.Serializer):
+    """A version of the contact that a correction replaced."""
+
+    version = serializers.IntegerField()
+    kind = ContactKindField()
+    outcome = ContactOutcomeField()
+    occurred_at = serializers.DateTimeField()
+    with_whom = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField()
+    written_by = serializers.IntegerField(source="written_by_id")
+    written_at = serializers.DateTimeField()
+    corrected_by = serializers.IntegerField(source="corrected_by_id")
+    corrected_at = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ContactWithVersionsSerializer(ContactSerializer):
+    earlier_versions = ContactVersionSerializer(
+        many=True, help_text=_("The versions corrections replaced, most recent first.")
+    )
 
 
 class BreachSerializer(serializers.Serializer):
@@ -279,6 +324,7 @@ class ContactViewSet(ApiViewSet):
             occurred_at=data["occurred_at"],
             with_whom=data.get("with_whom", ""),
             summary=data["summary"],
+            outcome=data.get("outcome", ContactOutcome.ATTENDED),
         )
         return Response(
             ContactSerializer(selectors.contact_row(contact)).data,
@@ -288,9 +334,30 @@ class ContactViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["monitoring"],
-        summary="Change a contact",
+        summary="A contact and its earlier versions",
+        description="A contact in a category you may read, with the versions its "
+        "corrections replaced (who wrote each, who replaced it, when and why). Audited.",
+        parameters=[CONTACT_ID],
+        responses={200: ContactWithVersionsSerializer, 401: R401, 404: R404},
+    )
+    def retrieve(self, request: Request, contact_id: int) -> Response:
+        history = selectors.contact_history(
+            actor=request_actor(request), case_id=None, contact_id=contact_id, view="api.contact"
+        )
+        row = {
+            **selectors.contact_row(history.contact),
+            "earlier_versions": history.versions,
+        }
+        return Response(
+            ContactWithVersionsSerializer(row).data, headers=etag_header(history.contact.version)
+        )
+
+    @extend_schema(
+        tags=["monitoring"],
+        summary="Correct a contact",
         description="Optimistic locking: name the version you read (If-Match or version). "
-        "A stale version is refused and nothing is overwritten. The category cannot change.",
+        "A stale version is refused and nothing is overwritten. The category cannot change. "
+        "The version replaced is kept and listed with the contact.",
         parameters=[CONTACT_ID, IF_MATCH, ETAG],
         request=ContactUpdateSerializer,
         responses={200: ContactSerializer, **LOCKED_RESPONSES},
@@ -302,13 +369,18 @@ class ContactViewSet(ApiViewSet):
         payload = ContactUpdateSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        fields = {k: data[k] for k in ("kind", "occurred_at", "with_whom", "summary") if k in data}
+        names = ("kind", "outcome", "occurred_at", "with_whom", "summary")
+        fields = {k: data[k] for k in names if k in data}
         if not fields:
             raise ValidationError({"non_field_errors": [_("Send at least one field to change.")]})
         version, from_header = expected_version(request, data.get("version"))
         with stale_version_answer(from_header):
             contact = services.contact_update(
-                actor=actor, contact_id=contact_id, version=version, **fields
+                actor=actor,
+                contact_id=contact_id,
+                version=version,
+                reason=data.get("reason", ""),
+                **fields,
             )
         return Response(
             ContactSerializer(selectors.contact_row(contact)).data,
@@ -489,7 +561,7 @@ urlpatterns = [
     ),
     path(
         "v1/contacts/<int:contact_id>/",
-        ContactViewSet.as_view({"patch": "partial_update"}),
+        ContactViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="v1_contact",
     ),
     path(

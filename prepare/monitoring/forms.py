@@ -14,6 +14,7 @@ from prepare.monitoring.models import (
     SUMMARY_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     ContactKind,
+    ContactOutcome,
     LicenceCondition,
     Severity,
 )
@@ -41,14 +42,24 @@ class LimitedCategoryForm(forms.Form):
         field.choices = category_choices(categories)
 
 
-class ContactForm(LimitedCategoryForm):
-    category = forms.ChoiceField(
-        label=_("Category"),
-        help_text=_("Only the organisations granted this category will see the summary."),
-    )
+class ContactFields(forms.Form):
+    """What a contact says: recorded, and corrected, with the same fields."""
+
     kind = forms.ChoiceField(
         label=_("Kind of contact"), choices=[("", _("Choose a kind")), *ContactKind.choices]
     )
+    # Preselected in the form; a client that sends nothing means it took place.
+    outcome = forms.ChoiceField(
+        label=_("Did it take place?"),
+        choices=ContactOutcome.choices,
+        initial=ContactOutcome.ATTENDED,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_outcome(self) -> str:
+        return str(self.cleaned_data.get("outcome") or ContactOutcome.ATTENDED)
+
     occurred_at = forms.DateTimeField(
         label=_("When"),
         widget=DATETIME_INPUT,
@@ -66,6 +77,31 @@ class ContactForm(LimitedCategoryForm):
         max_length=SUMMARY_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5}),
     )
+
+
+class ContactForm(LimitedCategoryForm, ContactFields):
+    category = forms.ChoiceField(
+        label=_("Category"),
+        help_text=_("Only the organisations granted this category will see the summary."),
+    )
+    field_order = ["category", "kind", "outcome", "occurred_at", "with_whom", "summary"]
+
+
+class ContactCorrectForm(ContactFields):
+    """A correction: the contact's fields (not its category, which would
+    disclose it to others), why, and the version it corrects."""
+
+    reason = forms.CharField(
+        label=_("Why is it corrected?"),
+        max_length=500,
+        help_text=_(
+            "For example: wrong date, or the person did not come. The earlier version is "
+            "kept and shown with the contact."
+        ),
+    )
+    # Parsed by ``prepare.locking.parse_version`` in the view: a missing
+    # version is a 428, not a form error.
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class ConditionForm(forms.Form):

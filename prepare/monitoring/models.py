@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from prepare.access.categories import Category
-from prepare.cases.models import Case, VersionedCaseRecord
+from prepare.cases.models import Case, CaseRecord, VersionedCaseRecord
 
 SUMMARY_MAX_LENGTH = 10_000
 TEXT_MAX_LENGTH = 5_000
@@ -29,6 +29,12 @@ class ContactKind(models.TextChoices):
     HOME_VISIT = "home_visit", _("Home visit")
     CALL = "call", _("Call")
     MESSAGE = "message", _("Message")
+
+
+class ContactOutcome(models.TextChoices):
+    ATTENDED = "attended", _("Attended")
+    DID_NOT_ATTEND = "did_not_attend", _("Did not attend")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Contact(VersionedCaseRecord):
@@ -50,6 +56,14 @@ class Contact(VersionedCaseRecord):
         help_text=_("The person, and anyone else present, e.g. a family member."),
     )
     summary = models.TextField(_("summary"), max_length=SUMMARY_MAX_LENGTH)
+    # Whether the contact took place: a missed appointment is a fact the
+    # supervision needs as much as a meeting held.
+    outcome = models.CharField(
+        _("outcome"),
+        max_length=16,
+        choices=ContactOutcome.choices,
+        default=ContactOutcome.ATTENDED,
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -63,10 +77,57 @@ class Contact(VersionedCaseRecord):
             models.CheckConstraint(
                 condition=Q(kind__in=ContactKind.values), name="contact_kind_valid"
             ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=ContactOutcome.values), name="contact_outcome_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.case} / {self.get_kind_display()}"
+
+
+class ContactVersion(CaseRecord):
+    """An earlier version of a contact, kept when the contact is corrected
+    (rectification keeps what was recorded before, and who changed it).
+
+    It carries the contact's case and category, so the policy shows it to
+    exactly those who may read the contact; written only by
+    ``contact_correct``, in the same transaction as the correction.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    kind = models.CharField(_("kind of contact"), max_length=16, choices=ContactKind.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=ContactOutcome.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    with_whom = models.CharField(_("with whom"), max_length=200, blank=True)
+    summary = models.TextField(_("summary"), max_length=SUMMARY_MAX_LENGTH)
+    # Who wrote this version, and when (the contact's ``updated_*`` at the time).
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    written_at = models.DateTimeField()
+    # Who replaced it, when, and why.
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(_("reason for the correction"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["contact", "-version"]
+        verbose_name = _("earlier version of a contact")
+        verbose_name_plural = _("earlier versions of contacts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(category__in=Category.values), name="contact_version_category_valid"
+            ),
+            models.UniqueConstraint(fields=["contact", "version"], name="contact_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} v{self.version}"
 
 
 class LicenceCondition(VersionedCaseRecord):

@@ -26,6 +26,7 @@ from prepare.cases.models import Case
 from prepare.monitoring.models import (
     Breach,
     Contact,
+    ContactVersion,
     LicenceCondition,
     Severity,
     Signal,
@@ -109,7 +110,7 @@ def monitoring_section(*, actor: User, case: Case, abilities: CaseAbilities) -> 
     contacts = list(
         Contact.objects.visible_to(actor, Action.READ)
         .filter(case_id=case.pk)
-        .select_related("who__organisation")
+        .select_related("who__organisation", "updated_by")
         .order_by("-occurred_at", "-pk")[: SECTION_LIMIT + 1]
     )
     conditions = list(
@@ -279,6 +280,7 @@ CONTACT_FIELDS = (
     "case_id",
     "category",
     "kind",
+    "outcome",
     "occurred_at",
     "who_id",
     "with_whom",
@@ -458,3 +460,49 @@ def signal_acknowledgeable(*, actor: User, signal_id: Any) -> bool:
     if signal is None:
         raise NotVisible
     return may_acknowledge(actor, signal=signal, alerted=signal_alerted(actor=actor, signal=signal))
+
+
+# --- One contact and its earlier versions ------------------------------------------------
+
+
+@dataclass
+class ContactHistory:
+    contact: Contact
+    versions: list[ContactVersion]  # earlier versions, most recent first
+    writable: bool  # the actor may correct it
+
+
+# A contact is corrected a handful of times; the page shows this many earlier versions.
+VERSION_LIMIT = 50
+
+
+def contact_history(
+    *, actor: User, case_id: Any, contact_id: Any, view: str = "contact"
+) -> ContactHistory:
+    """A contact the actor reads (404 otherwise) and its earlier versions, which
+    the policy shows to exactly those who read the contact; one view event
+    naming the contact and the versions shown."""
+    contact: Contact = record_for(
+        actor,
+        Contact,
+        contact_id,
+        Action.READ,
+        case_id=case_id,
+        related=("case", "case__partnership", "who__organisation", "updated_by"),
+    )
+    versions = list(
+        ContactVersion.objects.visible_to(actor, Action.READ)
+        .filter(contact_id=contact.pk)
+        .select_related("written_by", "corrected_by")
+        .order_by("-version")[:VERSION_LIMIT]
+    )
+    writable = Contact.objects.visible_to(actor, Action.WRITE).filter(pk=contact.pk).exists()
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=contact.case,
+        obj=contact,
+        category=contact.category,
+        detail={"view": view, "contact": contact.pk, "versions": [v.pk for v in versions]},
+    )
+    return ContactHistory(contact=contact, versions=versions, writable=writable)

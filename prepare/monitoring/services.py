@@ -40,6 +40,8 @@ from prepare.monitoring.models import (
     Breach,
     Contact,
     ContactKind,
+    ContactOutcome,
+    ContactVersion,
     LicenceCondition,
     Severity,
     Signal,
@@ -71,6 +73,11 @@ def _check_day_not_future(field: str, day: datetime.date) -> None:
 # --- Contacts ----------------------------------------------------------------------
 
 
+def _check_outcome(outcome: str) -> None:
+    if outcome not in ContactOutcome.values:
+        raise ValidationError({"outcome": _("Choose whether the contact took place.")})
+
+
 @transaction.atomic
 def contact_record(
     *,
@@ -81,16 +88,20 @@ def contact_record(
     occurred_at: datetime.datetime,
     summary: str,
     with_whom: str = "",
+    outcome: str = ContactOutcome.ATTENDED,
 ) -> Contact:
-    """A contact the actor had, filed in a category they may write."""
+    """A contact the actor had (or planned and the person missed), filed in a
+    category they may write."""
     _check_category(category)
     case = case_for_write(actor, case_id, category)
     _check_not_future("occurred_at", occurred_at)
+    _check_outcome(outcome)
     now = timezone.now()
     contact = Contact(
         case=case,
         category=category,
         kind=kind,
+        outcome=outcome,
         occurred_at=occurred_at,
         who=actor,
         with_whom=with_whom,
@@ -109,42 +120,52 @@ def contact_record(
         case=case,
         obj=contact,
         category=category,
-        detail={"kind": kind},
+        detail={"kind": kind, "outcome": outcome},
     )
     return contact
 
 
+CORRECTABLE = ("kind", "outcome", "occurred_at", "with_whom", "summary")
+
+
 @transaction.atomic
-def contact_update(
+def contact_correct(
     *,
     actor: User,
     contact_id: int,
     version: int,
+    reason: str = "",
     kind: str | None = None,
+    outcome: str | None = None,
     occurred_at: datetime.datetime | None = None,
     with_whom: str | None = None,
     summary: str | None = None,
 ) -> Contact:
-    """Change a contact, refusing a stale ``version``.
+    """Correct a contact, refusing a stale ``version``; the version it replaces
+    is kept (``ContactVersion``), in the contact's case and category, so that
+    whoever may read the contact can see what it said before and who changed it.
 
     The category does not change: that would disclose the summary to other
-    organisations, so it is a new contact.
+    organisations, so it is a new contact. A correction that changes nothing
+    writes nothing.
     """
     contact: Contact = record_for(actor, Contact, contact_id, Action.WRITE)
-    before = {
-        "kind": contact.kind,
-        "occurred_at": contact.occurred_at,
-        "with_whom": contact.with_whom,
-        "summary": contact.summary,
+    given = {
+        "kind": kind,
+        "outcome": outcome,
+        "occurred_at": occurred_at,
+        "with_whom": with_whom,
+        "summary": summary,
     }
-    after = {
-        "kind": contact.kind if kind is None else kind,
-        "occurred_at": contact.occurred_at if occurred_at is None else occurred_at,
-        "with_whom": contact.with_whom if with_whom is None else with_whom,
-        "summary": contact.summary if summary is None else summary,
-    }
+    before = {name: getattr(contact, name) for name in CORRECTABLE}
+    after = {name: before[name] if value is None else value for name, value in given.items()}
     if occurred_at is not None:
         _check_not_future("occurred_at", occurred_at)
+    if outcome is not None:
+        _check_outcome(outcome)
+    fields = changed_fields(before, after)
+    if not fields:
+        return contact  # nothing to correct: no copy, no event
     probe = Contact(
         case_id=contact.case_id,
         category=contact.category,
@@ -154,14 +175,63 @@ def contact_update(
         **after,
     )
     probe.full_clean(exclude=["case", "who", "created_by", "updated_by"])
+    earlier = ContactVersion(
+        case_id=contact.case_id,
+        category=contact.category,
+        contact=contact,
+        version=version,
+        written_by_id=contact.updated_by_id,
+        written_at=contact.updated_at,
+        corrected_by=actor,
+        corrected_at=timezone.now(),
+        reason=reason,
+        **before,
+    )
+    earlier.full_clean(exclude=["case", "contact", "written_by", "corrected_by"])
+    # The versioned write first: it refuses a stale version in one UPDATE, so
+    # two corrections of the same version cannot both keep a copy of it. What
+    # ``before`` holds is then exactly that version.
     case_record_update(
         actor=actor,
         record=contact,
         version=version,
         changes=after,
-        detail={"fields": changed_fields(before, after)},
+        detail={
+            "fields": fields,
+            "correction": True,
+            "earlier_version": version,
+            "reason_given": bool(reason),
+        },
     )
+    earlier.save()
     return contact
+
+
+def contact_update(
+    *,
+    actor: User,
+    contact_id: int,
+    version: int,
+    kind: str | None = None,
+    occurred_at: datetime.datetime | None = None,
+    with_whom: str | None = None,
+    summary: str | None = None,
+    outcome: str | None = None,
+    reason: str = "",
+) -> Contact:
+    """The API's change of a contact: a correction like any other (the
+    earlier version is kept)."""
+    return contact_correct(
+        actor=actor,
+        contact_id=contact_id,
+        version=version,
+        reason=reason,
+        kind=kind,
+        outcome=outcome,
+        occurred_at=occurred_at,
+        with_whom=with_whom,
+        summary=summary,
+    )
 
 
 # --- Licence conditions and breaches ---------------------------------------------------

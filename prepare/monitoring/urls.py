@@ -8,6 +8,11 @@ urlpatterns = [
     path("alerts/", views.alerts_view, name="alerts"),
     path("cases/<int:pk>/", views.case_monitoring_view, name="case_monitoring"),
     path("cases/<int:pk>/contacts/", views.contact_create_view, name="contact_create"),
+    path(
+        "cases/<int:pk>/contacts/<int:contact_pk>/",
+        views.contact_correct_view,
+        name="contact_correct",
+    ),
     path("cases/<int:pk>/conditions/", views.condition_create_view, name="condition_create"),
     path(
         "cases/<int:pk>/conditions/<int:condition_pk>/end/",

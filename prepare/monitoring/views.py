@@ -33,13 +33,14 @@ from prepare.monitoring.forms import (
     AcknowledgeForm,
     BreachForm,
     ConditionForm,
+    ContactCorrectForm,
     ContactForm,
     LimitedCategoryForm,
     SignalForm,
     VersionForm,
     category_choices,
 )
-from prepare.monitoring.models import LicenceCondition
+from prepare.monitoring.models import Contact, LicenceCondition
 from prepare.web import INVALID, case_errors, is_htmx_partial, request_actor, saved
 
 SECTION_ID = "monitoring"
@@ -66,8 +67,11 @@ def monitoring_context(
     writable = section.write_categories
     forms: dict[str, Any] = {}
     if writable:
+        # A contact is usually recorded just after it happened: now, in the
+        # partnership's zone, to the minute.
+        now = timezone.localtime(timezone.now(), _zone(case)).strftime("%Y-%m-%dT%H:%M")
         forms["contact"] = bound.get("contact") or ContactForm(
-            categories=writable, prefix="contact"
+            categories=writable, prefix="contact", initial={"occurred_at": now}
         )
         forms["signal"] = bound.get("signal") or SignalForm(
             categories=writable,
@@ -117,11 +121,13 @@ def _section(
 
 
 def _done(request: HttpRequest, pk: int, message: str, anchor: str = "") -> HttpResponse:
+    """The save confirmed in words; without JavaScript, back to the case page at
+    the record that changed (its fragment moves the focus there)."""
     return saved(
         request,
         message,
         section=lambda: _section(request, pk),
-        then=reverse("monitoring:case_monitoring", args=[pk]) + (anchor or "#monitoring"),
+        then=reverse("cases:case", args=[pk]) + (anchor or "#monitoring"),
     )
 
 
@@ -160,6 +166,7 @@ def contact_create_view(request: HttpRequest, pk: int) -> HttpResponse:
                 occurred_at=form.cleaned_data["occurred_at"],
                 with_whom=form.cleaned_data["with_whom"],
                 summary=form.cleaned_data["summary"],
+                outcome=form.cleaned_data["outcome"],
             )
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -176,6 +183,74 @@ def _limited(form: LimitedCategoryForm, actor: User, case: Case) -> LimitedCateg
     assert isinstance(field, ChoiceField)
     field.choices = category_choices(categories_of(actor, case.partnership_id, Action.WRITE))
     return form
+
+
+def _contact_page(
+    request: HttpRequest,
+    history: selectors.ContactHistory,
+    form: ContactCorrectForm | None,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    contact = history.contact
+    if form is None and history.writable:
+        local = timezone.localtime(contact.occurred_at, _zone(contact.case))
+        form = ContactCorrectForm(
+            initial={
+                "kind": contact.kind,
+                "outcome": contact.outcome,
+                "occurred_at": local.strftime("%Y-%m-%dT%H:%M"),
+                "with_whom": contact.with_whom,
+                "summary": contact.summary,
+                "version": contact.version,
+            }
+        )
+    context = {
+        "history": history,
+        "contact": contact,
+        "case": contact.case,
+        "form": form if history.writable else None,
+        "zone": _zone(contact.case),
+    }
+    return render(request, "monitoring/contact.html", context, status=status)
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET", "POST"])
+@case_errors
+def contact_correct_view(request: HttpRequest, pk: int, contact_pk: int) -> HttpResponse:
+    """A contact with its earlier versions; its correction, on demand, on this small page."""
+    actor = request_actor(request)
+    if request.method == "GET":
+        history = selectors.contact_history(actor=actor, case_id=pk, contact_id=contact_pk)
+        return _contact_page(request, history, None)
+    contact = record_for(actor, Contact, contact_pk, Action.WRITE, case_id=pk)
+    form = ContactCorrectForm(request.POST)
+    with timezone.override(_zone(contact.case)):
+        valid = form.is_valid()
+    if valid:
+        version = parse_version(form.cleaned_data["version"])
+        try:
+            services.contact_correct(
+                actor=actor,
+                contact_id=contact.pk,
+                version=version,
+                reason=form.cleaned_data["reason"],
+                kind=form.cleaned_data["kind"],
+                outcome=form.cleaned_data["outcome"],
+                occurred_at=form.cleaned_data["occurred_at"],
+                with_whom=form.cleaned_data["with_whom"],
+                summary=form.cleaned_data["summary"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            message = _("The contact is corrected. The earlier version is kept with it.")
+            return _done(request, pk, message, f"#contact-{contact.pk}")
+    history = selectors.contact_history(
+        actor=actor, case_id=pk, contact_id=contact_pk, view="contact_invalid"
+    )
+    return _contact_page(request, history, form, status=INVALID)
 
 
 @route_policy(RoutePolicy.CASE)

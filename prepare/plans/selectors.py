@@ -483,7 +483,9 @@ def owed_items(actor: User) -> Any:
     return _owed_readable(actor).filter(owed).order_by("due_on", "pk")
 
 
-def _signals_owed(actor: User, view: str = "signals_owed") -> list[Any] | None:
+def _signals_owed(
+    actor: User, view: str = "signals_owed", limit: int | None = None
+) -> list[Any] | None:
     try:
         from prepare.monitoring import selectors as monitoring
     except ImportError:
@@ -491,6 +493,8 @@ def _signals_owed(actor: User, view: str = "signals_owed") -> list[Any] | None:
     signals_owed = getattr(monitoring, "signals_owed", None)
     if signals_owed is None:
         return None
+    if limit is not None:
+        return list(signals_owed(actor=actor, view=view, limit=limit))
     return list(signals_owed(actor=actor, view=view))
 
 
@@ -551,6 +555,7 @@ def tasks_read(
     purpose: str = "",
     view: str = "my_tasks",
     signals_view: str = "signals_owed",
+    signals_limit: int | None = None,
 ) -> MyTasks:
     """The rows of ``items`` (from ``owed_tasks``), the signals owed, and the events."""
     today = timezone.localdate()
@@ -564,7 +569,7 @@ def tasks_read(
         for i in items
     ]
     # ``signals_owed`` goes through the policy and logs its own list event.
-    signals = _signals_owed(actor, signals_view)
+    signals = _signals_owed(actor, signals_view, signals_limit)
     audit_record(
         action=EventAction.LIST,
         actor=actor,

@@ -67,6 +67,7 @@ OPERATIONS = {
     # Monitoring (prepare/monitoring/api.py).
     ("/api/v1/cases/{case_id}/contacts/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/contacts/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/contacts/{contact_id}/", "get"): {"200", "401", "404"},
     ("/api/v1/contacts/{contact_id}/", "patch"): {
         "200",
         "400",

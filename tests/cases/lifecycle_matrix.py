@@ -117,7 +117,12 @@ def matrix_request(cast: Cast, probe: Any, pk: int) -> tuple[str, dict[str, str]
                 data["version"] = "7"
             return reverse(probe.route, args=[pk]), data
         case "cases:transition":
-            data = {"to_status": "community", "reason": MOVE_REASON, "version": "1"}
+            data = {
+                "to_status": "community",
+                "reason": MOVE_REASON,
+                "version": "1",
+                "confirm": "on",
+            }
             if probe.variant == "invalid":
                 data["reason"] = ""
             elif probe.variant == "refused":

@@ -29,6 +29,7 @@ EXPECTED = {
     "documents.Document",
     "monitoring.Breach",
     "monitoring.Contact",
+    "monitoring.ContactVersion",
     "monitoring.LicenceCondition",
     "monitoring.Signal",
     "plans.ChecklistItem",

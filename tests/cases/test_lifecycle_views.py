@@ -128,7 +128,8 @@ def test_section_query_count(cast, as_user, django_assert_num_queries, history):
 
 def test_a_move_changes_the_status_and_goes_back_to_the_case(cast, as_user):
     response = as_user(cast.case_manager).post(
-        move(cast.case), {"to_status": "community", "reason": REASON, "version": "1"}
+        move(cast.case),
+        {"confirm": "on", "to_status": "community", "reason": REASON, "version": "1"},
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("cases:case", args=[cast.case.pk]) + "#lifecycle"
@@ -140,7 +141,7 @@ def test_a_move_changes_the_status_and_goes_back_to_the_case(cast, as_user):
 def test_a_move_over_htmx_tells_the_browser_where_to_go(cast, as_user):
     response = as_user(cast.case_manager).post(
         move(cast.case),
-        {"to_status": "community", "reason": REASON, "version": "1"},
+        {"confirm": "on", "to_status": "community", "reason": REASON, "version": "1"},
         headers=HTMX,
     )
     assert response.status_code == 200
@@ -150,7 +151,8 @@ def test_a_move_over_htmx_tells_the_browser_where_to_go(cast, as_user):
 def test_a_stale_move_is_a_conflict_that_keeps_the_reason(cast, as_user):
     moved_once(cast)  # now in the community, version 2
     response = as_user(cast.coordinator).post(
-        move(cast.case), {"to_status": "closing", "reason": "TYPED-WHY-31", "version": "1"}
+        move(cast.case),
+        {"confirm": "on", "to_status": "closing", "reason": "TYPED-WHY-31", "version": "1"},
     )
     body = response.content.decode()
     assert response.status_code == 409
@@ -163,7 +165,8 @@ def test_a_stale_move_is_a_conflict_that_keeps_the_reason(cast, as_user):
 def test_a_move_the_lifecycle_forbids_is_refused_with_its_reason(cast, as_user):
     before = state(cast.case)
     response = as_user(cast.coordinator).post(
-        move(cast.case), {"to_status": "archived", "reason": "Tidy up", "version": "1"}
+        move(cast.case),
+        {"confirm": "on", "to_status": "archived", "reason": "Tidy up", "version": "1"},
     )
     assert response.status_code == 422
     assert "cannot become" in response.content.decode()
@@ -174,7 +177,7 @@ def test_a_move_the_lifecycle_forbids_is_refused_with_its_reason(cast, as_user):
 def test_a_move_without_a_reason_is_refused(cast, as_user):
     before = state(cast.case)
     response = as_user(cast.case_manager).post(
-        move(cast.case), {"to_status": "community", "reason": "", "version": "1"}
+        move(cast.case), {"confirm": "on", "to_status": "community", "reason": "", "version": "1"}
     )
     assert response.status_code == 422
     assert state(cast.case) == before
@@ -183,7 +186,7 @@ def test_a_move_without_a_reason_is_refused(cast, as_user):
 def test_a_move_without_a_version_is_refused(cast, as_user):
     before = state(cast.case)
     response = as_user(cast.case_manager).post(
-        move(cast.case), {"to_status": "community", "reason": REASON}
+        move(cast.case), {"confirm": "on", "to_status": "community", "reason": REASON}
     )
     assert response.status_code == 428
     assert state(cast.case) == before
@@ -193,13 +196,19 @@ def test_a_closure_needs_its_outcome(cast, as_user):
     Case.objects.filter(pk=cast.case.pk).update(status=CaseStatus.CLOSING)
     client = as_user(cast.coordinator)
     refused = client.post(
-        move(cast.case), {"to_status": "closed", "reason": "Done", "version": "1"}
+        move(cast.case), {"confirm": "on", "to_status": "closed", "reason": "Done", "version": "1"}
     )
     assert refused.status_code == 422
     assert state(cast.case) == ("closing", 1, 0)
     done = client.post(
         move(cast.case),
-        {"to_status": "closed", "reason": "Done", "version": "1", "outcome": "sentence_ended"},
+        {
+            "confirm": "on",
+            "to_status": "closed",
+            "reason": "Done",
+            "version": "1",
+            "outcome": "sentence_ended",
+        },
     )
     assert done.status_code == 302
     cast.case.refresh_from_db()
@@ -211,7 +220,13 @@ def test_the_coordinators_move_is_forbidden_to_the_case_manager(cast, as_user):
     Case.objects.filter(pk=cast.case.pk).update(status=CaseStatus.CLOSING)
     response = as_user(cast.case_manager).post(
         move(cast.case),
-        {"to_status": "closed", "reason": "Done", "version": "1", "outcome": "reintegrated"},
+        {
+            "confirm": "on",
+            "to_status": "closed",
+            "reason": "Done",
+            "version": "1",
+            "outcome": "reintegrated",
+        },
     )
     assert response.status_code == 403
     assert state(cast.case) == ("closing", 1, 0)
@@ -224,7 +239,8 @@ def test_the_coordinators_move_is_forbidden_to_the_case_manager(cast, as_user):
 def test_who_may_not_write_meetings_cannot_move(cast, as_user, actor, status):
     before = state(cast.case)
     response = as_user(cast.actors[actor]).post(
-        move(cast.case), {"to_status": "community", "reason": REASON, "version": "1"}
+        move(cast.case),
+        {"confirm": "on", "to_status": "community", "reason": REASON, "version": "1"},
     )
     assert response.status_code == status
     assert state(cast.case) == before

@@ -685,11 +685,16 @@ def test_the_case_page_shows_the_transfer_section_in_its_own_response(cast, as_u
     assert 'id="transfer"' in manager and "This case has not been transferred." in manager
     assert "Propose a transfer" not in manager  # only the coordinator proposes one
 
+    # The coordinator proposes one from the transfer's own page, linked under
+    # "More actions": no form on the case page.
     coordinator = as_user(cast.coordinator).get(url).content.decode()
     section_url = reverse("cases:transfer_section", args=[cast.case.pk])
-    assert f'action="{section_url}"' in coordinator
-    assert "Propose a transfer" in coordinator
+    assert f'href="{section_url}"' in coordinator
+    assert f'action="{section_url}"' not in coordinator
+    assert "Propose a transfer to another partnership" in coordinator
     assert 'hx-trigger="load"' not in coordinator
+    own_page = as_user(cast.coordinator).get(section_url).content.decode()
+    assert f'action="{section_url}"' in own_page
 
 
 def _more_transfers(cast: Cast, count: int) -> None:

@@ -100,9 +100,9 @@ def test_caseload_paginates_by_25_newest_first(cast, as_user):
     assert rows_of(first) == newest_first[:25]
     assert rows_of(second) == newest_first[25:]
     assert "31 cases" in first
-    assert 'rel="next" href="/?page=2"' in first
+    assert 'rel="next" href="/cases/?page=2"' in first
     assert 'rel="prev"' not in first
-    assert 'rel="prev" href="/?page=1"' in second
+    assert 'rel="prev" href="/cases/?page=1"' in second
     assert 'rel="next"' not in second
     page_events = events(EventAction.LIST)
     assert len(page_events[0].case_ids) == 25

@@ -406,7 +406,7 @@ def test_printed_login_signs_in(demo, client):
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("cases:caseload")
+    assert response["Location"] == reverse("home:home")
     login = Event.objects.filter(action=EventAction.LOGIN).get()
     assert login.actor_username == "rtm.coordinator"
     assert login.detail["second_factor"] is True
@@ -428,7 +428,7 @@ def test_skip_mfa_shortcut_is_announced_and_works_in_the_demo(demo, settings, cl
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("cases:caseload")
+    assert response["Location"] == reverse("home:home")
 
 
 def test_demo_shows_a_checklist_owner_who_cannot_see_the_case(demo):

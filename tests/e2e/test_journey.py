@@ -51,6 +51,11 @@ def test_case_manager_reads_and_adds_a_note(page, live_server):  # type: ignore[
 
     _sign_in(page, live_server, cast.case_manager)
     page.wait_for_url(f"{live_server.url}/")
+    assert page.get_by_role("heading", name="Today", exact=True).is_visible()
+    _assert_accessible(page)
+
+    page.get_by_role("link", name="My cases", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/cases/")
     assert page.get_by_role("link", name=cast.case.reference).is_visible()
     _assert_accessible(page)
 
@@ -61,7 +66,9 @@ def test_case_manager_reads_and_adds_a_note(page, live_server):  # type: ignore[
     assert sentinel("intelligence") not in body
     _assert_accessible(page)
 
-    # Add a note with the keyboard-usable form; HTMX swaps the notes in place.
+    # Add a note with the keyboard-usable form, opened on demand; HTMX swaps
+    # the notes in place.
+    page.locator("summary", has_text="Add a note").click()
     form = page.locator("form[data-note-form]").first
     form.get_by_label("Category").select_option("social")
     form.get_by_label("Fact or assessment").select_option("fact")

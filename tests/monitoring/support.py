@@ -8,7 +8,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 
-from prepare.monitoring.models import Contact, ContactKind, LicenceCondition
+from prepare.monitoring.models import Contact, ContactKind, ContactVersion, LicenceCondition
 from prepare.partnerships.models import Membership
 from tests.cast import ALL, Cast, sentinel
 
@@ -112,6 +112,7 @@ def monitoring_ids(case: object) -> dict[str, int]:
     }
     return {
         "contact_id": ids["contact"],
+        "contact_pk": ids["contact"],
         "condition_pk": ids["condition"],
         "condition_id": ids["condition"],
         "signal_pk": ids["signal"],
@@ -126,6 +127,9 @@ def monitoring_state() -> dict[str, list[tuple[object, ...]]]:
     return {
         "contacts": sorted(
             Contact.objects.values_list("pk", "case_id", "category", "summary", "version")
+        ),
+        "contact_versions": sorted(
+            ContactVersion.objects.values_list("pk", "contact_id", "version", "summary")
         ),
         "conditions": sorted(
             LicenceCondition.objects.values_list("pk", "case_id", "text", "ends_on", "version")
@@ -148,6 +152,7 @@ def monitoring_state() -> dict[str, list[tuple[object, ...]]]:
 MATRIX_TEXT = "MATRIX-MONITORING-TEXT"
 WRITE_EVENTS = {
     "monitoring:contact_create": "create",
+    "monitoring:contact_correct": "update",
     "monitoring:condition_create": "create",
     "monitoring:condition_end": "update",
     "monitoring:breach_create": "create",
@@ -182,6 +187,18 @@ def matrix_request(cast: Cast, probe: Any, pk: int) -> tuple[str, dict[str, str]
             "contact-occurred_at": when.strftime("%Y-%m-%dT%H:%M"),
             "contact-summary": "" if invalid else MATRIX_TEXT,
         }
+    if route == "monitoring:contact_correct":
+        contact = Contact.objects.get(case=cast.case, summary=contact_sentinel(probe.category))
+        when = timezone.localtime() - datetime.timedelta(hours=2)
+        data = {
+            "kind": "call",
+            "outcome": "did_not_attend",
+            "occurred_at": when.strftime("%Y-%m-%dT%H:%M"),
+            "summary": "" if invalid else MATRIX_TEXT,
+            "reason": "MATRIX-REASON",
+            "version": "1",
+        }
+        return reverse(route, args=[pk, contact.pk]), _versioned(data, "version", variant)
     if route == "monitoring:condition_create":
         text = "" if invalid else MATRIX_TEXT
         return reverse(route, args=[pk]), {"condition-text": text, "condition-starts_on": today}
@@ -221,6 +238,10 @@ def matrix_allowed(probe: Any, read: frozenset[str], write: frozenset[str]) -> b
             return 200
         case "monitoring:contact_create" | "monitoring:signal_create":
             return probe.category in write
+        case "monitoring:contact_correct":
+            if probe.category not in read:
+                return 404
+            return 200 if probe.method == "GET" else probe.category in write
         case "monitoring:condition_create" | "monitoring:breach_create":
             return "justice" in write
         case "monitoring:condition_end" | "monitoring:signal_close":
@@ -245,6 +266,23 @@ def matrix_effect(cast: Cast, probe: Any, user_pk: int) -> None:
         case "monitoring:contact_create":
             made = Contact.objects.filter(summary=MATRIX_TEXT)
             assert list(made.values_list("category", "who_id")) == [(probe.category, user_pk)]
+        case "monitoring:contact_correct":
+            contact = Contact.objects.get(
+                case=cast.case, category=probe.category, who=cast.coordinator
+            )
+            assert (contact.summary, contact.outcome, contact.version, contact.updated_by_id) == (
+                MATRIX_TEXT,
+                "did_not_attend",
+                2,
+                user_pk,
+            )
+            [kept] = contact.versions.all()
+            assert (kept.version, kept.summary, kept.corrected_by_id, kept.reason) == (
+                1,
+                contact_sentinel(probe.category),
+                user_pk,
+                "MATRIX-REASON",
+            )
         case "monitoring:condition_create":
             made = LicenceCondition.objects.filter(text=MATRIX_TEXT)
             assert list(made.values_list("created_by_id", flat=True)) == [user_pk]
@@ -285,6 +323,8 @@ def matrix_shows(cast: Cast, probe: Any, read: frozenset[str], body: str) -> Non
             assert (SIGNAL_TEXT in body) is ("justice" in read)
         case "monitoring:contact_create" | "monitoring:signal_create" if probe.htmx:
             assert MATRIX_TEXT in body
+        case "monitoring:contact_correct" if probe.method == "GET":
+            assert contact_sentinel(probe.category) in body
 
 
 # --- The audit coverage's writes (tests/test_audit_coverage.py) -----------------------------
@@ -302,6 +342,14 @@ def coverage_payload(cast: Cast, route: str) -> dict[str, Any]:
             "contact-kind": "call",
             "contact-occurred_at": when.strftime("%Y-%m-%dT%H:%M"),
             "contact-summary": "WRITE-X",
+        },
+        "monitoring:contact_correct": {
+            "kind": "call",
+            "outcome": "cancelled",
+            "occurred_at": when.strftime("%Y-%m-%dT%H:%M"),
+            "summary": "WRITE-X",
+            "reason": "Wrong kind",
+            "version": "1",
         },
         "monitoring:condition_create": {"condition-text": "WRITE-X", "condition-starts_on": today},
         "monitoring:condition_end": {"version": "1"},

@@ -152,7 +152,15 @@ def test_a_contact_update_checks_the_version(cast: Cast) -> None:
         cast.police_on_team.pk,
     )
     [event] = _events(contact, "update")
-    assert event.detail == {"fields": ["summary"], "version": 2}
+    assert event.detail == {
+        "fields": ["summary"],
+        "version": 2,
+        "correction": True,
+        "earlier_version": 1,
+        "reason_given": False,
+    }
+    # The stale correction kept no copy: only the first version was replaced.
+    assert list(contact.versions.values_list("version", "summary")) == [(1, "First version")]
 
 
 def test_a_contact_update_needs_the_category(cast: Cast) -> None:

@@ -214,6 +214,9 @@ class TransitionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     outcome = forms.ChoiceField(label=_("Outcome of the case"), required=False, choices=[])
+    # A status move is rare and consequential (back in custody, closure): the
+    # page asks the user to confirm it, and refuses the move without it.
+    confirm = forms.BooleanField(label=_("I confirm this change of status"), required=True)
     version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
@@ -238,6 +241,12 @@ class TransitionForm(forms.Form):
                     "required": _("Confirm this to propose closure, or deal with these first.")
                 },
             )
+        confirm = self.fields["confirm"]
+        if move is not None:
+            confirm.label = _("I confirm: %(move)s") % {"move": move.label}
+        confirm.error_messages["required"] = _(
+            "Tick the box to confirm the change of status. Nothing was changed."
+        )
         outcome = self.fields["outcome"]
         assert isinstance(outcome, forms.ChoiceField)
         if move is not None and move.needs_outcome:
