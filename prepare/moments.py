@@ -47,13 +47,16 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-def zone_of(name: str | None = None) -> datetime.tzinfo:
-    """The named zone; without a name (or an unknown one) the request's current zone."""
+def zone_of(name: str | datetime.tzinfo | None = None) -> datetime.tzinfo:
+    """The named zone (or the zone itself, when a page holds it as an object);
+    without a name (or an unknown one) the request's current zone."""
+    if isinstance(name, datetime.tzinfo):
+        return name
     found = _zone(name) if name else None
     return found if found is not None else timezone.get_current_timezone()
 
 
-def local(value: datetime.datetime, zone: str | None = None) -> datetime.datetime:
+def local(value: datetime.datetime, zone: str | datetime.tzinfo | None = None) -> datetime.datetime:
     """``value`` as a wall-clock time in the zone (naive values are taken as UTC)."""
     if timezone.is_naive(value):
         value = timezone.make_aware(value, datetime.UTC)
@@ -66,7 +69,9 @@ def zone_label(value: datetime.datetime) -> str:
 
 
 def moment_text(
-    value: datetime.datetime, zone: str | None = None, fmt: str = "SHORT_DATETIME_FORMAT"
+    value: datetime.datetime,
+    zone: str | datetime.tzinfo | None = None,
+    fmt: str = "SHORT_DATETIME_FORMAT",
 ) -> str:
     """The time as a person reads it, in the active language: "7 Dec 2026, 08:57 CET"."""
     moment = local(value, zone)
@@ -75,19 +80,21 @@ def moment_text(
     return f"{text} {label}" if label else text
 
 
-def moment_iso(value: datetime.datetime | None, zone: str | None = None) -> str | None:
+def moment_iso(
+    value: datetime.datetime | None, zone: str | datetime.tzinfo | None = None
+) -> str | None:
     """ISO 8601 with the zone's offset, for machines: 2026-12-07T08:57:00+01:00."""
     if value is None:
         return None
     return local(value, zone).isoformat(timespec="seconds")
 
 
-def day_text(value: datetime.datetime, zone: str | None = None) -> str:
+def day_text(value: datetime.datetime, zone: str | datetime.tzinfo | None = None) -> str:
     """The local calendar day of an instant, in the active language: "7 December 2026"."""
     return formats.date_format(local(value, zone).date(), "DATE_FORMAT")
 
 
-def _element(value: datetime.datetime, zone: str | None, text: str) -> SafeString:
+def _element(value: datetime.datetime, zone: str | datetime.tzinfo | None, text: str) -> SafeString:
     moment = local(value, zone)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
@@ -98,21 +105,27 @@ def _element(value: datetime.datetime, zone: str | None, text: str) -> SafeStrin
 
 
 @register.filter
-def moment(value: datetime.datetime | None, zone: str | None = None) -> SafeString | str:
+def moment(
+    value: datetime.datetime | None, zone: str | datetime.tzinfo | None = None
+) -> SafeString | str:
     if not isinstance(value, datetime.datetime):
         return ""
     return _element(value, zone, moment_text(value, zone))
 
 
 @register.filter
-def moment_long(value: datetime.datetime | None, zone: str | None = None) -> SafeString | str:
+def moment_long(
+    value: datetime.datetime | None, zone: str | datetime.tzinfo | None = None
+) -> SafeString | str:
     if not isinstance(value, datetime.datetime):
         return ""
     return _element(value, zone, moment_text(value, zone, "DATETIME_FORMAT"))
 
 
 @register.filter
-def moment_day(value: datetime.datetime | None, zone: str | None = None) -> SafeString | str:
+def moment_day(
+    value: datetime.datetime | None, zone: str | datetime.tzinfo | None = None
+) -> SafeString | str:
     if not isinstance(value, datetime.datetime):
         return ""
     day = local(value, zone).date()

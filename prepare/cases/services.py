@@ -52,6 +52,7 @@ from prepare.cases.models import (
     Person,
 )
 from prepare.locking import StaleVersion, save_versioned
+from prepare.notifications.messages import render_message
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import Membership, Partnership
 from prepare.partnerships.services import current_agreement
@@ -403,12 +404,9 @@ class BreakGlassRefused(ValidationError):
 
 
 def break_glass_notice_title(*, reference: str, username: str) -> str:
-    """The in-app notification of a break-glass access (one function, so that
-    it can become a message key rendered in the reader's language)."""
-    return _("Emergency access to %(ref)s by %(user)s, to review") % {
-        "ref": reference,
-        "user": username,
-    }
+    """The in-app notification's text in the active language (the stored
+    fallback); readers see it rendered from its message key in their own."""
+    return render_message("break_glass", {"ref": reference, "user": username})
 
 
 def _refuse_break_glass(actor: User, case: Case, reason: str, message: str) -> NoReturn:
@@ -528,6 +526,8 @@ def _break_glass_notify(access: BreakGlassAccess, case: Case, actor: User) -> No
             kind=NotificationKind.BREAK_GLASS,
             case_id=case.pk,
             title=title[:200],
+            message_key="break_glass",
+            params={"ref": case.reference, "user": actor.get_username()},
             url=(
                 reverse("cases:break_glass_reviews")
                 if is_data_protection_officer(user)

@@ -61,6 +61,16 @@ MESSAGES: dict[str, Message] = {
     "signal_high_late": Message(_("High-severity signal on %(ref)s still not acknowledged")),
     # Erasure on request (prepare.cases.retention.erasure).
     "erasure_to_approve": Message(_("Erasure of %(ref)s to approve")),
+    # Transfers (prepare.notifications.transfers).
+    "transfer_proposed": Message(_("%(partnership)s proposes to transfer case %(ref)s to you")),
+    "transfer_accepted": Message(_("%(partnership)s accepted the transfer of case %(ref)s")),
+    "transfer_declined": Message(_("%(partnership)s declined the transfer of case %(ref)s")),
+    # Release planning (prepare.plans.services.owner_notices_update).
+    "checklist_owner": Message(
+        _("%(org)s owns a release-planning item of %(ref)s but cannot see the case")
+    ),
+    # Break-glass (prepare.cases.services).
+    "break_glass": Message(_("Emergency access to %(ref)s by %(user)s, to review")),
 }
 
 

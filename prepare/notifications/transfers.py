@@ -19,22 +19,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from prepare.access.policy import partnership_coordinators
+from prepare.notifications.messages import render_message
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.notifications.reminders import send_notification_mails
 
 
 def transfer_title(kind: str, *, ref: str, partnership: str) -> str:
-    """The text of a transfer notification (and the e-mail's subject)."""
-    params = {"ref": ref, "partnership": partnership}
+    """The text of a transfer notification in the site's language (the stored
+    fallback); readers see it rendered from its message key in their own."""
     with translation.override(settings.LANGUAGE_CODE):
-        if kind == NotificationKind.TRANSFER_PROPOSED:
-            return _("%(partnership)s proposes to transfer case %(ref)s to you") % params
-        if kind == NotificationKind.TRANSFER_ACCEPTED:
-            return _("%(partnership)s accepted the transfer of case %(ref)s") % params
-        return _("%(partnership)s declined the transfer of case %(ref)s") % params
+        return render_message(kind, {"ref": ref, "partnership": partnership})
 
 
 def _notify(
@@ -52,6 +48,8 @@ def _notify(
                         kind=kind,
                         case_id=case_id,
                         title=title,
+                        message_key=kind,
+                        params=params,
                         url=url,
                         dedupe_key=key,
                     )

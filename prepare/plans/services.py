@@ -45,6 +45,7 @@ from prepare.cases.lifecycle.rules import ACTIVE_STATUSES
 from prepare.cases.models import Case, CaseTeamMember, KeyDate, KeyDateKind
 from prepare.cases.services import case_touch, team_member_add
 from prepare.locking import save_versioned
+from prepare.notifications.messages import render_message
 from prepare.notifications.models import Notification, NotificationKind
 from prepare.partnerships.models import Membership, Partnership
 from prepare.plans.models import (
@@ -554,13 +555,16 @@ def owner_team_defaults(
     return purpose, base + datetime.timedelta(days=OWNER_TEAM_DAYS_AFTER_RELEASE)
 
 
+def owner_notice_params(case: Case, organisation: Organisation) -> dict[str, str]:
+    """The parameters of the notice to the coordinators (message key
+    ``checklist_owner``, see ``owner_notices_update``)."""
+    return {"org": organisation.name, "ref": case.reference}
+
+
 def owner_notice_title(case: Case, organisation: Organisation) -> str:
-    """The text of the notice to the coordinators (see ``owner_notices_update``)."""
+    """The notice's text in the site's language (the stored fallback)."""
     with override(settings.LANGUAGE_CODE):
-        return _("%(org)s owns a release-planning item of %(ref)s but cannot see the case") % {
-            "org": organisation.name,
-            "ref": case.reference,
-        }
+        return render_message("checklist_owner", owner_notice_params(case, organisation))
 
 
 def _owner_notice_key(case: Case, organisation_id: int) -> str:
@@ -587,6 +591,8 @@ def owner_notices_update(case: Case) -> set[int]:
             kind=NotificationKind.CHECKLIST_OWNER,
             case_id=case.pk,
             title=owner_notice_title(case, organisation)[:200],
+            message_key="checklist_owner",
+            params=owner_notice_params(case, organisation),
             url=url,
             dedupe_key=_owner_notice_key(case, organisation.pk),
         )

@@ -134,7 +134,9 @@ def _row(result: selectors.SearchResult) -> dict[str, Any]:
 
 
 class SearchViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one page object, not an array.
     @extend_schema(
+        operation_id="v1_search_list",
         tags=["search"],
         summary="Search cases",
         description=(
@@ -147,7 +149,7 @@ class SearchViewSet(ApiViewSet):
         parameters=[SearchQuerySerializer],
         responses=answers({200: SearchPageSerializer}, 400, 401),
     )
-    def list(self, request: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         params = SearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         number = params.validated_data.get("page", 1)
@@ -172,7 +174,7 @@ class SearchViewSet(ApiViewSet):
         return Response(SearchPageSerializer(data).data)
 
 
-search_list = SearchViewSet.as_view({"get": "list"})
+search_list = SearchViewSet.as_view({"get": "overview"})
 
 urlpatterns = [
     path("v1/search/", search_list, name="v1_search"),

@@ -49,7 +49,10 @@ def state(case: Case) -> tuple[Any, ...]:
         case.partnership_id,
         CaseTransition.objects.filter(case=case).count(),
         ClosureProposal.objects.filter(case=case).count(),
-        Event.objects.exclude(action__in=["view", "list", "search"]).count(),
+        # A refusal is recorded as ``denied``: not a change.
+        Event.objects.exclude(action__in=["view", "list", "search", "denied"])
+        .exclude(outcome="denied")
+        .count(),
     )
 
 
@@ -135,7 +138,7 @@ def test_the_page_refuses_closure_with_a_pending_transfer_and_says_why(
     before = state(cast.case)
     response = client.post(
         reverse("cases:transition", args=[cast.case.pk]),
-        {"to_status": "closing", "reason": "Licence ended", "version": "1"},
+        {"to_status": "closing", "reason": "Licence ended", "version": "1", "confirm": "on"},
     )
     assert response.status_code == 409
     assert "Withdraw the transfer before closing the case" in response.content.decode()
@@ -297,6 +300,7 @@ def test_the_proposer_cannot_approve_their_own_closure(cast: Cast, as_user: Any)
             "to_status": "closed",
             "reason": "Done",
             "outcome": "sentence_ended",
+            "confirm": "on",
             "version": str(Case.objects.get(pk=cast.case.pk).version),
         },
     )

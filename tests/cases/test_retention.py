@@ -355,6 +355,9 @@ def test_erasure_leaves_no_trace_in_any_table(cast: Cast, scene: dict[str, Case]
         assert len(tables_holding(mark)) >= 10, mark
     k_person = k.person_id
     events_before = Event.objects.count()
+    notes_before = {
+        name: CaseNote.objects.filter(case=scene[name]).count() for name in ("k", "held", "young")
+    }
 
     with time_machine.travel(at(DUE), tick=False):
         report = retention_run()
@@ -372,7 +375,7 @@ def test_erasure_leaves_no_trace_in_any_table(cast: Cast, scene: dict[str, Case]
         case = Case.objects.get(pk=scene[name].pk)
         assert mark in case.reference
         assert len(tables_holding(mark)) >= 10
-        assert CaseNote.objects.filter(case=case).count() == len(ALL)
+        assert CaseNote.objects.filter(case=case).count() == notes_before[name] >= len(ALL)
     # One tombstone, data-free, and the chain still verifies.
     new = list(Event.objects.filter(seq__gt=events_before).order_by("seq"))
     assert [(e.action, e.case_id, e.actor_username) for e in new] == [
@@ -381,7 +384,8 @@ def test_erasure_leaves_no_trace_in_any_table(cast: Cast, scene: dict[str, Case]
     tomb = new[0]
     assert tomb.detail["action"] == "erase"
     assert tomb.detail["retention"] == {"partnership": cast.partnership.pk, "years": YEARS}
-    assert tomb.detail["removed"]["cases.casenote"] == len(ALL) * 2
+    # The cast's notes, the planted ones, and any a record of another kind needed.
+    assert tomb.detail["removed"]["cases.casenote"] == notes_before["k"] >= len(ALL) * 2
     text = event_text(tomb)
     for secret in (ERASED, "Sentinelia", "Identitas", "TST-2026-0001", *map(sentinel, ALL)):
         assert secret not in text

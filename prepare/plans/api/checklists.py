@@ -508,7 +508,9 @@ def _owners(data: selectors.CaseOwners) -> dict[str, Any]:
 
 
 class ChecklistOwnersViewSet(ApiViewSet):
+    # Not DRF's "list" action: the answer is one object, not an array.
     @extend_schema(
+        operation_id="v1_cases_checklist_owners_list",
         tags=["release planning"],
         summary="Checklist owners who cannot see the case",
         description="For the coordinator of the case's partnership (403 for anyone else who "
@@ -520,7 +522,7 @@ class ChecklistOwnersViewSet(ApiViewSet):
         parameters=[CASE_ID],
         responses=answers({200: ChecklistOwnersSerializer}, 401, 403, 404),
     )
-    def list(self, request: Request, case_id: int) -> Response:
+    def overview(self, request: Request, case_id: int) -> Response:
         data = selectors.checklist_owners(
             actor=request_actor(request), case_id=case_id, view="api_checklist_owners"
         )
@@ -569,7 +571,7 @@ urlpatterns = [
     ),
     path(
         "v1/cases/<int:case_id>/checklist/owners/",
-        ChecklistOwnersViewSet.as_view({"get": "list", "post": "create"}),
+        ChecklistOwnersViewSet.as_view({"get": "overview", "post": "create"}),
         name="v1_checklist_owners",
     ),
     path(
