@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.urls import reverse
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from prepare.access.grants import case_grants_release
@@ -179,7 +179,9 @@ def test_the_page_takes_the_filters_and_keeps_them(cast: Cast) -> None:
     (a,) = bulk_cases(cast, 1)
     overdue_item(a, "social", cast.case_manager)
     client = verified_client(cast.case_manager)
-    body = client.get(reverse("cases:caseload"), {"overdue": "on", "sort": "reference"}).content.decode()
+    body = client.get(
+        reverse("cases:caseload"), {"overdue": "on", "sort": "reference"}
+    ).content.decode()
     assert a.reference in body and cast.case.reference not in body
     assert "Clear filters" in body
     bad = client.get(reverse("cases:caseload"), {"release": "7", "sort": "sideways"})
