@@ -722,7 +722,7 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
                 until=datetime.date(2040, 1, 1),
                 placed_by=scene.cast.coordinator,
             )
-            return reverse(probe.route, args=[pk]), {"hold": str(hold.pk)}
+            return reverse(probe.route, args=[pk]), {"hold": str(hold.pk), "confirm": "on"}
         case route if route.startswith("monitoring:"):
             return monitoring.matrix_request(scene.cast, probe, pk)
         case route if route.startswith("documents:"):

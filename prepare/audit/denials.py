@@ -39,6 +39,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest
 from django.utils import timezone
+from rest_framework import exceptions as api_exceptions
 
 from prepare.access.errors import WriteForbidden
 from prepare.audit.models import DenialWindow, EventAction, Outcome
@@ -70,12 +71,12 @@ class _CaseRef:
 
 def status_of(exc: BaseException) -> int | None:
     """404 or 403 if ``exc`` is one of the policy's refusals, None otherwise."""
-    if isinstance(exc, Http404):
+    if isinstance(exc, Http404 | api_exceptions.NotFound):
         return 404
-    if isinstance(exc, WriteForbidden):
+    if isinstance(exc, WriteForbidden | PermissionDenied | api_exceptions.PermissionDenied):
+        # The policy's refusal, Django's own 403 page, or the API's permission
+        # classes (a role that may not do this at all).
         return 403
-    if isinstance(exc, PermissionDenied) and isinstance(exc.__cause__, WriteForbidden):
-        return 403  # re-raised as Django's own, for its 403 page
     return None
 
 

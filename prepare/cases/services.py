@@ -538,16 +538,23 @@ def _break_glass_notify(access: BreakGlassAccess, case: Case, actor: User) -> No
         for user in overseers
     ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    recipients = [u.email for u in overseers if u.email]
-    if recipients:
-        subject = _("PREPARE: emergency access to case %(ref)s") % {"ref": case.reference}
-        body = _(
-            "%(user)s opened case %(ref)s through break-glass access. The justification and "
-            "the access log are in PREPARE."
-        ) % {"user": actor.get_username(), "ref": case.reference}
-        transaction.on_commit(
-            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-        )
+    addressed = [(u.email, u.language or settings.LANGUAGE_CODE) for u in overseers if u.email]
+    if addressed:
+        reference, username = case.reference, actor.get_username()
+        transaction.on_commit(lambda: _mail_break_glass(addressed, reference, username))
+
+
+def _mail_break_glass(addressed: list[tuple[str, str]], reference: str, username: str) -> None:
+    """One mail per overseer, each in their own language; no one sees who else
+    was told. The justification stays in PREPARE."""
+    for email, language in addressed:
+        with override(language):
+            subject = _("PREPARE: emergency access to case %(ref)s") % {"ref": reference}
+            body = _(
+                "%(user)s opened case %(ref)s through break-glass access. The justification "
+                "and the access log are in PREPARE."
+            ) % {"user": username, "ref": reference}
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
 
 
 REVIEW_COMMENT_MIN_LENGTH = 10

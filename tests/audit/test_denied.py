@@ -199,3 +199,28 @@ def test_the_event_survives_the_requests_rollback(flushable_audit) -> None:  # n
     assert event.detail["status"] == 403
     assert Event.objects.count() == before + 1
     assert chain.verify() is None
+
+
+def test_an_api_refusal_by_role_is_recorded(cast: Cast) -> None:
+    """The API's own 403 (a role that may not use the operation at all), not only
+    the policy's refusals of one case."""
+    _, raw = api_token_create(actor=cast.case_manager, name="queue")
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    response = client.get("/api/v1/triage/")
+
+    assert response.status_code == 403
+    (event,) = denied()
+    assert event.actor_id == cast.case_manager.pk
+    assert (event.detail["route"], event.detail["status"], event.case_id) == (
+        "v1_triage_queue",
+        403,
+        None,
+    )
+
+
+def test_an_unauthenticated_api_request_is_not_a_denial(cast: Cast) -> None:
+    response = Client().get("/api/v1/triage/")
+
+    assert response.status_code in (401, 403)
+    assert denied() == []

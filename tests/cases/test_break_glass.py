@@ -240,6 +240,8 @@ def test_a_closing_case_can_still_be_opened(cast: Cast, as_user) -> None:
 def test_coordinators_and_the_dpo_are_notified_at_once_and_by_mail(
     cast: Cast, as_user, django_capture_on_commit_callbacks
 ) -> None:
+    cast.auditor.language = "fr"
+    cast.auditor.save(update_fields=["language"])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = _post(
             as_user(cast.police_off_team), cast.case, code=current_code(cast.police_off_team)
@@ -260,9 +262,12 @@ def test_coordinators_and_the_dpo_are_notified_at_once_and_by_mail(
     assert notes[cast.auditor.pk].url == reverse("cases:break_glass_reviews")
     assert notes[cast.coordinator.pk].url == reverse("audit:case_access_log", args=[cast.case.pk])
     assert JUSTIFICATION not in title  # the reason stays in PREPARE
-    assert len(callbacks) == 1  # the e-mail waits for the commit
-    (alert,) = mail.outbox
-    assert set(alert.to) == {cast.coordinator.email, cast.auditor.email}
+    assert len(callbacks) == 1  # the e-mails wait for the commit
+    # One mail per overseer (no one sees who else was told), each in their language.
+    by_recipient = {tuple(m.to): m for m in mail.outbox}
+    assert set(by_recipient) == {(cast.coordinator.email,), (cast.auditor.email,)}
+    assert by_recipient[(cast.coordinator.email,)].subject.startswith("PREPARE: emergency access")
+    assert by_recipient[(cast.auditor.email,)].subject.startswith("PREPARE : accès d'urgence")
     event = Event.objects.get(action=EventAction.BREAK_GLASS)
     assert (event.outcome, event.detail["step_up"]) == (Outcome.SUCCESS, True)
     # The coordinator's bell counts it at once.

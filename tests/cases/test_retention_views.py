@@ -158,7 +158,7 @@ def test_only_the_coordinator_changes_holds(
     h = hold(cast)
     client = as_user(cast.actors[actor])
     placed = client.post(place_url(cast), {"reason": "Mine", "until": "2040-01-01"})
-    released = client.post(release_url(cast), {"hold": h.pk})
+    released = client.post(release_url(cast), {"hold": h.pk, "confirm": "on"})
     assert (placed.status_code, released.status_code) == (status, status)
     h.refresh_from_db()
     assert h.released_at is None
@@ -169,14 +169,23 @@ def test_only_the_coordinator_changes_holds(
 def test_the_coordinator_releases_a_hold(cast: Cast, as_user: Any) -> None:
     h = hold(cast)
     client = as_user(cast.coordinator)
-    response = client.post(release_url(cast), {"hold": h.pk})
+    # Not confirmed: nothing changes, and the page says why.
+    unconfirmed = client.post(release_url(cast), {"hold": h.pk})
+    assert unconfirmed.status_code == 422
+    assert "tick the box to confirm" in unconfirmed.content.decode()
+    h.refresh_from_db()
+    assert h.released_at is None
+    assert not Event.objects.filter(
+        action=EventAction.UPDATE, object_type="cases.legalhold"
+    ).exists()
+    response = client.post(release_url(cast), {"hold": h.pk, "confirm": "on"})
     assert response.status_code == 302
     h.refresh_from_db()
     assert h.released_by_id == cast.coordinator.pk
     assert Event.objects.filter(
         action=EventAction.UPDATE, object_type="cases.legalhold", object_id=str(h.pk)
     ).exists()
-    again = client.post(release_url(cast), {"hold": h.pk})
+    again = client.post(release_url(cast), {"hold": h.pk, "confirm": "on"})
     assert again.status_code == 422
     assert "already released" in again.content.decode()
     assert client.post(release_url(cast), {"hold": "x"}).status_code == 404
@@ -265,7 +274,12 @@ def test_the_dpo_places_and_releases_a_hold_by_reference(
     assert "Sentinelia" not in body and "SENTINEL" not in body
     listed = Event.objects.filter(action=EventAction.LIST, request_id=page["X-Request-ID"]).get()
     assert listed.case_ids == [cast.case.pk]
-    released = client.post(url, {"hold": placed.pk})
+    unconfirmed = client.post(url, {"hold": placed.pk})
+    assert unconfirmed.status_code == 422
+    assert "tick the box to confirm" in unconfirmed.content.decode()
+    placed.refresh_from_db()
+    assert placed.released_at is None
+    released = client.post(url, {"hold": placed.pk, "confirm": "on"})
     assert released.status_code == 302
     placed.refresh_from_db()
     assert placed.released_by_id == cast.auditor.pk

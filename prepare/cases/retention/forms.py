@@ -35,7 +35,23 @@ class DpoLegalHoldForm(LegalHoldForm):
 
 
 class LegalHoldReleaseForm(forms.Form):
+    """Lifting a hold lets retention take its course again: confirmed explicitly."""
+
     hold = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    confirm = forms.BooleanField(
+        label=gettext_lazy(
+            "I confirm: once lifted, the case can be erased or anonymised when its retention ends."
+        ),
+        required=False,
+    )
+
+    def confirmed(self) -> bool:
+        return bool(self.cleaned_data.get("confirm"))
+
+
+LIFT_UNCONFIRMED = gettext_lazy(
+    "The hold is still in force: tick the box to confirm that you lift it."
+)
 
 
 CODE_HELP = gettext_lazy("The current six-digit code of your authenticator app, asked again.")

@@ -112,6 +112,13 @@ def hold_of_case(*, hold_id: Any, case_id: Any = None) -> LegalHold:
     return hold
 
 
+def releasable_hold(*, actor: User, hold_id: Any, case_id: Any = None) -> LegalHold:
+    """The hold, if ``actor`` may lift it (404 or 403 otherwise, as the release would)."""
+    hold = hold_of_case(hold_id=hold_id, case_id=case_id)
+    _case_for_hold(actor, case_id=hold.case_id)
+    return hold
+
+
 @dataclass(frozen=True)
 class HoldRow:
     hold: LegalHold

@@ -22,6 +22,7 @@ from prepare.cases.retention import erasure as retention_erasure
 from prepare.cases.retention import selectors as retention_selectors
 from prepare.cases.retention import services as retention_services
 from prepare.cases.retention.forms import (
+    LIFT_UNCONFIRMED,
     DpoErasureRequestForm,
     DpoLegalHoldForm,
     ErasureApproveForm,
@@ -134,6 +135,9 @@ def legal_hold_release_view(request: HttpRequest, pk: int) -> HttpResponse:
     # to change the case's holds is checked (404 or 403).
     retention_selectors.hold_of_case(hold_id=form.cleaned_data["hold"], case_id=pk)
     retention_selectors.legal_hold_check(actor=actor, case_id=pk)
+    if not form.confirmed():
+        messages.error(request, str(LIFT_UNCONFIRMED))
+        return _section(request, pk, status=INVALID, view="retention_invalid", oob=True)
     try:
         retention_services.legal_hold_release(
             actor=actor, hold_id=form.cleaned_data["hold"], case_id=pk
@@ -168,6 +172,12 @@ def dpo_legal_holds_view(request: HttpRequest) -> HttpResponse:
         if not release.is_valid():
             raise NotVisible
         try:
+            if not release.confirmed():
+                # Nothing is said about a hold the DPO may not lift (404 or 403 first).
+                retention_selectors.releasable_hold(
+                    actor=actor, hold_id=release.cleaned_data["hold"]
+                )
+                raise ValidationError(LIFT_UNCONFIRMED, code="unconfirmed")
             retention_services.legal_hold_release(actor=actor, hold_id=release.cleaned_data["hold"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
