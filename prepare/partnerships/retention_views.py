@@ -6,23 +6,18 @@ was based on, so that two coordinators cannot overwrite each other unseen.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.access.policy import coordinates, member_partnership_ids
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.cases.retention.selectors import MAX_YEARS, MIN_YEARS, retention_digest
 from prepare.cases.retention.services import partnership_retention_update
-from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships.models import Partnership, RetentionAction
-from prepare.web import request_actor
+from prepare.partnerships.settings_pages import SettingsPage, settings_page
 
 
 class RetentionForm(forms.Form):
@@ -47,17 +42,6 @@ class RetentionForm(forms.Form):
     current = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
-def _partnership(request: HttpRequest, pk: int) -> tuple[Partnership, bool]:
-    """The partnership if the actor's organisation is in it (else 404), and
-    whether the actor coordinates it."""
-    if pk not in member_partnership_ids(request_actor(request)):
-        raise NotVisible
-    partnership = Partnership.objects.filter(pk=pk).first()
-    if partnership is None:
-        raise NotVisible
-    return partnership, coordinates(request_actor(request), pk)
-
-
 def _initial(partnership: Partnership) -> dict[str, object]:
     return {
         "retention_years": partnership.retention_years,
@@ -66,41 +50,29 @@ def _initial(partnership: Partnership) -> dict[str, object]:
     }
 
 
+def _save(actor: Any, partnership: Partnership, data: dict[str, Any]) -> bool:
+    changed = partnership_retention_update(
+        actor=actor,
+        partnership_id=partnership.pk,
+        retention_years=data["retention_years"],
+        retention_action=data["retention_action"],
+        expected=data["current"],
+    )
+    return bool(changed)
+
+
+RETENTION_SETTINGS = SettingsPage(
+    form_class=RetentionForm,
+    template="partnerships/retention.html",
+    url_name="partnerships:retention",
+    initial=_initial,
+    save=_save,
+    saved=gettext_lazy("The retention rule is saved."),
+    unchanged=gettext_lazy("Nothing changed: the rule was already as submitted."),
+)
+
+
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET", "POST"])
 def retention_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    partnership, can_edit = _partnership(request, pk)
-    context: dict[str, object] = {"partnership": partnership, "can_edit": can_edit}
-    if request.method == "GET":
-        form = RetentionForm(initial=_initial(partnership))
-        return render(request, "partnerships/retention.html", {**context, "form": form})
-    if not can_edit:
-        raise PermissionDenied
-    form = RetentionForm(request.POST)
-    status = 422
-    if form.is_valid():
-        try:
-            changed = partnership_retention_update(
-                actor=request_actor(request),
-                partnership_id=partnership.pk,
-                retention_years=form.cleaned_data["retention_years"],
-                retention_action=form.cleaned_data["retention_action"],
-                expected=form.cleaned_data["current"],
-            )
-        except WriteForbidden as exc:
-            raise PermissionDenied from exc
-        except (StaleVersion, VersionRequired) as exc:
-            status = 409 if isinstance(exc, StaleVersion) else 428
-            partnership.refresh_from_db()
-            form = RetentionForm(initial=_initial(partnership))
-            context["problem"] = str(exc.message)
-        except ValidationError as exc:
-            for name, errors in getattr(exc, "error_dict", {None: exc.error_list}).items():
-                form.add_error(name if name in form.fields else None, errors)
-        else:
-            if changed:
-                messages.success(request, _("The retention rule is saved."))
-            else:
-                messages.info(request, _("Nothing changed: the rule was already as submitted."))
-            return redirect("partnerships:retention", partnership.pk)
-    return render(request, "partnerships/retention.html", {**context, "form": form}, status=status)
+    return settings_page(RETENTION_SETTINGS, request, pk)
