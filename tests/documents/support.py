@@ -207,3 +207,189 @@ def documents_state() -> dict[str, Any]:
         ),
         "files": sorted(stored_names()),
     }
+
+
+# --- Word and OpenDocument files, built here with zipfile -------------------------------
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+
+
+def zip_bytes(entries: list[tuple[str, bytes]], *, stored: tuple[str, ...] = ()) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, body in entries:
+            method = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
+            archive.writestr(name, body, compress_type=method)
+    return out.getvalue()
+
+
+def docx_entries(
+    text: str = "Licence conditions",
+    *,
+    author: str = "",
+    comment: str = "",
+    main_type: str = DOCX_MAIN,
+    custom_item: bool = False,
+) -> list[tuple[str, bytes]]:
+    """The parts of a small Word document: its text, a comment and a tracked
+    insertion signed by ``author``, and document properties (core, app, custom,
+    a thumbnail) and a document-library customXml item that name ``author``."""
+    overrides = (
+        f'<Override PartName="/word/document.xml" ContentType="{main_type}"/>'
+        '<Override PartName="/docProps/core.xml" ContentType="application/'
+        'vnd.openxmlformats-package.core-properties+xml"/>'
+        '<Override PartName="/docProps/app.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        '<Override PartName="/docProps/custom.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.custom-properties+xml"/>'
+        '<Override PartName="/word/comments.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.wordprocessingml.comments+xml"/>'
+    )
+    if custom_item:
+        overrides += (
+            '<Override PartName="/customXml/itemProps1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.customXmlProperties+xml"/>'
+        )
+    types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Default Extension="jpeg" ContentType="image/jpeg"/>'
+        f"{overrides}</Types>"
+    )
+    package_rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}">'
+        f'<Relationship Id="rId1" Type="{OFFICE_RELS}/officeDocument" Target="word/document.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/'
+        'relationships/metadata/core-properties" Target="docProps/core.xml"/>'
+        f'<Relationship Id="rId3" Type="{OFFICE_RELS}/extended-properties" '
+        'Target="docProps/app.xml"/>'
+        f'<Relationship Id="rId4" Type="{OFFICE_RELS}/custom-properties" '
+        'Target="docProps/custom.xml"/>'
+        '<Relationship Id="rId5" Type="http://schemas.openxmlformats.org/package/2006/'
+        'relationships/metadata/thumbnail" Target="docProps/thumbnail.jpeg"/>'
+        "</Relationships>"
+    )
+    document = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="{W}"><w:body>'
+        f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+        f'<w:p><w:ins w:id="1" w:author="{author}"><w:r><w:t>inserted</w:t></w:r></w:ins>'
+        '<w:commentRangeStart w:id="0"/><w:r><w:t>noted</w:t></w:r>'
+        '<w:commentRangeEnd w:id="0"/></w:p></w:body></w:document>'
+    )
+    comments = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:comments xmlns:w="{W}">'
+        f'<w:comment w:id="0" w:author="{author}"><w:p><w:r><w:t>{comment}</w:t></w:r></w:p>'
+        "</w:comment></w:comments>"
+    )
+    document_rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}">'
+        f'<Relationship Id="rId1" Type="{OFFICE_RELS}/comments" Target="comments.xml"/>'
+        + (
+            f'<Relationship Id="rId9" Type="{OFFICE_RELS}/customXml" '
+            'Target="../customXml/item1.xml"/>'
+            if custom_item
+            else ""
+        )
+        + "</Relationships>"
+    )
+    core = (
+        '<?xml version="1.0" encoding="UTF-8"?><cp:coreProperties xmlns:cp="http://'
+        'schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<dc:creator>{author}</dc:creator><cp:lastModifiedBy>{author}</cp:lastModifiedBy>"
+        "</cp:coreProperties>"
+    )
+    app = f"<Properties><Company>{author}</Company></Properties>"
+    entries = [
+        ("[Content_Types].xml", types.encode()),
+        ("_rels/.rels", package_rels.encode()),
+        ("word/document.xml", document.encode()),
+        ("word/_rels/document.xml.rels", document_rels.encode()),
+        ("word/comments.xml", comments.encode()),
+        ("docProps/core.xml", core.encode()),
+        ("docProps/app.xml", app.encode()),
+        ("docProps/custom.xml", f"<Properties><p>{author}</p></Properties>".encode()),
+        ("docProps/thumbnail.jpeg", jpeg_bytes(exif_text=author)),
+    ]
+    if custom_item:
+        entries += [
+            (
+                "customXml/item1.xml",
+                (
+                    '<p:properties xmlns:p="http://schemas.microsoft.com/office/2006/'
+                    f'metadata/properties"><Owner>{author}</Owner></p:properties>'
+                ).encode(),
+            ),
+            (
+                "customXml/_rels/item1.xml.rels",
+                (
+                    f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" '
+                    f'Type="{OFFICE_RELS}/customXmlProps" Target="itemProps1.xml"/>'
+                    "</Relationships>"
+                ).encode(),
+            ),
+            ("customXml/itemProps1.xml", f"<ds:datastoreItem>{author}</ds:datastoreItem>"
+             .replace("ds:", "").encode()),
+        ]
+    return entries
+
+
+def docx_bytes(text: str = "Licence conditions", **kwargs: Any) -> bytes:
+    return zip_bytes(docx_entries(text, **kwargs))
+
+
+ODT_MIME = b"application/vnd.oasis.opendocument.text"
+_MANIFEST_NS = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+
+
+def odt_entries(
+    text: str = "Licence conditions", *, author: str = "", extra_manifest: str = ""
+) -> list[tuple[str, bytes]]:
+    """The parts of a small OpenDocument text: its text and an annotation by
+    ``author``, metadata (meta.xml) and a thumbnail naming ``author``."""
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="{office}" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3">'
+        "<office:scripts/><office:body><office:text>"
+        f"<text:p>{text}</text:p><text:p><office:annotation><dc:creator>{author}</dc:creator>"
+        "<text:p>a remark</text:p></office:annotation></text:p>"
+        "</office:text></office:body></office:document-content>"
+    )
+    meta = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-meta xmlns:office="{office}" '
+        'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" office:version="1.3">'
+        f"<office:meta><meta:initial-creator>{author}</meta:initial-creator>"
+        "</office:meta></office:document-meta>"
+    )
+    manifest = (
+        f'<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="{_MANIFEST_NS}" '
+        'manifest:version="1.3">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type="'
+        f'{ODT_MIME.decode()}"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        '<manifest:file-entry manifest:full-path="meta.xml" manifest:media-type="text/xml"/>'
+        '<manifest:file-entry manifest:full-path="Thumbnails/thumbnail.png" '
+        'manifest:media-type="image/png"/>'
+        f"{extra_manifest}</manifest:manifest>"
+    )
+    return [
+        ("mimetype", ODT_MIME),
+        ("content.xml", content.encode()),
+        ("meta.xml", meta.encode()),
+        ("Thumbnails/thumbnail.png", png_bytes(text=author)),
+        ("META-INF/manifest.xml", manifest.encode()),
+    ]
+
+
+def odt_bytes(text: str = "Licence conditions", **kwargs: Any) -> bytes:
+    return zip_bytes(odt_entries(text, **kwargs), stored=("mimetype",))
