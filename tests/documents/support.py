@@ -8,8 +8,8 @@ from typing import Any
 from django.core.files.storage import storages
 from PIL import Image
 
-from prepare.documents.models import Document
-from tests.cast import document_sentinel
+from prepare.documents.models import Document, DocumentVersion
+from tests.cast import document_sentinel, earlier_sentinel
 
 MISSING = 987_654
 
@@ -98,7 +98,18 @@ def document_ids(case: Any) -> dict[str, int]:
         .values_list("pk", flat=True)
         .first()
     )
-    return {"document_pk": pk or MISSING, "document_id": pk or MISSING}
+    version = (
+        DocumentVersion.objects.filter(document_id=pk).order_by("pk").values_list("pk", flat=True)
+        if pk
+        else None
+    )
+    earlier = (version.first() if version is not None else None) or MISSING
+    return {
+        "document_pk": pk or MISSING,
+        "document_id": pk or MISSING,
+        "version_pk": earlier,
+        "version_id": earlier,
+    }
 
 
 # --- The route matrix's rows for the document pages (tests/test_route_matrix.py) -----------
@@ -136,10 +147,14 @@ def matrix_request(cast: Any, probe: Any, pk: int) -> tuple[str, dict[str, Any]]
             }
         return reverse(route, args=[pk]), data
     document = _document_of(cast.case, probe.category or "justice")
+    if route == "documents:version_download":
+        earlier = document.versions.get()
+        return reverse(route, args=[pk, document.pk, earlier.pk]), {}
     url = reverse(route, args=[pk, document.pk])
     if route == "documents:download":
         return url, {}
-    data = {"version": "7" if variant == "stale" else "1"}
+    # K's documents are at version 2: their file was replaced once (tests/cast.py).
+    data = {"version": "7" if variant == "stale" else "2"}
     if variant == "no_version":
         del data["version"]
     if route == "documents:replace" and variant != "invalid":
@@ -158,7 +173,7 @@ def matrix_allowed(probe: Any, a: Any) -> bool | int:
             return 200
         case "documents:case_documents":
             return category in a.write
-        case "documents:download":
+        case "documents:download" | "documents:version_download":
             return 200 if category in a.read else 404
         case "documents:replace" | "documents:delete":
             if category not in a.read:
@@ -178,8 +193,12 @@ def matrix_effect(cast: Any, probe: Any, user_pk: int) -> None:
             assert made.get().storage_name in stored_names()
         case "documents:replace":
             document = _document_of(cast.case, probe.category)
-            assert (document.version, document.updated_by_id) == (2, user_pk)
+            assert (document.version, document.updated_by_id) == (3, user_pk)
             assert document.sha256 == __import__("hashlib").sha256(MATRIX_FILE).hexdigest()
+            # The file it replaced is kept, after the cast's earlier one.
+            latest = document.versions.order_by("-number").first()
+            assert latest is not None and (latest.number, latest.replaced_by_id) == (2, user_pk)
+            assert latest.storage_name in stored_names()
         case "documents:delete":
             assert not Document.objects.filter(case=cast.case, category=probe.category).exists()
         case _:
@@ -195,6 +214,8 @@ def matrix_shows(cast: Any, probe: Any, read: frozenset[str], body: str) -> None
             assert [c for c in ALL if (sentinel(c) in body) != (c in read)] == []
         case "documents:download":
             assert body == document_sentinel(probe.category)
+        case "documents:version_download":
+            assert body == earlier_sentinel(probe.category)
 
 
 def documents_state() -> dict[str, Any]:
@@ -205,6 +226,7 @@ def documents_state() -> dict[str, Any]:
                 "pk", "case_id", "category", "title", "version", "storage_name", "sha256"
             )
         ),
+        "earlier": sorted(DocumentVersion.objects.values_list("pk", "document_id", "storage_name")),
         "files": sorted(stored_names()),
     }
 
@@ -217,11 +239,14 @@ OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationshi
 DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 
 
-def zip_bytes(entries: list[tuple[str, bytes]], *, stored: tuple[str, ...] = ()) -> bytes:
+def zip_bytes(entries: Any, *, stored: tuple[str, ...] = ()) -> bytes:
+    """A ZIP archive of ``(name, body)`` entries, as they come (a name twice too)."""
+    import warnings
     import zipfile
 
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
+    with zipfile.ZipFile(out, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Duplicate name": on purpose
         for name, body in entries:
             method = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
             archive.writestr(name, body, compress_type=method)
