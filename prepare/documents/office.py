@@ -157,9 +157,7 @@ def _not_a_document() -> ValidationError:
 
 
 def _unreadable() -> ValidationError:
-    return _refused(
-        _("The document cannot be read. Save it again and attach it."), "unreadable"
-    )
+    return _refused(_("The document cannot be read. Save it again and attach it."), "unreadable")
 
 
 # --- The archive ----------------------------------------------------------------------
@@ -375,7 +373,9 @@ def _docx_metadata_parts(archive: Archive) -> set[str]:
             continue
         rels_name = f"customXml/_rels/{posixpath.basename(name)}.rels"
         dropped |= {name, rels_name}
-        dropped |= {_part_of(rels_name, r.get("Target", "")) for r in _relationships(archive, rels_name)}
+        dropped |= {
+            _part_of(rels_name, r.get("Target", "")) for r in _relationships(archive, rels_name)
+        }
     return {n for n in dropped if n}
 
 
@@ -421,14 +421,16 @@ def clean_odt(archive: Archive) -> bytes:
             _scan_xml(archive.parts[part], refuse=_is_script_element)
 
     dropped = {n for n in archive.names if n.startswith("Thumbnails/")}
-    kept_entries = [
-        e for e in entries if not e.get(f"{_M}full-path", "").startswith("Thumbnails/")
-    ]
+    kept_entries = [e for e in entries if not e.get(f"{_M}full-path", "").startswith("Thumbnails/")]
     rewritten = {manifest_name: _manifest_xml(manifest, kept_entries)}
     if archive.has("meta.xml"):
         rewritten["meta.xml"] = EMPTY_META
     return _write(
-        ((name, rewritten.get(name, archive.parts[name])) for name in archive.names if name not in dropped),
+        (
+            (name, rewritten.get(name, archive.parts[name]))
+            for name in archive.names
+            if name not in dropped
+        ),
         stored_first=True,
     )
 
@@ -445,7 +447,7 @@ def _manifest_xml(manifest: Element, entries: list[Element]) -> bytes:
         found = {}
         for name, value in element.attrib.items():
             if name.startswith(_M):
-                found[f"manifest:{name[len(_M):]}"] = value
+                found[f"manifest:{name[len(_M) :]}"] = value
         return found
 
     body = "".join(f"<manifest:file-entry{_attrs(attributes(e))}/>" for e in entries)

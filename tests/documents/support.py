@@ -361,8 +361,10 @@ def docx_entries(
                     "</Relationships>"
                 ).encode(),
             ),
-            ("customXml/itemProps1.xml", f"<ds:datastoreItem>{author}</ds:datastoreItem>"
-             .replace("ds:", "").encode()),
+            (
+                "customXml/itemProps1.xml",
+                f"<ds:datastoreItem>{author}</ds:datastoreItem>".replace("ds:", "").encode(),
+            ),
         ]
     return entries
 

@@ -366,9 +366,9 @@ def test_the_attaching_organisation_replaces_the_file_and_the_old_one_is_kept(
     assert body.index(f"document-{document.pk}-file-2") < body.index(
         f"document-{document.pk}-file-1"
     )
-    assert reverse(
-        "documents:version_download", args=[cast.case.pk, document.pk, earlier.pk]
-    ) in body
+    assert (
+        reverse("documents:version_download", args=[cast.case.pk, document.pk, earlier.pk]) in body
+    )
     # ... and the earlier file is downloaded as it was.
     download = as_user(cast.case_manager).get(
         reverse("documents:version_download", args=[cast.case.pk, document.pk, earlier.pk])

@@ -61,7 +61,7 @@ def test_a_docx_loses_its_properties_and_thumbnail_and_keeps_its_text() -> None:
     assert b"docProps" not in parts["[Content_Types].xml"]
     assert b"docProps" not in parts["_rels/.rels"]
     assert b"officeDocument" in parts["_rels/.rels"]
-    assert list(parts)[0] == "[Content_Types].xml"
+    assert next(iter(parts)) == "[Content_Types].xml"
     with zipfile.ZipFile(io.BytesIO(kept.content)) as archive:
         assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
@@ -276,9 +276,11 @@ def _metadata_of(parts: dict[str, bytes]) -> bytes:
 
 
 def test_the_upload_form_offers_the_new_types(cast: Cast, as_user: Any) -> None:
-    body = as_user(cast.case_manager).get(
-        reverse("documents:case_documents", args=[cast.case.pk])
-    ).content.decode()
+    body = (
+        as_user(cast.case_manager)
+        .get(reverse("documents:case_documents", args=[cast.case.pk]))
+        .content.decode()
+    )
     assert "Word (.docx) or OpenDocument text (.odt)" in body
     assert 'accept=".pdf,.docx,.odt,' in body
     assert DOCX in body and ODT in body
