@@ -112,6 +112,29 @@ def document_ids(case: Any) -> dict[str, int]:
     }
 
 
+def plant_earlier_files(
+    document: Document, numbers: Any, attached_by: Any, replaced_by: Any
+) -> None:
+    """Earlier files numbered ``numbers`` for ``document``, as rows only (no file
+    in the storage): for pages that list them."""
+    DocumentVersion.objects.bulk_create(
+        DocumentVersion(
+            document=document,
+            number=number,
+            storage_name=f"c{document.case_id}/earlier-{document.pk}-{number}.txt",
+            filename=f"{document.filename.rsplit('.', 1)[0]}-{number}.txt",
+            content_type="text/plain",
+            size=1,
+            sha256="0" * 64,
+            attached_by=attached_by,
+            attached_at=document.created_at,
+            replaced_by=replaced_by,
+            replaced_at=document.created_at,
+        )
+        for number in numbers
+    )
+
+
 # --- The route matrix's rows for the document pages (tests/test_route_matrix.py) -----------
 
 MATRIX_TITLE = "MATRIX-NEW-DOCUMENT"

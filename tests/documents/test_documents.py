@@ -26,6 +26,7 @@ from tests.documents.support import (
     jpeg_bytes,
     odt_bytes,
     pdf_bytes,
+    plant_earlier_files,
     png_bytes,
     stored_names,
 )
@@ -34,6 +35,15 @@ from tests.oracle import AGREEMENTS
 pytestmark = pytest.mark.django_db
 
 SECRET = "SENTINELMETADATA7f3a"
+
+
+# The organisation of the cast's actors the download tests walk.
+ORGANISATION_OF = {
+    "coordinator": "municipality",
+    "case_manager": "probation",
+    "police_on_team": "police",
+    "ngo_mentor": "ngo",
+}
 
 
 def _reads(org: str) -> set[str]:
@@ -242,13 +252,7 @@ def test_a_document_of_an_ungranted_category_answers_404(
     cast: Cast, as_user: Any, actor: str
 ) -> None:
     user = getattr(cast, actor)
-    org = {
-        "coordinator": "municipality",
-        "case_manager": "probation",
-        "police_on_team": "police",
-        "ngo_mentor": "ngo",
-    }[actor]
-    reads = _reads(org)
+    reads = _reads(ORGANISATION_OF[actor])
     page, api = as_user(user), _api(user)
     for category, document in cast.documents.items():
         url = reverse("documents:download", args=[cast.case.pk, document.pk])
@@ -522,22 +526,7 @@ def _more_documents(cast: Cast, n: int) -> None:
             updated_by=cast.case_manager,
             version=i + 1,
         )
-        DocumentVersion.objects.bulk_create(
-            DocumentVersion(
-                document=document,
-                number=number,
-                storage_name=f"c{cast.case.pk}/extra-{i}-{number}.txt",
-                filename=f"extra-{i}-{number}.txt",
-                content_type="text/plain",
-                size=1,
-                sha256="0" * 64,
-                attached_by=cast.case_manager,
-                attached_at=document.created_at,
-                replaced_by=cast.coordinator,
-                replaced_at=document.created_at,
-            )
-            for number in range(1, i + 1)
-        )
+        plant_earlier_files(document, range(1, i + 1), cast.case_manager, cast.coordinator)
 
 
 @pytest.mark.parametrize("n", [2, 30])

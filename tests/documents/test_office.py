@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from prepare.audit.models import Event, EventAction
 from prepare.documents.content import clean_file
-from prepare.documents.models import Document, DocumentVersion, FileType
+from prepare.documents.models import Document, FileType
 from prepare.documents.office import MAX_ENTRIES, OLE_SIGNATURE
 from tests.cast import ALL, Cast, earlier_sentinel
 from tests.documents.support import (
@@ -25,11 +25,11 @@ from tests.documents.support import (
     docx_entries,
     odt_bytes,
     odt_entries,
+    plant_earlier_files,
     stored_names,
     zip_bytes,
 )
-from tests.documents.test_documents import _api, _streamed, _upload
-from tests.oracle import AGREEMENTS
+from tests.documents.test_documents import ORGANISATION_OF, _api, _reads, _streamed, _upload
 
 SECRET = "SENTINELAUTHOR9c1d"
 DOCX = FileType.DOCX.value
@@ -297,13 +297,7 @@ def test_an_earlier_file_is_read_only_by_who_reads_its_document(
     cast: Cast, as_user: Any, actor: str
 ) -> None:
     user = getattr(cast, actor)
-    org = {
-        "coordinator": "municipality",
-        "case_manager": "probation",
-        "police_on_team": "police",
-        "ngo_mentor": "ngo",
-    }[actor]
-    reads = set(AGREEMENTS["TST"][org])
+    reads = _reads(ORGANISATION_OF[actor])
     page, api = as_user(user), _api(user)
     for category, document in cast.documents.items():
         earlier = document.versions.get()
@@ -415,22 +409,7 @@ def test_the_earlier_files_cost_the_same_at_any_number(
     cast: Cast, django_assert_num_queries: Any, n: int
 ) -> None:
     document = cast.documents["justice"]
-    DocumentVersion.objects.bulk_create(
-        DocumentVersion(
-            document=document,
-            number=number,
-            storage_name=f"c{cast.case.pk}/more-{number}.txt",
-            filename=f"more-{number}.txt",
-            content_type="text/plain",
-            size=1,
-            sha256="0" * 64,
-            attached_by=cast.coordinator,
-            attached_at=document.created_at,
-            replaced_by=cast.coordinator,
-            replaced_at=document.created_at,
-        )
-        for number in range(2, n + 2)
-    )
+    plant_earlier_files(document, range(2, n + 2), cast.coordinator, cast.coordinator)
     client = _api(cast.case_manager)
     client.get(reverse("v1_cases"))
     with django_assert_num_queries(API_VERSIONS_QUERIES):
