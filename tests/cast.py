@@ -5,7 +5,8 @@ police and an exit NGO are members; an outsider belongs to another
 partnership. One case, K, whose team is probation (whole organisation), one
 named police officer and the NGO. Every category of K holds a note whose
 text is ``sentinel(category)`` and a document whose title and file hold it too
-(``document_sentinel``), so that leak tests can search responses.
+(``document_sentinel``), and whose earlier file does as well (``earlier_sentinel``),
+so that leak tests can search responses.
 """
 
 from __future__ import annotations
@@ -205,14 +206,25 @@ def document_sentinel(category: str) -> str:
     return f"{sentinel(category)}-DOCUMENT"
 
 
+def earlier_sentinel(category: str) -> str:
+    """The text of the earlier file of K's document in ``category``."""
+    return f"{document_sentinel(category)}-EARLIER"
+
+
 def _document(case: Case, category: str, organisation: Organisation, author: User) -> Document:
     """A text document on ``case`` whose title and file are the category's sentinel,
-    stored through the documents storage as an upload would be."""
+    stored through the documents storage as an upload would be; its file was
+    replaced once (version 2), so it has one earlier file, which holds the
+    sentinel too (``earlier_sentinel``)."""
     from prepare.documents.content import clean_file
+    from prepare.documents.models import DocumentVersion
     from prepare.documents.services import _store
 
-    clean = clean_file(document_sentinel(category).encode())
-    return Document.objects.create(
+    earlier, clean = (
+        clean_file(earlier_sentinel(category).encode()),
+        clean_file(document_sentinel(category).encode()),
+    )
+    document = Document.objects.create(
         case=case,
         category=category,
         title=document_sentinel(category),
@@ -224,7 +236,22 @@ def _document(case: Case, category: str, organisation: Organisation, author: Use
         sha256=hashlib.sha256(clean.content).hexdigest(),
         created_by=author,
         updated_by=author,
+        version=2,
     )
+    DocumentVersion.objects.create(
+        document=document,
+        number=1,
+        storage_name=_store(case.pk, earlier),
+        filename=f"{category}-first.txt",
+        content_type=earlier.content_type,
+        size=len(earlier.content),
+        sha256=hashlib.sha256(earlier.content).hexdigest(),
+        attached_by=author,
+        attached_at=document.created_at,
+        replaced_by=author,
+        replaced_at=document.created_at,
+    )
+    return document
 
 
 def current_code(user: User) -> str:

@@ -35,6 +35,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -119,7 +120,8 @@ class Request:
     # What a read needs in the scene before its URL can name it (a write's
     # ``data`` function plants what it needs).
     plant: Callable[[Scene], None] | None = None
-    if_match: bool = False  # an API change that names the version it read ("1")
+    if_match: bool = False  # an API change that names the version it read
+    version: int = 1  # the version If-Match names
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,10 @@ READS: dict[str, list[Request]] = {
     "documents:case_summary": [Request("case_manager"), Request("ngo_mentor")],
     "v1_case_documents": [Request("case_manager", api=True)],
     "v1_document_download": [Request("police_on_team", api=True)],
+    # Their earlier files (each K document was replaced once in the cast).
+    "documents:version_download": [Request("case_manager")],
+    "v1_document_versions": [Request("case_manager", api=True)],
+    "v1_document_version_download": [Request("police_on_team", api=True)],
     # Search: the sentinels' common word finds K (one search event naming it).
     "search:search": [
         Request("case_manager", query="q=sentinel"),
@@ -634,17 +640,26 @@ WRITES.update(
                 "document-file": Upload("x.txt", b"WRITE-X"),
             },
         ),
+        # K's documents are at version 2: their file was replaced once (tests/cast.py).
         "documents:replace": Request(
-            "coordinator", "POST", data={"version": "1", "file": Upload("x.txt", b"WRITE-X")}
+            "coordinator", "POST", data={"version": "2", "file": Upload("x.txt", b"WRITE-X")}
         ),
-        "documents:delete": Request("coordinator", "POST", data={"version": "1"}),
+        "documents:delete": Request("coordinator", "POST", data={"version": "2"}),
         "v1_case_documents": Request(
             "case_manager",
             "POST",
             api=True,
             data={"category": "justice", "title": "WRITE-X", "file": Upload("x.txt", b"X")},
         ),
-        "v1_document": Request("coordinator", "DELETE", api=True, if_match=True),
+        "v1_document": Request("coordinator", "DELETE", api=True, if_match=True, version=2),
+        "v1_document_file": Request(
+            "coordinator",
+            "PUT",
+            api=True,
+            if_match=True,
+            version=2,
+            data={"file": Upload("x.txt", b"WRITE-X")},
+        ),
     }
 )
 
@@ -708,15 +723,23 @@ def _send(
         return client.get(url, headers=headers)
     if data is None:
         data = _payload(scene, req)
+    if req.api and (req.method == "PATCH" or req.if_match):
+        headers["If-Match"] = f'"{req.version}"'
     if any(isinstance(v, Upload) for v in data.values()):
         files = {
             k: SimpleUploadedFile(v.name, v.content) if isinstance(v, Upload) else v
             for k, v in data.items()
         }
+        if req.method != "POST":
+            return client.generic(
+                req.method,
+                url,
+                encode_multipart(BOUNDARY, files),
+                content_type=MULTIPART_CONTENT,
+                headers=headers,
+            )
         return client.post(url, files, headers=headers)  # multipart
     if req.api:
-        if req.method == "PATCH" or req.if_match:
-            headers["If-Match"] = '"1"'
         return client.generic(
             req.method,
             url,

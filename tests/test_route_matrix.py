@@ -541,6 +541,14 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             Probe("documents:download", "POST", "K", "justice"),
         ),
     ),
+    "documents:version_download": (
+        frozenset({"GET"}),
+        (
+            *_per_category("documents:version_download", "GET", "K"),
+            Probe("documents:version_download", "GET", "foreign", "justice"),
+            Probe("documents:version_download", "POST", "K", "justice"),
+        ),
+    ),
     "documents:replace": (
         frozenset({"POST"}),
         (
@@ -1405,6 +1413,9 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_case_documents": (frozenset({"GET", "POST"}), "case"),
     "v1_document": (frozenset({"DELETE"}), "record"),
     "v1_document_download": (frozenset({"GET"}), "record"),
+    "v1_document_file": (frozenset({"PUT"}), "record"),
+    "v1_document_versions": (frozenset({"GET"}), "record"),
+    "v1_document_version_download": (frozenset({"GET"}), "record"),
     "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
 }
 API_CELLS = [

@@ -1,5 +1,6 @@
 """Documents through the API: the case's list (paginated), upload (multipart),
-download (the file, as an attachment), delete (If-Match). Same policy and
+download (the file, as an attachment), a new file (multipart, If-Match; the
+earlier one kept), the earlier files and their downloads, delete (If-Match). Same policy and
 audit as the pages: a document of a category the caller may not read answers
 404, exactly like one that does not exist."""
 
@@ -91,8 +92,9 @@ class DocumentUploadSerializer(StrictSerializer):
     file = serializers.FileField(
         allow_empty_file=False,
         help_text=_(
-            "PDF, PNG, JPEG or plain text, found from the content (not the name); at most "
-            "the installation's limit (20 MB by default). Metadata is removed."
+            "PDF, Word (DOCX), OpenDocument text (ODT), PNG, JPEG or plain text, found from "
+            "the content (not the name); at most the installation's limit (20 MB by "
+            "default). Metadata is removed; documents with macros or a password are refused."
         ),
     )
 
@@ -102,6 +104,30 @@ class DocumentUploadSerializer(StrictSerializer):
                 {"record_id": [_("Send record_kind and record_id together.")]}
             )
         return attrs
+
+
+class DocumentFileSerializer(StrictSerializer):
+    """A new file for a document; the earlier one is kept as an earlier file."""
+
+    file = serializers.FileField(
+        allow_empty_file=False,
+        help_text=_("Checked and stripped as an attached file is."),
+    )
+
+
+class DocumentVersionSerializer(serializers.Serializer):
+    """An earlier file of a document: who attached it, who replaced it."""
+
+    id = serializers.IntegerField()
+    number = serializers.IntegerField(help_text=_("1 for the document's first file, and so on."))
+    filename = serializers.CharField()
+    content_type = FileTypeField()
+    size = serializers.IntegerField(help_text=_("In bytes, after the metadata was removed."))
+    sha256 = serializers.CharField()
+    attached_at = serializers.DateTimeField()
+    attached_by = serializers.IntegerField(source="attached_by_id")
+    replaced_at = serializers.DateTimeField()
+    replaced_by = serializers.IntegerField(source="replaced_by_id")
 
 
 class DocumentRecordSerializer(serializers.Serializer):
@@ -131,6 +157,7 @@ class DocumentSerializer(serializers.Serializer):
 
 
 DOCUMENT_ID = OpenApiParameter("document_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+VERSION_ID = OpenApiParameter("version_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 IF_MATCH_DOCUMENT = OpenApiParameter(
     "If-Match",
     OpenApiTypes.STR,
@@ -169,9 +196,11 @@ class DocumentViewSet(ApiViewSet):
         tags=["documents"],
         summary="Attach a document",
         description="A multipart upload. The type is found from the content: a file that "
-        "is not a PDF, a PNG or JPEG image, or UTF-8 plain text is refused (400), and so is "
-        "a web page. Metadata (PDF information and XMP, EXIF and GPS) is removed before the "
-        "file is stored. Logged.",
+        "is not a PDF, a Word (DOCX) or OpenDocument text (ODT) document, a PNG or JPEG "
+        "image, or UTF-8 plain text is refused (400), and so is a web page, a document with "
+        "macros or scripts, a password-protected one, and an archive that is unsafe to "
+        "unpack. Metadata (PDF information and XMP, EXIF and GPS, document properties and "
+        "thumbnails) is removed before the file is stored. Logged.",
         parameters=[CASE_ID, ETAG],
         request={"multipart/form-data": DocumentUploadSerializer},
         responses=answers({201: DocumentSerializer, 413: R413}, 400, 401, 403, 404),
@@ -223,10 +252,81 @@ class DocumentViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["documents"],
+        summary="Replace a document's file",
+        description="A multipart upload, checked and stripped as an attached file is, "
+        "by the organisation that attached the document or the coordinator of the case's "
+        "partnership, with the category's write grant. Name the version you read "
+        "(If-Match); the earlier file is kept as one of the document's earlier files. "
+        "Logged.",
+        operation_id="document_file_replace",
+        parameters=[DOCUMENT_ID, IF_MATCH_DOCUMENT],
+        request={"multipart/form-data": DocumentFileSerializer},
+        responses=answers({200: DocumentSerializer, 413: R413}, 400, 401, 403, 404, 409, 412, 428),
+    )
+    def replace(self, request: Request, document_id: int) -> Response:
+        actor = request_actor(request)
+        if not selectors.document_changeable(actor=actor, document_id=document_id):
+            raise WriteNotAllowed
+        data = request.data
+        if upload_refused(request._request):
+            raise PayloadTooLarge
+        version, from_header = expected_version(request, None)
+        payload = DocumentFileSerializer(data=data)
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        with stale_version_answer(from_header):
+            document = services.document_replace(
+                actor=actor,
+                document_id=document_id,
+                version=version,
+                upload=upload,
+                filename=upload.name or "",
+            )
+        return Response(
+            DocumentSerializer(selectors.document_row(document)).data,
+            headers=etag_header(document.version),
+        )
+
+    @extend_schema(
+        tags=["documents"],
+        summary="Earlier files of a document",
+        description="The files a new file replaced, newest first, if you may read the "
+        "document. Audited as one list event naming them.",
+        operation_id="document_versions",
+        parameters=[DOCUMENT_ID],
+        responses={200: DocumentVersionSerializer(many=True), 401: R401, 404: R404_LIST},
+    )
+    def versions(self, request: Request, document_id: int) -> Response:
+        paginator = CappedPagination()
+        rows = selectors.document_versions_page(
+            actor=request_actor(request),
+            document_id=document_id,
+            paginate=lambda qs: paginator.paginate_queryset(qs, request, self),
+        )
+        return paginator.get_paginated_response(DocumentVersionSerializer(rows, many=True).data)
+
+    @extend_schema(
+        tags=["documents"],
+        summary="Download an earlier file of a document",
+        description="As the current file: an attachment, never cached, only for those "
+        "who may read the document. Audited as an export.",
+        operation_id="document_version_download",
+        parameters=[DOCUMENT_ID, VERSION_ID],
+        responses={**FILE_ANSWERS, 401: R401, 404: R404},
+    )
+    def version_download(self, request: Request, document_id: int, version_id: int) -> Any:
+        download = selectors.document_version_download(
+            actor=request_actor(request), document_id=document_id, version_id=version_id, via="api"
+        )
+        return file_response(download)
+
+    @extend_schema(
+        tags=["documents"],
         summary="Delete a document",
         description="By the organisation that attached it, or the coordinator of the "
         "case's partnership, with the category's write grant. Name the version you read "
-        "(If-Match); the file leaves the storage once the deletion is committed. Logged.",
+        "(If-Match); its files, current and earlier, leave the storage once the deletion "
+        "is committed. Logged.",
         parameters=[DOCUMENT_ID, IF_MATCH_DOCUMENT],
         responses={
             204: OpenApiResponse(description="Deleted."),
@@ -263,5 +363,20 @@ urlpatterns = [
         "v1/documents/<int:document_id>/download/",
         DocumentViewSet.as_view({"get": "download"}),
         name="v1_document_download",
+    ),
+    path(
+        "v1/documents/<int:document_id>/file/",
+        DocumentViewSet.as_view({"put": "replace"}),
+        name="v1_document_file",
+    ),
+    path(
+        "v1/documents/<int:document_id>/versions/",
+        DocumentViewSet.as_view({"get": "versions"}),
+        name="v1_document_versions",
+    ),
+    path(
+        "v1/documents/<int:document_id>/versions/<int:version_id>/download/",
+        DocumentViewSet.as_view({"get": "version_download"}),
+        name="v1_document_version_download",
     ),
 ]

@@ -3,7 +3,9 @@ metadata.
 
 The name a file was sent under and the type the browser announced are not
 trusted: a file is a PDF if it starts like one and pypdf reads it, an image if
-it starts like a PNG or a JPEG and Pillow decodes it, plain text if it is
+it starts like a PNG or a JPEG and Pillow decodes it, a Word or OpenDocument
+text document if it is a ZIP archive holding one (``office.py``: checked for
+macros, encryption and zip bombs, and rebuilt), plain text if it is
 UTF-8 without control characters and does not look like a web page. Anything
 else is refused with a message that says what may be attached.
 
@@ -26,6 +28,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from prepare.documents import office
 from prepare.documents.models import FileType
 
 # A decoded image this large (in pixels) is refused: a small file can unpack to
@@ -39,7 +42,12 @@ EXTENSIONS = {
     FileType.PNG: "png",
     FileType.JPEG: "jpg",
     FileType.TEXT: "txt",
+    FileType.DOCX: "docx",
+    FileType.ODT: "odt",
 }
+
+# What the file chooser offers first; the content decides what is accepted.
+ACCEPT = ",".join((".pdf", ".docx", ".odt", ".png", ".jpg", ".jpeg", ".txt", *FileType.values))
 
 # What the WHATWG sniffing rules would take for a web page, at the start of a text.
 _HTML_START = re.compile(
@@ -63,8 +71,8 @@ class CleanFile:
 def refused_type() -> ValidationError:
     return ValidationError(
         _(
-            "This type of file cannot be attached. Attach a PDF document, a PNG or JPEG "
-            "image, or a plain-text file."
+            "This type of file cannot be attached. Attach a PDF document, a Word (.docx) "
+            "or OpenDocument text (.odt) document, a PNG or JPEG image, or a plain-text file."
         ),
         code="file_type",
     )
@@ -80,6 +88,11 @@ def clean_file(data: bytes) -> CleanFile:
         return CleanFile(_clean_image(data, "PNG"), FileType.PNG)
     if data.startswith(b"\xff\xd8\xff"):
         return CleanFile(_clean_image(data, "JPEG"), FileType.JPEG)
+    if data.startswith(office.ZIP_SIGNATURE):
+        content, content_type = office.clean_package(data)
+        return CleanFile(content, content_type)
+    if data.startswith(office.OLE_SIGNATURE):
+        raise office.ole_refused()
     return CleanFile(_clean_text(data), FileType.TEXT)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from prepare.documents.content import ACCEPT
 from prepare.documents.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from prepare.documents.selectors import RecordChoice
 from prepare.monitoring.forms import LimitedCategoryForm, category_choices
@@ -16,8 +17,9 @@ from prepare.monitoring.forms import LimitedCategoryForm, category_choices
 PREFIX = "document"
 
 FILE_HELP = _(
-    "A PDF document, a PNG or JPEG image, or a plain-text file, of at most %(mb)s MB. "
-    "Information hidden in the file (author, camera, location) is removed."
+    "A PDF document, a Word (.docx) or OpenDocument text (.odt) document, a PNG or JPEG "
+    "image, or a plain-text file, of at most %(mb)s MB. Information hidden in the file "
+    "(author, camera, location) is removed; documents with macros are refused."
 )
 
 
@@ -46,7 +48,12 @@ class DocumentForm(LimitedCategoryForm):
         ),
     )
     # Last: fields after the file are not read when an upload is stopped for its size.
-    file = forms.FileField(label=_("File"), allow_empty_file=False, max_length=255)
+    file = forms.FileField(
+        label=_("File"),
+        allow_empty_file=False,
+        max_length=255,
+        widget=forms.FileInput(attrs={"accept": ACCEPT}),
+    )
 
     def __init__(
         self,

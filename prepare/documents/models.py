@@ -18,8 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from prepare.access.categories import Category
-from prepare.accounts.models import Organisation
+from prepare.access.categories import Action, Category
+from prepare.accounts.models import Organisation, User
 from prepare.cases.models import Case, CaseNote, VersionedCaseRecord
 from prepare.monitoring.models import Contact, LicenceCondition, Signal
 
@@ -35,6 +35,14 @@ class FileType(models.TextChoices):
     PNG = "image/png", _("PNG image")
     JPEG = "image/jpeg", _("JPEG image")
     TEXT = "text/plain", _("Plain text")
+    DOCX = (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        _("Word document"),
+    )
+    ODT = "application/vnd.oasis.opendocument.text", _("OpenDocument text")
+
+
+CONTENT_TYPE_MAX_LENGTH = 100
 
 
 # The record a document is about, besides its case: at most one of these.
@@ -69,7 +77,9 @@ class Document(VersionedCaseRecord):
     )
     storage_name = models.CharField(max_length=100, unique=True, editable=False)
     filename = models.CharField(_("file name"), max_length=FILENAME_MAX_LENGTH)
-    content_type = models.CharField(_("type"), max_length=32, choices=FileType.choices)
+    content_type = models.CharField(
+        _("type"), max_length=CONTENT_TYPE_MAX_LENGTH, choices=FileType.choices
+    )
     size = models.PositiveBigIntegerField(_("size"))
     sha256 = models.CharField(max_length=64, editable=False)
 
@@ -111,3 +121,51 @@ class Document(VersionedCaseRecord):
     @property
     def record_kind(self) -> str:
         return next((n for n in RECORD_FIELDS if getattr(self, f"{n}_id") is not None), "")
+
+
+class DocumentVersionQuerySet(models.QuerySet["DocumentVersion"]):
+    def visible_to(self, user: User, action: str = Action.READ) -> DocumentVersionQuerySet:
+        """The earlier files of documents ``user`` may act on: a version is read
+        with its document's category (a semi-join on the documents' policy)."""
+        return self.filter(document__in=Document.objects.visible_to(user, action).values("pk"))
+
+
+class DocumentVersion(models.Model):
+    """An earlier file of a document, kept when a new one replaced it: who had
+    attached it and when, who replaced it and when. It is read only through its
+    document (same category, same policy) and leaves the storage with it."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    # 1 for the document's first file, 2 for the next, ...
+    number = models.PositiveIntegerField(_("number"))
+    storage_name = models.CharField(max_length=100, unique=True, editable=False)
+    filename = models.CharField(_("file name"), max_length=FILENAME_MAX_LENGTH)
+    content_type = models.CharField(
+        _("type"), max_length=CONTENT_TYPE_MAX_LENGTH, choices=FileType.choices
+    )
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(max_length=64, editable=False)
+    attached_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("attached by")
+    )
+    attached_at = models.DateTimeField(_("attached"))
+    replaced_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("replaced by")
+    )
+    replaced_at = models.DateTimeField(_("replaced"))
+
+    objects = DocumentVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "-number"]
+        verbose_name = _("earlier file")
+        verbose_name_plural = _("earlier files")
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="document_version_unique"),
+            models.CheckConstraint(
+                condition=Q(content_type__in=FileType.values), name="document_version_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.number}"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -17,12 +17,13 @@ from django.utils.translation import gettext_lazy as _lazy
 from prepare.access.abilities import CaseAbilities, case_abilities, may_change_document
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible
-from prepare.access.policy import get_case_or_404, record_for
+from prepare.access.policy import get_case_or_404, parse_pk, record_for
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case
-from prepare.documents.models import RECORD_FIELDS, Document
+from prepare.documents.content import ACCEPT
+from prepare.documents.models import RECORD_FIELDS, Document, DocumentVersion
 from prepare.documents.services import documents_storage
 
 # The case page shows this many documents, newest first.
@@ -47,6 +48,11 @@ class DocumentsSection:
         return [r.document for r in self.rows]
 
     @property
+    def accept(self) -> str:
+        """What the file choosers offer first (the content still decides)."""
+        return ACCEPT
+
+    @property
     def write_categories(self) -> list[str]:
         return [c for c in Category.values if c in self.abilities.write_categories]
 
@@ -66,6 +72,7 @@ def documents_section(*, actor: User, case: Case, abilities: CaseAbilities) -> D
         .defer(*(f"{name}__{text}" for name, text in _RECORD_TEXT))
         .order_by("-created_at", "-pk")[: SECTION_LIMIT + 1]
     )
+    _earlier_files(rows[:SECTION_LIMIT])
     writable = abilities.write_categories if abilities.write else frozenset()
     return DocumentsSection(
         case=case,
@@ -82,6 +89,23 @@ def documents_section(*, actor: User, case: Case, abilities: CaseAbilities) -> D
         ],
         more=len(rows) > SECTION_LIMIT,
     )
+
+
+def _earlier_files(documents: list[Document]) -> None:
+    """Each document's earlier files (``document.versions.all()``), newest first,
+    with who attached and who replaced them: one query for all of them, and
+    none when no document shown has had its file replaced."""
+    replaced = [d for d in documents if d.version > 1]
+    if replaced:
+        prefetch_related_objects(
+            replaced,
+            Prefetch(
+                "versions",
+                queryset=DocumentVersion.objects.select_related(
+                    "attached_by", "replaced_by"
+                ).order_by("-number"),
+            ),
+        )
 
 
 # The records' free text is not needed to name them: left in the database.
@@ -175,6 +199,29 @@ def partnership_zone(case: Case) -> zoneinfo.ZoneInfo:
 class DownloadFile:
     document: Document
     stream: IO[bytes]
+    filename: str
+    content_type: str
+
+
+def _open(storage_name: str) -> IO[bytes]:
+    try:
+        stream: IO[bytes] = documents_storage().open(storage_name, "rb")
+        if stream.seekable():  # some storages hand out the same object each time
+            stream.seek(0)
+    except (FileNotFoundError, OSError) as exc:
+        raise NotVisible from exc
+    return stream
+
+
+def _export(actor: User, document: Document, detail: dict[str, Any]) -> None:
+    audit_record(
+        action=EventAction.EXPORT,
+        actor=actor,
+        case=document.case,
+        obj=document,
+        category=document.category,
+        detail=detail,
+    )
 
 
 def document_download(
@@ -184,19 +231,11 @@ def document_download(
     on its case (404 otherwise); one export event naming the case, the document,
     its category and digest."""
     document: Document = record_for(actor, Document, document_id, Action.READ, case_id=case_id)
-    try:
-        stream = documents_storage().open(document.storage_name, "rb")
-        if stream.seekable():  # some storages hand out the same object each time
-            stream.seek(0)
-    except (FileNotFoundError, OSError) as exc:
-        raise NotVisible from exc
-    audit_record(
-        action=EventAction.EXPORT,
-        actor=actor,
-        case=document.case,
-        obj=document,
-        category=document.category,
-        detail={
+    stream = _open(document.storage_name)
+    _export(
+        actor,
+        document,
+        {
             "export": "document",
             "via": via,
             "type": document.content_type,
@@ -204,7 +243,42 @@ def document_download(
             "sha256": document.sha256,
         },
     )
-    return DownloadFile(document=document, stream=stream)
+    return DownloadFile(document, stream, document.filename, document.content_type)
+
+
+def _version_of(actor: User, document_id: Any, version_id: Any, case_id: Any) -> DocumentVersion:
+    """An earlier file, through its document: 404 unless the actor reads the
+    document (its category, on its case) and the file is one of its own."""
+    document: Document = record_for(actor, Document, document_id, Action.READ, case_id=case_id)
+    pk = parse_pk(version_id)
+    version = document.versions.filter(pk=pk).first() if pk is not None else None
+    if version is None:
+        raise NotVisible
+    version.document = document
+    return version
+
+
+def document_version_download(
+    *, actor: User, document_id: Any, version_id: Any, case_id: Any = None, via: str = "page"
+) -> DownloadFile:
+    """An earlier file of a document, on the same terms as the current one; one
+    export event naming the document and which of its files left."""
+    version = _version_of(actor, document_id, version_id, case_id)
+    stream = _open(version.storage_name)
+    _export(
+        actor,
+        version.document,
+        {
+            "export": "document_version",
+            "via": via,
+            "earlier_file": version.pk,
+            "number": version.number,
+            "type": version.content_type,
+            "size": version.size,
+            "sha256": version.sha256,
+        },
+    )
+    return DownloadFile(version.document, stream, version.filename, version.content_type)
 
 
 # --- API reads (rows from ``.values()``) ----------------------------------------------
@@ -283,3 +357,39 @@ def document_changeable(*, actor: User, document_id: Any) -> bool:
     return may_change_document(
         actor, organisation_id=document.organisation_id, partnership_id=document.case.partnership_id
     )
+
+
+VERSION_FIELDS = (
+    "id",
+    "number",
+    "filename",
+    "content_type",
+    "size",
+    "sha256",
+    "attached_at",
+    "attached_by_id",
+    "replaced_at",
+    "replaced_by_id",
+)
+
+
+def document_versions_page(*, actor: User, document_id: Any, paginate: Paginate) -> list[Row]:
+    """One page of a document's earlier files, newest first, if the actor reads
+    the document (404 otherwise); one list event naming them."""
+    document: Document = record_for(actor, Document, document_id, Action.READ)
+    versions = (
+        DocumentVersion.objects.visible_to(actor)
+        .filter(document_id=document.pk)
+        .order_by("-number")
+        .values(*VERSION_FIELDS)
+    )
+    rows: list[Row] = list(paginate(versions))
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case=document.case,
+        obj=document,
+        category=document.category,
+        detail={"view": "api.document_versions", "earlier_files": [r["id"] for r in rows]},
+    )
+    return rows

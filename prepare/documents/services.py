@@ -1,9 +1,10 @@
 """Writes of documents: each one transaction and one audit event.
 
 A file is checked and stripped (``content.clean_file``) before it is stored;
-the row names the stored file, never the other way round. A file that a
-replacement or a deletion leaves behind is removed from the storage only after
-the transaction commits, so a rollback never loses a file whose row survives.
+the row names the stored file, never the other way round. A replaced file
+stays, named by a ``DocumentVersion``; the files a deletion or an erasure
+leaves behind are removed from the storage only after the transaction commits,
+so a rollback never loses a file whose row survives.
 The events name ids, types, sizes and SHA-256 digests, never titles or content.
 """
 
@@ -37,7 +38,7 @@ from prepare.audit.services import audit_record
 from prepare.cases.models import CaseNote
 from prepare.cases.services import case_touch
 from prepare.documents.content import CleanFile, clean_file
-from prepare.documents.models import FILENAME_MAX_LENGTH, Document
+from prepare.documents.models import FILENAME_MAX_LENGTH, Document, DocumentVersion
 from prepare.locking import StaleVersion, save_versioned
 from prepare.monitoring.models import Contact, LicenceCondition, Signal
 
@@ -243,17 +244,30 @@ def document_replace(
     filename: str,
     case_id: Any = None,
 ) -> Document:
-    """A new file for the document (a corrected licence, a signed report). The
-    earlier file is deleted once this commits: the event keeps both digests."""
+    """A new file for the document (a corrected licence, a signed report), based
+    on the version the actor read (``StaleVersion`` otherwise). The earlier file
+    stays in the storage as a ``DocumentVersion``: who attached it and when, who
+    replaced it and when; the event names both digests."""
     document = document_for_change(actor=actor, document_id=document_id, case_id=case_id)
     try:
         clean = clean_file(_read_limited(upload))
     except ValidationError as exc:
         raise ValidationError({"file": exc.messages}) from exc
     digest = hashlib.sha256(clean.content).hexdigest()
-    old_name, old_digest = document.storage_name, document.sha256
+    earlier = DocumentVersion(
+        document=document,
+        storage_name=document.storage_name,
+        filename=document.filename,
+        content_type=document.content_type,
+        size=document.size,
+        sha256=document.sha256,
+        attached_by_id=document.updated_by_id,
+        attached_at=document.updated_at,
+        replaced_by=actor,
+    )
     new_name = _store(document.case_id, clean)
     try:
+        now = timezone.now()
         save_versioned(
             document,
             version,
@@ -264,9 +278,15 @@ def document_replace(
                 "size": len(clean.content),
                 "sha256": digest,
                 "updated_by": actor,
-                "updated_at": timezone.now(),
+                "updated_at": now,
             },
         )
+        # After the versioned update: a concurrent replacement waits on the row
+        # lock, then finds the version changed, so the numbers cannot collide.
+        earlier.number = document.versions.count() + 1
+        earlier.replaced_at = now
+        earlier.full_clean(exclude=["document", "storage_name"])
+        earlier.save()
         case_touch(document.case)
         audit_record(
             action=EventAction.UPDATE,
@@ -277,7 +297,8 @@ def document_replace(
             detail={
                 "document": True,
                 "fields": ["file"],
-                "replaced_sha256": old_digest,
+                "replaced_sha256": earlier.sha256,
+                "earlier_file": earlier.pk,
                 "version": document.version,
                 **_file_detail(clean, digest),
             },
@@ -285,14 +306,15 @@ def document_replace(
     except BaseException:
         _discard(new_name)
         raise
-    _delete_files_on_commit([old_name])
     return document
 
 
 @transaction.atomic
 def document_delete(*, actor: User, document_id: Any, version: int, case_id: Any = None) -> None:
-    """Remove a document and, once this commits, its file."""
+    """Remove a document with its earlier files and, once this commits, every
+    file of it from the storage."""
     document = document_for_change(actor=actor, document_id=document_id, case_id=case_id)
+    earlier = list(document.versions.order_by("number").values_list("storage_name", flat=True))
     deleted, _rows = Document.objects.filter(pk=document.pk, version=version).delete()
     if not deleted:
         raise StaleVersion
@@ -303,21 +325,33 @@ def document_delete(*, actor: User, document_id: Any, version: int, case_id: Any
         case=document.case,
         obj=document,
         category=document.category,
-        detail={"document": True, "version": version, "sha256": document.sha256},
+        detail={
+            "document": True,
+            "version": version,
+            "sha256": document.sha256,
+            **({"earlier_files": len(earlier)} if earlier else {}),
+        },
     )
-    _delete_files_on_commit([document.storage_name])
+    _delete_files_on_commit([document.storage_name, *earlier])
 
 
 def case_files_forget(*, case_id: int) -> list[str]:
     """For erasure and anonymisation, before the rows go: the case's stored files,
-    deleted from the storage once the erasure commits. Returns their names."""
-    names = list(
-        Document.objects.filter(case_id=case_id)
-        .order_by("pk")
-        .values_list("storage_name", flat=True)
-    )
+    each document's current and earlier ones, deleted from the storage once the
+    erasure commits. Returns their names."""
+    names = _case_file_names(case_id)
     _delete_files_on_commit(names)
     return names
+
+
+def _case_file_names(case_id: int) -> list[str]:
+    """Every file the case's documents name, current and earlier: two queries."""
+    current = Document.objects.filter(case_id=case_id).order_by("pk")
+    earlier = DocumentVersion.objects.filter(document__case_id=case_id).order_by("pk")
+    return [
+        *current.values_list("storage_name", flat=True),
+        *earlier.values_list("storage_name", flat=True),
+    ]
 
 
 def document_files_sweep(*, older_than: datetime.timedelta = SWEEP_AGE) -> int:
@@ -338,9 +372,7 @@ def document_files_sweep(*, older_than: datetime.timedelta = SWEEP_AGE) -> int:
         if not (folder.startswith("c") and case_id.isdecimal()):
             continue
         _dirs, names = storage.listdir(folder)
-        known = set(
-            Document.objects.filter(case_id=int(case_id)).values_list("storage_name", flat=True)
-        )
+        known = set(_case_file_names(int(case_id)))
         for name in sorted(names):
             path = f"{folder}/{name}"
             if path in known or storage.get_modified_time(path) > cutoff:

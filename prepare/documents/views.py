@@ -1,10 +1,12 @@
 """Document pages: the case's documents (a page, or the section for HTMX), the
-upload, the download, a new file, deletion; and the PDF summary of a case.
+upload, the download (of the current file or an earlier one), a new file,
+deletion; and the PDF summary of a case.
 
 Thin views: parse, call a selector (policy, audited) or a service (policy,
 audited), render. Errors answer as on the case pages (``case_errors``):
 invisible 404, forbidden 403, stale 409, no version 428, invalid form 422.
-A file is only ever sent by ``download_view`` (or the API), as an attachment.
+A file is only ever sent by ``download_view`` and ``version_download_view`` (or
+the API), as an attachment.
 """
 
 from __future__ import annotations
@@ -144,13 +146,13 @@ def case_documents_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def file_response(download: selectors.DownloadFile) -> FileResponse:
-    """The file as an attachment that no browser renders, sniffs or keeps."""
-    document = download.document
+    """The file as an attachment that no browser renders, sniffs or keeps
+    (whatever its type: a Word or OpenDocument file is never shown inline)."""
     response = FileResponse(
         download.stream,
-        content_type=document.content_type,
+        content_type=download.content_type,
         as_attachment=True,
-        filename=document.filename,
+        filename=download.filename,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store, private"
@@ -170,6 +172,19 @@ def download_view(request: HttpRequest, pk: int, document_pk: int) -> HttpRespon
         actor=request_actor(request), document_id=document_pk, case_id=pk
     )
     # A streamed answer; ``case_errors`` passes it through unchanged.
+    return file_response(download)  # type: ignore[return-value]
+
+
+@route_policy(RoutePolicy.CASE)
+@require_http_methods(["GET"])
+@case_errors
+def version_download_view(
+    request: HttpRequest, pk: int, document_pk: int, version_pk: int
+) -> HttpResponse:
+    """An earlier file of a document: the same policy and audit as its current one."""
+    download = selectors.document_version_download(
+        actor=request_actor(request), document_id=document_pk, version_id=version_pk, case_id=pk
+    )
     return file_response(download)  # type: ignore[return-value]
 
 

@@ -248,6 +248,23 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/documents/{document_id}/download/", "get"): {"200", "401", "404"},
+    ("/api/v1/documents/{document_id}/file/", "put"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "413",
+        "428",
+    },
+    ("/api/v1/documents/{document_id}/versions/", "get"): {"200", "401", "404"},
+    ("/api/v1/documents/{document_id}/versions/{version_id}/download/", "get"): {
+        "200",
+        "401",
+        "404",
+    },
 }
 
 
@@ -289,13 +306,24 @@ def test_documents_are_uploaded_as_multipart_and_downloaded_as_files(schema):
     body = upload["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     fields = schema["components"]["schemas"][body]["properties"]
     assert fields["file"] == {**fields["file"], "type": "string", "format": "binary"}
-    download = schema["paths"]["/api/v1/documents/{document_id}/download/"]["get"]
-    assert set(download["responses"]["200"]["content"]) == {
+    types = {
         "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.oasis.opendocument.text",
         "image/png",
         "image/jpeg",
         "text/plain",
     }
+    for path in (
+        "/api/v1/documents/{document_id}/download/",
+        "/api/v1/documents/{document_id}/versions/{version_id}/download/",
+    ):
+        assert set(schema["paths"][path]["get"]["responses"]["200"]["content"]) == types
+    replace = schema["paths"]["/api/v1/documents/{document_id}/file/"]["put"]
+    assert set(replace["requestBody"]["content"]) == {"multipart/form-data"}
+    assert replace["operationId"] == "document_file_replace"
+    enum = schema["components"]["schemas"]["DocumentFileTypeEnum"]["enum"]
+    assert set(enum) == types
 
 
 def test_bearer_scheme_and_locking_are_documented(schema):

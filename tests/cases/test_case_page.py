@@ -132,9 +132,10 @@ def fill_case(cast: Cast, n: int) -> None:
 # status history and triage decisions (2), the checklist (1), contacts,
 # conditions, breaches and signals (4), transfers (1), legal holds (1), the
 # conditions of the form to record a breach (1), the documents with their
-# authors and records (1), and the one audit event (stored, access index, then
+# authors and records (1), their earlier files (1: the cast's documents were
+# replaced once each), and the one audit event (stored, access index, then
 # sealed: check, chain head, seal, head update: 6).
-CASE_MANAGER_QUERIES = 30
+CASE_MANAGER_QUERIES = 31
 # The coordinator's page also looks for a pending erasure request (1). The
 # partnerships a transfer could go to are no longer read: proposing one is on
 # the transfer's own page, under "More actions".

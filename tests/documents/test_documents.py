@@ -18,15 +18,32 @@ from prepare.accounts.services import api_token_create
 from prepare.audit.models import Event, EventAction
 from prepare.cases.models import Case, CaseStatus
 from prepare.cases.retention.erasure import case_anonymise, case_erase
-from prepare.documents.models import Document
-from prepare.documents.services import document_upload
+from prepare.documents.models import Document, DocumentVersion
+from prepare.documents.services import document_replace, document_upload
 from tests.cast import ALL, Cast, document_sentinel, sentinel
-from tests.documents.support import jpeg_bytes, pdf_bytes, stored_names
+from tests.documents.support import (
+    docx_bytes,
+    jpeg_bytes,
+    odt_bytes,
+    pdf_bytes,
+    plant_earlier_files,
+    png_bytes,
+    stored_names,
+)
 from tests.oracle import AGREEMENTS
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "SENTINELMETADATA7f3a"
+
+
+# The organisation of the cast's actors the download tests walk.
+ORGANISATION_OF = {
+    "coordinator": "municipality",
+    "case_manager": "probation",
+    "police_on_team": "police",
+    "ngo_mentor": "ngo",
+}
 
 
 def _reads(org: str) -> set[str]:
@@ -235,13 +252,7 @@ def test_a_document_of_an_ungranted_category_answers_404(
     cast: Cast, as_user: Any, actor: str
 ) -> None:
     user = getattr(cast, actor)
-    org = {
-        "coordinator": "municipality",
-        "case_manager": "probation",
-        "police_on_team": "police",
-        "ngo_mentor": "ngo",
-    }[actor]
-    reads = _reads(org)
+    reads = _reads(ORGANISATION_OF[actor])
     page, api = as_user(user), _api(user)
     for category, document in cast.documents.items():
         url = reverse("documents:download", args=[cast.case.pk, document.pk])
@@ -307,55 +318,86 @@ def test_the_download_is_an_audited_attachment_that_nothing_caches(
 # --- Replace and delete ------------------------------------------------------------------
 
 
-def test_the_attaching_organisation_replaces_the_file_and_the_old_one_goes(
+def test_the_attaching_organisation_replaces_the_file_and_the_old_one_is_kept(
     cast: Cast, as_user: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    document = cast.documents["justice"]  # attached by the municipality
-    old_name = document.storage_name
+    document = cast.documents["justice"]  # attached by the municipality, at version 2
+    old_name, old_sha = document.storage_name, document.sha256
     url = reverse("documents:replace", args=[cast.case.pk, document.pk])
     # Probation writes justice but did not attach it: it attaches its own.
     refused = as_user(cast.case_manager).post(
-        url, {"version": "1", "file": SimpleUploadedFile("n.txt", b"new")}
+        url, {"version": "2", "file": SimpleUploadedFile("n.txt", b"new")}
     )
     assert refused.status_code == 403
     stale = as_user(cast.coordinator).post(
-        url, {"version": "7", "file": SimpleUploadedFile("n.txt", b"new")}
+        url, {"version": "1", "file": SimpleUploadedFile("n.txt", b"new")}
     )
     assert stale.status_code == 409
-    assert old_name in stored_names()
+    assert document.versions.count() == 1 and old_name in stored_names()
 
     with django_capture_on_commit_callbacks(execute=True):
         done = as_user(cast.coordinator).post(
-            url, {"version": "1", "file": SimpleUploadedFile("signed.pdf", pdf_bytes())}
+            url, {"version": "2", "file": SimpleUploadedFile("signed.pdf", pdf_bytes())}
         )
 
     assert done.status_code == 302
     document.refresh_from_db()
     assert (document.version, document.content_type, document.filename) == (
-        2,
+        3,
         "application/pdf",
         "signed.pdf",
     )
-    assert old_name not in stored_names() and document.storage_name in stored_names()
+    earlier = document.versions.get(number=2)
+    assert (earlier.storage_name, earlier.sha256, earlier.content_type) == (
+        old_name,
+        old_sha,
+        "text/plain",
+    )
+    assert (earlier.attached_by_id, earlier.replaced_by_id) == (
+        cast.coordinator.pk,
+        cast.coordinator.pk,
+    )
+    assert earlier.replaced_at == document.updated_at
+    assert {old_name, document.storage_name} <= stored_names()
     event = Event.objects.get(action=EventAction.UPDATE, object_id=str(document.pk))
-    assert event.detail["fields"] == ["file"] and event.detail["replaced_sha256"]
+    assert event.detail["fields"] == ["file"] and event.detail["replaced_sha256"] == old_sha
+    assert event.detail["earlier_file"] == earlier.pk
+
+    # The history shows on the page, newest first, with who replaced each file and when.
+    page = as_user(cast.coordinator).get(reverse("documents:case_documents", args=[cast.case.pk]))
+    body = page.content.decode()
+    assert "2 earlier files" in body
+    assert body.index(f"document-{document.pk}-file-2") < body.index(
+        f"document-{document.pk}-file-1"
+    )
+    assert (
+        reverse("documents:version_download", args=[cast.case.pk, document.pk, earlier.pk]) in body
+    )
+    # ... and the earlier file is downloaded as it was.
+    download = as_user(cast.case_manager).get(
+        reverse("documents:version_download", args=[cast.case.pk, document.pk, earlier.pk])
+    )
+    assert _streamed(download) == document_sentinel("justice").encode()
 
 
 def test_deleting_a_document_removes_its_file_after_commit(
     cast: Cast, as_user: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     document = cast.documents["risk"]
+    earlier = set(document.versions.values_list("storage_name", flat=True))
+    assert len(earlier) == 1 and earlier <= stored_names()
     url = reverse("documents:delete", args=[cast.case.pk, document.pk])
     assert as_user(cast.coordinator).post(url, {}).status_code == 428
     assert as_user(cast.coordinator).post(url, {"version": "3"}).status_code == 409
     assert Document.objects.filter(pk=document.pk).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = as_user(cast.coordinator).post(url, {"version": "1"})
+        response = as_user(cast.coordinator).post(url, {"version": "2"})
 
     assert response.status_code == 302
     assert not Document.objects.filter(pk=document.pk).exists()
-    assert document.storage_name not in stored_names()
+    assert not DocumentVersion.objects.filter(document_id=document.pk).exists()
+    assert not ({document.storage_name} | earlier) & stored_names()
     assert Event.objects.filter(action=EventAction.DELETE, object_id=str(document.pk)).exists()
 
 
@@ -381,14 +423,34 @@ def test_after_erasure_no_file_of_the_case_remains_in_the_storage(
     from django.conf import settings
 
     with override_settings(STORAGES={**settings.STORAGES, **storages}):
-        document_upload(
-            actor=cast.case_manager,
-            case_id=cast.case.pk,
-            category="justice",
-            title="Licence",
-            upload=pdf_bytes(),
-            filename="licence.pdf",
-        )
+        # A file of every type, one of them replaced twice (its earlier files kept).
+        uploads = [
+            ("licence.pdf", pdf_bytes()),
+            ("report.docx", docx_bytes(author=SECRET)),
+            ("order.odt", odt_bytes(author=SECRET)),
+            ("photo.jpg", jpeg_bytes()),
+            ("plan.png", png_bytes()),
+        ]
+        made = [
+            document_upload(
+                actor=cast.case_manager,
+                case_id=cast.case.pk,
+                category="justice",
+                title=name,
+                upload=content,
+                filename=name,
+            )
+            for name, content in uploads
+        ]
+        for version, (name, content) in enumerate(uploads[1:3], start=1):
+            document_replace(
+                actor=cast.case_manager,
+                document_id=made[0].pk,
+                version=version,
+                upload=content,
+                filename=name,
+            )
+        assert DocumentVersion.objects.filter(document=made[0]).count() == 2
         other = document_upload(
             actor=cast.outsider,
             case_id=cast.other_case.pk,
@@ -398,7 +460,8 @@ def test_after_erasure_no_file_of_the_case_remains_in_the_storage(
             filename="kept.txt",
         )
         on_disk = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
-        assert any(n.startswith(f"c{cast.case.pk}/") for n in on_disk)
+        # The cast's files are in the tests' own storage: these are the new ones.
+        assert len([n for n in on_disk if n.startswith(f"c{cast.case.pk}/")]) == 7
         _close(cast.case)
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -410,9 +473,12 @@ def test_after_erasure_no_file_of_the_case_remains_in_the_storage(
         left = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()}
         assert left == {other.storage_name}  # the other case's file only
         assert not Document.objects.filter(case_id=cast.case.pk).exists()
+        assert not DocumentVersion.objects.filter(document__case_id=cast.case.pk).exists()
         tomb = Event.objects.filter(action=EventAction.ERASE, case_id=cast.case.pk).latest("seq")
-        assert tomb.detail["files"] == len(ALL) + 1
-        assert tomb.detail["removed"]["documents.document"] == len(ALL) + 1
+        # The cast's documents (each with one earlier file), and the ones above.
+        assert tomb.detail["files"] == 2 * len(ALL) + len(uploads) + 2
+        assert tomb.detail["removed"]["documents.document"] == len(ALL) + len(uploads)
+        assert tomb.detail["removed"]["documents.documentversion"] == len(ALL) + 2
 
 
 def test_an_erasure_that_fails_deletes_no_file(cast: Cast, monkeypatch: Any) -> None:
@@ -420,6 +486,7 @@ def test_an_erasure_that_fails_deletes_no_file(cast: Cast, monkeypatch: Any) -> 
     from prepare.cases.retention import erasure
 
     names = {d.storage_name for d in cast.documents.values()}
+    names |= set(DocumentVersion.objects.values_list("storage_name", flat=True))
     _close(cast.case)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -435,14 +502,16 @@ def test_an_erasure_that_fails_deletes_no_file(cast: Cast, monkeypatch: Any) -> 
 # --- Pinned query counts -----------------------------------------------------------------
 
 # Request (6), grants (1), the case and the write check (2), the documents with
-# their authors and records (1), the choices of records for the form (4: notes,
-# contacts, conditions, signals), the audit event (6).
-DOCUMENTS_PAGE_QUERIES = 20
+# their authors and records (1), their earlier files with who attached and who
+# replaced them (1), the choices of records for the form (4: notes, contacts,
+# conditions, signals), the audit event (6).
+DOCUMENTS_PAGE_QUERIES = 21
 
 
 def _more_documents(cast: Cast, n: int) -> None:
+    """``n`` more documents, each replaced ``i`` times (``i`` earlier files)."""
     for i in range(n):
-        Document.objects.create(
+        document = Document.objects.create(
             case=cast.case,
             category="justice",
             note=cast.notes["justice"] if i % 2 else None,
@@ -455,7 +524,9 @@ def _more_documents(cast: Cast, n: int) -> None:
             sha256="0" * 64,
             created_by=cast.case_manager,
             updated_by=cast.case_manager,
+            version=i + 1,
         )
+        plant_earlier_files(document, range(1, i + 1), cast.case_manager, cast.coordinator)
 
 
 @pytest.mark.parametrize("n", [2, 30])
@@ -470,6 +541,7 @@ def test_the_documents_page_costs_the_same_at_any_size(
     assert response.status_code == 200
     body = response.content.decode()
     assert all(f">extra {i}</a>" in body for i in range(n))
+    assert all(f">extra-{n - 1}-{k}.txt</a>" in body for k in range(1, n))  # every earlier file
 
 
 # The request's transaction (2), the token with its user and its last use (2),
