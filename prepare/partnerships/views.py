@@ -44,6 +44,7 @@ def _edit_page(
         "conflict": False,
         "form": form,
         "rows": form.rows(extra.pop("saved", None)),
+        "pending": selectors.agreement_pending_change(grid.agreement),
         **extra,
     }
     return render(request, "partnerships/agreement_edit.html", context, status=status)
@@ -57,7 +58,6 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         grid = selectors.agreement_grid(actor=actor, partnership_id=pk, agreement_id=agreement_pk)
     except WriteForbidden as exc:
         raise PermissionDenied from exc
-    pending = selectors.agreement_pending_change(grid.agreement)
     if request.method == "GET":
         form = AgreementGridForm(
             grid=grid.grid,
@@ -67,11 +67,11 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
                 "valid_until": grid.agreement.valid_until,
             },
         )
-        return _edit_page(request, grid, form, pending=pending)
+        return _edit_page(request, grid, form)
 
     form = AgreementGridForm(request.POST, grid=grid.grid)
     if not form.is_valid():
-        return _edit_page(request, grid, form, pending=pending, status=400)
+        return _edit_page(request, grid, form, status=400)
     data = form.cleaned_data
     try:
         outcome = access_change_services.agreement_change_submit(
@@ -87,7 +87,7 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         raise PermissionDenied from exc
     except VersionRequired as exc:
         form.add_error(None, str(exc.message))
-        return _edit_page(request, grid, form, pending=pending, status=428)
+        return _edit_page(request, grid, form, status=428)
     except StaleVersion:
         # Keep the user's choices, show what is stored now beside them and
         # base the next save on the grid as it is now (read again: it may
@@ -99,15 +99,15 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         form = AgreementGridForm(data, grid=grid.grid)
         form.is_valid()
         return _edit_page(
-            request, grid, form, conflict=True, saved=grid.access, pending=pending, status=409
+            request, grid, form, conflict=True, saved=grid.access, status=409
         )
     except access_change_services.StepUpRefused as exc:
         # Answered normally: the refusal's event and the code's throttle are kept.
         _add_errors(form, exc)
-        return _edit_page(request, grid, form, pending=pending, status=422)
+        return _edit_page(request, grid, form, status=422)
     except ValidationError as exc:
         _add_errors(form, exc)
-        return _edit_page(request, grid, form, pending=pending, status=400)
+        return _edit_page(request, grid, form, status=400)
     if outcome.applied or outcome.period_applied:
         messages.success(
             request,

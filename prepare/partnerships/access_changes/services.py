@@ -114,6 +114,8 @@ def _settle_notifications(request_ids: list[int]) -> None:
 
 
 def _supersede(actor: User, pending: list[int]) -> None:
+    if not pending:
+        return
     AccessChangeRequest.objects.filter(pk__in=pending, status=AccessChangeStatus.PENDING).update(
         status=AccessChangeStatus.SUPERSEDED, decided_by=actor, decided_at=timezone.now()
     )
@@ -185,15 +187,18 @@ def agreement_change_submit(
     end = agreement.valid_until if valid_until is agreements.UNCHANGED else valid_until
     assert end is None or isinstance(end, datetime.date)
     current = agreements.agreement_cells(agreement)
+    # A stale edit is answered before the code is asked for (checked again under lock).
+    if agreements.agreement_digest(agreement, current) != expected_digest:
+        raise StaleVersion
     agreements.agreement_change_check(agreement, cells, current, start, end)
     _narrow, widen = agreements.agreement_change_split(agreement, current, cells, start, end)
     if widen:
         _step_up(actor, code, None, agreement, "proposed")
     with transaction.atomic():
         agreement = agreements.agreement_lock(agreement.pk)
-        if agreements.agreement_digest(agreement) != expected_digest:
-            raise StaleVersion
         current = agreements.agreement_cells(agreement)
+        if agreements.agreement_digest(agreement, current) != expected_digest:
+            raise StaleVersion
         narrow, widen = agreements.agreement_change_split(agreement, current, cells, start, end)
         before = (agreement.valid_from, agreement.valid_until)
         applied = agreements.agreement_apply(actor=actor, agreement=agreement, change=narrow)
