@@ -98,9 +98,7 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         data["code"] = ""
         form = AgreementGridForm(data, grid=grid.grid)
         form.is_valid()
-        return _edit_page(
-            request, grid, form, conflict=True, saved=grid.access, status=409
-        )
+        return _edit_page(request, grid, form, conflict=True, saved=grid.access, status=409)
     except access_change_services.StepUpRefused as exc:
         # Answered normally: the refusal's event and the code's throttle are kept.
         _add_errors(form, exc)

@@ -11,8 +11,8 @@ from prepare.accounts.models import User
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.locking import StaleVersion
-from prepare.partnerships.models import CategoryGrant
 from prepare.partnerships.access_changes.services import agreement_change_submit
+from prepare.partnerships.models import CategoryGrant
 from prepare.partnerships.services import agreement_digest
 from tests.access.support import flushable_audit, run_in_threads
 from tests.cast import build_cast

@@ -13,9 +13,8 @@ from prepare.accounts.models import OrganisationType
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.audit.services import audit_record
-from prepare.partnerships.models import CategoryGrant, SharingAgreement
 from prepare.partnerships.access_changes.services import agreement_change_submit
-from prepare.partnerships.models import AccessChangeRequest
+from prepare.partnerships.models import AccessChangeRequest, CategoryGrant, SharingAgreement
 from prepare.partnerships.services import agreement_digest
 from tests.cast import AGREEMENT, current_code, sentinel
 from tests.factories import AgreementFactory, MembershipFactory, OrganisationFactory
@@ -44,9 +43,10 @@ EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 5
 CREATE_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 2  # partnership, agreement in force
 # Saving a narrowing: the grid as on the edit page (4); in the service, the
 # agreement, its cells, the members and the versions it could overlap (4),
-# then a savepoint pair, the locked agreement, its cells, the rows to change, the pending changes it supersedes, the write (one
-# statement), and the audit event (stored, then sealed: check, chain head,
-# seal, head update). A save answers with a redirect: no page, no bell.
+# then a savepoint pair, the locked agreement, its cells, the rows to change,
+# the pending changes it supersedes, the write (one statement), and the audit
+# event (stored, then sealed: check, chain head, seal, head update). A save
+# answers with a redirect: no page, no bell.
 SAVE_QUERIES = REQUEST_OVERHEAD - 1 + 4 + 4 + 2 + 4 + 1 + 5
 
 
@@ -290,7 +290,12 @@ def test_coordinator_revokes_and_changes_several_cells(cast, as_user):
     assert grid_snapshot(cast.agreement) == expected
     [pending] = AccessChangeRequest.objects.all()
     assert pending.payload["cells"] == [
-        {"organisation": cast.orgs["probation"].pk, "category": "ideology", "from": "", "to": "write"}
+        {
+            "organisation": cast.orgs["probation"].pk,
+            "category": "ideology",
+            "from": "",
+            "to": "write",
+        }
     ]
     [event] = agreement_changes()
     assert len(event.detail["changes"]) == 2
