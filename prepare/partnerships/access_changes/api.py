@@ -133,9 +133,17 @@ class AccessChangeSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class FactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField()
+
+
 class AccessChangeDetailSerializer(AccessChangeSerializer):
     title = serializers.CharField()
     lines = DiffLineSerializer(many=True)
+    facts = FactSerializer(
+        many=True, help_text=_("What to check it against: legal basis, reference, period.")
+    )
     may_decide = serializers.BooleanField()
     may_withdraw = serializers.BooleanField()
 
@@ -188,6 +196,7 @@ def _detail(view: selectors.AccessChangeView) -> dict[str, Any]:
         **_row(view.request),
         "title": view.description.title,
         "lines": [line.__dict__ for line in view.description.lines],
+        "facts": [{"name": k, "value": v} for k, v in view.description.facts],
         "may_decide": view.may_decide,
         "may_withdraw": view.may_withdraw,
     }

@@ -13,7 +13,7 @@ class AccessChangeApproveForm(forms.Form):
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
         ),
-        help_text=_("From your authenticator app. The change applies as soon as you approve."),
+        help_text=_("From your authenticator app."),
     )
 
 

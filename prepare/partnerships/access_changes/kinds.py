@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.utils import formats
@@ -51,6 +51,9 @@ class DiffLine:
 class Description:
     title: str
     lines: list[DiffLine]
+    # What the approver checks the change against (e.g. the agreement's legal
+    # basis and period): (label, value) pairs.
+    facts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def widening(self) -> list[DiffLine]:
@@ -93,6 +96,10 @@ def _day(value: str | None) -> str:
     return str(formats.date_format(datetime.date.fromisoformat(value), "DATE_FORMAT"))
 
 
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 def agreement_payload(
     agreement: SharingAgreement,
     current: Mapping[tuple[int, str], str],
@@ -120,8 +127,8 @@ def agreement_payload(
     if change.valid_until is not agreements.UNCHANGED:
         assert change.valid_until is None or isinstance(change.valid_until, datetime.date)
         payload["valid_until"] = {
-            "from": agreements._iso(agreement.valid_until),
-            "to": agreements._iso(change.valid_until),
+            "from": _iso(agreement.valid_until),
+            "to": _iso(change.valid_until),
         }
     return payload
 
@@ -182,8 +189,21 @@ class AgreementEdit:
                         widens=widens,
                     )
                 )
-        title = agreement.title if agreement is not None else f"#{payload['agreement']}"
-        return Description(title=title, lines=lines)
+        if agreement is None:
+            return Description(title=f"#{payload['agreement']}", lines=lines)
+        start = _day(agreement.valid_from.isoformat())
+        period = (
+            str(_("from %(start)s until %(end)s"))
+            % {"start": start, "end": _day(agreement.valid_until.isoformat())}
+            if agreement.valid_until
+            else str(_("from %(start)s, without an end date")) % {"start": start}
+        )
+        facts = [
+            (str(_("Legal basis")), str(agreement.get_legal_basis_display())),
+            (str(_("Legal reference")), agreement.legal_reference),
+            (str(_("Valid now")), period),
+        ]
+        return Description(title=agreement.title, lines=lines, facts=facts)
 
     def summary(self, payload: Mapping[str, Any]) -> str:
         cells = len(payload.get("cells", []))
