@@ -164,6 +164,8 @@ def build_scene() -> Scene:
     plant_key_date(cast)
     # The case manager's unread reminder about K (the notifications API).
     plant_notification(cast)
+    # A pending change of the agreement (the pages and API of four eyes).
+    plant_access_change(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -238,6 +240,44 @@ def hold_id_of(case: Case) -> int:
     return pk if pk is not None else 987_654
 
 
+def access_change_id_of(partnership: Any) -> int:
+    """The id of the partnership's latest change of access, or an id that exists nowhere."""
+    from prepare.partnerships.models import AccessChangeRequest
+
+    pk = (
+        AccessChangeRequest.objects.filter(partnership=partnership)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return pk if pk is not None else 987_654
+
+
+def plant_access_change(cast: Cast) -> None:
+    """A pending widening of the cast's agreement (the NGO would read health),
+    proposed by the coordinator: the auditor (the DPO) may decide it."""
+    from prepare.partnerships.models import AccessChangeRequest
+    from prepare.partnerships.services import agreement_digest
+
+    AccessChangeRequest.objects.create(
+        kind="agreement",
+        partnership=cast.partnership,
+        payload={
+            "agreement": cast.agreement.pk,
+            "cells": [
+                {
+                    "organisation": cast.orgs["ngo"].pk,
+                    "category": "health",
+                    "from": "",
+                    "to": "read",
+                }
+            ],
+        },
+        base=agreement_digest(cast.agreement),
+        proposed_by=cast.coordinator,
+    )
+
+
 def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     """A URL of ``route`` about the cast's case K (or its partnership).
 
@@ -272,6 +312,9 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "notification_id": notification_id_of(cast.case_manager),
         # K's latest legal hold if one is planted, else an id that exists nowhere.
         "hold_id": hold_id_of(k),
+        # The change of the agreement the scene proposes (or an id that exists nowhere).
+        "access_change_pk": access_change_id_of(cast.partnership),
+        "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
         **override,

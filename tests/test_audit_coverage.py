@@ -55,7 +55,13 @@ from prepare.cases.models import (
     TransferGrace,
 )
 from prepare.notifications.models import Notification
-from prepare.partnerships.models import CategoryGrant, Partnership, SharingAgreement
+from prepare.partnerships.models import (
+    AccessChangeRequest,
+    CategoryGrant,
+    Partnership,
+    SharingAgreement,
+)
+from prepare.partnerships.services import agreement_digest
 from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
 from tests.cases import lifecycle_matrix as lifecycle
@@ -265,6 +271,12 @@ EXEMPT: dict[str, str] = {
     "partnerships:agreement_edit": "the agreement grid: which organisation reads or writes what",
     "partnerships:retention": "the partnership's retention rule: years, then erase or anonymise",
     "partnerships:closure": "whether a single coordinator may approve their own closure",
+    # Four eyes on what widens access: organisations, categories and dates, never a case.
+    "partnerships:access_changes": "the changes of access waiting for approval, no case",
+    "partnerships:access_change": "one change of the agreement: who gains which category",
+    "v1_agreement": "the agreement grid: which organisation reads or writes what",
+    "v1_access_changes": "the changes of access waiting for approval, no case",
+    "v1_access_change": "one change of the agreement: who gains which category",
     "v1_me": "the caller's own account and grants",
     "v1_notifications_count": "the caller's number of unread notifications",
     # The partnership's release-checklist template: what new checklists start
@@ -302,7 +314,22 @@ def _grid_change(scene: Scene) -> dict[str, Any]:
     assert page.status_code == 200
     values = form_values(page.content.decode(), action=url)
     values[f"cell-{scene.cast.orgs['ngo'].pk}-health"] = "read"
+    values["code"] = current_code(scene.users["coordinator"])  # it widens access
     return values
+
+
+def _narrowing_api(scene: Scene) -> dict[str, Any]:
+    """An edit of the agreement through the API that only narrows (applies at once)."""
+    return {
+        "cells": [
+            {
+                "organisation": scene.cast.orgs["police"].pk,
+                "category": "intelligence",
+                "access": "read",
+            }
+        ],
+        "digest": agreement_digest(scene.cast.agreement),
+    }
 
 
 def _hold_to_release(scene: Scene) -> dict[str, Any]:
@@ -470,6 +497,32 @@ WRITES: dict[str, Request] = {
     ),
     "partnerships:agreement_edit": Request(
         "coordinator", "POST", case_scoped=False, data=_grid_change
+    ),
+    # The scene's pending change of the agreement, decided by the DPO.
+    "partnerships:access_change": Request(
+        "auditor",
+        "POST",
+        case_scoped=False,
+        data=lambda scene: {
+            "action": "approve",
+            "approve-code": current_code(scene.users["auditor"]),
+        },
+    ),
+    "v1_agreement_changes": Request(
+        "coordinator", "POST", case_scoped=False, api=True, data=_narrowing_api
+    ),
+    "v1_access_change_approve": Request(
+        "auditor",
+        "POST",
+        case_scoped=False,
+        api=True,
+        data=lambda scene: {"code": current_code(scene.users["auditor"])},
+    ),
+    "v1_access_change_reject": Request(
+        "auditor", "POST", case_scoped=False, api=True, data={"reason": "Not in the covenant."}
+    ),
+    "v1_access_change_withdraw": Request(
+        "coordinator", "POST", case_scoped=False, api=True, data={}
     ),
     **{
         name: Request(actor, method, case_scoped=False, api=name.startswith("v1_"), data=data)
@@ -888,6 +941,9 @@ def state() -> dict[str, Any]:
             CategoryGrant.objects.values_list(
                 "agreement_id", "organisation_id", "category", "access"
             )
+        ),
+        "access_changes": sorted(
+            AccessChangeRequest.objects.values_list("pk", "status", "decided_by_id")
         ),
     }
 

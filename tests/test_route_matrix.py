@@ -70,6 +70,7 @@ from tests.routes_table import (
     IDENTITY_MARKERS,
     RouteInfo,
     Scene,
+    access_change_id_of,
     allowed_methods,
     body_of,
     built_once,
@@ -1229,6 +1230,9 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("partnerships:agreement_edit", args=[cast.partnership.pk, cast.agreement.pk]),
         reverse("partnerships:retention", args=[cast.partnership.pk]),
         reverse("partnerships:closure", args=[cast.partnership.pk]),
+        reverse("partnerships:access_changes", args=[cast.partnership.pk]),
+        reverse("partnerships:access_changes", args=[cast.other_partnership.pk]),
+        reverse("partnerships:access_change", args=[access_change_id_of(cast.partnership)]),
         reverse("partnerships:checklist_template", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template_item_add", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.other_partnership.pk]),
@@ -1417,6 +1421,25 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_document_versions": (frozenset({"GET"}), "record"),
     "v1_document_version_download": (frozenset({"GET"}), "record"),
     "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
+    "v1_agreement": (frozenset({"GET"}), "other: tests/partnerships/test_access_changes.py"),
+    "v1_agreement_changes": (
+        frozenset({"POST"}),
+        "other: tests/partnerships/test_access_changes.py",
+    ),
+    "v1_access_changes": (frozenset({"GET"}), "other: tests/partnerships/test_access_changes.py"),
+    "v1_access_change": (frozenset({"GET"}), "other: tests/partnerships/test_access_changes.py"),
+    "v1_access_change_approve": (
+        frozenset({"POST"}),
+        "other: tests/partnerships/test_access_changes.py",
+    ),
+    "v1_access_change_reject": (
+        frozenset({"POST"}),
+        "other: tests/partnerships/test_access_changes.py",
+    ),
+    "v1_access_change_withdraw": (
+        frozenset({"POST"}),
+        "other: tests/partnerships/test_access_changes.py",
+    ),
 }
 API_CELLS = [
     (name, method)

@@ -16,6 +16,7 @@ from prepare.access.categories import Action, Category
 from prepare.access.policy import (
     _live_graces,
     grants_for,
+    is_access_change_approver,
     partnership_coordinators,
     visible_cases,
 )
@@ -24,6 +25,7 @@ from prepare.accounts.models import Role
 if TYPE_CHECKING:
     from prepare.cases.models import Case, CaseNote, ErasureRequest
     from prepare.monitoring.models import Signal
+    from prepare.partnerships.models import AccessChangeRequest
 
 # A case's status moves are minuted: changing it is writing the meetings category.
 TRANSITION_CATEGORY = Category.MEETINGS
@@ -124,6 +126,24 @@ def may_request_erasure(user: Any, case: Case) -> bool:
 def may_decide_erasure(user: Any, request: ErasureRequest) -> bool:
     """Four eyes: the person who asked does not approve or refuse."""
     return bool(request.requested_by_id != user.pk)
+
+
+def may_propose_access_change(user: Any, partnership_id: int) -> bool:
+    """A coordinator of the partnership changes its sharing agreement."""
+    return grants_for(user).coordinates(partnership_id)
+
+
+def may_decide_access_change(user: Any, request: AccessChangeRequest) -> bool:
+    """Four eyes: an approver of the change (``policy.is_access_change_approver``)
+    other than the person who proposed it approves or rejects it."""
+    return bool(
+        request.proposed_by_id != user.pk and is_access_change_approver(user, request.partnership)
+    )
+
+
+def may_withdraw_access_change(user: Any, request: AccessChangeRequest) -> bool:
+    """The proposer takes back their own pending change."""
+    return bool(request.proposed_by_id == user.pk)
 
 
 def may_acknowledge(user: Any, *, signal: Signal, alerted: bool) -> bool:

@@ -991,3 +991,45 @@ def organisations_reach(case: Case, organisation_ids: Any) -> dict[int, Organisa
         )
         for i in ids
     }
+
+
+# --- Four eyes on what widens access (AccessChangeRequest) ---------------------------
+
+
+def is_access_change_approver(user: Any, partnership: Any) -> bool:
+    """Who may approve a change that widens access: a coordinator of the
+    partnership or its data-protection officer (an auditor of its coordinating
+    organisation); for a change of the whole installation (``partnership`` None,
+    e.g. an import), an administrator or a data-protection officer. No query."""
+    if not getattr(user, "is_active", False):
+        return False
+    if partnership is None:
+        return bool(user.role == Role.ADMINISTRATOR or is_data_protection_officer(user))
+    if grants_for(user).coordinates(partnership.pk):
+        return True
+    return bool(
+        is_data_protection_officer(user)
+        and user.organisation_id == partnership.coordinating_organisation_id
+        and partnership.pk in grants_for(user).partnership_ids
+    )
+
+
+def access_change_approvers(partnership: Any) -> Any:
+    """The users ``is_access_change_approver`` accepts, as a queryset (to notify them)."""
+    from prepare.accounts.models import User
+
+    if partnership is None:
+        return User.objects.filter(
+            Q(role=Role.ADMINISTRATOR) | Q(role=Role.AUDITOR, organisation__isnull=False),
+            is_active=True,
+        )
+    return oversight_users(partnership).filter(organisation__is_active=True)
+
+
+def require_access_change_reader(user: Any, partnership: Any) -> None:
+    """The pending changes of a partnership are for its approvers: 404 for a
+    non-member, 403 for a member who may not approve."""
+    if partnership is not None and partnership.pk not in grants_for(user).partnership_ids:
+        raise NotVisible
+    if not is_access_change_approver(user, partnership):
+        raise WriteForbidden

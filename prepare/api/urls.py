@@ -15,6 +15,7 @@ from prepare.cases.transfer import api as transfer_api
 from prepare.documents import api as documents_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
+from prepare.partnerships.access_changes import api as access_changes_api
 from prepare.plans import api as plans_api
 from prepare.search import api as search_api
 
@@ -35,4 +36,5 @@ urlpatterns = [
     *retention_api.urlpatterns,
     *documents_api.urlpatterns,
     *search_api.urlpatterns,
+    *access_changes_api.urlpatterns,
 ]

@@ -60,7 +60,7 @@ from prepare.demo import data, lifecycle
 from prepare.demo import documents as demo_documents
 from prepare.notifications.reminders import run_reminders
 from prepare.partnerships.models import Membership, Partnership, SharingAgreement
-from prepare.partnerships.services import agreement_grid_update, grid_digest
+from prepare.partnerships.services import agreement_grid_seed
 
 
 @dataclass
@@ -192,12 +192,7 @@ def _agreement(world: _World, today: datetime.date) -> None:
             continue
         for category, access in data.GRID.get(o.key, {}).items():
             cells[(world.orgs[o.key].pk, category)] = access
-    agreement_grid_update(
-        actor=world.users["coordinator"],
-        agreement_id=agreement.pk,
-        cells=cells,
-        expected_digest=grid_digest(agreement),
-    )
+    agreement_grid_seed(actor=world.users["coordinator"], agreement_id=agreement.pk, cells=cells)
 
 
 # --- People who sign in ---------------------------------------------------------------

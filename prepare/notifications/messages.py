@@ -69,6 +69,11 @@ MESSAGES: dict[str, Message] = {
     "checklist_owner": Message(
         _("%(org)s owns a release-planning item of %(ref)s but cannot see the case")
     ),
+    # Four eyes on what widens access (prepare.partnerships.access_changes).
+    "access_change_to_approve": Message(
+        _("A change of the sharing agreement of %(partnership)s widens access: to approve")
+    ),
+    "access_change_to_approve_site": Message(_("A change that widens access, to approve")),
     # Break-glass (prepare.cases.services).
     "break_glass": Message(_("Emergency access to %(ref)s by %(user)s, to review")),
 }

@@ -25,6 +25,7 @@ class NotificationKind(models.TextChoices):
     TRANSFER_ACCEPTED = "transfer_accepted", _("Transfer accepted")
     TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
     BREAK_GLASS = "break_glass", _("Emergency access to review")
+    ACCESS_CHANGE = "access_change", _("Access change to approve")
 
 
 class Notification(models.Model):

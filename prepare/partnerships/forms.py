@@ -45,6 +45,29 @@ class AgreementGridForm(forms.Form):
 
     # Not required here: a missing digest reaches the service, which answers 428.
     digest = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
+    valid_from = forms.DateField(
+        label=_("Valid from"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    valid_until = forms.DateField(
+        label=_("Valid until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Leave empty for an agreement without an end date."),
+    )
+    code = forms.CharField(
+        label=_("Your current one-time code"),
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
+        ),
+        help_text=_(
+            "Needed only when the change widens access (a cell gained or raised, a longer "
+            "period). What widens access waits for a second approver; what narrows it "
+            "applies at once."
+        ),
+    )
 
     def __init__(self, *args: Any, grid: Sequence[GridRow], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

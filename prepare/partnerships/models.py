@@ -4,6 +4,7 @@ import datetime
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from prepare.access.categories import Action, Category
@@ -173,3 +174,65 @@ class CategoryGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.category} ({self.access})"
+
+
+class AccessChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for a second approver")
+    APPROVED = "approved", _("Approved and applied")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class AccessChangeRequest(models.Model):
+    """A change that widens access, waiting for a second approver (four eyes).
+
+    ``kind`` names an entry of ``prepare.partnerships.access_changes.KINDS``,
+    which knows how to describe ``payload`` to the approver and how to apply
+    it. ``base`` is the kind's fingerprint of what the change was proposed
+    against: if it differs when approving, the request is stale and refused.
+    Nothing of what it widens applies before it is approved.
+    """
+
+    kind = models.CharField(max_length=32)
+    # Null for a change of the whole installation (an import).
+    partnership = models.ForeignKey(
+        Partnership,
+        on_delete=models.CASCADE,
+        related_name="access_changes",
+        null=True,
+        blank=True,
+    )
+    payload = models.JSONField()
+    base = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=12, choices=AccessChangeStatus.choices, default=AccessChangeStatus.PENDING
+    )
+    proposed_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(default=timezone.now, editable=False)
+    decided_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(_("reason"), max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        verbose_name = _("access change request")
+        verbose_name_plural = _("access change requests")
+        indexes = [
+            models.Index(
+                fields=["partnership", "-proposed_at"],
+                condition=Q(status="pending"),
+                name="access_change_pending",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False),
+                name="access_change_decided_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"

@@ -11,10 +11,25 @@ from django.utils import timezone
 
 from prepare.access.categories import Category
 from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.access.policy import coordinates, member_partnership_ids
+from prepare.access.policy import (
+    coordinates,
+    is_access_change_approver,
+    member_partnership_ids,
+)
 from prepare.accounts.models import OrganisationType, User
-from prepare.partnerships.models import CategoryGrant, Membership, Partnership, SharingAgreement
-from prepare.partnerships.services import NO_ACCESS, cells_digest, current_agreement
+from prepare.partnerships.models import (
+    AccessChangeRequest,
+    AccessChangeStatus,
+    CategoryGrant,
+    Membership,
+    Partnership,
+    SharingAgreement,
+)
+from prepare.partnerships.services import (
+    NO_ACCESS,
+    agreement_digest,
+    current_agreement,
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,8 @@ class PartnershipDetail:
     columns: list[CategoryColumn]
     can_edit: bool
     today: datetime.date
+    # A coordinator or the data-protection officer: sees the changes waiting for approval.
+    reviews_access_changes: bool = False
 
     def by_period(self, period: str) -> list[AgreementView]:
         return [a for a in self.agreements if a.period == period]
@@ -248,6 +265,7 @@ def partnership_detail(*, actor: User, partnership_id: int) -> PartnershipDetail
         columns=categories(),
         can_edit=coordinates(actor, partnership.pk),
         today=today,
+        reviews_access_changes=is_access_change_approver(actor, partnership),
     )
 
 
@@ -298,7 +316,7 @@ def agreement_grid(*, actor: User, partnership_id: int, agreement_id: int) -> Ag
         agreement=agreement,
         grid=_grid(organisations, access),
         columns=categories(),
-        digest=cells_digest(agreement.pk, ((o, c, a) for (o, c), a in access.items())),
+        digest=agreement_digest(agreement, access),
     )
 
 
@@ -313,3 +331,17 @@ def partnership_for_coordinator(
     if not coordinates(actor, partnership.pk):
         raise WriteForbidden
     return partnership, current_agreement(partnership.pk, timezone.localdate())
+
+
+def agreement_pending_change(agreement: SharingAgreement) -> AccessChangeRequest | None:
+    """The change of this agreement waiting for a second approver, if any: one query."""
+    return (
+        AccessChangeRequest.objects.filter(
+            kind="agreement",
+            partnership_id=agreement.partnership_id,
+            status=AccessChangeStatus.PENDING,
+            payload__agreement=agreement.pk,
+        )
+        .order_by("-pk")
+        .first()
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -49,45 +50,99 @@ def grid_digest(agreement: SharingAgreement) -> str:
     return cells_digest(agreement.pk, rows)
 
 
-@transaction.atomic
-def agreement_grid_update(
-    *,
-    actor: User,
-    agreement_id: int,
-    cells: Mapping[tuple[int, str], str],
-    expected_digest: str,
-) -> list[dict[str, object]]:
-    """Set cells of the grid (organisation id, category) -> "", "read" or "write".
+def agreement_digest(
+    agreement: SharingAgreement, cells: Mapping[tuple[int, str], str] | None = None
+) -> str:
+    """The fingerprint of the agreement as stored now: its grid and its period
+    (``cells`` as already read, or read here).
 
-    Only the partnership's coordinator may do this; every organisation must be
-    a member (or the coordinating organisation). ``expected_digest`` is
-    ``grid_digest`` of the grid the coordinator started from: if the grid
-    changed since, nothing is written (``StaleVersion``), so two coordinators
-    cannot silently overwrite each other. Returns the changes made.
+    What an edit names as the version it started from, and what a pending
+    change (``AccessChangeRequest.base``) was proposed against.
     """
-    if not expected_digest:
-        raise VersionRequired
-    # The row lock makes a second coordinator wait here until the first one
-    # commits; the digest check below then sees the first one's cells.
-    agreement = (
-        SharingAgreement.objects.select_for_update(of=("self",))
-        .select_related("partnership")
-        .filter(pk=agreement_id)
-        .first()
+    grid = (
+        grid_digest(agreement)
+        if cells is None
+        else cells_digest(agreement.pk, ((o, c, a) for (o, c), a in cells.items()))
     )
-    if agreement is None:
-        raise NotVisible
-    require_coordinator(actor, agreement.partnership_id)
+    period = f"{agreement.valid_from.isoformat()}/{_iso(agreement.valid_until)}"
+    return hashlib.sha256(f"{grid}\n{period}".encode()).hexdigest()
+
+
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+_RANK = {NO_ACCESS: 0, Action.READ.value: 1, Action.WRITE.value: 2}
+# The end of the period is not changed (None means "without an end").
+UNCHANGED: object = object()
+
+
+@dataclass
+class AgreementChange:
+    """Part of an edit of an agreement: cells (organisation id, category) -> access,
+    and the new start or end of its period, where they change."""
+
+    cells: dict[tuple[int, str], str] = field(default_factory=dict)
+    valid_from: datetime.date | None = None
+    # A date, None ("without an end") or ``UNCHANGED``.
+    valid_until: object = UNCHANGED
+
+    def __bool__(self) -> bool:
+        return bool(self.cells) or self.valid_from is not None or self.valid_until is not UNCHANGED
+
+
+def agreement_change_split(
+    agreement: SharingAgreement,
+    current: Mapping[tuple[int, str], str],
+    cells: Mapping[tuple[int, str], str],
+    valid_from: datetime.date,
+    valid_until: datetime.date | None,
+) -> tuple[AgreementChange, AgreementChange]:
+    """(what narrows access, what widens it) between the agreement as stored and
+    as edited. A cell widens when it gains read or write, narrows when it loses
+    them; the period widens when it starts earlier or ends later (or no longer
+    ends), narrows when it starts later or ends sooner. Unchanged parts are in
+    neither."""
+    narrow, widen = AgreementChange(), AgreementChange()
+    for key, access in sorted(cells.items()):
+        before = current.get(key, NO_ACCESS)
+        if _RANK[access] > _RANK[before]:
+            widen.cells[key] = access
+        elif access != before:
+            narrow.cells[key] = access
+    if valid_from < agreement.valid_from:
+        widen.valid_from = valid_from
+    elif valid_from > agreement.valid_from:
+        narrow.valid_from = valid_from
+    never = datetime.date.max
+    old_end, new_end = agreement.valid_until or never, valid_until or never
+    if new_end > old_end:
+        widen.valid_until = valid_until
+    elif new_end < old_end:
+        narrow.valid_until = valid_until
+    # A shorter start applied now must not leave the period upside down while
+    # its later end waits for approval: then the whole period waits.
+    if (
+        narrow.valid_from is not None
+        and widen.valid_until is not UNCHANGED
+        and agreement.valid_until is not None
+        and narrow.valid_from > agreement.valid_until
+    ):
+        widen.valid_from, narrow.valid_from = narrow.valid_from, None
+    return narrow, widen
+
+
+def agreement_change_check(
+    agreement: SharingAgreement,
+    cells: Mapping[tuple[int, str], str],
+    current: Mapping[tuple[int, str], str],
+    valid_from: datetime.date,
+    valid_until: datetime.date | None,
+) -> None:
+    """Refuse an edit that names an unknown category or level, gives a cell to
+    an organisation outside the partnership, moves the start into the past,
+    turns the period upside down or makes it overlap another version."""
     partnership = agreement.partnership
-    existing = {
-        (cg.organisation_id, cg.category): cg
-        for cg in CategoryGrant.objects.filter(agreement=agreement)
-    }
-    current_digest = cells_digest(
-        agreement.pk, ((org, cat, cg.access) for (org, cat), cg in existing.items())
-    )
-    if current_digest != expected_digest:
-        raise StaleVersion
     allowed_orgs = set(
         Membership.objects.filter(partnership=partnership)
         .order_by()
@@ -98,20 +153,73 @@ def agreement_grid_update(
             raise ValidationError(_("Unknown category: %(c)s") % {"c": category})
         if access not in ACCESS_LEVELS:
             raise ValidationError(_("Unknown access level: %(a)s") % {"a": access})
-        current = existing.get((org_id, category))
-        unchanged = access == (current.access if current else NO_ACCESS)
+        unchanged = access == current.get((org_id, category), NO_ACCESS)
         # An organisation outside the partnership may lose a leftover cell,
         # never gain one.
         if org_id not in allowed_orgs and access != NO_ACCESS and not unchanged:
             raise ValidationError(
                 _("Organisation %(id)s is not in this partnership.") % {"id": org_id}
             )
+    if valid_from != agreement.valid_from and valid_from < timezone.localdate():
+        raise ValidationError({"valid_from": str(PAST_START)})
+    if valid_until is not None and valid_until < valid_from:
+        raise ValidationError({"valid_until": _("The end date cannot be before the start date.")})
+    overlapping = (
+        SharingAgreement.objects.filter(partnership_id=agreement.partnership_id)
+        .exclude(pk=agreement.pk)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=valid_from))
+    )
+    if valid_until is not None:
+        overlapping = overlapping.filter(valid_from__lte=valid_until)
+    other = overlapping.order_by("valid_from").first()
+    if other is not None:
+        raise ValidationError(
+            _("The period would overlap the version “%(title)s”: versions follow each other.")
+            % {"title": other.title}
+        )
 
+
+def agreement_lock(agreement_id: int) -> SharingAgreement:
+    """The agreement, its row locked: a second change waits here for the first."""
+    agreement = (
+        SharingAgreement.objects.select_for_update(of=("self",))
+        .select_related("partnership")
+        .filter(pk=agreement_id)
+        .first()
+    )
+    if agreement is None:
+        raise NotVisible
+    return agreement
+
+
+def agreement_cells(agreement: SharingAgreement) -> dict[tuple[int, str], str]:
+    return {
+        (org, cat): access
+        for org, cat, access in CategoryGrant.objects.filter(agreement=agreement).values_list(
+            "organisation_id", "category", "access"
+        )
+    }
+
+
+def agreement_apply(
+    *,
+    actor: User,
+    agreement: SharingAgreement,
+    change: AgreementChange,
+    access_change: int | None = None,
+) -> list[dict[str, object]]:
+    """Apply ``change`` to the (locked) agreement and log it: the caller has
+    decided that it may (a narrowing, an approved widening, a seed). Returns
+    the cells changed; logs one event if anything changed."""
+    existing = {
+        (cg.organisation_id, cg.category): cg
+        for cg in CategoryGrant.objects.filter(agreement=agreement)
+    }
     changes: list[dict[str, object]] = []
     to_create: list[CategoryGrant] = []
     to_delete: list[int] = []
     to_update: dict[str, list[int]] = {}
-    for (org_id, category), access in sorted(cells.items()):
+    for (org_id, category), access in sorted(change.cells.items()):
         current = existing.get((org_id, category))
         before = current.access if current else NO_ACCESS
         if before == access:
@@ -133,20 +241,62 @@ def agreement_grid_update(
         CategoryGrant.objects.filter(pk__in=pks).update(access=access)
     if to_create:
         CategoryGrant.objects.bulk_create(to_create)
-    if changes:
+    period: dict[str, object] = {}
+    if change.valid_from is not None and change.valid_from != agreement.valid_from:
+        period["valid_from"] = {
+            "from": agreement.valid_from.isoformat(),
+            "to": change.valid_from.isoformat(),
+        }
+        agreement.valid_from = change.valid_from
+    if change.valid_until is not UNCHANGED and change.valid_until != agreement.valid_until:
+        assert change.valid_until is None or isinstance(change.valid_until, datetime.date)
+        period["valid_until"] = {
+            "from": _iso(agreement.valid_until),
+            "to": _iso(change.valid_until),
+        }
+        agreement.valid_until = change.valid_until
+    if period:
+        agreement.full_clean()
+        SharingAgreement.objects.filter(pk=agreement.pk).update(
+            valid_from=agreement.valid_from, valid_until=agreement.valid_until
+        )
+    if changes or period:
         audit_record(
             action=EventAction.AGREEMENT_CHANGE,
             actor=actor,
             obj=agreement,
             detail={
-                "partnership": partnership.pk,
+                "partnership": agreement.partnership_id,
                 "legal_basis": agreement.legal_basis,
                 "legal_reference": agreement.legal_reference,
                 "changes": changes,
+                **period,
+                "access_change": access_change,
             },
         )
     forget_grants(actor)
     return changes
+
+
+@transaction.atomic
+def agreement_grid_seed(
+    *, actor: User, agreement_id: int, cells: Mapping[tuple[int, str], str]
+) -> list[dict[str, object]]:
+    """Fill the grid of an agreement that has none yet, at once, logged.
+
+    For loading data (the demo's partnerships), where nobody is there to
+    approve: never wired to a page or the API, where a coordinator's edit goes
+    through ``access_changes.services.agreement_change_submit`` (four eyes on
+    what widens access).
+    """
+    agreement = agreement_lock(agreement_id)
+    require_coordinator(actor, agreement.partnership_id)
+    if CategoryGrant.objects.filter(agreement=agreement).exists():
+        raise ValidationError(_("Only an empty grid can be filled at once."))
+    agreement_change_check(agreement, cells, {}, agreement.valid_from, agreement.valid_until)
+    return agreement_apply(
+        actor=actor, agreement=agreement, change=AgreementChange(cells=dict(cells))
+    )
 
 
 def current_agreement(partnership_id: int, on: datetime.date) -> SharingAgreement | None:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from prepare.partnerships import closure_views, retention_views, views
+from prepare.partnerships.access_changes import views as access_change_views
 from prepare.plans import template_views
 
 app_name = "partnerships"
@@ -13,6 +14,16 @@ urlpatterns = [
         "<int:pk>/agreements/<int:agreement_pk>/",
         views.agreement_edit,
         name="agreement_edit",
+    ),
+    path(
+        "<int:pk>/access-changes/",
+        access_change_views.access_change_list,
+        name="access_changes",
+    ),
+    path(
+        "access-changes/<int:access_change_pk>/",
+        access_change_views.access_change_detail,
+        name="access_change",
     ),
     path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
     path("<int:pk>/closure/", closure_views.closure_settings, name="closure"),

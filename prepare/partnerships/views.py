@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +16,7 @@ from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships import selectors, services
+from prepare.partnerships.access_changes import services as access_change_services
 from prepare.partnerships.forms import AgreementCreateForm, AgreementGridForm
 from prepare.web import request_actor
 
@@ -33,6 +35,21 @@ def partnership_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "partnerships/detail.html", {"detail": detail})
 
 
+def _edit_page(
+    request: HttpRequest, grid: selectors.AgreementGrid, form: AgreementGridForm, **extra: Any
+) -> HttpResponse:
+    status = extra.pop("status", 200)
+    context = {
+        "grid": grid,
+        "conflict": False,
+        "form": form,
+        "rows": form.rows(extra.pop("saved", None)),
+        "pending": selectors.agreement_pending_change(grid.agreement),
+        **extra,
+    }
+    return render(request, "partnerships/agreement_edit.html", context, status=status)
+
+
 @route_policy(RoutePolicy.PARTNERSHIP)
 @require_http_methods(["GET", "POST"])
 def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResponse:
@@ -41,70 +58,77 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         grid = selectors.agreement_grid(actor=actor, partnership_id=pk, agreement_id=agreement_pk)
     except WriteForbidden as exc:
         raise PermissionDenied from exc
-    context: dict[str, Any] = {"grid": grid, "conflict": False}
     if request.method == "GET":
-        form = AgreementGridForm(grid=grid.grid, initial={"digest": grid.digest})
-        return render(
-            request,
-            "partnerships/agreement_edit.html",
-            {**context, "form": form, "rows": form.rows()},
+        form = AgreementGridForm(
+            grid=grid.grid,
+            initial={
+                "digest": grid.digest,
+                "valid_from": grid.agreement.valid_from,
+                "valid_until": grid.agreement.valid_until,
+            },
         )
+        return _edit_page(request, grid, form)
 
     form = AgreementGridForm(request.POST, grid=grid.grid)
-    status = 400
-    if form.is_valid():
-        try:
-            changes = services.agreement_grid_update(
-                actor=actor,
-                agreement_id=grid.agreement.pk,
-                cells=form.cells(),
-                expected_digest=form.cleaned_data["digest"],
-            )
-        except WriteForbidden as exc:
-            raise PermissionDenied from exc
-        except VersionRequired as exc:
-            form.add_error(None, str(exc.message))
-            status = 428
-        except StaleVersion:
-            # Keep the user's choices, show what is stored now beside them and
-            # base the next save on the grid as it is now (read again: it may
-            # have changed after this request first read it).
-            grid = selectors.agreement_grid(
-                actor=actor, partnership_id=pk, agreement_id=agreement_pk
-            )
-            data = request.POST.copy()
-            data["digest"] = grid.digest
-            form = AgreementGridForm(data, grid=grid.grid)
-            form.is_valid()
-            return render(
-                request,
-                "partnerships/agreement_edit.html",
-                {**context, "conflict": True, "form": form, "rows": form.rows(saved=grid.access)},
-                status=409,
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            status = 200
-    if status != 200:
-        return render(
-            request,
-            "partnerships/agreement_edit.html",
-            {**context, "form": form, "rows": form.rows()},
-            status=status,
+    if not form.is_valid():
+        return _edit_page(request, grid, form, status=400)
+    data = form.cleaned_data
+    try:
+        outcome = access_change_services.agreement_change_submit(
+            actor=actor,
+            agreement_id=grid.agreement.pk,
+            cells=form.cells(),
+            valid_from=data["valid_from"],
+            valid_until=data.get("valid_until"),
+            expected_digest=data["digest"],
+            code=data.get("code") or "",
         )
-    if changes:
+    except WriteForbidden as exc:
+        raise PermissionDenied from exc
+    except VersionRequired as exc:
+        form.add_error(None, str(exc.message))
+        return _edit_page(request, grid, form, status=428)
+    except StaleVersion:
+        # Keep the user's choices, show what is stored now beside them and
+        # base the next save on the grid as it is now (read again: it may
+        # have changed after this request first read it).
+        grid = selectors.agreement_grid(actor=actor, partnership_id=pk, agreement_id=agreement_pk)
+        data = request.POST.copy()
+        data["digest"] = grid.digest
+        data["code"] = ""
+        form = AgreementGridForm(data, grid=grid.grid)
+        form.is_valid()
+        return _edit_page(request, grid, form, conflict=True, saved=grid.access, status=409)
+    except access_change_services.StepUpRefused as exc:
+        # Answered normally: the refusal's event and the code's throttle are kept.
+        _add_errors(form, exc)
+        return _edit_page(request, grid, form, status=422)
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _edit_page(request, grid, form, status=400)
+    if outcome.applied or outcome.period_applied:
         messages.success(
             request,
             ngettext(
-                "The agreement was saved: %(count)d cell changed.",
-                "The agreement was saved: %(count)d cells changed.",
-                len(changes),
+                "Applied at once, as it narrows access: %(count)d cell changed.",
+                "Applied at once, as it narrows access: %(count)d cells changed.",
+                len(outcome.applied),
             )
-            % {"count": len(changes)},
+            % {"count": len(outcome.applied)}
+            if outcome.applied
+            else _("Applied at once, as it narrows access: the period was shortened."),
         )
-    else:
-        messages.info(request, _("Nothing changed: the grid was already as submitted."))
+    if outcome.pending is not None:
+        messages.warning(
+            request,
+            _(
+                "What widens access waits for a second approver (another coordinator or the "
+                "data-protection officer): nothing of it applies until then."
+            ),
+        )
+        return redirect("partnerships:access_change", outcome.pending.pk)
+    if not (outcome.applied or outcome.period_applied):
+        messages.info(request, _("Nothing changed: the agreement was already as submitted."))
     return redirect(
         reverse("partnerships:detail", args=[grid.partnership.pk])
         + f"#agreement-{grid.agreement.pk}"
@@ -156,7 +180,7 @@ def agreement_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _add_errors(form: AgreementCreateForm, exc: ValidationError) -> None:
+def _add_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     if not hasattr(exc, "error_dict"):
         form.add_error(None, exc)
         return

@@ -13,9 +13,10 @@ from prepare.accounts.models import OrganisationType
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.audit.services import audit_record
-from prepare.partnerships.models import CategoryGrant, SharingAgreement
-from prepare.partnerships.services import agreement_grid_update, grid_digest
-from tests.cast import AGREEMENT, sentinel
+from prepare.partnerships.access_changes.services import agreement_change_submit
+from prepare.partnerships.models import AccessChangeRequest, CategoryGrant, SharingAgreement
+from prepare.partnerships.services import agreement_digest
+from tests.cast import AGREEMENT, current_code, sentinel
 from tests.factories import AgreementFactory, MembershipFactory, OrganisationFactory
 from tests.partnerships.html import form_values, select_labels, table_with_caption
 
@@ -37,13 +38,16 @@ SESSION_SAVE = 3
 # Queries per page, the same for the cast and with more members and agreements.
 LIST_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 1  # partnerships with member counts
 DETAIL_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 4  # partnership, members, agreements, cells
-EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 4  # partnership, agreement, members, cells
+# partnership, agreement, members, cells, the change waiting for approval
+EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 5
 CREATE_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 2  # partnership, agreement in force
-# Saving: the grid as on the edit page (4); in the service, a savepoint pair,
-# the locked agreement, the cells, the members, the new cells in one insert,
-# and the audit event (stored, then sealed: check, chain head, seal, head update).
-# A save answers with a redirect: no page, so no bell to count.
-SAVE_QUERIES = REQUEST_OVERHEAD - 1 + 4 + 2 + 4 + 5
+# Saving a narrowing: the grid as on the edit page (4); in the service, the
+# agreement, its cells, the members and the versions it could overlap (4),
+# then a savepoint pair, the locked agreement, its cells, the rows to change,
+# the pending changes it supersedes, the write (one statement), and the audit
+# event (stored, then sealed: check, chain head, seal, head update). A save
+# answers with a redirect: no page, no bell.
+SAVE_QUERIES = REQUEST_OVERHEAD - 1 + 4 + 4 + 2 + 4 + 1 + 5
 
 
 def grid_snapshot(agreement: SharingAgreement) -> set[tuple[int, str, str]]:
@@ -230,36 +234,36 @@ def test_edit_form_has_one_labelled_select_per_cell(cast, as_user, django_assert
     values = form_values(html, action=edit_url(cast))
     assert values[cell(cast, "police", "intelligence")] == "write"
     assert values[cell(cast, "ngo", "risk")] == "none"
-    assert values["digest"] == grid_digest(cast.agreement)
+    assert values["digest"] == agreement_digest(cast.agreement)
 
 
-def test_coordinator_grants_a_cell_and_it_applies_at_once(cast, as_user):
+def test_coordinator_removes_a_cell_and_it_applies_at_once(cast, as_user):
     mentor = as_user(cast.ngo_mentor)
     case_url = reverse("cases:case", args=[cast.case.pk])
-    assert sentinel("risk") not in mentor.get(case_url).content.decode()
+    assert sentinel("social") in mentor.get(case_url).content.decode()
 
     coordinator = as_user(cast.coordinator)
     data = loaded_form(coordinator, edit_url(cast))
-    data[cell(cast, "ngo", "risk")] = "read"
+    data[cell(cast, "ngo", "social")] = "none"
     response = coordinator.post(edit_url(cast), data, follow=True)
 
     assert response.redirect_chain[-1][0].endswith(
         detail_url(cast) + f"#agreement-{cast.agreement.pk}"
     )
-    assert "The agreement was saved: 1 cell changed." in response.content.decode()
-    grant = CategoryGrant.objects.get(
-        agreement=cast.agreement, organisation=cast.orgs["ngo"], category="risk"
-    )
-    assert grant.access == "read"
+    assert "Applied at once, as it narrows access: 1 cell changed." in response.content.decode()
+    assert not CategoryGrant.objects.filter(
+        agreement=cast.agreement, organisation=cast.orgs["ngo"], category="social"
+    ).exists()
+    assert AccessChangeRequest.objects.count() == 0
     [event] = agreement_changes()
     assert event.actor_id == cast.coordinator.pk
     assert event.object_id == str(cast.agreement.pk)
     assert event.detail["changes"] == [
-        {"organisation": cast.orgs["ngo"].pk, "category": "risk", "from": "", "to": "read"}
+        {"organisation": cast.orgs["ngo"].pk, "category": "social", "from": "read", "to": ""}
     ]
     assert event.detail["legal_reference"] == "Covenant art. 4"
     body = mentor.get(case_url).content.decode()
-    assert sentinel("risk") in body
+    assert sentinel("social") not in body
     assert verify() is None
 
 
@@ -269,8 +273,11 @@ def test_coordinator_revokes_and_changes_several_cells(cast, as_user):
     data[cell(cast, "ngo", "social")] = "none"
     data[cell(cast, "police", "risk")] = "read"
     data[cell(cast, "probation", "ideology")] = "write"
+    data["code"] = current_code(cast.coordinator)
     response = coordinator.post(edit_url(cast), data, follow=True)
-    assert "The agreement was saved: 3 cells changed." in response.content.decode()
+    body = response.content.decode()
+    assert "Applied at once, as it narrows access: 2 cells changed." in body
+    assert "waits for a second approver" in body
     expected = {
         (o.pk, c, a)
         for key, cells in AGREEMENT.items()
@@ -278,13 +285,20 @@ def test_coordinator_revokes_and_changes_several_cells(cast, as_user):
         for o in [cast.orgs[key]]
     }
     expected -= {(cast.orgs["ngo"].pk, "social", "read"), (cast.orgs["police"].pk, "risk", "write")}
-    expected |= {
-        (cast.orgs["police"].pk, "risk", "read"),
-        (cast.orgs["probation"].pk, "ideology", "write"),
-    }
+    expected |= {(cast.orgs["police"].pk, "risk", "read")}
+    # The widening part (probation gains ideology) waits for a second approver.
     assert grid_snapshot(cast.agreement) == expected
+    [pending] = AccessChangeRequest.objects.all()
+    assert pending.payload["cells"] == [
+        {
+            "organisation": cast.orgs["probation"].pk,
+            "category": "ideology",
+            "from": "",
+            "to": "write",
+        }
+    ]
     [event] = agreement_changes()
-    assert len(event.detail["changes"]) == 3
+    assert len(event.detail["changes"]) == 2
     mentor_page = as_user(cast.ngo_mentor).get(reverse("cases:case", args=[cast.case.pk]))
     assert sentinel("social") not in mentor_page.content.decode()
 
@@ -329,11 +343,11 @@ def test_agreement_of_another_partnership_is_404(cast, as_user):
 def test_stale_digest_is_refused_with_409_and_keeps_the_users_choices(cast, as_user):
     coordinator = as_user(cast.coordinator)
     data = loaded_form(coordinator, edit_url(cast))
-    # Another coordinator saves in between.
-    agreement_grid_update(
+    # Another coordinator saves in between (a narrowing: it applies at once).
+    agreement_change_submit(
         actor=cast.coordinator,
         agreement_id=cast.agreement.pk,
-        cells={(cast.orgs["police"].pk, "health"): "read"},
+        cells={(cast.orgs["police"].pk, "intelligence"): "read"},
         expected_digest=data["digest"],
     )
     between = grid_snapshot(cast.agreement)
@@ -349,16 +363,21 @@ def test_stale_digest_is_refused_with_409_and_keeps_the_users_choices(cast, as_u
     shown = form_values(html, action=edit_url(cast))
     assert shown[cell(cast, "ngo", "risk")] == "write"
     # The cell the other coordinator changed shows what is stored now.
-    assert shown[cell(cast, "police", "health")] == "none"
+    assert shown[cell(cast, "police", "intelligence")] == "write"
     assert "Saved now:" in html
-    # Saving again, now based on the current grid, applies the user's choices.
+    # Saving again, now based on the current grid, proposes the user's choices:
+    # the police's write goes back up (a widening) with the NGO's new cell.
     shown.pop("csrfmiddlewaretoken", None)
-    assert shown["digest"] == grid_digest(cast.agreement)
+    assert shown["digest"] == agreement_digest(cast.agreement)
+    shown["code"] = current_code(cast.coordinator)
     again = coordinator.post(edit_url(cast), shown)
     assert again.status_code == 302
-    snapshot = grid_snapshot(cast.agreement)
-    assert (cast.orgs["ngo"].pk, "risk", "write") in snapshot
-    assert (cast.orgs["police"].pk, "health", "read") not in snapshot
+    [pending] = AccessChangeRequest.objects.all()
+    assert {(c["category"], c["to"]) for c in pending.payload["cells"]} == {
+        ("risk", "write"),
+        ("intelligence", "write"),
+    }
+    assert grid_snapshot(cast.agreement) == between
 
 
 def test_missing_digest_is_refused_with_428(cast, as_user):
@@ -403,11 +422,12 @@ def test_service_refuses_a_cell_for_an_organisation_outside_the_partnership(cast
 
     before = grid_snapshot(cast.agreement)
     with pytest.raises(ValidationError):
-        agreement_grid_update(
+        agreement_change_submit(
             actor=cast.coordinator,
             agreement_id=cast.agreement.pk,
             cells={(cast.orgs["elsewhere"].pk, "risk"): "read"},
-            expected_digest=grid_digest(cast.agreement),
+            expected_digest=agreement_digest(cast.agreement),
+            code=current_code(cast.coordinator),
         )
     assert grid_snapshot(cast.agreement) == before
 
@@ -596,15 +616,17 @@ def test_saving_the_grid_costs_the_same_for_one_cell_or_many(
     audit_record(action=EventAction.LOGIN, actor=cast.coordinator)  # the chain exists
     coordinator = as_user(cast.coordinator)
     one = loaded_form(coordinator, edit_url(cast))
-    one[cell(cast, "ngo", "risk")] = "read"
+    one[cell(cast, "ngo", "social")] = "none"
     with django_assert_num_queries(SAVE_QUERIES):
         assert coordinator.post(edit_url(cast), one).status_code == 302
     many = loaded_form(coordinator, edit_url(cast))
-    for category in Category.values:
-        many[cell(cast, "ngo", category)] = "write"  # creates and updates
-    many[cell(cast, "police", "intelligence")] = "none"  # a deletion
-    with django_assert_num_queries(SAVE_QUERIES + 2):  # + one UPDATE and one DELETE
+    for key, cells in AGREEMENT.items():
+        for category, access in cells.items():
+            if access == "write":
+                many[cell(cast, key, category)] = "read"  # lowers each write
+    many[cell(cast, "police", "identity")] = "none"  # a deletion
+    with django_assert_num_queries(SAVE_QUERIES + 1):  # + one UPDATE
         assert coordinator.post(edit_url(cast), many).status_code == 302
     [_, event] = agreement_changes()
-    # Eight NGO cells (its interventions cell was already "write") and the police one.
-    assert len(event.detail["changes"]) == len(Category) - 1 + 1
+    lowered = sum(a == "write" for cells in AGREEMENT.values() for a in cells.values())
+    assert len(event.detail["changes"]) == lowered + 1
