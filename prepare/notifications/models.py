@@ -25,6 +25,7 @@ class NotificationKind(models.TextChoices):
     TRANSFER_ACCEPTED = "transfer_accepted", _("Transfer accepted")
     TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
     BREAK_GLASS = "break_glass", _("Emergency access to review")
+    ACCOUNT = "account", _("Your account changed")
 
 
 class Notification(models.Model):
