@@ -366,6 +366,7 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "prepare.cases.models.CaseStatus",
         "TransferStatusEnum": "prepare.cases.models.transfer.TransferStatus",
         "ChecklistItemStatusEnum": "prepare.plans.models.ItemStatus",
+        "RoleEnum": "prepare.accounts.models.Role",
     },
 }
 
