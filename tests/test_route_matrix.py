@@ -1406,6 +1406,11 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_document": (frozenset({"DELETE"}), "record"),
     "v1_document_download": (frozenset({"GET"}), "record"),
     "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
+    "v1_organisation_accounts": (frozenset({"GET", "POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account": (frozenset({"GET", "PATCH"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_resend": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_deactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_reactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
 }
 API_CELLS = [
     (name, method)

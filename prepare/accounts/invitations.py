@@ -17,6 +17,7 @@ import datetime
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -39,8 +40,8 @@ from prepare.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-# What ``Invitation.new_token`` makes: 32 random bytes, URL-safe base64.
-TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+# What ``Invitation.new_token`` makes: a UUID, in its canonical form.
+TOKEN_SHAPE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 BATCH = 500
 
 
@@ -70,14 +71,19 @@ def enrolment_path(token: str) -> str:
     return reverse("accounts:enrol", args=[token])
 
 
+def _canonical(token: Any) -> str:
+    return str(token).lower()
+
+
 # --- Reads -----------------------------------------------------------------------------
 
 
-def invitation_by_token(token: str) -> Invitation:
+def invitation_by_token(token: Any) -> Invitation:
     """The invitation of a link if it can still be used; else ``InvitationUnusable``
     with its state (used, replaced, expired, or unknown)."""
     invitation = None
-    if TOKEN_SHAPE.fullmatch(token or ""):
+    token = _canonical(token)
+    if TOKEN_SHAPE.fullmatch(token):
         invitation = (
             Invitation.objects.select_related("user", "user__organisation")
             .filter(digest=Invitation.digest_of(token))
@@ -230,7 +236,7 @@ def invitation_enrol_start(*, invitation: Invitation) -> TOTPDevice:
     return device
 
 
-def invitation_accept(*, token: str, password: str, code: str) -> tuple[User, TOTPDevice]:
+def invitation_accept(*, token: Any, password: str, code: str) -> tuple[User, TOTPDevice]:
     """Set the password, confirm the authenticator and activate the account: all
     or nothing, and the link is used up.
 
@@ -239,7 +245,7 @@ def invitation_accept(*, token: str, password: str, code: str) -> tuple[User, TO
     is kept even when it fails, so that the device's throttle counts wrong
     codes. Only then, in one transaction, is anything written.
     """
-    invitation = invitation_by_token(token)
+    invitation = invitation_by_token(_canonical(token))
     user = invitation.user
     validate_password(password, user)
     with transaction.atomic():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -219,17 +220,18 @@ def account_reactivate(request: HttpRequest, account_id: int) -> HttpResponse:
 
 # --- The enrolment link ------------------------------------------------------------------
 
-# Why a link cannot be used, as its status. An unknown token and a malformed
-# one get the same answer (404: nothing revealed); used, replaced and expired
-# links are the business of whoever holds the link (410).
+# Why a link cannot be used, as its status. An unknown link answers 404 (and a
+# malformed one never reaches the view: the resolver's 404); used, replaced and
+# expired links are the business of whoever holds the link (410).
 UNUSABLE_STATUS = {"used": 410, "replaced": 410, "expired": 410, "unknown": 404}
 
 
 @route_policy(RoutePolicy.PUBLIC)
 @require_http_methods(["GET", "POST"])
-def enrol(request: HttpRequest, token: str) -> HttpResponse:
+def enrol(request: HttpRequest, link_id: uuid.UUID) -> HttpResponse:
     """The link's page: choose a password and set up the authenticator, in one
     step; the account is then active and signed in."""
+    token = str(link_id)
     try:
         invitation = invitations.invitation_by_token(token)
     except invitations.InvitationUnusable as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 
 import pytest
 import time_machine
@@ -178,10 +179,10 @@ def test_an_expired_link_is_refused_and_the_account_stays_unusable(
 
 def test_invalid_and_unknown_links_get_the_same_answer(manager: User, cast: Cast) -> None:
     issued = invite(manager, cast)
-    unknown = issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B")
+    unknown = issued.token[:-1] + ("a" if issued.token[-1] != "a" else "b")
     answers = [
         Client().get(reverse("accounts:enrol", args=[token]))
-        for token in (unknown, "not-a-token", "x" * 43)
+        for token in (unknown, str(uuid.uuid4()), str(uuid.UUID(int=0)))
     ]
     assert {r.status_code for r in answers} == {404}
     # The same page, but for the CSRF token and the header's language form
@@ -191,6 +192,10 @@ def test_invalid_and_unknown_links_get_the_same_answer(manager: User, cast: Cast
     }
     assert len(pages) == 1
     assert b"not valid" in pages.pop()
+    # A link that is not even a link's shape is no route: like any unknown
+    # address, it leads an anonymous visitor to the sign-in page.
+    mangled = Client().get(f"/account/enrol/{issued.token}x/")
+    assert mangled.status_code == 302 and mangled["Location"].startswith("/account/sign-in/")
 
 
 def test_resending_invalidates_the_old_link(
