@@ -208,7 +208,10 @@ def invitation_resend(*, actor: User, account_id: int, send: bool = True) -> Iss
         )
     now = timezone.now()
     replaced = list(
-        Invitation.objects.select_for_update().filter(user=account).open().values_list("pk", flat=True)
+        Invitation.objects.select_for_update()
+        .filter(user=account)
+        .open()
+        .values_list("pk", flat=True)
     )
     Invitation.objects.filter(pk__in=replaced).update(revoked_at=now)
     TOTPDevice.objects.filter(user=account, confirmed=False).delete()
@@ -381,9 +384,7 @@ def invitation_mail_send(*, user_id: int, token: str) -> bool:
         return False
     link = f"{settings.SITE_URL}{enrolment_path(token)}"
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        deadline = formats.date_format(
-            timezone.localtime(invitation.expires_at), "DATETIME_FORMAT"
-        )
+        deadline = formats.date_format(timezone.localtime(invitation.expires_at), "DATETIME_FORMAT")
         message = EmailMessage(
             subject=_("[PREPARE] Set up your account"),
             body=_(

@@ -216,9 +216,7 @@ class Invitation(models.Model):
     def digest_of(token: str) -> str:
         """A keyed digest (HMAC-SHA256 under a key derived from SECRET_KEY): a copy
         of the table does not let anyone forge or recognise a link."""
-        return salted_hmac(
-            "prepare.accounts.invitation", token, algorithm="sha256"
-        ).hexdigest()
+        return salted_hmac("prepare.accounts.invitation", token, algorithm="sha256").hexdigest()
 
     def state(self, now: datetime.datetime | None = None) -> str:
         if self.used_at is not None:

@@ -112,7 +112,9 @@ def account_update(
         account.role = role
     if organisation is not None and organisation.pk != account.organisation_id:
         if not may_move_accounts(actor):
-            raise WriteForbidden(_("Only the administrator moves an account to another organisation."))
+            raise WriteForbidden(
+                _("Only the administrator moves an account to another organisation.")
+            )
         if not organisation.is_active:
             raise ValidationError(
                 {"organisation": _("This organisation is no longer active.")}, code="inactive"

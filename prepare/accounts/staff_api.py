@@ -128,8 +128,7 @@ QUERY = OpenApiParameter(
 )
 R404_ORG = OpenApiResponse(
     ErrorSerializer,
-    description="No such organisation, or not one whose accounts you manage (or no such "
-    "page).",
+    description="No such organisation, or not one whose accounts you manage (or no such page).",
 )
 R404_ACCOUNT = OpenApiResponse(
     ErrorSerializer, description="No such account, or not one you manage."
@@ -244,9 +243,7 @@ class AccountViewSet(ApiViewSet):
         if "organisation" in data:
             organisation = Organisation.objects.filter(pk=data["organisation"]).first()
             if organisation is None:
-                raise serializers.ValidationError(
-                    {"organisation": [_("No such organisation.")]}
-                )
+                raise serializers.ValidationError({"organisation": [_("No such organisation.")]})
         staff.account_update(
             actor=actor,
             account_id=account_id,

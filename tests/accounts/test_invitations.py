@@ -187,9 +187,7 @@ def test_invalid_and_unknown_links_get_the_same_answer(manager: User, cast: Cast
     assert {r.status_code for r in answers} == {404}
     # The same page, but for the CSRF token and the header's language form
     # returning to the address asked for.
-    pages = {
-        NEXT_INPUT.sub(b"", normalised(r.content)) for r in answers
-    }
+    pages = {NEXT_INPUT.sub(b"", normalised(r.content)) for r in answers}
     assert len(pages) == 1
     assert b"not valid" in pages.pop()
     # A link that is not even a link's shape is no route: like any unknown

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from prepare.accounts.invitations import invitation_create
-from prepare.accounts.staff import account_deactivate, account_update
 from prepare.accounts.models import ApiToken, Role, User
 from prepare.accounts.services import api_token_create
+from prepare.accounts.staff import account_deactivate, account_update
 from prepare.audit.models import Event, EventAction, Outcome
 from prepare.notifications.models import Notification, NotificationKind
 from tests.cast import Cast, verified_client
@@ -187,9 +187,7 @@ def test_nobody_raises_an_account_above_their_own_powers(
     staff.practitioner.refresh_from_db()
     assert (staff.practitioner.role == role) is (expected == 200)
     if expected == 403:
-        refused = Event.objects.filter(
-            action=EventAction.DENIED, actor_id=getattr(staff, actor).pk
-        )
+        refused = Event.objects.filter(action=EventAction.DENIED, actor_id=getattr(staff, actor).pk)
         assert refused.exists()
 
 
@@ -340,9 +338,15 @@ def test_deactivating_an_invited_account_withdraws_its_link(staff: Staff) -> Non
         == "not_enrolled"
     )
     assert Client().get(reverse("accounts:enrol", args=[issued.token])).status_code == 410
-    assert api.post(
-        f"/api/v1/accounts/{issued.user.pk}/reactivate/", "{}", "application/json"
-    ).status_code == 400
-    assert api.post(
-        f"/api/v1/accounts/{issued.user.pk}/resend-invitation/", "{}", "application/json"
-    ).json()["state"] == "invited"
+    assert (
+        api.post(
+            f"/api/v1/accounts/{issued.user.pk}/reactivate/", "{}", "application/json"
+        ).status_code
+        == 400
+    )
+    assert (
+        api.post(
+            f"/api/v1/accounts/{issued.user.pk}/resend-invitation/", "{}", "application/json"
+        ).json()["state"]
+        == "invited"
+    )
