@@ -146,6 +146,21 @@ R400_ACCOUNT = OpenApiResponse(
 )
 
 
+def _account_action(**schema: Any) -> Any:
+    """The schema of an action on one account with no body (re-send, deactivate,
+    reactivate): it answers the account as it now is."""
+    return extend_schema(
+        tags=TAGS,
+        parameters=[ACCOUNT_ID],
+        request=EMPTY_BODY,
+        responses=answers(
+            {200: AccountSerializer, 400: R400_ACCOUNT, 403: R403_ACCOUNT, 404: R404_ACCOUNT},
+            401,
+        ),
+        **schema,
+    )
+
+
 def _account_answer(actor: Any, account_id: int, code: int = status.HTTP_200_OK) -> Response:
     row = staff_selectors.account_row(actor=actor, account_id=account_id)
     return Response(AccountSerializer(_data(row)).data, status=code)
@@ -253,18 +268,11 @@ class AccountViewSet(ApiViewSet):
         )
         return _account_answer(actor, account_id)
 
-    @extend_schema(
-        tags=TAGS,
+    @_account_action(
         summary="Send a new enrolment link",
         operation_id="v1_account_invitation_resend",
         description="For an account that never enrolled: a new link is e-mailed and the "
         "previous one stops working at once. Audited.",
-        parameters=[ACCOUNT_ID],
-        request=EMPTY_BODY,
-        responses=answers(
-            {200: AccountSerializer, 400: R400_ACCOUNT, 403: R403_ACCOUNT, 404: R404_ACCOUNT},
-            401,
-        ),
     )
     def resend(self, request: Request, account_id: int) -> Response:
         actor = request_actor(request)
@@ -272,19 +280,12 @@ class AccountViewSet(ApiViewSet):
         invitations.invitation_resend(actor=actor, account_id=account_id)
         return _account_answer(actor, account_id)
 
-    @extend_schema(
-        tags=TAGS,
+    @_account_action(
         summary="Deactivate an account",
         operation_id="v1_account_deactivate",
         description="Switches the account off now: its sessions and API tokens are refused "
         "from the next request, a pending invitation is withdrawn. The last active "
         "administrator cannot be deactivated. Audited; the person is told.",
-        parameters=[ACCOUNT_ID],
-        request=EMPTY_BODY,
-        responses=answers(
-            {200: AccountSerializer, 400: R400_ACCOUNT, 403: R403_ACCOUNT, 404: R404_ACCOUNT},
-            401,
-        ),
     )
     def deactivate(self, request: Request, account_id: int) -> Response:
         actor = request_actor(request)
@@ -292,18 +293,11 @@ class AccountViewSet(ApiViewSet):
         staff.account_deactivate(actor=actor, account_id=account_id)
         return _account_answer(actor, account_id)
 
-    @extend_schema(
-        tags=TAGS,
+    @_account_action(
         summary="Reactivate an account",
         operation_id="v1_account_reactivate",
         description="Switches a deactivated account on again, with its password and "
         "authenticator. Audited; the person is told.",
-        parameters=[ACCOUNT_ID],
-        request=EMPTY_BODY,
-        responses=answers(
-            {200: AccountSerializer, 400: R400_ACCOUNT, 403: R403_ACCOUNT, 404: R404_ACCOUNT},
-            401,
-        ),
     )
     def reactivate(self, request: Request, account_id: int) -> Response:
         actor = request_actor(request)

@@ -17,7 +17,7 @@ from tests.factories import UserFactory
 HOME_QUERIES = 7
 LIST_QUERIES = 9
 INVITE_QUERIES = 7
-ACCOUNT_QUERIES = 9
+ACCOUNT_QUERIES = 7
 ENROL_QUERIES = 6
 
 
