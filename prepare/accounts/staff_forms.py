@@ -72,7 +72,7 @@ class AccountChangeForm(forms.Form):
 
 class EnrolmentForm(forms.Form):
     password = forms.CharField(
-        label=_("Choose a password"),
+        label=_("Password"),
         strip=False,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
