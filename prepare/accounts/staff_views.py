@@ -66,7 +66,7 @@ def staff_home(request: HttpRequest) -> HttpResponse:
         raise WriteForbidden(_("Only account managers and the administrator manage accounts."))
     if not is_administrator(actor):
         return redirect("accounts:staff", organisation_id=actor.organisation_id)
-    organisations = (
+    organisations = list(
         manageable_organisations(actor).order_by("name").values("pk", "name", "is_active")
     )
     return render(request, "accounts/staff/home.html", {"organisations": organisations})
