@@ -367,6 +367,7 @@ SPECTACULAR_SETTINGS = {
         "TransferStatusEnum": "prepare.cases.models.transfer.TransferStatus",
         "ChecklistItemStatusEnum": "prepare.plans.models.ItemStatus",
         "AccessChangeStatusEnum": "prepare.partnerships.models.AccessChangeStatus",
+        "RoleEnum": "prepare.accounts.models.Role",
     },
 }
 
@@ -379,6 +380,14 @@ AUDIT_CHAIN_KEY = _secret("AUDIT_CHAIN_KEY") or SECRET_KEY
 # summarised in one event (docs/audit.md, "Refused access").
 AUDIT_DENIED_CAP = env.int("PREPARE_AUDIT_DENIED_CAP", default=20)
 AUDIT_DENIED_WINDOW_MINUTES = env.int("PREPARE_AUDIT_DENIED_WINDOW_MINUTES", default=10)
+
+# --- Accounts -------------------------------------------------------------------
+# An enrolment link (the invitation to set a password and an authenticator)
+# works this many hours; past it, the account stays unusable until re-sent.
+INVITATION_HOURS = env.int("PREPARE_INVITATION_HOURS", default=72)
+# Accounts whose invitation lapsed and was never re-sent are deleted this many
+# days after the deadline (they never signed in; their events keep the ids).
+INVITATION_PURGE_DAYS = env.int("PREPARE_INVITATION_PURGE_DAYS", default=30)
 
 # --- Break-glass ----------------------------------------------------------------
 # Emergency accesses one user may open per day (the day of the case's

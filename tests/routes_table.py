@@ -317,6 +317,11 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # The staff pages and accounts API: the probation service and its case manager.
+        "organisation_id": cast.orgs["probation"].pk,
+        "account_id": cast.case_manager.pk,
+        # An enrolment link that exists nowhere (the page answers the same for any).
+        "link_id": "00000000-0000-4000-8000-000000000000",
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

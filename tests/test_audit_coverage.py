@@ -41,6 +41,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
+from prepare.accounts.models import User
 from prepare.accounts.services import api_token_create
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
@@ -287,9 +288,22 @@ EXEMPT: dict[str, str] = {
     "partnerships:checklist_template_item_remove": "the confirmation to remove a template item",
     "v1_checklist_template": "the template's items, owners and due days",
     "cases:referral_create": "the empty referral form: the user's partnerships and members",
+    "v1_organisation_accounts": "an organisation's accounts: names, roles, states, no case",
+    "v1_account": "one account: name, role, state, no case",
 }
 
 # Every write these policies allow, so that each one is shown to fail closed too.
+
+
+def _never_enrolled(scene: Scene) -> dict[str, Any]:
+    """The case manager's account as if invited and never set up."""
+    User.objects.filter(pk=scene.cast.case_manager.pk).update(is_active=False, password="!x")
+    return {}
+
+
+def _deactivated(scene: Scene) -> dict[str, Any]:
+    User.objects.filter(pk=scene.cast.case_manager.pk).update(is_active=False)
+    return {}
 
 
 def _municipality(scene: Scene) -> int:
@@ -558,6 +572,22 @@ WRITES: dict[str, Request] = {
                 "PATCH",
                 _template_planted({"title": "Housing found"}),
             ),
+            # Accounts: the administrator manages the case manager's account.
+            (
+                "v1_organisation_accounts",
+                "administrator",
+                "POST",
+                {
+                    "email": "new@probation.example",
+                    "first_name": "N",
+                    "last_name": "E",
+                    "role": "practitioner",
+                },
+            ),
+            ("v1_account", "administrator", "PATCH", {"role": "observer"}),
+            ("v1_account_deactivate", "administrator", "POST", {}),
+            ("v1_account_resend", "administrator", "POST", _never_enrolled),
+            ("v1_account_reactivate", "administrator", "POST", _deactivated),
         )
     },
     "v1_case_notes": Request(

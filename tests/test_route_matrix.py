@@ -1440,6 +1440,11 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"POST"}),
         "other: tests/partnerships/test_access_changes.py",
     ),
+    "v1_organisation_accounts": (frozenset({"GET", "POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account": (frozenset({"GET", "PATCH"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_resend": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_deactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
+    "v1_account_reactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
 }
 API_CELLS = [
     (name, method)

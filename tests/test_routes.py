@@ -44,6 +44,10 @@ PUBLIC_ROUTES = {
     # the credential (only its digest is stored; revocable; unknown, revoked
     # or disabled -> 404), the answer goes through the policy and is audited.
     "notifications:calendar_feed",
+    # The enrolment link: the random token in the address is the credential
+    # (only its keyed digest is stored; one use; expires; an unknown or
+    # malformed token answers one 404 page), for a person with no account yet.
+    "accounts:enrol",
 }
 # Routes a password-only session may reach: enrolment and the way out.
 ENROLMENT_ROUTES = {"accounts:mfa_setup", "accounts:logout"}

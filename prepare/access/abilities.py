@@ -228,3 +228,88 @@ def home_for(user: Any) -> str:
 def may_see_transfer_inbox(user: Any) -> bool:
     """Incoming transfers are decided by the coordinators of the receiving partnership."""
     return bool(grants_for(user).coordinated_ids)
+
+
+# --- Accounts ---------------------------------------------------------------------
+
+# Roles that reach beyond one organisation (the whole installation, the whole
+# audit log): only an administrator gives them, or changes an account that has
+# one. An account manager never raises anyone above their own powers.
+ELEVATED_ROLES = frozenset({Role.ADMINISTRATOR, Role.AUDITOR})
+
+
+def is_administrator(user: Any) -> bool:
+    """The installation's administrator, whatever their organisation. No query."""
+    return bool(getattr(user, "is_active", False) and user.role == Role.ADMINISTRATOR)
+
+
+def may_manage_accounts(user: Any, organisation_id: int | None) -> bool:
+    """Whether the user manages the accounts of this organisation: an administrator
+    any organisation's, an account manager (``User.manages_accounts``) only their
+    own. No query."""
+    if is_administrator(user):
+        return True
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "manages_accounts", False)
+        and organisation_id is not None
+        and user.organisation_id == organisation_id
+    )
+
+
+def may_manage_some_accounts(user: Any) -> bool:
+    """Whether the staff pages are for the user at all (the navigation). No query."""
+    return may_manage_accounts(user, getattr(user, "organisation_id", None))
+
+
+def assignable_roles(user: Any) -> list[str]:
+    """The roles the user may give: all for an administrator, the others not
+    the elevated ones. No query."""
+    if is_administrator(user):
+        return list(Role.values)
+    if may_manage_some_accounts(user):
+        return [r for r in Role.values if r not in ELEVATED_ROLES]
+    return []
+
+
+def may_change_account(user: Any, account: Any) -> bool:
+    """Whether the user may change, deactivate, reactivate or re-invite ``account``:
+    they manage its organisation, it is not their own (nobody changes their own
+    role or switches themselves off), and it holds no role above what they may
+    give. No query."""
+    if account.pk == user.pk or not may_manage_accounts(user, account.organisation_id):
+        return False
+    return account.role in assignable_roles(user)
+
+
+def may_move_accounts(user: Any) -> bool:
+    """Moving an account to another organisation is the administrator's: an
+    account manager manages only their own organisation. No query."""
+    return is_administrator(user)
+
+
+@dataclass(frozen=True)
+class AccountAbilities:
+    """What the user may do to one account; handed to the staff pages and the API."""
+
+    change: bool
+    move: bool
+    roles: tuple[str, ...]
+    resend: bool
+    deactivate: bool
+    reactivate: bool
+
+
+def account_abilities(user: Any, account: Any, *, state: str) -> AccountAbilities:
+    """``state``: the account's ``AccountState`` value (active, invited, expired,
+    not_enrolled, deactivated). No query."""
+    change = may_change_account(user, account)
+    never_enrolled = state in ("invited", "expired", "not_enrolled")
+    return AccountAbilities(
+        change=change,
+        move=change and may_move_accounts(user),
+        roles=tuple(assignable_roles(user)) if change else (),
+        resend=change and never_enrolled,
+        deactivate=change and state in ("active", "invited", "expired"),
+        reactivate=change and state == "deactivated",
+    )

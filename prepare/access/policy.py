@@ -19,13 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
 from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.accounts.models import CASE_READING_ROLES, CASE_WRITING_ROLES, Role
+from prepare.accounts.models import (
+    CASE_READING_ROLES,
+    CASE_WRITING_ROLES,
+    Organisation,
+    Role,
+    User,
+)
 
 if TYPE_CHECKING:
     from prepare.cases.models import Case, CaseQuerySet
@@ -108,7 +114,6 @@ def _compute_grants(user: Any, today: datetime.date) -> Grants:
     """The user's grants in one query: the partnerships their (active) organisation
     is a current member of or coordinates, each joined to the cells of the
     agreements in force today that name the organisation."""
-    from prepare.accounts.models import Organisation
     from prepare.partnerships.models import Membership, Partnership
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -702,6 +707,62 @@ def reviewable_break_glass(user: Any) -> Any:
 def is_data_protection_officer(user: Any) -> bool:
     """An auditor of an organisation: the data-protection officer of its partnerships."""
     return bool(user.is_active and user.role == Role.AUDITOR and user.organisation_id is not None)
+
+
+def manageable_accounts(user: Any) -> QuerySet[User]:
+    """The accounts whose staff pages the user sees: every account for the
+    administrator, their own (active) organisation's for an account manager,
+    none for anyone else. What they may then do to each is
+    ``abilities.may_change_account``."""
+    from prepare.access.abilities import is_administrator, may_manage_some_accounts
+
+    if is_administrator(user):
+        return User.objects.all()
+    if may_manage_some_accounts(user):
+        return User.objects.filter(
+            organisation_id=user.organisation_id, organisation__is_active=True
+        )
+    return User.objects.none()
+
+
+def manageable_organisations(user: Any) -> QuerySet[Organisation]:
+    """The organisations whose staff the user manages: every one for the
+    administrator, their own (if active) for an account manager."""
+    from prepare.access.abilities import is_administrator, may_manage_some_accounts
+
+    if is_administrator(user):
+        return Organisation.objects.all()
+    if may_manage_some_accounts(user):
+        return Organisation.objects.filter(pk=user.organisation_id, is_active=True)
+    return Organisation.objects.none()
+
+
+def staff_organisation_for(user: Any, organisation_id: int) -> Organisation:
+    """The organisation whose staff the user manages; any other is not found."""
+    from prepare.access.abilities import is_administrator, may_manage_accounts
+
+    if not may_manage_accounts(user, organisation_id):
+        raise NotVisible
+    organisation = Organisation.objects.filter(pk=organisation_id).first()
+    if organisation is None or not (organisation.is_active or is_administrator(user)):
+        raise NotVisible
+    return organisation
+
+
+def account_for(user: Any, account_id: int, *, change: bool = False) -> User:
+    """One account through ``manageable_accounts`` (else 404); with ``change``, one
+    the user may change (else 403). Locked for the change's transaction."""
+    from prepare.access.abilities import may_change_account
+
+    accounts = manageable_accounts(user)
+    if change:
+        accounts = accounts.select_for_update()
+    account = accounts.filter(pk=account_id).first()
+    if account is None:
+        raise NotVisible
+    if change and not may_change_account(user, account):
+        raise WriteForbidden(_lazy("You may not change this account."))
+    return account
 
 
 def is_auditor(user: Any) -> bool:

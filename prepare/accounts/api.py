@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from prepare.access.categories import Action, Category
 from prepare.access.policy import categories_of, coordinates, member_partnership_ids
+from prepare.accounts import staff_api
 from prepare.accounts.models import Organisation, OrganisationType, Role
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.base import (
@@ -87,4 +88,5 @@ class MeView(ApiViewSet):
 
 urlpatterns = [
     path("v1/me/", MeView.as_view({"get": "retrieve"}), name="v1_me"),
+    *staff_api.urlpatterns,
 ]

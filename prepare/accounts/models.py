@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -9,6 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -77,6 +80,15 @@ class User(AbstractUser):
         verbose_name=_("organisation"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OBSERVER)
+    # Manages the accounts of the user's own organisation (invites, changes
+    # roles, deactivates), beside whatever role they have: an office manager
+    # of the probation service is an observer or a case manager who also does
+    # this. A flag, not a role: see docs/decisions (account managers).
+    manages_accounts = models.BooleanField(
+        _("manages accounts"),
+        default=False,
+        help_text=_("May invite, change and deactivate the accounts of their organisation."),
+    )
     # The user's own choices, applied to every request they make and to
     # everything sent to them (notifications, e-mails). Empty: the browser's
     # language, and times in each partnership's zone (else the installation's).
@@ -137,3 +149,80 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def open(self) -> InvitationQuerySet:
+        """Neither used nor replaced: the account's current link, live or expired."""
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+
+class Invitation(models.Model):
+    """A one-time enrolment link for an account that is not active yet.
+
+    The account (``user``) is created inactive with no usable password when the
+    person is invited; following the link, they choose a password and confirm
+    an authenticator in one step, and only then is the account active. Only a
+    keyed digest of the link's token is stored (``digest_of``): the token
+    itself is in the e-mail and nowhere else. Re-sending replaces the open
+    invitation (``revoked_at``) with a new one.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # Replaced by a newer link (re-sent).
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Past its deadline and made harmless by the scheduled task (the pending
+    # authenticator secret removed); the account may still be invited again.
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_user",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_open_deadline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} of user {self.user_id}"
+
+    @staticmethod
+    def new_token() -> str:
+        # A random (version 4) UUID: 122 bits from the operating system's
+        # CSPRNG, and a shape the URL resolver checks before any query.
+        return str(uuid.uuid4())
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        """A keyed digest (HMAC-SHA256 under a key derived from SECRET_KEY): a copy
+        of the table does not let anyone forge or recognise a link."""
+        return salted_hmac("prepare.accounts.invitation", token, algorithm="sha256").hexdigest()
+
+    def state(self, now: datetime.datetime | None = None) -> str:
+        if self.used_at is not None:
+            return "used"
+        if self.revoked_at is not None:
+            return "replaced"
+        if self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "live"

@@ -78,17 +78,36 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
         # count towards the lock-out just the same.
         user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
         _refuse(request, username=username, stage="code", user=user)
+    session_start(
+        request,
+        user=user,
+        device=device,
+        detail={"demo_code_not_checked": True} if skip and device is not None else None,
+    )
+    return user
+
+
+def session_start(
+    request: HttpRequest,
+    *,
+    user: User,
+    device: TOTPDevice | None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Start the user's session (verified when ``device`` is given); audited as a
+    sign-in. After a password and code check (``sign_in``) or a completed
+    enrolment (``invitation_accept``)."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if device is not None:
         otp_login(request, device)
     now = time.time()
     request.session[SESSION_SIGNED_IN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
-    detail = {"second_factor": is_verified(request)}
-    if skip and device is not None:
-        detail["demo_code_not_checked"] = True
-    audit_record(action=EventAction.LOGIN, actor=user, detail=detail)
-    return user
+    audit_record(
+        action=EventAction.LOGIN,
+        actor=user,
+        detail={"second_factor": is_verified(request), **(detail or {})},
+    )
 
 
 def _refuse(

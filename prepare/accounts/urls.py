@@ -1,6 +1,6 @@
 from django.urls import path
 
-from prepare.accounts import views
+from prepare.accounts import staff_views, views
 
 app_name = "accounts"
 
@@ -12,4 +12,20 @@ urlpatterns = [
     path("api-tokens/", views.api_tokens, name="api_tokens"),
     path("api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path("csp-report/", views.csp_report, name="csp_report"),
+    path("enrol/<uuid:link_id>/", staff_views.enrol, name="enrol"),
+    path("staff/", staff_views.staff_home, name="staff_home"),
+    path("staff/<int:organisation_id>/", staff_views.staff_list, name="staff"),
+    path("staff/<int:organisation_id>/invite/", staff_views.staff_invite, name="staff_invite"),
+    path("people/<int:account_id>/", staff_views.account, name="account"),
+    path("people/<int:account_id>/resend/", staff_views.account_resend, name="account_resend"),
+    path(
+        "people/<int:account_id>/deactivate/",
+        staff_views.account_deactivate,
+        name="account_deactivate",
+    ),
+    path(
+        "people/<int:account_id>/reactivate/",
+        staff_views.account_reactivate,
+        name="account_reactivate",
+    ),
 ]

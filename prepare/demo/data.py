@@ -706,6 +706,10 @@ PARTNERSHIPS: tuple[PartnershipSpec, ...] = (ROTTERDAM, CATALONIA, VILVOORDE)
 # The administrator of the installation belongs to no partnership.
 ADMIN = UserSpec("admin", "Demo", "Administrator", "", Role.ADMINISTRATOR)
 
+# Who also manages their organisation's accounts (``User.manages_accounts``):
+# the probation service's observer in Rotterdam, as its office manager would.
+ACCOUNT_MANAGERS = frozenset({"rtm.observer"})
+
 # --- Team entries ------------------------------------------------------------------
 
 # Why each kind of member is on a case team (need to know, not curiosity).

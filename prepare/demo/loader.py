@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -220,8 +221,11 @@ def _user(spec: data.UserSpec, org: Organisation | None, password: str, report: 
             password=password,
             is_staff=admin,
             is_superuser=admin,
+            manages_accounts=spec.username in data.ACCOUNT_MANAGERS,
         )
         report.users += 1
+    elif spec.username in data.ACCOUNT_MANAGERS and not user.manages_accounts:
+        User.objects.filter(pk=user.pk).update(manages_accounts=True)
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         TOTPDevice.objects.create(
             user=user, name="Demo authenticator", key=totp_key_for(user.username), confirmed=True
@@ -534,7 +538,11 @@ def demo_logins() -> list[DemoLogin]:
         logins.append(
             DemoLogin(
                 username=user.username,
-                role=user.get_role_display(),
+                role=(
+                    _("%(role)s, manages accounts") % {"role": user.get_role_display()}
+                    if user.manages_accounts
+                    else user.get_role_display()
+                ),
                 organisation=user.organisation.name if user.organisation else "",
                 organisation_type=user.organisation.get_type_display() if user.organisation else "",
                 partnership=partnership,

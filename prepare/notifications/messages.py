@@ -19,6 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from prepare.accounts.models import Role
 from prepare.moments import moment_text
 
 
@@ -31,6 +32,8 @@ class Message:
     text: Promise
     dates: tuple[str, ...] = ()
     moments: tuple[str, ...] = ()
+    # Parameters stored as a choice's value (a role), shown as its label.
+    choices: tuple[tuple[str, Any], ...] = ()
 
 
 MESSAGES: dict[str, Message] = {
@@ -76,10 +79,31 @@ MESSAGES: dict[str, Message] = {
     "access_change_to_approve_site": Message(_("A change that widens access, to approve")),
     # Break-glass (prepare.cases.services).
     "break_glass": Message(_("Emergency access to %(ref)s by %(user)s, to review")),
+    # Changes to the reader's own account (prepare.accounts.staff).
+    "account_role_changed": Message(
+        _("Your role in PREPARE is now %(role)s."), choices=(("role", Role),)
+    ),
+    "account_organisation_changed": Message(
+        _("Your PREPARE account now belongs to %(organisation)s.")
+    ),
+    "account_manager_granted": Message(
+        _("You may now manage the accounts of %(organisation)s in PREPARE.")
+    ),
+    "account_manager_withdrawn": Message(
+        _("You no longer manage the accounts of %(organisation)s in PREPARE.")
+    ),
+    "account_deactivated": Message(_("Your PREPARE account was deactivated.")),
+    "account_reactivated": Message(_("Your PREPARE account is active again.")),
 }
 
 
 def _shown(name: str, value: Any, message: Message, params: dict[str, Any]) -> Any:
+    choices = dict(message.choices).get(name)
+    if choices is not None:
+        try:
+            return choices(value).label
+        except ValueError:
+            return value
     if name in message.dates and isinstance(value, str):
         try:
             return formats.date_format(datetime.date.fromisoformat(value), "DATE_FORMAT")

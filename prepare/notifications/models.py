@@ -26,6 +26,7 @@ class NotificationKind(models.TextChoices):
     TRANSFER_DECLINED = "transfer_declined", _("Transfer declined")
     BREAK_GLASS = "break_glass", _("Emergency access to review")
     ACCESS_CHANGE = "access_change", _("Access change to approve")
+    ACCOUNT = "account", _("Your account changed")
 
 
 class Notification(models.Model):

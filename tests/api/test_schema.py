@@ -47,6 +47,26 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/me/", "get"): {"200", "401"},
+    # Accounts (prepare/accounts/staff_api.py).
+    ("/api/v1/organisations/{organisation_id}/accounts/", "get"): {"200", "400", "401", "404"},
+    ("/api/v1/organisations/{organisation_id}/accounts/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/accounts/{account_id}/", "get"): {"200", "401", "404"},
+    ("/api/v1/accounts/{account_id}/", "patch"): {"200", "400", "401", "403", "404"},
+    ("/api/v1/accounts/{account_id}/resend-invitation/", "post"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/accounts/{account_id}/deactivate/", "post"): {"200", "400", "401", "403", "404"},
+    ("/api/v1/accounts/{account_id}/reactivate/", "post"): {"200", "400", "401", "403", "404"},
     ("/api/v1/search/", "get"): {"200", "400", "401"},
     # Release planning (prepare/plans/api/checklists.py).
     ("/api/v1/cases/{case_id}/checklist/", "get"): {"200", "401", "404"},

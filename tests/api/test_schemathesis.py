@@ -56,6 +56,9 @@ def extra_ids(cast: Cast) -> dict[str, int]:
         "note_id": cast.notes[Category.JUSTICE].pk,
         "partnership_id": cast.partnership.pk,
         "member_id": member.pk,
+        # The accounts API: the fuzzing actors manage no accounts (404/403).
+        "organisation_id": cast.orgs["probation"].pk,
+        "account_id": cast.case_manager.pk,
     }
 
 
