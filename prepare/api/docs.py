@@ -10,13 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.template import Context, Engine
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -34,7 +38,18 @@ def _swagger_settings() -> dict[str, Any]:
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
-    route_policy = RoutePolicy.PUBLIC
+    route_policy = RoutePolicy.API
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        # A person who is not signed in at all is sent to the sign-in page and
+        # back; a token without rights or a password-only session gets the 401.
+        session_user = getattr(self.request._request, "user", None)
+        if isinstance(exc, NotAuthenticated) and not getattr(
+            session_user, "is_authenticated", False
+        ):
+            target = reverse(settings.LOGIN_URL) + "?" + urlencode({"next": self.request.path})
+            return HttpResponseRedirect(target)
+        return super().handle_exception(exc)
 
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
