@@ -22,10 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language
 
-from prepare.access.routes import RoutePolicy, route_policy
 from prepare.access.abilities import may_end_sessions_of
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk
+from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import services
 from prepare.accounts.forms import (
     ApiTokenForm,

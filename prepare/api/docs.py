@@ -12,9 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
+from django.template import Context, Engine
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.template import Context, Engine
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.settings import spectacular_settings

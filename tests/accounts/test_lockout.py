@@ -37,7 +37,8 @@ def actions() -> list[str]:
 def test_limits_are_the_published_ones():
     assert settings.AXES_FAILURE_LIMIT == 5
     assert settings.AXES_COOLOFF_TIME * 60 >= 10
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["username"]
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"], "ip_address"]
+    assert settings.LOCKOUT_ADDRESS_FAILURES == 20
 
 
 @time_machine.travel(T0, tick=False)
