@@ -274,6 +274,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "hold_id": hold_id_of(k),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # A user whose sessions an administrator ends (no case data).
+        "user_id": cast.case_manager.pk,
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

@@ -1406,6 +1406,10 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_document": (frozenset({"DELETE"}), "record"),
     "v1_document_download": (frozenset({"GET"}), "record"),
     "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
+    "v1_user_sessions_end": (frozenset({"POST"}), "other: tests/accounts/test_credentials.py"),
+    # The schema and its documentation: no case data, for signed-in readers.
+    "schema": (frozenset({"GET"}), "other: tests/api/test_schema.py"),
+    "api_docs": (frozenset({"GET"}), "other: tests/api/test_schema.py"),
 }
 API_CELLS = [
     (name, method)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template import Context, Engine
 from django.urls import reverse
@@ -43,10 +44,9 @@ class SwaggerDocsView(SpectacularSwaggerSplitView):
     def handle_exception(self, exc: Exception) -> HttpResponse:
         # A person who is not signed in at all is sent to the sign-in page and
         # back; a token without rights or a password-only session gets the 401.
-        session_user = getattr(self.request._request, "user", None)
-        if isinstance(exc, NotAuthenticated) and not getattr(
-            session_user, "is_authenticated", False
-        ):
+        # (DRF has replaced the request's user by then: ask the session.)
+        session = getattr(self.request._request, "session", {})
+        if isinstance(exc, NotAuthenticated) and SESSION_KEY not in session:
             target = reverse(settings.LOGIN_URL) + "?" + urlencode({"next": self.request.path})
             return HttpResponseRedirect(target)
         return super().handle_exception(exc)
