@@ -53,7 +53,7 @@ class TotpConfirmForm(forms.Form):
     )
 
 
-def _validity_choices() -> list[tuple[int, str]]:
+def _validity_choices() -> list[tuple[int, Any]]:
     return [
         (7, _("7 days")),
         (30, _("30 days")),

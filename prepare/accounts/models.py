@@ -190,8 +190,10 @@ class StoredSession(AbstractBaseSession):
         User, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
 
-    class Meta(AbstractBaseSession.Meta):
+    class Meta:
         db_table = "accounts_stored_session"
+        verbose_name = _("stored session")
+        verbose_name_plural = _("stored sessions")
 
     @classmethod
     def get_session_store_class(cls) -> type:

@@ -21,7 +21,7 @@ class SessionStore(DatabaseSessionStore):
         return StoredSession
 
     def create_model_instance(self, data: dict[str, Any]) -> Any:
-        stored = super().create_model_instance(data)
+        stored: Any = super().create_model_instance(data)
         try:
             stored.user_id = int(data.get(SESSION_KEY) or 0) or None
         except (TypeError, ValueError):

@@ -41,7 +41,7 @@ def _swagger_settings() -> dict[str, Any]:
 class SwaggerDocsView(SpectacularSwaggerSplitView):
     route_policy = RoutePolicy.API
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    def handle_exception(self, exc: Exception) -> Any:
         # A person who is not signed in at all is sent to the sign-in page and
         # back; a token without rights or a password-only session gets the 401.
         # (DRF has replaced the request's user by then: ask the session.)
