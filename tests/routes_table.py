@@ -322,6 +322,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "account_id": cast.case_manager.pk,
         # An enrolment link that exists nowhere (the page answers the same for any).
         "link_id": "00000000-0000-4000-8000-000000000000",
+        # A user whose sessions an administrator ends (no case data).
+        "user_id": cast.case_manager.pk,
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

@@ -279,6 +279,8 @@ EXEMPT: dict[str, str] = {
     "v1_access_changes": "the changes of access waiting for approval, no case",
     "v1_access_change": "one change of the agreement: who gains which category",
     "v1_me": "the caller's own account and grants",
+    "schema": "the OpenAPI description of the API, no data",
+    "api_docs": "the page that shows the OpenAPI description",
     "v1_notifications_count": "the caller's number of unread notifications",
     # The partnership's release-checklist template: what new checklists start
     # from (titles, categories, owners, due days), never a case.
@@ -705,6 +707,8 @@ WRITES.update(
         # The scene's reminder of the case manager (its event names K in case_ids).
         "v1_notification_read": Request("case_manager", "POST", api=True, case_scoped=False),
         "v1_notifications_read_all": Request("case_manager", "POST", api=True, case_scoped=False),
+        # An administrator signs the case manager out everywhere (no case).
+        "v1_user_sessions_end": Request("administrator", "POST", api=True, case_scoped=False),
         "v1_case_legal_holds": Request(
             "coordinator", "POST", api=True, data={"reason": "Court order", "until": "2040-01-01"}
         ),

@@ -38,8 +38,6 @@ PUBLIC_ROUTES = {
     "accounts:csp_report",
     "health",
     "set_language",
-    "schema",
-    "api_docs",
     # Calendar clients cannot sign in: the secret random UUID in the address is
     # the credential (only its digest is stored; revocable; unknown, revoked
     # or disabled -> 404), the answer goes through the policy and is audited.

@@ -225,6 +225,14 @@ def home_for(user: Any) -> str:
     return Home.INTRODUCTION
 
 
+def may_end_sessions_of(actor: Any, target_id: int) -> bool:
+    """Everyone ends their own sessions and tokens; an administrator ends
+    anyone's (a lost laptop, a departure, a suspected takeover). No query."""
+    if not getattr(actor, "is_active", False):
+        return False
+    return actor.pk == target_id or getattr(actor, "role", "") == Role.ADMINISTRATOR
+
+
 def may_see_transfer_inbox(user: Any) -> bool:
     """Incoming transfers are decided by the coordinators of the receiving partnership."""
     return bool(grants_for(user).coordinated_ids)

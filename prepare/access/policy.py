@@ -1094,3 +1094,43 @@ def require_access_change_reader(user: Any, partnership: Any) -> None:
         raise NotVisible
     if not is_access_change_approver(user, partnership):
         raise WriteForbidden
+
+
+# --- Credentials of members ---------------------------------------------------------
+
+
+def membership_annotations(organisation_path: str) -> dict[str, Any]:
+    """Annotations for a query whose rows lead to a user's organisation (e.g.
+    ``"user__organisation_id"`` from an API token): whether it is a current
+    member of a partnership today, and whether it coordinates one."""
+    from prepare.partnerships.models import Membership, Partnership
+
+    organisation = OuterRef(organisation_path)
+    today = timezone.localdate()
+    return {
+        "organisation_is_member": Exists(
+            Membership.objects.current(today).filter(organisation_id=organisation)
+        ),
+        "organisation_coordinates": Exists(
+            Partnership.objects.filter(coordinating_organisation_id=organisation)
+        ),
+    }
+
+
+def membership_refusal(user: Any, *, is_member: bool, coordinates: bool) -> str | None:
+    """Why a user's credentials no longer stand for their organisation, or None.
+
+    Loss of membership: the user belongs to an organisation, and it is
+    deactivated, or it is no longer a current member of any partnership (its
+    memberships have all ended) and coordinates none. A user without an
+    organisation (the installation's administrator) is not concerned: their
+    account's own state decides. ``is_member`` and ``coordinates`` come from
+    ``membership_annotations``; the organisation must be loaded with the user.
+    """
+    if getattr(user, "organisation_id", None) is None:
+        return None
+    if not user.organisation.is_active:
+        return "organisation_inactive"
+    if not (is_member or coordinates):
+        return "no_membership"
+    return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,11 +14,16 @@ from prepare.access.categories import Action, Category
 from prepare.access.policy import categories_of, coordinates, member_partnership_ids
 from prepare.accounts import staff_api
 from prepare.accounts.models import Organisation, OrganisationType, Role
+from prepare.accounts.services import sessions_end_for
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.base import (
+    EMPTY_BODY,
     R401,
     ApiViewSet,
+    ErrorSerializer,
     OrganisationRefSerializer,
+    StrictSerializer,
+    answers,
     request_actor,
 )
 from prepare.partnerships.models import Partnership
@@ -86,7 +93,54 @@ class MeView(ApiViewSet):
         return Response(MeSerializer(data).data)
 
 
+# --- Ending another user's sessions (administrators) ----------------------------------
+
+
+class SessionsEndBodySerializer(StrictSerializer):
+    """Nothing to send: an empty object (or no body)."""
+
+
+class SessionsEndedSerializer(serializers.Serializer):
+    sessions_ended = serializers.IntegerField(help_text=_("How many sessions were signed out."))
+    tokens_revoked = serializers.IntegerField(help_text=_("How many API tokens were revoked."))
+
+
+USER_ID = OpenApiParameter("user_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+R404_USER = OpenApiResponse(
+    ErrorSerializer,
+    description="No such user, or you are not an administrator (the API does not say which). "
+    "Your own sessions are ended on your sessions page.",
+)
+
+
+class UserSessionsView(ApiViewSet):
+    @extend_schema(
+        tags=["me"],
+        summary="Sign a user out everywhere",
+        operation_id="v1_user_sessions_end",
+        description="For administrators: ends every session of the user and revokes every API "
+        "token of theirs (a lost device, a departure, a suspected takeover), and says how many. "
+        "Their next request, in a browser or with a token, is refused. Logged.",
+        parameters=[USER_ID],
+        request=EMPTY_BODY,
+        responses=answers({200: SessionsEndedSerializer, 404: R404_USER}, 400, 401, 403),
+    )
+    def end(self, request: Request, user_id: int) -> Response:
+        SessionsEndBodySerializer(data=request.data).is_valid(raise_exception=True)
+        ended = sessions_end_for(actor=request_actor(request), user_id=user_id)
+        return Response(
+            SessionsEndedSerializer(
+                {"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens}
+            ).data
+        )
+
+
 urlpatterns = [
     path("v1/me/", MeView.as_view({"get": "retrieve"}), name="v1_me"),
     *staff_api.urlpatterns,
+    path(
+        "v1/users/<int:user_id>/sessions/end/",
+        UserSessionsView.as_view({"post": "end"}),
+        name="v1_user_sessions_end",
+    ),
 ]

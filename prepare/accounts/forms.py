@@ -53,12 +53,67 @@ class TotpConfirmForm(forms.Form):
     )
 
 
+def _validity_choices() -> list[tuple[int, Any]]:
+    return [
+        (7, _("7 days")),
+        (30, _("30 days")),
+        (90, _("90 days")),
+        (180, _("180 days")),
+        (365, _("1 year")),
+    ]
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(
         label=_("Token name"),
         max_length=100,
         help_text=_("What the token is for, e.g. “probation system key dates”."),
     )
+    days = forms.TypedChoiceField(
+        label=_("Valid for"),
+        coerce=int,
+        choices=_validity_choices,
+        initial=90,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"].help_text = _(
+            "The token stops working after this time, and earlier if it is not used "
+            "for %(idle)d days."
+        ) % {"idle": settings.API_TOKEN_IDLE_DAYS}
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = forms.CharField(
+        label=_("Your current password"),
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    new_password = forms.CharField(
+        label=_("New password"),
+        max_length=200,
+        strip=False,
+        help_text=_(
+            "At least 12 characters; a few unrelated words are easy to remember and hard to "
+            "guess. Passwords that appeared in data breaches are refused."
+        ),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password_again = forms.CharField(
+        label=_("New password, again"),
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        new, again = cleaned.get("new_password"), cleaned.get("new_password_again")
+        if new and again and new != again:
+            self.add_error("new_password_again", _("The two new passwords are not the same."))
+        return cleaned
 
 
 def _zone_choices() -> list[tuple[str, str]]:

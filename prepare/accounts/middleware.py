@@ -124,7 +124,11 @@ class SessionTimeoutMiddleware:
             # costs a second transaction (and fsync) on every page, and the
             # idle time-out needs no finer grain than the minute.
             if SESSION_LAST_SEEN not in request.session or now - last >= LAST_SEEN_GRAIN:
+                from prepare.accounts.credentials import session_seen
+
                 request.session[SESSION_LAST_SEEN] = now
+                # The list of sessions shows where and when: same grain.
+                session_seen(request)
             if SESSION_SIGNED_IN_AT not in request.session:
                 request.session[SESSION_SIGNED_IN_AT] = now
         return self.get_response(request)

@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -119,8 +120,29 @@ class User(AbstractUser):
         )
 
 
+class RevokedBecause(models.TextChoices):
+    """Why a token was revoked or a session ended (shown to the person, audited)."""
+
+    USER = "user", _("Ended by you")
+    ADMINISTRATOR = "administrator", _("Ended by an administrator")
+    PASSWORD_CHANGE = "password_change", _("Password changed")
+    FACTOR_CHANGE = "factor_change", _("Second factor changed")
+    DEACTIVATION = "deactivation", _("Account deactivated")
+    ORGANISATION = "organisation", _("Organisation deactivated")
+
+
+def token_expiry_default() -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(days=settings.API_TOKEN_DEFAULT_DAYS)
+
+
 class ApiToken(models.Model):
-    """A personal, revocable API token. Only its SHA-256 digest is stored."""
+    """A personal, revocable API token. Only its SHA-256 digest is stored.
+
+    It works until ``expires_at`` (chosen at creation, at most
+    ``API_TOKEN_MAX_DAYS``), stops after ``API_TOKEN_IDLE_DAYS`` without use,
+    and is revoked when its owner's credentials end
+    (``prepare.accounts.credentials.credentials_end``).
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(_("name"), max_length=100)
@@ -128,7 +150,11 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), default=token_expiry_default)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_because = models.CharField(
+        max_length=20, blank=True, choices=RevokedBecause.choices, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -148,7 +174,22 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.refusal() is None
+
+    def idle_until(self) -> datetime.datetime:
+        idle = datetime.timedelta(days=settings.API_TOKEN_IDLE_DAYS)
+        return (self.last_used_at or self.created_at) + idle
+
+    def refusal(self, now: datetime.datetime | None = None) -> str | None:
+        """Why the token cannot be used now ("revoked", "expired", "idle"), or None."""
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.expires_at:
+            return "expired"
+        if now >= self.idle_until():
+            return "idle"
+        return None
 
 
 class InvitationQuerySet(models.QuerySet["Invitation"]):
@@ -226,3 +267,50 @@ class Invitation(models.Model):
         if self.expires_at <= (now or timezone.now()):
             return "expired"
         return "live"
+
+
+class StoredSession(AbstractBaseSession):
+    """The session store (``SESSION_ENGINE = "prepare.accounts.session_store"``):
+    Django's database sessions plus the signed-in user, so that a user's
+    sessions can be ended without reading every session there is."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "accounts_stored_session"
+        verbose_name = _("stored session")
+        verbose_name_plural = _("stored sessions")
+
+    @classmethod
+    def get_session_store_class(cls) -> type:
+        from prepare.accounts.session_store import SessionStore
+
+        return SessionStore
+
+
+class SignedInSession(models.Model):
+    """What a person sees of one of their sessions: never the session key, only
+    its digest; the network (not the address) and the browser it came from;
+    when it started and was last seen (recorded at most once a minute)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    network = models.CharField(max_length=64, blank=True)
+    browser = models.CharField(max_length=40, blank=True)
+    system = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="signed_in_by_user")]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of user {self.user_id}"
+
+    @staticmethod
+    def digest_of(session_key: str) -> str:
+        return hashlib.sha256(f"prepare-session:{session_key}".encode()).hexdigest()

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import NoReturn
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from prepare.access.abilities import may_end_sessions_of
 from prepare.access.errors import NotVisible
+from prepare.access.policy import parse_pk
+from prepare.accounts.credentials import (
+    CredentialsEnded,
+    credentials_end,
+    live_digests,
+    session_forget,
+    session_register,
+    session_rekeyed,
+)
 from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
-from prepare.accounts.models import ApiToken, User
+from prepare.accounts.models import ApiToken, RevokedBecause, SignedInSession, StoredSession, User
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record
 
@@ -103,6 +117,7 @@ def session_start(
     now = time.time()
     request.session[SESSION_SIGNED_IN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
+    session_register(request, user=user)
     audit_record(
         action=EventAction.LOGIN,
         actor=user,
@@ -147,6 +162,7 @@ def session_end(request: HttpRequest, *, reason: str = "user") -> None:
     user = request.user
     if user.is_authenticated:
         audit_record(action=EventAction.LOGOUT, actor=user, detail={"reason": reason})
+    session_forget(request.session.session_key)
     logout(request)
 
 
@@ -177,19 +193,35 @@ def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> bool:
     device.save(update_fields=["confirmed"])
     otp_login(request, device)
     # The session gains privileges: give it a new key (no fixation).
+    old_key = request.session.session_key
     request.session.cycle_key()
+    session_rekeyed(old_key=old_key, new_key=request.session.session_key)
     audit_record(action=EventAction.MFA_CHANGE, actor=user, detail={"change": "totp_confirmed"})
     return True
 
 
 @transaction.atomic
-def api_token_create(*, actor: User, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, actor: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token valid for ``days`` (default ``API_TOKEN_DEFAULT_DAYS``, at
+    most ``API_TOKEN_MAX_DAYS``); the secret is returned once, never stored."""
+    days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise ValidationError({"days": _("Choose a validity between 1 day and 1 year.")})
     raw = ApiToken.new_secret()
-    token = ApiToken.objects.create(
-        user=actor, name=name[:100], prefix=raw[4:12], digest=ApiToken.digest_of(raw)
+    token = ApiToken(
+        user=actor,
+        name=name[:100],
+        prefix=raw[4:12],
+        digest=ApiToken.digest_of(raw),
+        expires_at=timezone.now() + datetime.timedelta(days=days),
     )
+    token.full_clean()
+    token.save()
     audit_record(
-        action=EventAction.TOKEN_CHANGE, actor=actor, obj=token, detail={"change": "created"}
+        action=EventAction.TOKEN_CHANGE,
+        actor=actor,
+        obj=token,
+        detail={"change": "created", "days": days},
     )
     return token, raw
 
@@ -200,7 +232,8 @@ def api_token_revoke(*, actor: User, token_id: int) -> None:
     if token is None:
         raise NotVisible
     token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
+    token.revoked_because = RevokedBecause.USER
+    token.save(update_fields=["revoked_at", "revoked_because"])
     audit_record(
         action=EventAction.TOKEN_CHANGE, actor=actor, obj=token, detail={"change": "revoked"}
     )
@@ -220,3 +253,103 @@ def user_preferences_update(*, actor: User, language: str, time_zone: str) -> li
         actor.language, actor.time_zone = user.language, user.time_zone
         audit_record(action=EventAction.UPDATE, actor=actor, obj=user, detail={"changed": changed})
     return changed
+
+
+# --- Password and sessions ------------------------------------------------------------
+
+
+class WrongPassword(Exception):
+    """The current password given to change it is not right."""
+
+
+def password_change(
+    request: HttpRequest, *, actor: User, current_password: str, new_password: str
+) -> CredentialsEnded:
+    """Change the actor's own password; their other sessions end, their API
+    tokens are revoked and they are told by e-mail (``credentials_end``).
+
+    A wrong current password raises ``WrongPassword`` after an audited
+    refusal that stays (this part is not atomic); a new password that the
+    validators refuse raises ``ValidationError`` and changes nothing.
+    """
+    if not actor.check_password(current_password):
+        audit_record(
+            action=EventAction.PASSWORD_CHANGE,
+            actor=actor,
+            outcome=Outcome.DENIED,
+            detail={"stage": "current_password"},
+        )
+        raise WrongPassword
+    return _password_set(request, actor=actor, new_password=new_password)
+
+
+@transaction.atomic
+def _password_set(request: HttpRequest, *, actor: User, new_password: str) -> CredentialsEnded:
+    validate_password(new_password, user=actor)
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    actor.password = user.password
+    # This session stays signed in, under a new key; the others end.
+    old_key = request.session.session_key
+    update_session_auth_hash(request, user)
+    session_rekeyed(old_key=old_key, new_key=request.session.session_key)
+    ended = credentials_end(
+        user=user,
+        reason=RevokedBecause.PASSWORD_CHANGE,
+        keep_session_key=request.session.session_key,
+    )
+    audit_record(
+        action=EventAction.PASSWORD_CHANGE,
+        actor=actor,
+        obj=user,
+        detail={"sessions_ended": ended.sessions, "tokens_revoked": ended.tokens},
+    )
+    return ended
+
+
+@transaction.atomic
+def session_end_one(request: HttpRequest, *, actor: User, session_id: int) -> bool:
+    """End one of the actor's own sessions, by its row in the list. Ending the
+    current one signs out (returns True). Someone else's or an ended one: 404."""
+    if parse_pk(session_id) is None:
+        raise NotVisible
+    row = SignedInSession.objects.filter(pk=session_id, user=actor).first()
+    key = live_digests(actor.pk).get(row.key_digest) if row is not None else None
+    if row is None or key is None:
+        raise NotVisible
+    if key == request.session.session_key:
+        session_end(request, reason="user")
+        return True
+    audit_record(
+        action=EventAction.SESSION_END,
+        actor=actor,
+        obj=row,
+        detail={"reason": RevokedBecause.USER, "sessions_ended": 1},
+    )
+    StoredSession.objects.filter(session_key=key).delete()
+    row.delete()
+    return False
+
+
+@transaction.atomic
+def sessions_end_for(*, actor: User, user_id: int) -> CredentialsEnded:
+    """An administrator ends all of a user's sessions and revokes their tokens
+    (a lost device, a departure, a suspected takeover). Audited with the counts."""
+    if parse_pk(user_id) is None or not may_end_sessions_of(actor, user_id) or actor.pk == user_id:
+        raise NotVisible
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotVisible
+    ended = credentials_end(user=user, reason=RevokedBecause.ADMINISTRATOR)
+    audit_record(
+        action=EventAction.SESSION_END,
+        actor=actor,
+        obj=user,
+        detail={
+            "reason": RevokedBecause.ADMINISTRATOR,
+            "sessions_ended": ended.sessions,
+            "tokens_revoked": ended.tokens,
+        },
+    )
+    return ended

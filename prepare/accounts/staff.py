@@ -28,7 +28,8 @@ from django.utils.translation import gettext_lazy
 from prepare.access.abilities import assignable_roles, may_move_accounts
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import account_for, forget_grants
-from prepare.accounts.models import ApiToken, Invitation, Organisation, Role, User
+from prepare.accounts.credentials import credentials_end
+from prepare.accounts.models import Invitation, Organisation, RevokedBecause, Role, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.notifications.models import CalendarFeedToken, Notification, NotificationKind
@@ -62,21 +63,15 @@ def account_state(
 
 
 def account_credentials_end(*, user: User, reason: str) -> dict[str, int]:
-    """End everything that lets the person in, at once: their API tokens and
-    calendar feed addresses are revoked; their browser sessions are refused on
-    the next request because the account is inactive (Django's
-    ``ModelBackend.get_user``), so the caller deactivates first.
-
-    One place for "end sessions and tokens": at merge it becomes
-    ``prepare.accounts.credentials.credentials_end`` (the session registry,
-    which also deletes the sessions). Part of the caller's audit event.
-    """
-    now = timezone.now()
-    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    """End everything that lets the person in, at once: their browser sessions
+    are deleted from the store and their API tokens revoked
+    (``credentials_end``), and their calendar feed addresses revoked. Part of
+    the caller's audit event (the counts)."""
+    ended = credentials_end(user=user, reason=reason)
     feeds = CalendarFeedToken.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=now
+        revoked_at=timezone.now()
     )
-    return {"api_tokens": tokens, "calendar_feeds": feeds}
+    return {"sessions": ended.sessions, "api_tokens": ended.tokens, "calendar_feeds": feeds}
 
 
 # --- Writes -----------------------------------------------------------------------------
@@ -177,7 +172,7 @@ def account_deactivate(*, actor: User, account_id: int) -> User:
     Invitation.objects.filter(pk__in=withdrawn).update(revoked_at=timezone.now())
     account.is_active = False
     account.save(update_fields=["is_active"])
-    ended = account_credentials_end(user=account, reason="deactivated")
+    ended = account_credentials_end(user=account, reason=RevokedBecause.DEACTIVATION)
     audit_record(
         action=EventAction.PERMISSION_CHANGE,
         actor=actor,

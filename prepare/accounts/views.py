@@ -10,6 +10,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.request import RawPostDataException
 from django.shortcuts import redirect, render
@@ -21,11 +22,21 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language
 
+from prepare.access.abilities import may_end_sessions_of
+from prepare.access.errors import NotVisible
+from prepare.access.policy import parse_pk
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import services
-from prepare.accounts.forms import ApiTokenForm, PreferencesForm, SignInForm, TotpConfirmForm
+from prepare.accounts.forms import (
+    ApiTokenForm,
+    PasswordChangeForm,
+    PreferencesForm,
+    SignInForm,
+    TotpConfirmForm,
+)
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
+from prepare.accounts.selectors import sessions_of, tokens_of
 from prepare.api.parsers import JsonTooDeep, loads_limited
 
 csp_logger = logging.getLogger("prepare.csp")
@@ -221,13 +232,14 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_secret = ""
     if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.api_token_create(actor=user, name=form.cleaned_data["name"])
+        _token, new_secret = services.api_token_create(
+            actor=user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+        )
         form = ApiTokenForm()
-    tokens = user.api_tokens.all()
     return render(
         request,
         "accounts/api_tokens.html",
-        {"form": form, "tokens": tokens, "new_secret": new_secret},
+        {"form": form, "tokens": tokens_of(user_id=user.pk), "new_secret": new_secret},
     )
 
 
@@ -238,7 +250,106 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     assert isinstance(user, User)
     services.api_token_revoke(actor=user, token_id=pk)
     messages.success(request, _("The token is revoked."))
-    return redirect("accounts:api_tokens")
+    back = request.POST.get("back")
+    return redirect("accounts:sessions" if back == "sessions" else "accounts:api_tokens")
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET"])
+def sessions(request: HttpRequest) -> HttpResponse:
+    """The person's own sessions and API tokens: where and when, and a way to end each."""
+    user = request.user
+    assert isinstance(user, User)
+    return render(
+        request,
+        "accounts/sessions.html",
+        {
+            "sessions": sessions_of(user_id=user.pk, current_key=request.session.session_key),
+            "tokens": tokens_of(user_id=user.pk),
+        },
+    )
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_POST
+def session_end(request: HttpRequest, session_id: int) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if services.session_end_one(request, actor=user, session_id=session_id):
+        messages.info(request, _("You are signed out."))
+        return redirect(settings.LOGOUT_REDIRECT_URL)
+    messages.success(request, _("The session is ended: it is signed out."))
+    return redirect("accounts:sessions")
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    form = PasswordChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            try:
+                ended = services.password_change(
+                    request,
+                    actor=user,
+                    current_password=form.cleaned_data["current_password"],
+                    new_password=form.cleaned_data["new_password"],
+                )
+            except services.WrongPassword:
+                form.add_error("current_password", _("Your current password is not right."))
+            except ValidationError as error:
+                form.add_error("new_password", error)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your password is changed. Your other sessions are signed out "
+                        "(%(sessions)d) and your API tokens revoked (%(tokens)d); an e-mail "
+                        "tells you so."
+                    )
+                    % {"sessions": ended.sessions, "tokens": ended.tokens},
+                )
+                return redirect("accounts:sessions")
+    return render(request, "accounts/password_change.html", {"form": form}, status=status)
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def user_sessions(request: HttpRequest, user_id: int) -> HttpResponse:
+    """An administrator's view of another user's sessions and tokens, to end them all."""
+    actor = request.user
+    assert isinstance(actor, User)
+    if actor.pk == user_id:
+        return redirect("accounts:sessions")
+    if parse_pk(user_id) is None or not may_end_sessions_of(actor, user_id):
+        raise NotVisible
+    target = User.objects.filter(pk=user_id).first()
+    if target is None:
+        raise NotVisible
+    if request.method == "POST":
+        ended = services.sessions_end_for(actor=actor, user_id=user_id)
+        messages.success(
+            request,
+            _(
+                "%(name)s is signed out everywhere: %(sessions)d sessions ended, "
+                "%(tokens)d API tokens revoked."
+            )
+            % {"name": target, "sessions": ended.sessions, "tokens": ended.tokens},
+        )
+        return redirect("accounts:user_sessions", user_id=user_id)
+    return render(
+        request,
+        "accounts/user_sessions.html",
+        {
+            "target": target,
+            "sessions": sessions_of(user_id=user_id, current_key=None),
+            "tokens": [t for t in tokens_of(user_id=user_id) if t.works],
+        },
+    )
 
 
 # Browsers post violation reports as JSON without a CSRF token and cannot be

@@ -10,13 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template import Context, Engine
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -34,7 +39,17 @@ def _swagger_settings() -> dict[str, Any]:
 
 
 class SwaggerDocsView(SpectacularSwaggerSplitView):
-    route_policy = RoutePolicy.PUBLIC
+    route_policy = RoutePolicy.API
+
+    def handle_exception(self, exc: Exception) -> Any:
+        # A person who is not signed in at all is sent to the sign-in page and
+        # back; a token without rights or a password-only session gets the 401.
+        # (DRF has replaced the request's user by then: ask the session.)
+        session = getattr(self.request._request, "session", {})
+        if isinstance(exc, NotAuthenticated) and SESSION_KEY not in session:
+            target = reverse(settings.LOGIN_URL) + "?" + urlencode({"next": self.request.path})
+            return HttpResponseRedirect(target)
+        return super().handle_exception(exc)
 
     @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:

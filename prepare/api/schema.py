@@ -9,6 +9,17 @@ from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerExtension,
 )
+from rest_framework.permissions import BasePermission
+
+
+class SchemaReader(BasePermission):
+    """The schema and its documentation page: for a signed-in caller (a token
+    or a verified session), or for anyone if ``PREPARE_PUBLIC_API_SCHEMA``."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if settings.PUBLIC_API_SCHEMA:
+            return True
+        return bool(request.user and request.user.is_authenticated)
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):

@@ -19,8 +19,10 @@ from prepare.partnerships.access_changes import api as access_changes_api
 from prepare.plans import api as plans_api
 from prepare.search import api as search_api
 
-schema_view = route_policy(RoutePolicy.PUBLIC)(SpectacularAPIView.as_view())
-docs_view = route_policy(RoutePolicy.PUBLIC)(SwaggerDocsView.as_view(url_name="schema"))
+# Signed in (token or verified session) unless PREPARE_PUBLIC_API_SCHEMA: the
+# API layer decides (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]).
+schema_view = route_policy(RoutePolicy.API)(SpectacularAPIView.as_view())
+docs_view = route_policy(RoutePolicy.API)(SwaggerDocsView.as_view(url_name="schema"))
 
 urlpatterns = [
     path("schema/", schema_view, name="schema"),

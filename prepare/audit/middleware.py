@@ -17,9 +17,11 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
-        # REMOTE_ADDR is the proxy's address behind a proxy; a deployment that
-        # wants the client's address sets it from X-Forwarded-For at the proxy.
-        ip = request.META.get("REMOTE_ADDR") or None
+        # The client's address: REMOTE_ADDR, or from X-Forwarded-For only behind
+        # the number of proxies PREPARE_TRUSTED_PROXIES says (accounts.addresses).
+        from prepare.accounts.addresses import client_address
+
+        ip = client_address(request)
         token = set_context(RequestContext(request_id=request_id, source_ip=ip))
         try:
             response = self.get_response(request)

@@ -28,6 +28,8 @@ class EventAction(models.TextChoices):
     AGREEMENT_CHANGE = "agreement_change", _("Sharing agreement changed")
     PERMISSION_CHANGE = "permission_change", _("Permission changed")
     TOKEN_CHANGE = "token_change", _("API token changed")
+    PASSWORD_CHANGE = "password_change", _("Password changed")
+    SESSION_END = "session_end", _("Sessions ended")
     DENIED = "denied", _("Access refused")
 
 

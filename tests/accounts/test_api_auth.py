@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from prepare.accounts.models import ApiToken
 from prepare.audit.models import Event, EventAction
+from prepare.partnerships.models import Membership
 from tests.accounts.conftest import post_sign_in
 from tests.cast import verified_client
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, UserFactory
 
 WHOAMI = "/api/test-whoami/"
 T0 = datetime.datetime(2026, 3, 2, 9, 0, 0, tzinfo=datetime.UTC)
@@ -25,9 +26,16 @@ def _api_urls(settings):
     settings.ROOT_URLCONF = "tests.accounts.api_urls"
 
 
-def create_token(user, name: str = "key dates") -> str:
+def member(user) -> None:
+    """Tokens work for users whose organisation is a member of a partnership."""
+    if not Membership.objects.filter(organisation=user.organisation).exists():
+        MembershipFactory(organisation=user.organisation)
+
+
+def create_token(user, name: str = "key dates", days: int = 90) -> str:
+    member(user)
     client = verified_client(user)
-    response = client.post(reverse("accounts:api_tokens"), {"name": name})
+    response = client.post(reverse("accounts:api_tokens"), {"name": name, "days": days})
     assert response.status_code == 200
     token = ApiToken.objects.get(user=user, name=name)
     secret = response.context["new_secret"]
@@ -53,7 +61,7 @@ def test_a_token_authenticates_and_only_its_digest_is_stored(alice):
     assert (event.actor_id, event.object_id, event.detail) == (
         alice.pk,
         str(token.pk),
-        {"change": "created"},
+        {"change": "created", "days": 90},
     )
     assert secret not in str(event.detail)
 

@@ -27,7 +27,7 @@ def test_a_forced_exception_shows_a_generic_page_and_commits_nothing(alice, monk
     client = verified_client(alice)
     client.raise_request_exception = False
 
-    response = client.post(reverse("accounts:api_tokens"), {"name": "a token"})
+    response = client.post(reverse("accounts:api_tokens"), {"name": "a token", "days": 90})
 
     assert response.status_code == 500
     body = response.content.decode()

@@ -12,6 +12,7 @@ from axes.utils import reset
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
+from django.test import Client
 
 from prepare.audit.models import Event, EventAction
 from tests.accounts.conftest import current_code, normalised, post_sign_in, wrong_code
@@ -37,7 +38,8 @@ def actions() -> list[str]:
 def test_limits_are_the_published_ones():
     assert settings.AXES_FAILURE_LIMIT == 5
     assert settings.AXES_COOLOFF_TIME * 60 >= 10
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["username"]
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"], "ip_address"]
+    assert settings.LOCKOUT_ADDRESS_FAILURES == 20
 
 
 @time_machine.travel(T0, tick=False)
@@ -144,3 +146,61 @@ def test_axes_stores_no_secrets_and_no_second_sign_in_log(client, alice):
     with time_machine.travel(T0 + datetime.timedelta(seconds=40), tick=False):
         assert post_sign_in(client, "alice", code=current_code(alice)).status_code == 302
     assert not AccessLog.objects.exists()
+
+
+# --- Per address, and per account from an address (AU-02) -----------------------------
+
+OFFICE = "198.51.100.7"
+ELSEWHERE = "203.0.113.66"
+
+
+def test_axes_checks_the_address_and_nothing_is_silenced(settings):
+    from axes.checks import axes_lockout_params_check
+
+    assert "axes.W006" not in getattr(settings, "SILENCED_SYSTEM_CHECKS", [])
+    assert axes_lockout_params_check(None) == []
+
+
+@time_machine.travel(T0, tick=False)
+def test_an_address_spraying_usernames_is_stopped(alice):
+    sprayer = Client(REMOTE_ADDR=OFFICE)
+    answers = [
+        LOCKED in post_sign_in(sprayer, f"user{n}", password="Winter2026!!", code="123456").content
+        for n in range(25)
+    ]
+    # The 20th failure from the address reaches its limit: the 20th to 25th
+    # usernames are refused without being tried.
+    assert answers == [False] * 19 + [True] * 6
+    assert AccessAttempt.objects.filter(ip_address=OFFICE).count() == 20
+    # Even the right password and code of a real user fail from that address...
+    assert LOCKED in post_sign_in(sprayer, "alice", code=current_code(alice)).content
+    assert SESSION_KEY not in sprayer.session
+    # ...and not from another one.
+    elsewhere = Client(REMOTE_ADDR=ELSEWHERE)
+    assert post_sign_in(elsewhere, "alice", code=current_code(alice)).status_code == 302
+    locked = Event.objects.filter(action=EventAction.LOCKED_OUT)
+    assert locked.count() == 7 and not locked.filter(source_ip=ELSEWHERE).exists()
+
+
+@time_machine.travel(T0, tick=False)
+def test_a_stranger_cannot_keep_a_user_locked_out(alice):
+    stranger = Client(REMOTE_ADDR=ELSEWHERE)
+    # Guessing passwords (a wrong code would also slow the authenticator down:
+    # django-otp's own throttle, which only someone with the password reaches).
+    fail_five_times(stranger, "alice")
+    assert LOCKED in post_sign_in(stranger, "alice", code=current_code(alice)).content
+    own = Client(REMOTE_ADDR=OFFICE)
+    assert post_sign_in(own, "alice", code=current_code(alice)).status_code == 302
+    assert own.session[SESSION_KEY] == str(alice.pk)
+
+
+def test_signing_in_does_not_wipe_the_addresss_count(alice):
+    office = Client(REMOTE_ADDR=OFFICE)
+    with time_machine.travel(T0, tick=False):
+        for n in range(19):
+            post_sign_in(office, f"user{n}", password="Winter2026!!", code="123456")
+    with time_machine.travel(T0 + datetime.timedelta(minutes=1), tick=False):
+        assert post_sign_in(office, "alice", code=current_code(alice)).status_code == 302
+    with time_machine.travel(T0 + datetime.timedelta(minutes=2), tick=False):
+        last = post_sign_in(Client(REMOTE_ADDR=OFFICE), "user99", password="x" * 12, code="1")
+    assert LOCKED in last.content

@@ -9,12 +9,12 @@ import re
 import time_machine
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from prepare.accounts.session_store import SessionStore
 from prepare.audit.models import Event, EventAction
 from tests.accounts.conftest import post_sign_in
 from tests.cast import verified_client

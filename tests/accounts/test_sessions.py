@@ -9,10 +9,10 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.urls import reverse
 
+from prepare.accounts.session_store import SessionStore
 from prepare.audit.models import Event, EventAction
 from tests.accounts.conftest import SIGN_IN, current_code, post_sign_in
 
@@ -52,7 +52,9 @@ def _session_writes(client: Client) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(PAGE).status_code == 200
     return sum(
-        1 for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_session"')
+        1
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "accounts_stored_session"')
     )
 
 

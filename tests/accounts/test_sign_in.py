@@ -9,12 +9,12 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import prepare.settings as production
+from prepare.accounts.session_store import SessionStore
 from prepare.audit.models import Event, EventAction, Outcome
 from tests.accounts.conftest import (
     SIGN_IN,

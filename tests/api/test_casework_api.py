@@ -177,11 +177,12 @@ def test_my_tasks_query_count_does_not_grow(cast, django_assert_num_queries, cas
     client = token_client(cast.case_manager)
     client.get(TASKS)  # starts the audit chain
 
-    # token (with its user), its last use; grants (1); items; count; signals;
+    # token (with its user; its use was recorded within the minute);
+    # grants (1); items; count; signals;
     # the two audit events (each stored with its access index, then sealed
     # together: check, head, seals, head update); the request's transaction (2):
     # the same for 1 case or 12.
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         response = client.get(TASKS)
     assert len(response.json()["results"]) == min(cases * 7, 50)
 
@@ -224,10 +225,11 @@ def test_the_timeline_query_count_does_not_grow(cast, django_assert_num_queries,
     client = token_client(cast.coordinator)
     client.get(timeline_url(cast.case))  # starts the audit chain
 
-    # token (with its user), its last use; grants; case; five sources; audit
+    # token (with its user; its use was recorded within the minute);
+    # grants; case; five sources; audit
     # (stored, access index, then check, head, seal, head update); the request's
     # transaction (2).
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(16):
         response = client.get(timeline_url(cast.case))
     assert len([e for e in response.json() if e["kind"] == "contact"]) >= rounds
 

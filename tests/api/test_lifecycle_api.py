@@ -406,9 +406,9 @@ def test_key_dates_query_count(cast, django_assert_num_queries, dates):
     client = token_client(cast.case_manager)
     client.get(dates_url(cast.case))
 
-    # token (with its user), its last use; grants (1); case; key dates; audit
+    # token (with its user); grants (1); case; key dates; audit
     # (stored, access index, then check, head, seal, head update); write check;
     # the request's transaction (2): the same for no date or six.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         response = client.get(dates_url(cast.case))
     assert len(response.json()) == dates

@@ -153,10 +153,11 @@ def test_the_list_query_count_does_not_grow(cast, django_assert_num_queries, cou
     client = token_client(cast.coordinator)
     client.get(LIST)  # starts the audit chain
 
-    # token (with its user), its last use; the page; its count; the list
+    # token (with its user; its use was recorded within the minute); the page;
+    # its count; the list
     # event (head, insert, head update, access index); savepoints (4): the
     # same for 6 notifications or 120.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         response = client.get(LIST)
     assert len(response.json()["results"]) == min(2 * count, 50)
 
@@ -169,7 +170,7 @@ def test_the_unread_count_is_the_bell(cast, django_assert_num_queries, count):
     client = token_client(cast.coordinator)
     before = Event.objects.count()
 
-    # token (with its user), its last use; the count; savepoints (2).
+    # token (with its user), its first use; the count; savepoints (2).
     with django_assert_num_queries(5):
         response = client.get(COUNT)
 

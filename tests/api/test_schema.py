@@ -7,11 +7,14 @@ import re
 import pytest
 import yaml
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, get_resolver
 
 from prepare.access.routes import RoutePolicy
 from prepare.api import urls as api_urls
+from tests.api.conftest import schema_of_api
+from tests.cast import verified_client
+from tests.factories import UserFactory
 
 EXTERNAL_URL = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 
@@ -328,14 +331,13 @@ OPERATIONS = {
         "401",
         "404",
     },
+    ("/api/v1/users/{user_id}/sessions/end/", "post"): {"200", "400", "401", "403", "404"},
 }
 
 
 @pytest.fixture
 def schema(db) -> dict:
-    response = Client().get("/api/schema/")
-    assert response.status_code == 200
-    return yaml.safe_load(response.content)
+    return yaml.safe_load(schema_of_api())
 
 
 def test_schema_generates_without_warnings(tmp_path):
@@ -409,15 +411,14 @@ def test_every_v1_view_carries_the_api_route_policy():
         policy = getattr(view, "route_policy", None) or getattr(
             getattr(view, "cls", None), "route_policy", None
         )
-        if str(pattern.pattern).startswith("v1/"):
-            assert policy == RoutePolicy.API, pattern
-        else:
-            assert policy == RoutePolicy.PUBLIC, pattern
+        # The schema and its documentation too: signed in unless published on
+        # purpose (PREPARE_PUBLIC_API_SCHEMA), decided in the API layer.
+        assert policy == RoutePolicy.API, pattern
     assert get_resolver().resolve("/api/v1/me/").func.cls.route_policy == RoutePolicy.API
 
 
 def test_docs_are_served_by_the_app(db):
-    client = Client()
+    client = verified_client(UserFactory())
     page = client.get("/api/docs/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -440,4 +441,40 @@ def test_docs_are_served_by_the_app(db):
             assert not EXTERNAL_URL.search(script), EXTERNAL_URL.search(script)
             assert '"validatorUrl": null' in script
             assert "/api/schema/" in script
-        response.close()
+        if response.streaming:
+            # Read to the end, which closes it as a WSGI server would (closing it
+            # directly would also close the test's database connection).
+            b"".join(response.streaming_content)
+
+
+def test_the_schema_and_docs_need_a_signed_in_reader(db, settings):
+    assert settings.PUBLIC_API_SCHEMA is False
+    anonymous = Client()
+    schema = anonymous.get("/api/schema/")
+    assert schema.status_code == 401
+    assert "paths" not in schema.content.decode()
+    docs = anonymous.get("/api/docs/")
+    assert docs.status_code == 302
+    assert docs["Location"] == "/account/sign-in/?next=%2Fapi%2Fdocs%2F"
+    # A password-only session is not signed in for the API either.
+    newcomer = UserFactory(totp=False)
+    client = Client()
+    client.force_login(newcomer, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/api/schema/").status_code == 401
+    # A token is enough for a program that builds a client from the schema.
+    from prepare.accounts.services import api_token_create
+    from tests.factories import MembershipFactory
+
+    reader = UserFactory()
+    MembershipFactory(organisation=reader.organisation)
+    _token, raw = api_token_create(actor=reader, name="generator")
+    with_token = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert "/api/v1/me/" in with_token.get("/api/schema/").content.decode()
+
+
+@override_settings(PUBLIC_API_SCHEMA=True)
+def test_the_setting_publishes_the_schema_on_purpose(db):
+    response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    assert "/api/v1/me/" in response.content.decode()
+    assert Client().get("/api/docs/").status_code == 200

@@ -28,7 +28,6 @@ import yaml
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.config._checks import (
     POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES as POSITIVE_DEFAULT,
@@ -38,6 +37,7 @@ from schemathesis.generation import GenerationMode
 
 from prepare.accounts.services import api_token_create
 from prepare.cases.models import CaseTeamMember
+from tests.api.conftest import schema_of_api
 from tests.cast import Cast
 
 EXAMPLES = 4
@@ -64,7 +64,7 @@ def extra_ids(cast: Cast) -> dict[str, int]:
 
 @pytest.fixture
 def raw_schema(db: None) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(Client().get("/api/schema/").content)
+    loaded: dict[str, Any] = yaml.safe_load(schema_of_api())
     return loaded
 
 

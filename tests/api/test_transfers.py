@@ -270,10 +270,11 @@ def test_the_list_costs_the_same_for_any_number_of_transfers(
 
     from prepare.cases.transfer.selectors import record_models
 
-    # token (2: lookup, last use); grants (1); the page, the capped count;
+    # token (1: its use was recorded within the minute);
+    # grants (1); the page, the capped count;
     # persons; one count per kind of record; the audit event (stored, then
     # sealed: check, head, seal, head update); the request's transaction (2).
-    with django_assert_num_queries(14 + len(record_models())):
+    with django_assert_num_queries(13 + len(record_models())):
         response = client.get(f"{API}/transfers/")
 
     assert len(response.json()["results"]) == count

@@ -168,10 +168,11 @@ def test_the_queue_query_count_does_not_grow(cast, django_assert_num_queries, co
     client = token_client(cast.coordinator)
     client.get(QUEUE)  # starts the audit chain
 
-    # token (with its user), its last use; grants (1); cases; count; referrals;
+    # token (with its user; its use was recorded within the minute);
+    # grants (1); cases; count; referrals;
     # audit (stored, access index, then check, head, seal, head update); the
     # request's transaction (2): the same for 3 cases or 40.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         response = client.get(QUEUE)
     assert len(response.json()["results"]) == min(count, 50)
 
@@ -194,10 +195,11 @@ def test_the_triage_view_shows_what_the_coordinator_decides_on(cast, django_asse
     client = token_client(cast.coordinator)
     client.get(triage_url(case))
 
-    # token (with its user), its last use; grants (1); case (read, write
+    # token (with its user; its use was recorded within the minute);
+    # grants (1); case (read, write
     # check); referral; decisions; audit (stored, access index, then check, head,
     # seal, head update); the request's transaction (2).
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         response = client.get(triage_url(case))
 
     assert response.status_code == 200

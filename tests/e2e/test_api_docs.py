@@ -29,7 +29,24 @@ def test_swagger_ui_renders_every_operation_without_leaving_the_app(live_server,
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
-            page = browser.new_page()
+            # The documentation is for signed-in readers: a verified session.
+            from django.conf import settings
+
+            from tests.cast import verified_client
+            from tests.factories import UserFactory
+
+            session = verified_client(UserFactory()).cookies[settings.SESSION_COOKIE_NAME]
+            context = browser.new_context()
+            context.add_cookies(
+                [
+                    {
+                        "name": settings.SESSION_COOKIE_NAME,
+                        "value": session.value,
+                        "url": live_server.url,
+                    }
+                ]
+            )
+            page = context.new_page()
             console: list[str] = []
             requests: list[str] = []
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
