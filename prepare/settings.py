@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "django_htmx",
     "rest_framework",
@@ -198,6 +200,34 @@ AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "csrfmiddlewaretoken"]
 
 OTP_TOTP_ISSUER = "PREPARE"
+
+
+# Passkeys (WebAuthn) as a second factor, through django-otp-webauthn's model
+# and ceremony helper; the views are ours (prepare.accounts.second_factor).
+# The relying party id is the site's domain: credentials are bound to it and
+# cannot move to another one. By default the first domain name in
+# ALLOWED_HOSTS (``localhost`` in the demo: browsers refuse an IP address, so
+# passkeys work there on http://localhost:PORT, not on 127.0.0.1).
+def _first_domain(hosts: list[str]) -> str:
+    """The first allowed host that is a domain name (not a pattern or an address)."""
+    for host in hosts:
+        name = host.strip()
+        if name and name != "*" and name[0] not in ".[" and not name.replace(".", "").isdigit():
+            return name
+    return ""
+
+
+WEBAUTHN_RP_ID = env.str("PREPARE_WEBAUTHN_RP_ID", default="") or _first_domain(ALLOWED_HOSTS)
+# The origins a passkey may be used from (``https://prepare.example.org``).
+# Empty: the origin the request came to (scheme and an allowed host).
+WEBAUTHN_ORIGINS = env.list("PREPARE_WEBAUTHN_ORIGINS", default=[])
+OTP_WEBAUTHN_RP_NAME = "PREPARE"
+OTP_WEBAUTHN_HELPER_CLASS = "prepare.accounts.passkeys.PasskeyHelper"
+# A passkey is a second factor here, after the password: never the only one.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 5 * 60
+# How long a correct password waits for its second factor (seconds).
+SECOND_FACTOR_TIMEOUT = env.int("PREPARE_SECOND_FACTOR_TIMEOUT", default=5 * 60)
 
 # Idle and absolute session limits (seconds).
 SESSION_IDLE_TIMEOUT = env.int("PREPARE_IDLE_TIMEOUT", default=30 * 60)
@@ -425,4 +455,11 @@ LOGGING = {
 # Lock-out counts failures per username: a shared office address (NAT) must
 # not lock out a whole agency after five typos. Per-address throttling belongs
 # in front of the app (the reverse proxy's rate limit), see docs/deployment.md.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+SILENCED_SYSTEM_CHECKS = [
+    "axes.W006",
+    # django-otp-webauthn wants a fixed relying party and origins; ours may
+    # follow the request's host (``WEBAUTHN_RP_ID``), and prepare.W030 asks
+    # for them in production instead.
+    "otp_webauthn.E010",
+    "otp_webauthn.E030",
+]
