@@ -69,9 +69,9 @@ def _confirm_password() -> forms.CharField:
     )
 
 
-def _factor_name(example: Any) -> forms.CharField:
+def _factor_name(label: Any, example: Any) -> forms.CharField:
     return forms.CharField(
-        label=_("Name"),
+        label=label,
         max_length=64,
         help_text=example,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
@@ -79,14 +79,19 @@ def _factor_name(example: Any) -> forms.CharField:
 
 
 class PasskeyAddForm(forms.Form):
-    name = _factor_name(_("So that you can tell your passkeys apart, e.g. “work laptop”."))
+    name = _factor_name(
+        _("Name of this passkey"),
+        _("So that you can tell your passkeys apart, e.g. “work laptop”."),
+    )
     password = _confirm_password()
     # The browser's answer (JSON), filled in by passkeys.js.
     answer = forms.CharField(widget=forms.HiddenInput, required=False, max_length=65536)
 
 
 class TotpAddForm(forms.Form):
-    name = _factor_name(_("So that you can tell your apps apart, e.g. “work phone”."))
+    name = _factor_name(
+        _("Name of this app"), _("So that you can tell your apps apart, e.g. “work phone”.")
+    )
     code = forms.CharField(
         label=_("Authentication code"),
         max_length=10,
