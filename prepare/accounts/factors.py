@@ -249,14 +249,23 @@ def totp_added(request: HttpRequest, *, actor: User, device: TOTPDevice, first: 
     factor_changed(request, actor, "totp_added")
 
 
-@transaction.atomic
 def factor_remove(request: HttpRequest, *, actor: User, kind: str, pk: int) -> None:
     """Remove one of the actor's own apps or passkeys; never the last of them.
 
-    Someone else's factor, or one that does not exist, is ``NotVisible``.
-    The user's rows are locked first, so that two removals at once cannot
-    both see "one more left".
+    Someone else's factor, or one that does not exist, is ``NotVisible``;
+    the last one raises ``LastFactor``, and the refusal is audited.
     """
+    try:
+        _factor_remove(request, actor=actor, kind=kind, pk=pk)
+    except LastFactor:
+        audit_refused(actor, f"{kind}_removed", "last_factor")
+        raise
+
+
+@transaction.atomic
+def _factor_remove(request: HttpRequest, *, actor: User, kind: str, pk: int) -> None:
+    # The user's rows are locked first, so that two removals at once cannot
+    # both see "one more left".
     totp = list(
         TOTPDevice.objects.select_for_update().filter(user=actor, confirmed=True).order_by("pk")
     )
@@ -272,7 +281,6 @@ def factor_remove(request: HttpRequest, *, actor: User, kind: str, pk: int) -> N
     if device is None:
         raise NotVisible
     if len(totp) + len(keys) <= 1:
-        audit_refused(actor, f"{kind}_removed", "last_factor")
         raise LastFactor
     device.delete()
     _audit(actor, f"{kind}_removed", device=pk)
