@@ -214,3 +214,15 @@ def test_the_pages_need_a_verified_session(client, alice):
     client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
     for name in ("sign_in_methods", "passkey_add", "totp_add", "recovery_codes"):
         assert client.get(reverse(f"accounts:{name}"))["Location"] == reverse("accounts:mfa_setup")
+
+
+def test_the_reset_command_names_the_administrator(alice):
+    from django.core.management import CommandError, call_command
+
+    admin = UserFactory(username="admin", is_superuser=True)
+    with pytest.raises(CommandError):
+        call_command("factors_reset", "alice", "--by", "alice")
+    assert factors.has_factor(alice)
+    call_command("factors_reset", "alice", "--by", "admin")
+    assert not factors.has_factor(alice)
+    assert Event.objects.get(action=EventAction.MFA_CHANGE).actor_id == admin.pk
