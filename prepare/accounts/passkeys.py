@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -97,6 +98,17 @@ def _state(request: HttpRequest, key: str) -> dict[str, Any]:
     return state
 
 
+def _checked(check: Callable[[], Any], what: str) -> WebAuthnCredential:
+    """Run the helper's check; any failure of the answer becomes ``PasskeyRefused``."""
+    try:
+        credential = check()
+    except (WebAuthnException, OTPWebAuthnApiError, ValueError, KeyError, TypeError) as error:
+        logger.info("Passkey %s refused: %s", what, type(error).__name__)
+        raise PasskeyRefused from error
+    assert isinstance(credential, WebAuthnCredential)
+    return credential
+
+
 def registration_verify(request: HttpRequest, *, user: User, answer: str) -> WebAuthnCredential:
     """Check the browser's answer to the registration options and store the passkey.
 
@@ -104,13 +116,10 @@ def registration_verify(request: HttpRequest, *, user: User, answer: str) -> Web
     """
     state = _state(request, REGISTER_STATE)
     data = _answer(answer)
-    try:
-        credential = PasskeyHelper(request).register_complete(user=user, state=state, data=data)
-    except (WebAuthnException, OTPWebAuthnApiError, ValueError, KeyError, TypeError) as error:
-        logger.info("Passkey registration refused: %s", type(error).__name__)
-        raise PasskeyRefused from error
-    assert isinstance(credential, WebAuthnCredential)
-    return credential
+    helper = PasskeyHelper(request)
+    return _checked(
+        lambda: helper.register_complete(user=user, state=state, data=data), "registration"
+    )
 
 
 def authentication_verify(request: HttpRequest, *, user: User, answer: str) -> WebAuthnCredential:
@@ -121,12 +130,10 @@ def authentication_verify(request: HttpRequest, *, user: User, answer: str) -> W
     """
     state = _state(request, AUTHENTICATE_STATE)
     data = _answer(answer)
-    try:
-        credential = PasskeyHelper(request).authenticate_complete(user=user, state=state, data=data)
-    except (WebAuthnException, OTPWebAuthnApiError, ValueError, KeyError, TypeError) as error:
-        logger.info("Passkey assertion refused: %s", type(error).__name__)
-        raise PasskeyRefused from error
-    assert isinstance(credential, WebAuthnCredential)
+    helper = PasskeyHelper(request)
+    credential = _checked(
+        lambda: helper.authenticate_complete(user=user, state=state, data=data), "assertion"
+    )
     if not credential.confirmed:
         raise PasskeyRefused
     return credential

@@ -88,12 +88,19 @@ def pending_user(request: HttpRequest) -> User | None:
 
 
 def complete_sign_in(
-    request: HttpRequest, user: User, *, device: Device | None, via: str, method: str
+    request: HttpRequest,
+    user: User,
+    *,
+    device: Device | None,
+    via: str,
+    method: str,
+    **detail_extra: object,
 ) -> None:
     """Sign the user in, verified with ``device`` (None: enrolment only). Audited.
 
     ``login`` gives the session a new key: nothing planted in the session
-    before, and no pending state, survives.
+    before, and no pending state, survives. ``via`` and ``method`` go into
+    the audit event when given (the one-form sign-in gives neither).
     """
     pending_clear(request)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -102,10 +109,12 @@ def complete_sign_in(
     now = time.time()
     request.session[SESSION_SIGNED_IN_AT] = now
     request.session[SESSION_LAST_SEEN] = now
-    detail: dict[str, object] = {"second_factor": is_verified(request), "via": via}
+    detail: dict[str, object] = {"second_factor": is_verified(request)}
+    if via:
+        detail["via"] = via
     if method:
         detail["method"] = method
-    audit_record(action=EventAction.LOGIN, actor=user, detail=detail)
+    audit_record(action=EventAction.LOGIN, actor=user, detail={**detail, **detail_extra})
 
 
 def _refuse(request: HttpRequest, user: User, *, method: str) -> NoReturn:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import NoReturn
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
@@ -19,8 +18,9 @@ from django_otp_webauthn.models import WebAuthnCredential
 
 from prepare.access.errors import NotVisible
 from prepare.accounts import factors
-from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
+from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import ApiToken, User
+from prepare.accounts.second_factor import complete_sign_in
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record
 
@@ -108,16 +108,8 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
                 sender=__name__, credentials={"username": username}, request=request
             )
             refuse(request, username=username, stage="code", user=user)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if device is not None:
-        otp_login(request, device)
-    now = time.time()
-    request.session[SESSION_SIGNED_IN_AT] = now
-    request.session[SESSION_LAST_SEEN] = now
-    detail = {"second_factor": is_verified(request)}
-    if skip and device is not None:
-        detail["demo_code_not_checked"] = True
-    audit_record(action=EventAction.LOGIN, actor=user, detail=detail)
+    extra = {"demo_code_not_checked": True} if skip and device is not None else {}
+    complete_sign_in(request, user, device=device, via="", method="", **extra)
     return user
 
 
