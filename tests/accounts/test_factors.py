@@ -128,7 +128,7 @@ def test_a_factor_is_removed_with_the_password(
 ):
     key = fake_passkey(alice)
     client = verified_client(alice)
-    url = reverse("accounts:factor_remove", args=["passkey", key.pk])
+    url = reverse("accounts:passkey_remove", args=[key.pk])
     assert b"Remove \xe2\x80\x9cLaptop\xe2\x80\x9d" in client.get(url).content
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -143,9 +143,7 @@ def test_a_factor_is_removed_with_the_password(
 def test_the_last_factor_cannot_be_removed(alice):
     app = TOTPDevice.objects.get(user=alice)
     client = verified_client(alice)
-    response = client.post(
-        reverse("accounts:factor_remove", args=["totp", app.pk]), {"password": PASSWORD}
-    )
+    response = client.post(reverse("accounts:totp_remove", args=[app.pk]), {"password": PASSWORD})
     assert response["Location"] == METHODS
     assert TOTPDevice.objects.filter(pk=app.pk).exists()
     event = Event.objects.get(action=EventAction.MFA_CHANGE)
@@ -173,7 +171,7 @@ def test_someone_elses_factor_is_not_visible(alice, kind):
     target = TOTPDevice.objects.get(user=bob) if kind == "totp" else fake_passkey(bob)
     TOTPDevice.objects.create(user=alice, name="second", confirmed=True)
     client = verified_client(alice)
-    url = reverse("accounts:factor_remove", args=[kind, target.pk])
+    url = reverse(f"accounts:{kind}_remove", args=[target.pk])
     assert client.get(url).status_code == 404
     assert client.post(url, {"password": PASSWORD}).status_code == 404
     assert type(target).objects.filter(pk=target.pk).exists()
