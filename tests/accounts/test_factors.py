@@ -75,21 +75,6 @@ def test_a_second_app_is_added_beside_the_first(
     assert "An authenticator app was added" in mailoutbox[0].body
 
 
-@time_machine.travel(T0, tick=False)
-def test_the_notice_is_in_the_persons_language(
-    alice, mailoutbox, django_capture_on_commit_callbacks
-):
-    alice.language = "nl"
-    alice.save(update_fields=["language"])
-    client = verified_client(alice)
-    with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("accounts:recovery_codes"), {"password": PASSWORD})
-    assert len(mailoutbox) == 1
-    # The catalogue is translated by the lead; the message is rendered under
-    # the person's language all the same (the activation is what is tested).
-    assert mailoutbox[0].to == [alice.email]
-
-
 def test_a_wrong_password_adds_nothing_and_counts(alice):
     client = verified_client(alice)
     client.get(reverse("accounts:totp_add"))

@@ -192,9 +192,9 @@ def test_the_step_page_runs_a_fixed_number_of_queries(
     for number in range(passkeys):
         fake_passkey(alice, name=f"Key {number}")
     at_step(client, alice)
-    # Session, pending user, has a passkey, its passkeys, user handle (read,
-    # then created once: a savepoint pair and the insert), session save
-    # (savepoint pair and update); the request's transaction (2).
+    # Session, pending user, has a passkey, the passkeys named in the
+    # options, session save (savepoint pair and update); the request's
+    # transaction (2).
     client.get(STEP)
     with django_assert_num_queries(9):
         response = client.get(STEP)
