@@ -78,3 +78,20 @@ def sign_in_limits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return problems
+
+
+@register(Tags.security, deploy=True)
+def passkey_relying_party(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Passkeys are bound to the relying party id: it must not follow a request's host.
+
+    Set from ``PREPARE_WEBAUTHN_RP_ID``, else the first domain in ALLOWED_HOSTS.
+    """
+    if settings.DEMO or settings.WEBAUTHN_RP_ID:
+        return []
+    return [
+        Warning(
+            "Set PREPARE_WEBAUTHN_RP_ID to the site's domain (e.g. prepare.example.org): "
+            "passkeys are bound to it, and changing it later makes them unusable.",
+            id="prepare.W030",
+        )
+    ]

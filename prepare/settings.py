@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "axes",
     "django_htmx",
     "rest_framework",
@@ -227,6 +229,34 @@ SESSION_ENGINE = "prepare.accounts.session_store"
 API_TOKEN_DEFAULT_DAYS = 90
 API_TOKEN_MAX_DAYS = 365
 API_TOKEN_IDLE_DAYS = env.int("PREPARE_API_TOKEN_IDLE_DAYS", default=30)
+
+
+# Passkeys (WebAuthn) as a second factor, through django-otp-webauthn's model
+# and ceremony helper; the views are ours (prepare.accounts.second_factor).
+# The relying party id is the site's domain: credentials are bound to it and
+# cannot move to another one. By default the first domain name in
+# ALLOWED_HOSTS (``localhost`` in the demo: browsers refuse an IP address, so
+# passkeys work there on http://localhost:PORT, not on 127.0.0.1).
+def _first_domain(hosts: list[str]) -> str:
+    """The first allowed host that is a domain name (not a pattern or an address)."""
+    for host in hosts:
+        name = host.strip()
+        if name and name != "*" and name[0] not in ".[" and not name.replace(".", "").isdigit():
+            return name
+    return ""
+
+
+WEBAUTHN_RP_ID = env.str("PREPARE_WEBAUTHN_RP_ID", default="") or _first_domain(ALLOWED_HOSTS)
+# The origins a passkey may be used from (``https://prepare.example.org``).
+# Empty: the origin the request came to (scheme and an allowed host).
+WEBAUTHN_ORIGINS = env.list("PREPARE_WEBAUTHN_ORIGINS", default=[])
+OTP_WEBAUTHN_RP_NAME = "PREPARE"
+OTP_WEBAUTHN_HELPER_CLASS = "prepare.accounts.passkeys.PasskeyHelper"
+# A passkey is a second factor here, after the password: never the only one.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 5 * 60
+# How long a correct password waits for its second factor (seconds).
+SECOND_FACTOR_TIMEOUT = env.int("PREPARE_SECOND_FACTOR_TIMEOUT", default=5 * 60)
 
 # Idle and absolute session limits (seconds).
 SESSION_IDLE_TIMEOUT = env.int("PREPARE_IDLE_TIMEOUT", default=30 * 60)
@@ -465,3 +495,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# django-otp-webauthn wants a fixed relying party and origins; ours may follow
+# the request's host (``WEBAUTHN_RP_ID``), and prepare.W030 asks for them in
+# production instead.
+SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E010", "otp_webauthn.E030"]

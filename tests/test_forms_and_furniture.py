@@ -30,10 +30,10 @@ def label_of(field) -> str:
 def test_the_sign_in_code_is_not_marked_optional(db):
     label = label_of(SignInForm()["code"])
     assert OPTIONAL not in label
-    assert "required once your authenticator app is set up" in label
+    assert "required here or on the next page" in label
     html = Client().get(reverse("accounts:login")).content.decode()
     assert 'Authentication code <span class="field__optional">(optional)' not in html
-    assert "(required once your authenticator app is set up)" in html
+    assert "(required here or on the next page)" in html
 
 
 def test_where_is_the_person_now_is_not_marked_optional(db):

@@ -35,6 +35,9 @@ from tests.factories import UserFactory
 # Routes anyone may reach. Adding one is a security decision: review it.
 PUBLIC_ROUTES = {
     "accounts:login",
+    # The second sign-in step: nobody is signed in yet; it serves only a
+    # session holding a user whose password was right minutes ago.
+    "accounts:second_factor",
     "accounts:csp_report",
     "health",
     "set_language",

@@ -125,8 +125,9 @@ def credentials_end(
     API tokens; in the caller's transaction. Each ended session's next request
     finds no session (signed out); each revoked token answers 401.
 
-    ``reason`` is a ``RevokedBecause`` value. For a changed password or second
-    factor the person is told by e-mail, after the commit, in their language.
+    ``reason`` is a ``RevokedBecause`` value. For a changed password the
+    person is told by e-mail, after the commit, in their language (a changed
+    second factor is told by ``factors.factor_changed``).
     The caller audits, with the counts returned.
     """
     ended = revoked = 0
@@ -142,29 +143,26 @@ def credentials_end(
         revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_because=reason
         )
-    if reason in (RevokedBecause.PASSWORD_CHANGE, RevokedBecause.FACTOR_CHANGE):
-        _tell_credentials_changed(user, reason=reason)
+    if reason == RevokedBecause.PASSWORD_CHANGE:
+        # A factor change is told by ``factors.factor_changed``, which says which.
+        _tell_credentials_changed(user)
     return CredentialsEnded(sessions=ended, tokens=revoked)
 
 
-def _tell_credentials_changed(user: User, *, reason: str) -> None:
-    """One mail, after the commit, in the person's language: what changed and
-    what to do if it was not them. No link, nothing about the new credential."""
+def _tell_credentials_changed(user: User) -> None:
+    """One mail, after the commit, in the person's language: the password
+    changed, and what to do if it was not them. No link, nothing about the new
+    password."""
     if not user.email:
         return
     email, language = user.email, user.language or settings.LANGUAGE_CODE
 
     def send() -> None:
         with translation.override(language):
-            if reason == RevokedBecause.PASSWORD_CHANGE:
-                subject = _("PREPARE: your password was changed")
-                what = _("The password of your PREPARE account was changed.")
-            else:
-                subject = _("PREPARE: your second factor was changed")
-                what = _("The second factor (authenticator) of your PREPARE account was changed.")
+            subject = _("PREPARE: your password was changed")
             body = "\n\n".join(
                 [
-                    what,
+                    _("The password of your PREPARE account was changed."),
                     _(
                         "Your other sessions were ended and your API tokens revoked; "
                         "sign in again where you need to, and create new tokens."

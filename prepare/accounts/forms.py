@@ -22,14 +22,17 @@ class SignInForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    # Empty only before the first sign-in (the authenticator is set up next):
-    # never marked "(optional)".
+    # Empty: the next page asks for the second factor (a passkey, a code or a
+    # recovery code). Never marked "(optional)": a second factor is not.
     code = required_when(
         forms.CharField(
             label=_("Authentication code"),
-            max_length=10,
+            max_length=12,
             required=False,
-            help_text=_("The six-digit code from your authenticator app."),
+            help_text=_(
+                "The six-digit code from your authenticator app. To use a passkey or a "
+                "recovery code instead, leave it empty: the next page asks for it."
+            ),
             widget=forms.TextInput(
                 attrs={
                     "autocomplete": "one-time-code",
@@ -38,8 +41,68 @@ class SignInForm(forms.Form):
                 }
             ),
         ),
-        _("once your authenticator app is set up"),
+        _("here or on the next page"),
     )
+
+
+class SecondFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app, or a recovery code"),
+        max_length=20,
+        help_text=_(
+            "Six digits from the app, or one of your ten recovery codes (such as "
+            "“k7m2p-x9q4r”; each works once)."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+
+
+def _confirm_password() -> forms.CharField:
+    return forms.CharField(
+        label=_("Your password"),
+        max_length=200,
+        strip=False,
+        help_text=_("To confirm that it is you who changes how you sign in."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+def _factor_name(label: Any, example: Any) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=64,
+        help_text=example,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class PasskeyAddForm(forms.Form):
+    name = _factor_name(
+        _("Name of this passkey"),
+        _("So that you can tell your passkeys apart, e.g. “work laptop”."),
+    )
+    password = _confirm_password()
+    # The browser's answer (JSON), filled in by passkeys.js.
+    answer = forms.CharField(widget=forms.HiddenInput, required=False, max_length=65536)
+
+
+class TotpAddForm(forms.Form):
+    name = _factor_name(
+        _("Name of this app"), _("So that you can tell your apps apart, e.g. “work phone”.")
+    )
+    code = forms.CharField(
+        label=_("Authentication code"),
+        max_length=10,
+        help_text=_("Enter the six-digit code the new app shows now."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+    password = _confirm_password()
+
+
+class ConfirmPasswordForm(forms.Form):
+    password = _confirm_password()
 
 
 class TotpConfirmForm(forms.Form):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import time
 from typing import NoReturn
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
@@ -16,21 +15,24 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp import login as otp_login
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from prepare.access.abilities import may_end_sessions_of
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk
+from prepare.accounts import factors
 from prepare.accounts.credentials import (
     CredentialsEnded,
     credentials_end,
     live_digests,
     session_forget,
-    session_register,
     session_rekeyed,
 )
-from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
+from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import ApiToken, RevokedBecause, SignedInSession, StoredSession, User
+from prepare.accounts.second_factor import complete_sign_in
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record
 
@@ -50,30 +52,48 @@ def confirmed_totp(user: User, *, lock: bool = False) -> TOTPDevice | None:
 
 
 def step_up_verified(user: User, code: str) -> bool:
-    """Whether ``code`` is a fresh one-time code of the user's authenticator.
+    """Whether ``code`` is a fresh one-time code of one of the user's authenticator apps.
 
     Asked again, on top of the session's second factor, before a grave action
-    (SECURITY.md AC-07: erasure). A code is good once: the device's ``last_t``
-    refuses a replay, also within the same session. In the demo with
-    ``PREPARE_DEMO_SKIP_MFA`` the code is not checked, as at sign-in.
+    (SECURITY.md AC-07: erasure, break-glass). Only an authenticator app's
+    code will do: not a passkey (the grave actions' forms carry no WebAuthn
+    ceremony) and not a recovery code (kept for a lost phone). See decision
+    "passkeys and recovery codes". A code is good once: the device's
+    ``last_t`` refuses a replay, also within the same session. In the demo
+    with ``PREPARE_DEMO_SKIP_MFA`` the code is not checked, as at sign-in.
 
     Not atomic with the caller: a wrong code must still count against the
     device's throttle when the caller's change is refused.
     """
     if settings.DEMO and settings.DEMO_SKIP_MFA:
         return True
-    with transaction.atomic():
-        device = confirmed_totp(user, lock=True)
-        return device is not None and bool(device.verify_token((code or "").replace(" ", "")))
+    typed = factors.normalised_code(code)
+    if not typed.isdigit():
+        return False
+    device = factors.code_device(user, typed)
+    return isinstance(device, TOTPDevice)
+
+
+def _any_factor(user: User) -> Device | None:
+    return (
+        TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        or WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    )
 
 
 def sign_in(request: HttpRequest, *, username: str, password: str, code: str) -> User:
-    """Check password and one-time code together and start a verified session.
+    """Check the password and, when typed with it, the second factor's code.
+
+    With a code (an authenticator app's, or a recovery code) the user is
+    signed in at once, as before passkeys. Without one, a user who has a
+    second factor is *not* signed in: the caller hands them to the second
+    step (``second_factor.begin_second_factor``: passkey, code or recovery
+    code). A user without any second factor gets a session that can only
+    reach the enrolment page.
 
     A wrong password, a wrong or replayed code, an unknown user and a locked
     account all raise the same ``SignInRefused`` and (except the last) count
-    towards the lock-out. A user without a second factor yet gets a session
-    that can only reach the enrolment page.
+    towards the lock-out.
 
     Not atomic on purpose: the refusal's audit events, the lock-out counter
     and the device's throttle must survive the exception; the caller answers
@@ -81,51 +101,31 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _refuse(request, username=username, stage="password")
+        refuse(request, username=username, stage="password")
     assert isinstance(user, User)
     skip = settings.DEMO and settings.DEMO_SKIP_MFA
-    with transaction.atomic():
-        device = confirmed_totp(user, lock=True)
-        passed = device is None or skip or device.verify_token(code.replace(" ", ""))
-    if not passed:
-        # Django only signals failures of the password; a wrong code must
-        # count towards the lock-out just the same.
-        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
-        _refuse(request, username=username, stage="code", user=user)
-    session_start(
-        request,
-        user=user,
-        device=device,
-        detail={"demo_code_not_checked": True} if skip and device is not None else None,
-    )
+    device: Device | None
+    if skip:
+        device = _any_factor(user)
+    elif not code.strip():
+        if factors.has_factor(user):
+            return user
+        device = None
+    else:
+        device = factors.code_device(user, code)
+        if device is None and factors.has_factor(user):
+            # Django only signals failures of the password; a wrong code must
+            # count towards the lock-out just the same.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": username}, request=request
+            )
+            refuse(request, username=username, stage="code", user=user)
+    extra = {"demo_code_not_checked": True} if skip and device is not None else {}
+    complete_sign_in(request, user, device=device, via="", method="", **extra)
     return user
 
 
-def session_start(
-    request: HttpRequest,
-    *,
-    user: User,
-    device: TOTPDevice | None,
-    detail: dict[str, object] | None = None,
-) -> None:
-    """Start the user's session (verified when ``device`` is given); audited as a
-    sign-in. After a password and code check (``sign_in``) or a completed
-    enrolment (``invitation_accept``)."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    if device is not None:
-        otp_login(request, device)
-    now = time.time()
-    request.session[SESSION_SIGNED_IN_AT] = now
-    request.session[SESSION_LAST_SEEN] = now
-    session_register(request, user=user)
-    audit_record(
-        action=EventAction.LOGIN,
-        actor=user,
-        detail={"second_factor": is_verified(request), **(detail or {})},
-    )
-
-
-def _refuse(
+def refuse(
     request: HttpRequest, *, username: str, stage: str, user: User | None = None
 ) -> NoReturn:
     """Audit a refused attempt and raise.
@@ -177,8 +177,13 @@ def totp_enrol_start(*, user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> bool:
-    """Confirm the pending device with a code from it; the session becomes verified."""
+def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str, name: str = "") -> bool:
+    """Confirm the pending app with a code from it. Audited.
+
+    For a new account (the session not yet verified) it is the first factor
+    and the session becomes verified with a new key. For a verified session
+    it is one more app beside the others, named ``name``.
+    """
     device = (
         TOTPDevice.objects.select_for_update()
         .filter(user=user, confirmed=False)
@@ -187,16 +192,18 @@ def totp_enrol_confirm(request: HttpRequest, *, user: User, code: str) -> bool:
     )
     if device is None or not device.verify_token(code.replace(" ", "")):
         return False
-    TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+    first = not is_verified(request)
     TOTPDevice.objects.filter(user=user, confirmed=False).exclude(pk=device.pk).delete()
     device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    otp_login(request, device)
-    # The session gains privileges: give it a new key (no fixation).
-    old_key = request.session.session_key
-    request.session.cycle_key()
-    session_rekeyed(old_key=old_key, new_key=request.session.session_key)
-    audit_record(action=EventAction.MFA_CHANGE, actor=user, detail={"change": "totp_confirmed"})
+    device.name = name.strip()[:64] or _("Authenticator app")
+    device.save(update_fields=["confirmed", "name"])
+    if first:
+        otp_login(request, device)
+        # The session gains privileges: give it a new key (no fixation).
+        old_key = request.session.session_key
+        request.session.cycle_key()
+        session_rekeyed(old_key=old_key, new_key=request.session.session_key)
+    factors.totp_added(request, actor=user, device=device, first=first)
     return True
 
 

@@ -21,6 +21,7 @@ from prepare.access.errors import WriteForbidden
 from prepare.access.policy import manageable_organisations, staff_organisation_for
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import invitations, services, staff, staff_selectors
+from prepare.accounts.second_factor import complete_sign_in
 from prepare.accounts.staff_forms import AccountChangeForm, EnrolmentForm, InvitationForm
 from prepare.accounts.views import _grouped, _qr_svg
 from prepare.audit import denials
@@ -258,7 +259,7 @@ def enrol(request: HttpRequest, link_id: uuid.UUID) -> HttpResponse:
         else:
             if request.user.is_authenticated:
                 services.session_end(request, reason="enrolment")
-            services.session_start(request, user=person, device=device)
+            complete_sign_in(request, person, device=device, via="enrolment", method="totp")
             messages.success(request, _("Your account is ready. Welcome to PREPARE."))
             return redirect("home:home")
     device = invitations.invitation_enrol_start(invitation=invitation)

@@ -26,16 +26,20 @@ from prepare.access.abilities import may_end_sessions_of
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts import services
+from prepare.accounts import factors, passkeys, services
 from prepare.accounts.forms import (
     ApiTokenForm,
+    ConfirmPasswordForm,
+    PasskeyAddForm,
     PasswordChangeForm,
     PreferencesForm,
     SignInForm,
+    TotpAddForm,
     TotpConfirmForm,
 )
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
+from prepare.accounts.second_factor import begin_second_factor
 from prepare.accounts.selectors import sessions_of, tokens_of
 from prepare.api.parsers import JsonTooDeep, loads_limited
 
@@ -85,7 +89,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST" and form.is_valid():
         try:
-            services.sign_in(
+            user = services.sign_in(
                 request,
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
@@ -96,6 +100,11 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             # Only the username is shown again: never the password or a code.
             form = SignInForm(initial={"username": form.cleaned_data["username"]})
         else:
+            if not request.user.is_authenticated:
+                # A correct password without a code: the second step.
+                return begin_second_factor(
+                    request, user, via="password", next_url=_safe_next(request)
+                )
             if not is_verified(request):
                 return redirect("accounts:mfa_setup")
             return HttpResponseRedirect(_safe_next(request))
@@ -146,14 +155,14 @@ def _grouped(secret: str) -> str:
 def mfa_setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
-    verified = is_verified(request)
-    if not verified and services.confirmed_totp(user) is not None:
-        # A password-only session must never replace an existing second
-        # factor; sign-in does not create such a session, so end it.
+    if is_verified(request):
+        # More apps and passkeys are added from the sign-in methods page.
+        return redirect("accounts:sign_in_methods")
+    if factors.has_factor(user):
+        # A password-only session must never add to existing second
+        # factors; sign-in does not create such a session, so end it.
         services.session_end(request, reason="unverified_enrolment")
         return redirect(settings.LOGIN_URL)
-    if verified and request.method == "GET" and not request.GET.get("renew"):
-        return render(request, "accounts/mfa_done.html")
     device = services.totp_enrol_start(user=user)
     form = TotpConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -163,11 +172,156 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
         form.add_error(
             "code", _("That code is not right. Check the time on your phone and try again.")
         )
+    return render(request, "accounts/mfa_setup.html", {"form": form, **_totp_key(device)})
+
+
+def _totp_key(device: Any) -> dict[str, str]:
     secret = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return {"secret": _grouped(secret), "qr": _qr_svg(device.config_url)}
+
+
+def _confirmed(request: HttpRequest, form: Any, *, change: str) -> bool:
+    """Whether the password typed on ``form`` is right; if not, the field says so.
+
+    A wrong one is audited and counts towards the lock-out; at the limit the
+    session ends and the lock-out page answers.
+    """
+    user = request.user
+    assert isinstance(user, User)
+    try:
+        factors.confirm_password(request, user=user, password=form.cleaned_data["password"])
+    except factors.ConfirmationRefused:
+        factors.audit_refused(user, change, "confirmation")
+        if getattr(request, "axes_locked_out", False):
+            services.session_end(request, reason="locked_out")
+        form.add_error("password", _("That password is not right."))
+        return False
+    return True
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET"])
+def sign_in_methods(request: HttpRequest) -> HttpResponse:
+    """The user's own second factors: apps, passkeys, recovery codes."""
+    user = request.user
+    assert isinstance(user, User)
     return render(
         request,
-        "accounts/mfa_setup.html",
-        {"form": form, "secret": _grouped(secret), "qr": _qr_svg(device.config_url)},
+        "accounts/sign_in_methods.html",
+        {"factors": factors.factors_of(user), "recovery_count": factors.RECOVERY_CODE_COUNT},
+    )
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def totp_add(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    device = services.totp_enrol_start(user=user)
+    form = TotpAddForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _confirmed(request, form, change="totp_added")
+    ):
+        if services.totp_enrol_confirm(
+            request, user=user, code=form.cleaned_data["code"], name=form.cleaned_data["name"]
+        ):
+            messages.success(request, _("The authenticator app is added."))
+            return redirect("accounts:sign_in_methods")
+        form.add_error(
+            "code", _("That code is not right. Check the time on your phone and try again.")
+        )
+    return render(request, "accounts/totp_add.html", {"form": form, **_totp_key(device)})
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def passkey_add(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    form = PasskeyAddForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _confirmed(request, form, change="passkey_added")
+    ):
+        try:
+            factors.passkey_add(
+                request,
+                actor=user,
+                name=form.cleaned_data["name"],
+                answer=form.cleaned_data["answer"],
+            )
+        except passkeys.PasskeyRefused:
+            factors.audit_refused(user, "passkey_added", "not_verified")
+            form.add_error(
+                None,
+                _(
+                    "The passkey was not created. Press “Create passkey” and follow your "
+                    "browser's prompts; if it keeps failing, your device may not support passkeys."
+                ),
+            )
+        else:
+            messages.success(request, _("The passkey is added."))
+            return redirect("accounts:sign_in_methods")
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    options = passkeys.registration_options(request, user=user)
+    return render(request, "accounts/passkey_add.html", {"form": form, "options": options})
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def factor_remove(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    factor = next(
+        (f for f in factors.factors_of(user).methods if f.kind == kind and f.pk == pk), None
+    )
+    if factor is None:
+        raise NotVisible
+    form = ConfirmPasswordForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _confirmed(request, form, change=f"{kind}_removed")
+    ):
+        try:
+            factors.factor_remove(request, actor=user, kind=kind, pk=pk)
+        except factors.LastFactor:
+            messages.error(
+                request,
+                _("This is your only way to confirm sign-in; add another before removing it."),
+            )
+        else:
+            messages.success(request, _("“%(name)s” is removed.") % {"name": factor.name})
+        return redirect("accounts:sign_in_methods")
+    return render(request, "accounts/factor_remove.html", {"form": form, "factor": factor})
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+def recovery_codes(request: HttpRequest) -> HttpResponse:
+    """New recovery codes, shown once in the answer to the post; never again."""
+    user = request.user
+    assert isinstance(user, User)
+    form = ConfirmPasswordForm(request.POST or None)
+    codes: list[str] = []
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _confirmed(request, form, change="recovery_codes_generated")
+    ):
+        codes = factors.recovery_codes_generate(request, actor=user)
+    return render(
+        request,
+        "accounts/recovery_codes.html",
+        {
+            "form": form,
+            "codes": codes,
+            "had_codes": factors.factors_of(user).recovery_codes_left is not None,
+        },
     )
 
 
