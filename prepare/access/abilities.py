@@ -205,6 +205,33 @@ def home_for(user: Any) -> str:
     return Home.INTRODUCTION
 
 
+# --- Signing in and running the installation ------------------------------------------
+
+
+def may_configure_sign_in(user: Any) -> bool:
+    """Whether the user configures the organisations' identity providers (single
+    sign-on): the installation's administrator only, an administrator who belongs
+    to no organisation. An administrator of one organisation could otherwise
+    point another organisation's sign-in at a provider they control."""
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "role", "") == Role.ADMINISTRATOR
+        and getattr(user, "organisation_id", None) is None
+    )
+
+
+def password_sign_in_allowed(user: Any) -> bool:
+    """False for a user whose organisation requires single sign-on through its
+    (enabled) identity provider. One query."""
+    from prepare.accounts.models import IdentityProvider
+
+    if getattr(user, "organisation_id", None) is None:
+        return True
+    return not IdentityProvider.objects.filter(
+        organisation_id=user.organisation_id, is_enabled=True, requires_sso=True
+    ).exists()
+
+
 def may_see_transfer_inbox(user: Any) -> bool:
     """Incoming transfers are decided by the coordinators of the receiving partnership."""
     return bool(grants_for(user).coordinated_ids)

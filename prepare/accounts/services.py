@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from prepare.access.abilities import password_sign_in_allowed
 from prepare.access.errors import NotVisible
 from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
 from prepare.accounts.models import ApiToken, User
@@ -23,6 +25,10 @@ from prepare.audit.services import audit_record
 
 class SignInRefused(Exception):
     """Wrong username, password or code; deliberately says no more than that."""
+
+
+class SingleSignOnRequired(Exception):
+    """The right password, but the user's organisation requires its own sign-in."""
 
 
 def confirmed_totp(user: User, *, lock: bool = False) -> TOTPDevice | None:
@@ -67,8 +73,18 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _refuse(request, username=username, stage="password")
+        refuse_sign_in(request, username=username, stage="password")
     assert isinstance(user, User)
+    if not password_sign_in_allowed(user):
+        # Said only after the right password: nobody learns from it which
+        # accounts exist or which organisation they belong to.
+        audit_record(
+            action=EventAction.LOGIN_FAILED,
+            actor=user,
+            outcome=Outcome.DENIED,
+            detail={"stage": "password", "refused": "single_sign_on_required"},
+        )
+        raise SingleSignOnRequired
     skip = settings.DEMO and settings.DEMO_SKIP_MFA
     with transaction.atomic():
         device = confirmed_totp(user, lock=True)
@@ -77,7 +93,7 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
         # Django only signals failures of the password; a wrong code must
         # count towards the lock-out just the same.
         user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
-        _refuse(request, username=username, stage="code", user=user)
+        refuse_sign_in(request, username=username, stage="code", user=user)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     if device is not None:
         otp_login(request, device)
@@ -91,8 +107,13 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
     return user
 
 
-def _refuse(
-    request: HttpRequest, *, username: str, stage: str, user: User | None = None
+def refuse_sign_in(
+    request: HttpRequest,
+    *,
+    username: str,
+    stage: str,
+    user: User | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> NoReturn:
     """Audit a refused attempt and raise.
 
@@ -108,7 +129,7 @@ def _refuse(
             actor=user,
             username=username,
             outcome=Outcome.DENIED,
-            detail={"stage": stage, "failures": counted},
+            detail={"stage": stage, "failures": counted, **(detail or {})},
         )
     if locked:
         # Either this failure reached the limit, or the account was already
@@ -118,7 +139,7 @@ def _refuse(
             actor=user,
             username=username,
             outcome=Outcome.DENIED,
-            detail={"stage": stage if counted is not None else "locked"},
+            detail={"stage": stage if counted is not None else "locked", **(detail or {})},
         )
     raise SignInRefused
 
