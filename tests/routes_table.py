@@ -27,7 +27,7 @@ from prepare.access.categories import Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
-from prepare.accounts.models import User
+from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
@@ -238,6 +238,12 @@ def hold_id_of(case: Case) -> int:
     return pk if pk is not None else 987_654
 
 
+def provider_id_of() -> int:
+    """The id of the latest identity provider, or an id that exists nowhere."""
+    pk = IdentityProvider.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return pk if pk is not None else 987_654
+
+
 def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     """A URL of ``route`` about the cast's case K (or its partnership).
 
@@ -248,8 +254,15 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     k = scene.case
     ngo = CaseTeamMember.objects.get(case=k, organisation=cast.orgs["ngo"])
     partnership_pages = route.name.startswith("partnerships:")
+    provider_pages = route.name.startswith("accounts:identity_provider")
     values = {
-        "pk": cast.partnership.pk if partnership_pages else k.pk,
+        "pk": (
+            cast.partnership.pk
+            if partnership_pages
+            else provider_id_of()
+            if provider_pages
+            else k.pk
+        ),
         "agreement_pk": cast.agreement.pk,
         "case_id": k.pk,
         "note_pk": cast.notes["justice"].pk,
@@ -274,6 +287,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "hold_id": hold_id_of(k),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # The latest identity provider if one is planted (single sign-on settings).
+        "provider_id": provider_id_of(),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

@@ -1348,6 +1348,7 @@ def test_api_answers_leak_nothing(scene: Scene, actor: str) -> None:
 # "case": the case K itself; "record": one record of K; "other": not about K
 # (the caller's own items, the partnership's template, a transfer of another
 # case), whose per-actor answers are pinned in the module named.
+SSO_ADMIN_TESTS = "tests/accounts/test_sso_admin.py"
 API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_cases": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
     "v1_case": (frozenset({"GET"}), "case"),
@@ -1406,6 +1407,14 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_document": (frozenset({"DELETE"}), "record"),
     "v1_document_download": (frozenset({"GET"}), "record"),
     "v1_search": (frozenset({"GET"}), "other: tests/search/test_search.py"),
+    "v1_identity_providers": (
+        frozenset({"GET", "POST"}),
+        "other: tests/accounts/test_sso_admin.py",
+    ),
+    "v1_identity_provider": (
+        frozenset({"GET", "PATCH"}),
+        "other: tests/accounts/test_sso_admin.py",
+    ),
 }
 API_CELLS = [
     (name, method)

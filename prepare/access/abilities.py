@@ -210,13 +210,12 @@ def home_for(user: Any) -> str:
 
 def may_configure_sign_in(user: Any) -> bool:
     """Whether the user configures the organisations' identity providers (single
-    sign-on): the installation's administrator only, an administrator who belongs
-    to no organisation. An administrator of one organisation could otherwise
-    point another organisation's sign-in at a provider they control."""
+    sign-on): the installation's administrators only (the administrator role runs
+    the whole installation, whatever organisation the account is filed under).
+    Nobody else, not even an organisation's coordinator: whoever sets a provider
+    decides who can sign in as that organisation's people."""
     return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "role", "") == Role.ADMINISTRATOR
-        and getattr(user, "organisation_id", None) is None
+        getattr(user, "is_active", False) and getattr(user, "role", "") == Role.ADMINISTRATOR
     )
 
 

@@ -204,6 +204,9 @@ def sso_code_confirm(request: HttpRequest, *, user: User, code: str) -> str:
     facts = dict(pending.get("facts") or {})
     username = user.get_username()
     if AxesProxyHandler.is_locked(request, credentials={"username": username}):
+        # As django-axes's backend does at sign-in: refused unchecked, and the
+        # lock-out page answers (AxesMiddleware).
+        request.axes_locked_out = True  # type: ignore[attr-defined]
         refuse_sign_in(request, username=username, stage="sso_code", user=user, detail=facts)
     skip = settings.DEMO and settings.DEMO_SKIP_MFA
     with transaction.atomic():

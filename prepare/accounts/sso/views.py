@@ -97,7 +97,8 @@ def sso_start(request: HttpRequest) -> HttpResponse:
                     "Your organisation's sign-in cannot be reached just now. Try again in a "
                     "few minutes, or sign in with your username and password."
                 ),
-                status=503,
+                # A 4xx, not a 5xx: the refusal's audit event must commit.
+                status=403,
             )
     return _start_page(request, form)
 
@@ -129,9 +130,10 @@ def sso_code(request: HttpRequest) -> HttpResponse:
         try:
             target = services.sso_code_confirm(request, user=user, code=form.cleaned_data["code"])
         except SignInRefused:
-            form = TotpConfirmForm()
-            form.add_error(
-                "code", _("That code is not right. Check the time on your phone and try again.")
+            # The code typed is not shown again.
+            form = TotpConfirmForm({"code": ""})
+            form.errors["code"] = form.error_class(
+                [_("That code is not right. Check the time on your phone and try again.")]
             )
         else:
             return HttpResponseRedirect(_local(target, request) or reverse("home:home"))
