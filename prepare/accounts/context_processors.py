@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from prepare.access.abilities import may_configure_sign_in
 from prepare.access.policy import is_auditor
 from prepare.accounts.middleware import is_verified
 
@@ -90,6 +91,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "cases": verified and getattr(user, "reads_cases", False),
             "partnerships": verified and role not in ("",),
             "audit": verified and is_auditor(user),
+            "sign_in_settings": verified and may_configure_sign_in(user),
             # The bell and the dashboards' banners: one capped query, only after
             # the second factor.
             "counts": counts,

@@ -20,7 +20,7 @@ class SsoStartForm(forms.Form):
 
 
 def _lines(value: str) -> list[str]:
-    """One entry a line (commas and spaces separate too)."""
+    """One entry per line (commas and spaces separate too)."""
     return [part for part in value.replace(",", " ").split() if part]
 
 
@@ -33,6 +33,7 @@ class IdentityProviderForm(forms.Form):
         max_length=300,
         assume_scheme="https",
         help_text=IdentityProvider._meta.get_field("issuer").help_text,
+        widget=forms.TextInput(attrs={"inputmode": "url", "spellcheck": "false"}),
     )
     client_id = forms.CharField(label=_("Client ID"), max_length=200)
     client_secret = forms.CharField(
@@ -46,7 +47,7 @@ class IdentityProviderForm(forms.Form):
     allowed_domains = forms.CharField(
         label=_("Allowed e-mail domains"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One a line, e.g. probation.example.org."),
+        help_text=_("One per line, e.g. probation.example.org."),
     )
     asserts_mfa = forms.BooleanField(
         label=_("The provider asserts a second factor"),
@@ -57,7 +58,7 @@ class IdentityProviderForm(forms.Form):
         label=_("“acr” values that mean a second factor"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("One a line; only used when the provider asserts a second factor."),
+        help_text=_("One per line; only used when the provider asserts a second factor."),
     )
     requires_sso = forms.BooleanField(
         label=_("Require single sign-on"),
