@@ -267,4 +267,16 @@ class IdentityProvider(models.Model):
             )
 
 
+# What an administrator sets on a provider, besides its organisation and secret.
+PROVIDER_SETTINGS = (
+    "issuer",
+    "client_id",
+    "user_claim",
+    "allowed_domains",
+    "asserts_mfa",
+    "mfa_acr_values",
+    "requires_sso",
+    "is_enabled",
+)
+
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from prepare.access.abilities import may_configure_sign_in
 from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.accounts.models import IdentityProvider, UserClaim
+from prepare.accounts.models import PROVIDER_SETTINGS, IdentityProvider, UserClaim
 from prepare.accounts.sso import services
 from prepare.api.base import (
     ETAG,
@@ -86,7 +86,7 @@ class IdentityProviderPatchSerializer(_ConfigFields):
 
 def _row(provider: IdentityProvider) -> dict[str, Any]:
     return {
-        **{name: getattr(provider, name) for name in services.CONFIG_FIELDS},
+        **{name: getattr(provider, name) for name in PROVIDER_SETTINGS},
         "id": provider.pk,
         "organisation": {"id": provider.organisation.pk, "name": provider.organisation.name},
         "version": provider.version,

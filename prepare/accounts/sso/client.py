@@ -6,7 +6,7 @@ ID token's checks (signature against the provider's JWKS, ``iss``, ``aud``,
 ``exp``, ``iat``, ``nonce``). This module gives it each organisation's
 configuration from the database instead of settings, reads and caches the
 discovery document, and turns every way a provider's answer can fail into one
-``ProviderRefused`` with a short reason for the audit log.
+``SsoRefused`` with a short reason for the audit log.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 LEEWAY = 60
 
 
-class ProviderRefused(Exception):
-    """The provider's answer cannot be trusted or used; ``reason`` is for the audit log."""
+class SsoRefused(Exception):
+    """A sign-in through the provider is refused (its answer cannot be trusted or
+    used, or it names no account); ``reason`` is the audit log's word for why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -86,11 +87,11 @@ def discovery(provider: IdentityProvider) -> dict[str, Any]:
         response.raise_for_status()
         metadata = response.json()
     except (requests.RequestException, ValueError) as exc:
-        raise ProviderRefused("discovery_unreachable") from exc
+        raise SsoRefused("discovery_unreachable") from exc
     if not isinstance(metadata, dict) or metadata.get("issuer") != provider.issuer:
-        raise ProviderRefused("discovery_issuer_mismatch")
+        raise SsoRefused("discovery_issuer_mismatch")
     if not all(metadata.get(k) for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")):
-        raise ProviderRefused("discovery_incomplete")
+        raise SsoRefused("discovery_incomplete")
     cache.set(key, metadata, settings.SSO_DISCOVERY_TTL)
     return dict(metadata)
 
@@ -110,7 +111,7 @@ def _app(provider: IdentityProvider, metadata: dict[str, Any]) -> DjangoOAuth2Ap
     try:
         secret = unseal(provider.client_secret_sealed)
     except SecretUnreadable as exc:
-        raise ProviderRefused("client_secret_unreadable") from exc
+        raise SsoRefused("client_secret_unreadable") from exc
     return DjangoOAuth2App(
         DjangoIntegration(APP_NAME),
         name=APP_NAME,
@@ -135,7 +136,7 @@ def authorization_redirect(
     try:
         return app.authorize_redirect(request, redirect_uri, **extra)
     except (OAuthError, RuntimeError) as exc:
-        raise ProviderRefused("authorization_request") from exc
+        raise SsoRefused("authorization_request") from exc
 
 
 def _reason(exc: Exception) -> str:
@@ -171,17 +172,17 @@ def identity_from_callback(request: HttpRequest, provider: IdentityProvider) -> 
         )
     except OAuthError as exc:
         error = str(getattr(exc, "error", "") or "")
-        raise ProviderRefused(
+        raise SsoRefused(
             "wrong_state" if error == "mismatching_state" else f"provider_{error}"[:40]
         ) from exc
     except requests.RequestException as exc:
-        raise ProviderRefused("token_endpoint_unreachable") from exc
+        raise SsoRefused("token_endpoint_unreachable") from exc
     except JoseError as exc:
-        raise ProviderRefused(_reason(exc)) from exc
+        raise SsoRefused(_reason(exc)) from exc
     except (ValueError, KeyError, TypeError) as exc:
-        raise ProviderRefused("invalid_token") from exc
+        raise SsoRefused("invalid_token") from exc
     _remember(provider, app.server_metadata)
     userinfo = token.get("userinfo")
     if not userinfo:
-        raise ProviderRefused("no_id_token")
+        raise SsoRefused("no_id_token")
     return ProviderIdentity(claims=dict(userinfo))

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from prepare.accounts.models import IdentityProvider, Organisation, UserClaim
+from prepare.accounts.models import PROVIDER_SETTINGS, IdentityProvider, Organisation, UserClaim
 
 
 class SsoStartForm(forms.Form):
@@ -105,17 +105,4 @@ class IdentityProviderForm(forms.Form):
         return _lines(self.cleaned_data["mfa_acr_values"])
 
     def config(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            name: data[name]
-            for name in (
-                "issuer",
-                "client_id",
-                "user_claim",
-                "allowed_domains",
-                "asserts_mfa",
-                "mfa_acr_values",
-                "requires_sso",
-                "is_enabled",
-            )
-        }
+        return {name: self.cleaned_data[name] for name in PROVIDER_SETTINGS}

@@ -42,9 +42,16 @@ from prepare.accounts.middleware import (
     SESSION_MFA_ASSERTED,
     SESSION_SIGNED_IN_AT,
 )
-from prepare.accounts.models import IdentityProvider, Organisation, User, UserClaim
+from prepare.accounts.models import (
+    PROVIDER_SETTINGS,
+    IdentityProvider,
+    Organisation,
+    User,
+    UserClaim,
+)
 from prepare.accounts.services import confirmed_totp, refuse_sign_in
 from prepare.accounts.sso import client
+from prepare.accounts.sso.client import SsoRefused
 from prepare.accounts.sso.sealing import seal
 from prepare.audit.models import EventAction, Outcome
 from prepare.audit.services import audit_record, changed_fields
@@ -59,14 +66,6 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 class NoProvider(Exception):
     """No enabled provider allows this address or domain."""
-
-
-class SsoRefused(Exception):
-    """The sign-in through the provider is refused; ``reason`` is the audit's word."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def sso_begin(
         response = client.authorization_redirect(
             request, provider, redirect_uri=callback_url, login_hint=hint
         )
-    except client.ProviderRefused as exc:
+    except SsoRefused as exc:
         _refuse(reason=exc.reason, provider=provider.pk)
     request.session.pop(SESSION_PENDING, None)
     request.session[SESSION_FLOW] = {"provider": provider.pk, "next": next_url}
@@ -129,7 +128,7 @@ def sso_complete(request: HttpRequest) -> SsoOutcome:
         _refuse(reason="provider_disabled")
     try:
         identity = client.identity_from_callback(request, provider)
-    except client.ProviderRefused as exc:
+    except SsoRefused as exc:
         _refuse(reason=exc.reason, provider=provider.pk)
     facts: dict[str, Any] = {"provider": provider.pk, "amr": identity.amr, "acr": identity.acr}
     claims = identity.claims
@@ -271,17 +270,6 @@ def _refuse(*, reason: str, user: User | None = None, claimed: Any = "", **facts
 
 # --- Configuring a provider (the installation's administrator) ----------------------
 
-CONFIG_FIELDS = (
-    "issuer",
-    "client_id",
-    "user_claim",
-    "allowed_domains",
-    "asserts_mfa",
-    "mfa_acr_values",
-    "requires_sso",
-    "is_enabled",
-)
-
 
 def _require_administrator(actor: User) -> None:
     if not may_configure_sign_in(actor):
@@ -303,7 +291,7 @@ def identity_provider_create(
     provider = IdentityProvider(
         organisation=organisation,
         client_secret_sealed=seal(client_secret),
-        **{k: v for k, v in config.items() if k in CONFIG_FIELDS},
+        **{k: v for k, v in config.items() if k in PROVIDER_SETTINGS},
     )
     provider.full_clean()
     provider.save()
@@ -326,12 +314,12 @@ def identity_provider_update(
     provider = IdentityProvider.objects.select_for_update().filter(pk=provider_id).first()
     if provider is None:
         raise NotVisible
-    before = {name: getattr(provider, name) for name in CONFIG_FIELDS}
+    before = {name: getattr(provider, name) for name in PROVIDER_SETTINGS}
     for name, value in config.items():
-        if name in CONFIG_FIELDS:
+        if name in PROVIDER_SETTINGS:
             setattr(provider, name, value)
     provider.full_clean()
-    after = {name: getattr(provider, name) for name in CONFIG_FIELDS}
+    after = {name: getattr(provider, name) for name in PROVIDER_SETTINGS}
     changed = changed_fields(before, after)
     fields = {name: after[name] for name in changed}
     if client_secret:
