@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "prepare.accounts.middleware.SecondFactorMiddleware",
     "prepare.accounts.middleware.SessionTimeoutMiddleware",
     "prepare.accounts.middleware.RequireVerifiedMiddleware",
     "prepare.accounts.middleware.UserLocaleMiddleware",
@@ -257,6 +257,20 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 OTP_WEBAUTHN_TIMEOUT_SECONDS = 5 * 60
 # How long a correct password waits for its second factor (seconds).
 SECOND_FACTOR_TIMEOUT = env.int("PREPARE_SECOND_FACTOR_TIMEOUT", default=5 * 60)
+# --- Single sign-on (OpenID Connect, per organisation) --------------------------
+# Each organisation's identity provider is configured in the database
+# (docs/decisions, "OpenID Connect sign-in per organisation"). Client secrets
+# are stored sealed with a key of their own if given, else one derived from
+# SECRET_KEY: changing that key makes the stored secrets unreadable (the
+# administrator enters them again; sign-in through the provider is refused
+# until then).
+SSO_SECRET_KEY = _secret("PREPARE_SSO_SECRET_KEY")
+# How long a provider's discovery document and signing keys are reused (seconds).
+SSO_DISCOVERY_TTL = env.int("PREPARE_SSO_DISCOVERY_TTL", default=3600)
+# Timeout of each call to a provider (discovery, keys, token), in seconds.
+SSO_HTTP_TIMEOUT = env.float("PREPARE_SSO_HTTP_TIMEOUT", default=5.0)
+# How long the authentication code may be entered after the provider's return.
+SSO_PENDING_SECONDS = env.int("PREPARE_SSO_PENDING_SECONDS", default=300)
 
 # Idle and absolute session limits (seconds).
 SESSION_IDLE_TIMEOUT = env.int("PREPARE_IDLE_TIMEOUT", default=30 * 60)

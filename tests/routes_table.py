@@ -27,7 +27,7 @@ from prepare.access.categories import Category
 from prepare.access.grants import case_grants_rebuild
 from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
-from prepare.accounts.models import User
+from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
@@ -278,6 +278,12 @@ def plant_access_change(cast: Cast) -> None:
     )
 
 
+def provider_id_of() -> int:
+    """The id of the latest identity provider, or an id that exists nowhere."""
+    pk = IdentityProvider.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return pk if pk is not None else 987_654
+
+
 def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     """A URL of ``route`` about the cast's case K (or its partnership).
 
@@ -288,8 +294,15 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     k = scene.case
     ngo = CaseTeamMember.objects.get(case=k, organisation=cast.orgs["ngo"])
     partnership_pages = route.name.startswith("partnerships:")
+    provider_pages = route.name.startswith("accounts:identity_provider")
     values = {
-        "pk": cast.partnership.pk if partnership_pages else k.pk,
+        "pk": (
+            cast.partnership.pk
+            if partnership_pages
+            else provider_id_of()
+            if provider_pages
+            else k.pk
+        ),
         "agreement_pk": cast.agreement.pk,
         "case_id": k.pk,
         "note_pk": cast.notes["justice"].pk,
@@ -324,6 +337,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "link_id": "00000000-0000-4000-8000-000000000000",
         # A user whose sessions an administrator ends (no case data).
         "user_id": cast.case_manager.pk,
+        # The latest identity provider if one is planted (single sign-on settings).
+        "provider_id": provider_id_of(),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

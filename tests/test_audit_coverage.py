@@ -41,8 +41,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
-from prepare.accounts.models import User
+from prepare.accounts.models import IdentityProvider, User
 from prepare.accounts.services import api_token_create
+from prepare.accounts.sso.sealing import seal
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
 from prepare.cases.models import (
@@ -94,7 +95,13 @@ def scene(built: Scene, db: None) -> Scene:
     return built
 
 
-AUDITED_POLICIES = {RoutePolicy.CASE, RoutePolicy.PARTNERSHIP, RoutePolicy.AUDITOR, RoutePolicy.API}
+AUDITED_POLICIES = {
+    RoutePolicy.CASE,
+    RoutePolicy.PARTNERSHIP,
+    RoutePolicy.AUDITOR,
+    RoutePolicy.ADMINISTRATION,
+    RoutePolicy.API,
+}
 ROUTES = {r.name: r for r in routes() if r.policy in AUDITED_POLICIES}
 REQUIRED_FIELDS = (
     "actor_id",
@@ -281,6 +288,13 @@ EXEMPT: dict[str, str] = {
     "v1_me": "the caller's own account and grants",
     "schema": "the OpenAPI description of the API, no data",
     "api_docs": "the page that shows the OpenAPI description",
+    # Single sign-on settings (the administrator's): organisations and their
+    # identity providers, never a person or a case.
+    "accounts:identity_providers": "organisations and their identity providers",
+    "accounts:identity_provider_create": "the form for a new identity provider",
+    "accounts:identity_provider_edit": "one identity provider's settings, without its secret",
+    "v1_identity_providers": "organisations' identity providers, without their secrets",
+    "v1_identity_provider": "one identity provider's settings, without its secret",
     "v1_notifications_count": "the caller's number of unread notifications",
     # The partnership's release-checklist template: what new checklists start
     # from (titles, categories, owners, due days), never a case.
@@ -409,6 +423,39 @@ def _police_owe(scene: Scene, *, api: bool = False) -> dict[str, Any]:
 
 
 _TEMPLATE_ITEM = {"title": "Bus pass", "category": "social", "owner": "", "offset_days": "-3"}
+
+
+def _provider_planted(scene: Scene) -> None:
+    """An identity provider for the police (the latest one: ``url_for`` names it)."""
+    IdentityProvider.objects.get_or_create(
+        organisation=scene.cast.orgs["police"],
+        defaults={
+            "issuer": "https://login.police.example",
+            "client_id": "prepare",
+            "client_secret_sealed": seal("secret"),
+            "allowed_domains": ["police.example"],
+        },
+    )
+
+
+def _provider_config(scene: Scene) -> dict[str, Any]:
+    """A new provider for the NGO."""
+    return {
+        "organisation": scene.cast.orgs["ngo"].pk,
+        "issuer": "https://login.ngo.example",
+        "client_id": "prepare",
+        "client_secret": "secret",
+        "user_claim": "email",
+        "allowed_domains": "ngo.example",
+    }
+
+
+def _provider_config_api(scene: Scene) -> dict[str, Any]:
+    return {**_provider_config(scene), "allowed_domains": ["ngo.example"]}
+
+
+def _provider_edit(scene: Scene) -> dict[str, Any]:
+    return {**_provider_config(scene), "client_secret": "", "requires_sso": "on", "version": 1}
 
 
 def _template_planted(payload: dict[str, Any]) -> Callable[[Scene], dict[str, Any]]:
@@ -709,6 +756,24 @@ WRITES.update(
         "v1_notifications_read_all": Request("case_manager", "POST", api=True, case_scoped=False),
         # An administrator signs the case manager out everywhere (no case).
         "v1_user_sessions_end": Request("administrator", "POST", api=True, case_scoped=False),
+        "accounts:identity_provider_create": Request(
+            "administrator", "POST", case_scoped=False, data=_provider_config
+        ),
+        "accounts:identity_provider_edit": Request(
+            "administrator", "POST", case_scoped=False, plant=_provider_planted, data=_provider_edit
+        ),
+        "v1_identity_providers": Request(
+            "administrator", "POST", api=True, case_scoped=False, data=_provider_config_api
+        ),
+        "v1_identity_provider": Request(
+            "administrator",
+            "PATCH",
+            api=True,
+            case_scoped=False,
+            plant=_provider_planted,
+            data={"requires_sso": True},
+            if_match=True,
+        ),
         "v1_case_legal_holds": Request(
             "coordinator", "POST", api=True, data={"reason": "Court order", "until": "2040-01-01"}
         ),
@@ -971,6 +1036,7 @@ def state() -> dict[str, Any]:
         "agreements": sorted(
             SharingAgreement.objects.values_list("pk", "title", "valid_from", "valid_until")
         ),
+        "providers": sorted(IdentityProvider.objects.values_list("pk", "version")),
         "cells": sorted(
             CategoryGrant.objects.values_list(
                 "agreement_id", "organisation_id", "category", "access"

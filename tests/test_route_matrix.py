@@ -1360,6 +1360,7 @@ def test_api_answers_leak_nothing(scene: Scene, actor: str) -> None:
 # "case": the case K itself; "record": one record of K; "other": not about K
 # (the caller's own items, the partnership's template, a transfer of another
 # case), whose per-actor answers are pinned in the module named.
+SSO_ADMIN_TESTS = "tests/accounts/test_sso_admin.py"
 API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_cases": (frozenset({"GET"}), "other: tests/api/test_matrix.py"),
     "v1_case": (frozenset({"GET"}), "case"),
@@ -1449,6 +1450,14 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     # The schema and its documentation: no case data, for signed-in readers.
     "schema": (frozenset({"GET"}), "other: tests/api/test_schema.py"),
     "api_docs": (frozenset({"GET"}), "other: tests/api/test_schema.py"),
+    "v1_identity_providers": (
+        frozenset({"GET", "POST"}),
+        "other: tests/accounts/test_sso_admin.py",
+    ),
+    "v1_identity_provider": (
+        frozenset({"GET", "PATCH"}),
+        "other: tests/accounts/test_sso_admin.py",
+    ),
 }
 API_CELLS = [
     (name, method)

@@ -49,6 +49,13 @@ PUBLIC_ROUTES = {
     # (only its keyed digest is stored; one use; expires; an unknown or
     # malformed token answers one 404 page), for a person with no account yet.
     "accounts:enrol",
+    # Single sign-on: asking for the organisation, the provider's return (its
+    # state, nonce and token are checked there) and the authentication code
+    # after it. None of them signs anyone in without the provider's checked
+    # ID token and, unless the provider asserted it, the second factor.
+    "accounts:sso_start",
+    "accounts:sso_callback",
+    "accounts:sso_code",
 }
 # Routes a password-only session may reach: enrolment and the way out.
 ENROLMENT_ROUTES = {"accounts:mfa_setup", "accounts:logout"}

@@ -233,6 +233,32 @@ def may_end_sessions_of(actor: Any, target_id: int) -> bool:
     return actor.pk == target_id or getattr(actor, "role", "") == Role.ADMINISTRATOR
 
 
+# --- Signing in and running the installation ------------------------------------------
+
+
+def may_configure_sign_in(user: Any) -> bool:
+    """Whether the user configures the organisations' identity providers (single
+    sign-on): the installation's administrators only (the administrator role runs
+    the whole installation, whatever organisation the account is filed under).
+    Nobody else, not even an organisation's coordinator: whoever sets a provider
+    decides who can sign in as that organisation's people."""
+    return bool(
+        getattr(user, "is_active", False) and getattr(user, "role", "") == Role.ADMINISTRATOR
+    )
+
+
+def password_sign_in_allowed(user: Any) -> bool:
+    """False for a user whose organisation requires single sign-on through its
+    (enabled) identity provider. One query."""
+    from prepare.accounts.models import IdentityProvider
+
+    if getattr(user, "organisation_id", None) is None:
+        return True
+    return not IdentityProvider.objects.filter(
+        organisation_id=user.organisation_id, is_enabled=True, requires_sso=True
+    ).exists()
+
+
 def may_see_transfer_inbox(user: Any) -> bool:
     """Incoming transfers are decided by the coordinators of the receiving partnership."""
     return bool(grants_for(user).coordinated_ids)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from prepare.access.abilities import may_manage_some_accounts
+from prepare.access.abilities import may_configure_sign_in, may_manage_some_accounts
 from prepare.access.policy import is_auditor
 from prepare.accounts.middleware import is_verified
 
@@ -92,6 +92,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "partnerships": verified and role not in ("",),
             "audit": verified and is_auditor(user),
             "staff": verified and may_manage_some_accounts(user),
+            "sign_in_settings": verified and may_configure_sign_in(user),
             # The bell and the dashboards' banners: one capped query, only after
             # the second factor.
             "counts": counts,

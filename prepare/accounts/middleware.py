@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django_otp.middleware import OTPMiddleware
 
 from prepare.access.routes import RoutePolicy
 
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 SESSION_LAST_SEEN = "prepare_last_seen"
 SESSION_SIGNED_IN_AT = "prepare_signed_in_at"
+# The user id whose second factor the organisation's identity provider
+# asserted at sign-in (``prepare.accounts.sso``): the session counts as verified.
+SESSION_MFA_ASSERTED = "prepare_mfa_asserted_for"
 # How stale the recorded last activity may be (seconds).
 LAST_SEEN_GRAIN = 60
 
@@ -46,6 +50,23 @@ def is_verified(request: HttpRequest) -> bool:
     if callable(check) and check():
         return True
     return getattr(user, "otp_device", None) is not None
+
+
+class SecondFactorMiddleware(OTPMiddleware):
+    """django-otp's middleware, plus one more kind of verified session: one
+    signed in through an identity provider that asserted a second factor
+    (the provider is configured as asserting it and the ID token's ``amr`` or
+    ``acr`` said so). ``user.is_verified()`` is then true as for a device."""
+
+    def _verify_user_sync(self, request: HttpRequest, user: Any) -> Any:
+        user = super()._verify_user_sync(request, user)
+        if (
+            user.is_authenticated
+            and user.otp_device is None
+            and request.session.get(SESSION_MFA_ASSERTED) == user.pk
+        ):
+            user.is_verified = lambda: True
+        return user
 
 
 def policy_of_view(view: Any) -> str | None:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import re
 import secrets
 import uuid
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -314,3 +316,144 @@ class SignedInSession(models.Model):
     @staticmethod
     def digest_of(session_key: str) -> str:
         return hashlib.sha256(f"prepare-session:{session_key}".encode()).hexdigest()
+
+
+class UserClaim(models.TextChoices):
+    """Which claim of the ID token names the user, and which field of the
+    account it is compared with."""
+
+    EMAIL = "email", _("E-mail address (claim “email”, compared with the account's e-mail)")
+    PREFERRED_USERNAME = (
+        "preferred_username",
+        _("Username (claim “preferred_username”, compared with the account's username)"),
+    )
+    SUB = "sub", _("Subject identifier (claim “sub”, compared with the account's username)")
+
+
+class IdentityProvider(models.Model):
+    """An organisation's OpenID Connect identity provider (single sign-on).
+
+    Kept in the database so that it changes without a redeploy. The client
+    secret is stored sealed (``prepare.accounts.sso.sealing``) and never shown
+    again once saved. A login through it only ever signs in an existing,
+    active account of ``organisation``; it never creates one.
+    """
+
+    organisation = models.OneToOneField(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="identity_provider",
+        verbose_name=_("organisation"),
+    )
+    issuer = models.URLField(
+        _("issuer"),
+        max_length=300,
+        help_text=_(
+            "The provider's issuer identifier, exactly as in its ID tokens, e.g. "
+            "https://login.example.org/realms/probation. Its discovery document is read "
+            "from ISSUER/.well-known/openid-configuration."
+        ),
+    )
+    client_id = models.CharField(_("client ID"), max_length=200)
+    client_secret_sealed = models.TextField(editable=False)
+    user_claim = models.CharField(
+        _("claim that names the user"),
+        max_length=32,
+        choices=UserClaim.choices,
+        default=UserClaim.EMAIL,
+    )
+    allowed_domains = models.JSONField(
+        _("allowed e-mail domains"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "The ID token's e-mail address must be in one of these domains. People also "
+            "find their organisation's sign-in by typing their address or domain."
+        ),
+    )
+    asserts_mfa = models.BooleanField(
+        _("the provider asserts a second factor"),
+        default=False,
+        help_text=_(
+            "Only if the provider enforces a second factor and says so in the ID token "
+            "(“amr” contains “mfa”, or “acr” is one of the values below). Otherwise people "
+            "still enter their PREPARE authentication code after signing in."
+        ),
+    )
+    mfa_acr_values = models.JSONField(
+        _("“acr” values that mean a second factor"), default=list, blank=True
+    )
+    requires_sso = models.BooleanField(
+        _("require single sign-on"),
+        default=False,
+        help_text=_(
+            "People of this organisation can no longer sign in with a password; they "
+            "use “Sign in with your organisation”."
+        ),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    secret_set_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["organisation__name"]
+        verbose_name = _("identity provider")
+        verbose_name_plural = _("identity providers")
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id}: {self.issuer}"
+
+    def clean(self) -> None:
+        domains = [str(d).strip().lower() for d in self.allowed_domains or [] if str(d).strip()]
+        bad = [d for d in domains if not _DOMAIN.fullmatch(d)]
+        if bad:
+            raise ValidationError(
+                {"allowed_domains": _("Not a domain name: %(bad)s") % {"bad": ", ".join(bad)}}
+            )
+        self.allowed_domains = sorted(set(domains))
+        taken = sorted(
+            {
+                d
+                for other in IdentityProvider.objects.exclude(pk=self.pk).values_list(
+                    "allowed_domains", flat=True
+                )
+                for d in other or []
+            }
+            & set(self.allowed_domains)
+        )
+        if taken:
+            raise ValidationError(
+                {
+                    "allowed_domains": _("Another organisation's provider already has: %(taken)s")
+                    % {"taken": ", ".join(taken)}
+                }
+            )
+        self.mfa_acr_values = [str(v).strip() for v in self.mfa_acr_values or [] if str(v).strip()]
+        parts = urlsplit(self.issuer or "")
+        # The provider's answers carry identities: only over TLS, except a
+        # provider on this very machine (a test or a local development one).
+        if self.issuer and (
+            parts.query
+            or parts.fragment
+            or (parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"))
+        ):
+            raise ValidationError(
+                {"issuer": _("The issuer must be an https:// address without ? or #.")}
+            )
+
+
+# What an administrator sets on a provider, besides its organisation and secret.
+PROVIDER_SETTINGS = (
+    "issuer",
+    "client_id",
+    "user_claim",
+    "allowed_domains",
+    "asserts_mfa",
+    "mfa_acr_values",
+    "requires_sso",
+    "is_enabled",
+)
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")

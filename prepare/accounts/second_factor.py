@@ -141,7 +141,7 @@ def _refuse(request: HttpRequest, user: User, *, method: str) -> NoReturn:
 def _refuse_quietly(
     request: HttpRequest, user: User, *, stage: str, refused: type[Exception]
 ) -> None:
-    from prepare.accounts.services import refuse
+    from prepare.accounts.services import refuse_sign_in as refuse
 
     if getattr(request, "axes_locked_out", False):
         pending_clear(request)

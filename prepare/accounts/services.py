@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
@@ -19,7 +20,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
-from prepare.access.abilities import may_end_sessions_of
+from prepare.access.abilities import may_end_sessions_of, password_sign_in_allowed
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk
 from prepare.accounts import factors
@@ -39,6 +40,10 @@ from prepare.audit.services import audit_record
 
 class SignInRefused(Exception):
     """Wrong username, password or code; deliberately says no more than that."""
+
+
+class SingleSignOnRequired(Exception):
+    """The right password, but the user's organisation requires its own sign-in."""
 
 
 def confirmed_totp(user: User, *, lock: bool = False) -> TOTPDevice | None:
@@ -101,8 +106,18 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
     """
     user = authenticate(request, username=username, password=password)
     if user is None:
-        refuse(request, username=username, stage="password")
+        refuse_sign_in(request, username=username, stage="password")
     assert isinstance(user, User)
+    if not password_sign_in_allowed(user):
+        # Said only after the right password: nobody learns from it which
+        # accounts exist or which organisation they belong to.
+        audit_record(
+            action=EventAction.LOGIN_FAILED,
+            actor=user,
+            outcome=Outcome.DENIED,
+            detail={"stage": "password", "refused": "single_sign_on_required"},
+        )
+        raise SingleSignOnRequired
     skip = settings.DEMO and settings.DEMO_SKIP_MFA
     device: Device | None
     if skip:
@@ -119,14 +134,19 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
             user_login_failed.send(
                 sender=__name__, credentials={"username": username}, request=request
             )
-            refuse(request, username=username, stage="code", user=user)
+            refuse_sign_in(request, username=username, stage="code", user=user)
     extra = {"demo_code_not_checked": True} if skip and device is not None else {}
     complete_sign_in(request, user, device=device, via="", method="", **extra)
     return user
 
 
-def refuse(
-    request: HttpRequest, *, username: str, stage: str, user: User | None = None
+def refuse_sign_in(
+    request: HttpRequest,
+    *,
+    username: str,
+    stage: str,
+    user: User | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> NoReturn:
     """Audit a refused attempt and raise.
 
@@ -142,7 +162,7 @@ def refuse(
             actor=user,
             username=username,
             outcome=Outcome.DENIED,
-            detail={"stage": stage, "failures": counted},
+            detail={"stage": stage, "failures": counted, **(detail or {})},
         )
     if locked:
         # Either this failure reached the limit, or the account was already
@@ -152,7 +172,7 @@ def refuse(
             actor=user,
             username=username,
             outcome=Outcome.DENIED,
-            detail={"stage": stage if counted is not None else "locked"},
+            detail={"stage": stage if counted is not None else "locked", **(detail or {})},
         )
     raise SignInRefused
 

@@ -95,6 +95,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 password=form.cleaned_data["password"],
                 code=form.cleaned_data["code"] or "",
             )
+        except services.SingleSignOnRequired:
+            error = _(
+                "Your organisation signs you in through its own identity provider: "
+                "use “Sign in with your organisation” below."
+            )
+            form = SignInForm(initial={"username": form.cleaned_data["username"]})
         except services.SignInRefused:
             error = _("The username, password or authentication code is not right.")
             # Only the username is shown again: never the password or a code.

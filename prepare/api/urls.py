@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import api as accounts_api
+from prepare.accounts.sso import api as sso_api
 from prepare.api.docs import SwaggerDocsView
 from prepare.cases import api as cases_api
 from prepare.cases.lifecycle import api as lifecycle_api
@@ -29,6 +30,7 @@ urlpatterns = [
     path("docs/", docs_view, name="api_docs"),
     *cases_api.urlpatterns,
     *accounts_api.urlpatterns,
+    *sso_api.urlpatterns,
     *plans_api.urlpatterns,
     *transfer_api.urlpatterns,
     *lifecycle_api.urlpatterns,

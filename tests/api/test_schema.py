@@ -71,6 +71,20 @@ OPERATIONS = {
     ("/api/v1/accounts/{account_id}/deactivate/", "post"): {"200", "400", "401", "403", "404"},
     ("/api/v1/accounts/{account_id}/reactivate/", "post"): {"200", "400", "401", "403", "404"},
     ("/api/v1/search/", "get"): {"200", "400", "401"},
+    # Single sign-on settings (prepare/accounts/sso/api.py), the administrator's.
+    ("/api/v1/identity-providers/", "get"): {"200", "401", "403"},
+    ("/api/v1/identity-providers/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/identity-providers/{provider_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/identity-providers/{provider_id}/", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
     # Release planning (prepare/plans/api/checklists.py).
     ("/api/v1/cases/{case_id}/checklist/", "get"): {"200", "401", "404"},
     ("/api/v1/cases/{case_id}/checklist/", "post"): {"201", "400", "401", "403", "404"},
