@@ -1121,8 +1121,9 @@ def membership_refusal(user: Any, *, is_member: bool, coordinates: bool) -> str 
     """Why a user's credentials no longer stand for their organisation, or None.
 
     Loss of membership: the user belongs to an organisation, and it is
-    deactivated, or it is no longer a current member of any partnership (its
-    memberships have all ended) and coordinates none. A user without an
+    deactivated, or (for the roles that work on cases) it is no longer a
+    current member of any partnership (its memberships have all ended) and
+    coordinates none. A user without an
     organisation (the installation's administrator) is not concerned: their
     account's own state decides. ``is_member`` and ``coordinates`` come from
     ``membership_annotations``; the organisation must be loaded with the user.
@@ -1131,6 +1132,9 @@ def membership_refusal(user: Any, *, is_member: bool, coordinates: bool) -> str 
         return None
     if not user.organisation.is_active:
         return "organisation_inactive"
-    if not (is_member or coordinates):
+    if user.role in CASE_READING_ROLES and not (is_member or coordinates):
+        # Only those whose work comes from the membership lose it with the
+        # membership: an administrator, a trainer or an analyst may belong to
+        # an organisation that is in no partnership.
         return "no_membership"
     return None
