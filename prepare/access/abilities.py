@@ -16,6 +16,7 @@ from prepare.access.categories import Action, Category
 from prepare.access.policy import (
     _live_graces,
     grants_for,
+    is_administrator,
     partnership_coordinators,
     visible_cases,
 )
@@ -203,6 +204,18 @@ def home_for(user: Any) -> str:
     if role == Role.ADMINISTRATOR:
         return Home.ADMINISTRATION
     return Home.INTRODUCTION
+
+
+def may_administer(user: Any) -> bool:
+    """The installation's administrator: organisations, partnerships, their first
+    coordinators. A role that reads no case data. No query."""
+    return is_administrator(user)
+
+
+def may_manage_memberships(user: Any, partnership_id: int) -> bool:
+    """Members are added and ended by the partnership's coordinator, and by the
+    administrator while setting the installation up. No query (the grants)."""
+    return may_administer(user) or grants_for(user).coordinates(partnership_id)
 
 
 def may_see_transfer_inbox(user: Any) -> bool:

@@ -799,6 +799,38 @@ def require_coordinator(user: Any, partnership_id: Any) -> int:
     return pk
 
 
+def is_administrator(user: Any) -> bool:
+    """The installation's administrator (a role that reads no case data)."""
+    return bool(
+        getattr(user, "is_active", False) and getattr(user, "role", "") == Role.ADMINISTRATOR
+    )
+
+
+def require_administrator(user: Any) -> None:
+    """Administration is the installation administrator's: anyone else gets 403
+    (the pages exist for everyone to know of; what they hold is no case)."""
+    if not is_administrator(user):
+        raise WriteForbidden(_lazy("Only the installation's administrator may do this."))
+
+
+def partnership_for_memberships(user: Any, partnership_id: Any, *, write: bool) -> int:
+    """The partnership's id, for its members page: the administrator reads and
+    changes the members of every partnership; a member organisation's users
+    read them, its coordinator changes them (403 for other members); anyone
+    else gets 404. The caller checks that the partnership exists."""
+    pk = parse_pk(partnership_id)
+    if pk is None:
+        raise NotVisible
+    if is_administrator(user):
+        return pk
+    g = grants_for(user)
+    if pk not in g.partnership_ids:
+        raise NotVisible
+    if write and not g.coordinates(pk):
+        raise WriteForbidden
+    return pk
+
+
 def grace_until(user: Any, case: Case) -> datetime.datetime | None:
     """When the user's organisation stops reading a case it handed over, if it
     reads the case only through the transfer's grace period (None otherwise)."""

@@ -21,6 +21,7 @@ class RoutePolicy(models.TextChoices):
     CASE = "case", _("Case data, filtered by the access policy")
     PARTNERSHIP = "partnership", _("Partnership data, for members")
     AUDITOR = "auditor", _("The audit log, for auditors")
+    ADMINISTRATION = "administration", _("Running the installation, for its administrator")
     API = "api", _("API: token or second-factor session, then the access policy")
 
 

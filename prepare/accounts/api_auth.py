@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
@@ -24,9 +25,12 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             return None
+        # A token of a user whose organisation was deactivated is refused even
+        # if its revocation has not happened (the same rule as sessions').
         token = (
             ApiToken.objects.select_related("user")
             .filter(digest=ApiToken.digest_of(parts[1]), revoked_at__isnull=True)
+            .filter(Q(user__organisation__isnull=True) | Q(user__organisation__is_active=True))
             .first()
         )
         if token is None or not token.user.is_active:
@@ -43,6 +47,8 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
         user = getattr(request._request, "user", None)
+        # The session's user was loaded by ActiveOrganisationBackend, which
+        # refuses the users of a deactivated organisation: they arrive anonymous.
         if not user or not user.is_active or not user.is_authenticated:
             return None
         if not getattr(user, "is_verified", lambda: False)():

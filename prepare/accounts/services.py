@@ -15,6 +15,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.errors import NotVisible
+from prepare.accounts.backends import BACKEND
 from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
 from prepare.accounts.models import ApiToken, User
 from prepare.audit.models import EventAction, Outcome
@@ -78,7 +79,7 @@ def sign_in(request: HttpRequest, *, username: str, password: str, code: str) ->
         # count towards the lock-out just the same.
         user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
         _refuse(request, username=username, stage="code", user=user)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=BACKEND)
     if device is not None:
         otp_login(request, device)
     now = time.time()
@@ -201,3 +202,20 @@ def user_preferences_update(*, actor: User, language: str, time_zone: str) -> li
         actor.language, actor.time_zone = user.language, user.time_zone
         audit_record(action=EventAction.UPDATE, actor=actor, obj=user, detail={"changed": changed})
     return changed
+
+
+def organisation_credentials_end(*, organisation_id: int, reason: str) -> int:
+    """End the sessions and API tokens of every user of an organisation; the
+    number of tokens revoked. Called inside the caller's transaction, which
+    writes the one audit event of the change (with ``reason``).
+
+    Sessions need no look-up here: ``ActiveOrganisationBackend`` refuses the
+    users of an inactive organisation on their next request, and the token
+    authentication refuses their tokens even before this revocation commits.
+    This is the one place to point at the session registry's
+    ``credentials_end(user=..., reason=...)`` once it exists.
+    """
+    del reason  # kept for the registry's signature; the caller's event says why
+    return ApiToken.objects.filter(
+        user__organisation_id=organisation_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import api as accounts_api
+from prepare.administration import api as administration_api
 from prepare.api.docs import SwaggerDocsView
 from prepare.cases import api as cases_api
 from prepare.cases.lifecycle import api as lifecycle_api
@@ -15,6 +16,7 @@ from prepare.cases.transfer import api as transfer_api
 from prepare.documents import api as documents_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
+from prepare.partnerships import api as partnerships_api
 from prepare.plans import api as plans_api
 from prepare.search import api as search_api
 
@@ -35,4 +37,6 @@ urlpatterns = [
     *retention_api.urlpatterns,
     *documents_api.urlpatterns,
     *search_api.urlpatterns,
+    *administration_api.urlpatterns,
+    *partnerships_api.urlpatterns,
 ]

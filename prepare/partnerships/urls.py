@@ -14,6 +14,13 @@ urlpatterns = [
         views.agreement_edit,
         name="agreement_edit",
     ),
+    path("<int:pk>/settings/", views.partnership_settings, name="settings"),
+    path("<int:pk>/members/", views.members, name="members"),
+    path(
+        "<int:pk>/members/<int:membership_pk>/end/",
+        views.membership_end,
+        name="membership_end",
+    ),
     path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
     path("<int:pk>/closure/", closure_views.closure_settings, name="closure"),
     *template_views.urlpatterns,
