@@ -29,6 +29,7 @@ from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
+from prepare.partnerships.models import Membership
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
 from tests.documents.support import document_ids
@@ -247,9 +248,18 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     cast = scene.cast
     k = scene.case
     ngo = CaseTeamMember.objects.get(case=k, organisation=cast.orgs["ngo"])
-    partnership_pages = route.name.startswith("partnerships:")
+    partnership_pages = route.name.startswith(("partnerships:", "administration:"))
+    # The NGO's membership of the cast's partnership; an organisation outside it.
+    membership = Membership.objects.get(partnership=cast.partnership, organisation=cast.orgs["ngo"])
+    elsewhere = cast.orgs["elsewhere"].pk
+    pk = cast.partnership.pk if partnership_pages else k.pk
+    if route.name.startswith("administration:organisation"):
+        pk = elsewhere
     values = {
-        "pk": cast.partnership.pk if partnership_pages else k.pk,
+        "pk": pk,
+        "organisation_id": elsewhere,
+        "membership_pk": membership.pk,
+        "membership_id": membership.pk,
         "agreement_pk": cast.agreement.pk,
         "case_id": k.pk,
         "note_pk": cast.notes["justice"].pk,

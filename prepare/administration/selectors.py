@@ -18,9 +18,10 @@ from prepare.administration.gaps import Gap, setup_gaps
 from prepare.partnerships.models import Membership, Partnership, SharingAgreement
 
 
-def _current(today: datetime.date, prefix: str = "memberships__") -> Q:
-    return Q(**{f"{prefix}starts_on__lte": today}) & (
-        Q(**{f"{prefix}ends_on__isnull": True}) | Q(**{f"{prefix}ends_on__gte": today})
+def _current(today: datetime.date) -> Q:
+    """Current memberships, through the ``memberships`` relation."""
+    return Q(memberships__starts_on__lte=today) & (
+        Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today)
     )
 
 
@@ -37,7 +38,7 @@ def organisations(*, actor: User) -> QuerySet[Organisation]:
     today = timezone.localdate()
     return Organisation.objects.annotate(
         staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True),
-        partnership_count=Count("memberships", filter=_current(today, ""), distinct=True),
+        partnership_count=Count("memberships", filter=_current(today), distinct=True),
     ).order_by("name")
 
 

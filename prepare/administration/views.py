@@ -210,6 +210,8 @@ def coordinator_appoint(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(appoint if op == "appoint" else account, exc)
         if op not in ("appoint", "create"):
+            appoint = CoordinatorAppointForm(request.POST, candidates=candidates)
+            appoint.is_valid()
             appoint.add_error(None, _("Choose an account, or create a new one."))
     return render(
         request,

@@ -248,6 +248,47 @@ OPERATIONS = {
         "428",
     },
     ("/api/v1/documents/{document_id}/download/", "get"): {"200", "401", "404"},
+    # Administration (prepare/administration/api.py): the administrator's only.
+    ("/api/v1/organisations/", "get"): {"200", "401", "403"},
+    ("/api/v1/organisations/", "post"): {"201", "400", "401", "403"},
+    ("/api/v1/organisations/{organisation_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/organisations/{organisation_id}/", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    ("/api/v1/partnerships/", "get"): {"200", "401", "403"},
+    ("/api/v1/partnerships/", "post"): {"201", "400", "401", "403"},
+    ("/api/v1/partnerships/{partnership_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/partnerships/{partnership_id}/coordinators/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/partnerships/{partnership_id}/coordinator-accounts/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    # A partnership's members (prepare/partnerships/api.py).
+    ("/api/v1/partnerships/{partnership_id}/memberships/", "get"): {"200", "401", "404"},
+    ("/api/v1/partnerships/{partnership_id}/memberships/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/memberships/{membership_id}/end/", "post"): {"200", "400", "401", "403", "404"},
 }
 
 
