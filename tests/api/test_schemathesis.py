@@ -37,11 +37,16 @@ from schemathesis.config._checks import PositiveDataAcceptanceConfig
 from schemathesis.generation import GenerationMode
 
 from prepare.accounts.services import api_token_create
+from prepare.accounts.models import Role
 from prepare.cases.models import CaseTeamMember
+from prepare.partnerships.models import Membership
 from tests.cast import Cast
+from tests.factories import UserFactory
 
 EXAMPLES = 4
-ACTORS = ("case_manager", "coordinator")
+# The administrator last: its operations (organisations, partnerships) are
+# fuzzed by someone who may call them, after the others were refused them.
+ACTORS = ("case_manager", "coordinator", "administrator")
 NOT_FUZZED: dict[str, str] = {}
 
 
@@ -56,6 +61,12 @@ def extra_ids(cast: Cast) -> dict[str, int]:
         "note_id": cast.notes[Category.JUSTICE].pk,
         "partnership_id": cast.partnership.pk,
         "member_id": member.pk,
+        # An organisation and a membership outside the case manager's and the
+        # coordinator's own (deactivating them signs nobody of theirs out).
+        "organisation_id": cast.orgs["elsewhere"].pk,
+        "membership_id": Membership.objects.get(
+            partnership=cast.partnership, organisation=cast.orgs["ngo"]
+        ).pk,
     }
 
 
@@ -92,7 +103,11 @@ def test_every_operation_answers_as_documented(
         expected_statuses=[*POSITIVE_DEFAULT, "400", "412", "428"]
     )
     ids = extra_ids(cast)
-    tokens = {name: api_token_create(actor=cast.actors[name], name="fuzz")[1] for name in ACTORS}
+    actors = {
+        **cast.actors,
+        "administrator": UserFactory(username="admin", organisation=None, role=Role.ADMINISTRATOR),
+    }
+    tokens = {name: api_token_create(actor=actors[name], name="fuzz")[1] for name in ACTORS}
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
