@@ -92,9 +92,9 @@ class PartnershipPage:
         ]
 
 
-def partnership(*, actor: User, partnership_id: Any) -> PartnershipPage:
-    """One partnership for the administrator: four queries."""
-    require_administrator(actor)
+def partnership_by_id(partnership_id: Any) -> Partnership:
+    """The partnership with its coordinating organisation, or 404. No policy:
+    the callers are the administrator's."""
     pk = parse_pk(partnership_id)
     found = (
         Partnership.objects.select_related("coordinating_organisation").filter(pk=pk).first()
@@ -103,6 +103,13 @@ def partnership(*, actor: User, partnership_id: Any) -> PartnershipPage:
     )
     if found is None:
         raise NotVisible
+    return found
+
+
+def partnership(*, actor: User, partnership_id: Any) -> PartnershipPage:
+    """One partnership for the administrator: four queries."""
+    require_administrator(actor)
+    found = partnership_by_id(partnership_id)
     today = timezone.localdate()
     return PartnershipPage(
         partnership=found,

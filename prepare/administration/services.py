@@ -22,6 +22,7 @@ from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk, require_administrator
 from prepare.accounts.models import Organisation, Role, User, validate_time_zone
 from prepare.accounts.services import organisation_credentials_end
+from prepare.administration.selectors import partnership_by_id
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.locking import StaleVersion
@@ -168,23 +169,11 @@ def partnership_create(
     return partnership
 
 
-def _partnership(partnership_id: Any) -> Partnership:
-    pk = parse_pk(partnership_id)
-    partnership = (
-        Partnership.objects.select_related("coordinating_organisation").filter(pk=pk).first()
-        if pk is not None
-        else None
-    )
-    if partnership is None:
-        raise NotVisible
-    return partnership
-
-
 @transaction.atomic
 def coordinator_appoint(*, actor: User, partnership_id: int, user_id: int) -> User:
     """Make an active account of the coordinating organisation its coordinator."""
     require_administrator(actor)
-    partnership = _partnership(partnership_id)
+    partnership = partnership_by_id(partnership_id)
     pk = parse_pk(user_id)
     user = (
         User.objects.select_for_update()
@@ -239,18 +228,11 @@ def coordinator_account_create(
     factor at first sign-in. The one step to replace with an e-mail
     invitation."""
     require_administrator(actor)
-    partnership = _partnership(partnership_id)
+    partnership = partnership_by_id(partnership_id)
     organisation = partnership.coordinating_organisation
     if not organisation.is_active:
         raise ValidationError(_("The coordinating organisation is not active."))
-    user = User(
-        username=username.strip(),
-        email=email.strip(),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        organisation=organisation,
-        role=Role.COORDINATOR,
-    )
+    user = _new_user(username, email, first_name, last_name, organisation, Role.COORDINATOR)
     if not user.email:
         raise ValidationError({"email": _("Enter the person's e-mail address.")})
     user.set_unusable_password()
@@ -270,6 +252,24 @@ def coordinator_account_create(
     return user
 
 
+def _new_user(
+    username: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: Organisation | None,
+    role: str,
+) -> User:
+    return User(
+        username=username.strip(),
+        email=email.strip(),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        organisation=organisation,
+        role=role,
+    )
+
+
 @transaction.atomic
 def administrator_create(
     *, username: str, email: str, password: str, first_name: str = "", last_name: str = ""
@@ -277,14 +277,7 @@ def administrator_create(
     """The installation's first administrator (``prepare setup``), outside any
     request: no actor. The password is checked with AUTH_PASSWORD_VALIDATORS;
     the second factor is enrolled at first sign-in, as for everyone."""
-    user = User(
-        username=username.strip(),
-        email=email.strip(),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        organisation=None,
-        role=Role.ADMINISTRATOR,
-    )
+    user = _new_user(username, email, first_name, last_name, None, Role.ADMINISTRATOR)
     try:
         validate_password(password, user)
     except ValidationError as exc:

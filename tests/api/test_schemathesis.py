@@ -36,8 +36,8 @@ from schemathesis.config._checks import (
 from schemathesis.config._checks import PositiveDataAcceptanceConfig
 from schemathesis.generation import GenerationMode
 
-from prepare.accounts.services import api_token_create
 from prepare.accounts.models import Role
+from prepare.accounts.services import api_token_create
 from prepare.cases.models import CaseTeamMember
 from prepare.partnerships.models import Membership
 from tests.cast import Cast
