@@ -69,7 +69,7 @@ def verified_session(user: Any) -> str:
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "prepare.accounts.backends.ActiveOrganisationBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     now = time.time()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 F = TypeVar("F", bound=forms.Field)
 
@@ -20,3 +21,13 @@ def required_when(field: F, when: Any) -> F:
     """Mark ``field`` as required in some cases only; returns the field."""
     field.required_when = when  # type: ignore[attr-defined]
     return field
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A service's ``ValidationError`` on the form: each error on its field when
+    the form has one, the rest at the top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "prepare.notifications",
     "prepare.documents",
     "prepare.search",
+    "prepare.administration",
     "prepare.demo",
 ]
 
@@ -183,7 +184,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend that refuses the users of a deactivated organisation.
+    "prepare.accounts.backends.ActiveOrganisationBackend",
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home:home"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("account/", include("prepare.accounts.urls")),
     path("partnerships/", include("prepare.partnerships.urls")),
     path("audit/", include("prepare.audit.urls")),
+    path("administration/", include("prepare.administration.urls")),
     path("plans/", include("prepare.plans.urls")),
     path("monitoring/", include("prepare.monitoring.urls")),
     path("notifications/", include("prepare.notifications.urls")),

@@ -267,7 +267,7 @@ def wrong_code(user: User) -> str:
 def verified_client(user: User) -> Client:
     """A client whose session passed password and second factor."""
     client = Client()
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(user, backend="prepare.accounts.backends.ActiveOrganisationBackend")
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     assert device is not None, "every test user has a TOTP device"
     session = client.session

@@ -29,6 +29,7 @@ from prepare.access.models import BreakGlassAccess
 from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
+from prepare.partnerships.models import Membership
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
 from tests.documents.support import document_ids
@@ -293,16 +294,18 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     cast = scene.cast
     k = scene.case
     ngo = CaseTeamMember.objects.get(case=k, organisation=cast.orgs["ngo"])
-    partnership_pages = route.name.startswith("partnerships:")
+    partnership_pages = route.name.startswith(("partnerships:", "administration:"))
     provider_pages = route.name.startswith("accounts:identity_provider")
+    # The NGO's membership of the cast's partnership; an organisation outside it.
+    membership = Membership.objects.get(partnership=cast.partnership, organisation=cast.orgs["ngo"])
+    elsewhere = cast.orgs["elsewhere"].pk
+    pk = cast.partnership.pk if partnership_pages else provider_id_of() if provider_pages else k.pk
+    if route.name.startswith("administration:organisation"):
+        pk = elsewhere
     values = {
-        "pk": (
-            cast.partnership.pk
-            if partnership_pages
-            else provider_id_of()
-            if provider_pages
-            else k.pk
-        ),
+        "pk": pk,
+        "membership_pk": membership.pk,
+        "membership_id": membership.pk,
         "agreement_pk": cast.agreement.pk,
         "case_id": k.pk,
         "note_pk": cast.notes["justice"].pk,
@@ -330,8 +333,13 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
-        # The staff pages and accounts API: the probation service and its case manager.
-        "organisation_id": cast.orgs["probation"].pk,
+        # The staff pages and accounts API: the probation service; the
+        # administration's organisation pages: one outside the partnership.
+        "organisation_id": (
+            elsewhere
+            if route.name == "v1_organisation" or route.name.startswith("administration:")
+            else cast.orgs["probation"].pk
+        ),
         "account_id": cast.case_manager.pk,
         # An enrolment link that exists nowhere (the page answers the same for any).
         "link_id": "00000000-0000-4000-8000-000000000000",

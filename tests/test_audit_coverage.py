@@ -41,7 +41,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.routes import RoutePolicy
-from prepare.accounts.models import IdentityProvider, User
+from prepare.accounts.models import ApiToken, IdentityProvider, Organisation, User
 from prepare.accounts.services import api_token_create
 from prepare.accounts.sso.sealing import seal
 from prepare.audit import chain
@@ -60,6 +60,7 @@ from prepare.notifications.models import Notification
 from prepare.partnerships.models import (
     AccessChangeRequest,
     CategoryGrant,
+    Membership,
     Partnership,
     SharingAgreement,
 )
@@ -306,6 +307,24 @@ EXEMPT: dict[str, str] = {
     "cases:referral_create": "the empty referral form: the user's partnerships and members",
     "v1_organisation_accounts": "an organisation's accounts: names, roles, states, no case",
     "v1_account": "one account: name, role, state, no case",
+    # A partnership's settings and members, and the administration: organisations,
+    # partnerships, accounts and dates, never a case.
+    "partnerships:settings": "links to the partnership's settings, with their values",
+    "partnerships:members": "the member organisations and their dates",
+    "partnerships:membership_end": "the form to end one membership",
+    "v1_partnership_memberships": "the member organisations and their dates",
+    "administration:home": "what the installation still lacks: partnership names",
+    "administration:organisations": "organisations with counts of accounts and partnerships",
+    "administration:organisation_create": "the empty organisation form",
+    "administration:organisation": "one organisation's form",
+    "administration:partnerships": "partnerships with member counts and what they lack",
+    "administration:partnership_create": "the empty partnership form",
+    "administration:partnership": "a partnership's coordinators and members",
+    "administration:coordinator_appoint": "accounts of the coordinating organisation",
+    "v1_organisations": "every organisation",
+    "v1_organisation": "one organisation",
+    "v1_partnerships": "every partnership with what it lacks",
+    "v1_partnership": "one partnership with its coordinators",
 }
 
 # Every write these policies allow, so that each one is shown to fail closed too.
@@ -904,6 +923,103 @@ def _send(
     )
 
 
+def _elsewhere(scene: Scene) -> int:
+    return scene.cast.orgs["elsewhere"].pk
+
+
+def _today(scene: Scene) -> str:
+    return timezone.localdate().isoformat()
+
+
+_ORGANISATION = {"name": "Housing Testdam", "type": "housing", "country": "NL", "city": "Testdam"}
+
+WRITES.update(
+    {
+        "partnerships:members": Request(
+            "coordinator",
+            "POST",
+            case_scoped=False,
+            data=lambda s: {"organisation": _elsewhere(s), "starts_on": _today(s)},
+        ),
+        "v1_partnership_memberships": Request(
+            "coordinator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data=lambda s: {"organisation": _elsewhere(s), "starts_on": _today(s)},
+        ),
+        "partnerships:membership_end": Request(
+            "coordinator", "POST", case_scoped=False, data=lambda s: {"ends_on": _today(s)}
+        ),
+        "v1_membership_end": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data=lambda s: {"ends_on": _today(s)},
+        ),
+        "administration:organisation_create": Request(
+            "administrator", "POST", case_scoped=False, data=_ORGANISATION
+        ),
+        "v1_organisations": Request(
+            "administrator", "POST", case_scoped=False, api=True, data=_ORGANISATION
+        ),
+        "administration:organisation": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            data={**_ORGANISATION, "name": "City of Elsewhere", "is_active": "on", "version": "1"},
+        ),
+        "v1_organisation": Request(
+            "administrator", "PATCH", case_scoped=False, api=True, data={"is_active": False}
+        ),
+        "administration:partnership_create": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            data=lambda s: {
+                "name": "Elsewhere north",
+                "code": "ELN",
+                "coordinating_organisation": _elsewhere(s),
+                "timezone": "Europe/Paris",
+            },
+        ),
+        "v1_partnerships": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data=lambda s: {
+                "name": "Elsewhere north",
+                "code": "ELN",
+                "coordinating_organisation": _elsewhere(s),
+                "timezone": "Europe/Paris",
+            },
+        ),
+        "administration:coordinator_appoint": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            data={"op": "create", "new-username": "new_coordinator", "new-email": "c@example.org"},
+        ),
+        "v1_partnership_coordinator_accounts": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data={"username": "new_coordinator", "email": "c@example.org"},
+        ),
+        "v1_partnership_coordinators": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data=lambda s: {"user": s.users["municipal_practitioner"].pk},
+        ),
+    }
+)
+
+
 # --- The classification is complete ------------------------------------------------------
 
 
@@ -1045,6 +1161,15 @@ def state() -> dict[str, Any]:
         "access_changes": sorted(
             AccessChangeRequest.objects.values_list("pk", "status", "decided_by_id")
         ),
+        "organisations": sorted(
+            Organisation.objects.values_list("pk", "name", "is_active", "version")
+        ),
+        "partnerships": sorted(Partnership.objects.values_list("pk", "name", "code")),
+        "memberships": sorted(
+            Membership.objects.values_list("pk", "organisation_id", "starts_on", "ends_on")
+        ),
+        "users": sorted(User.objects.values_list("pk", "username", "role")),
+        "tokens": sorted(ApiToken.objects.values_list("pk", "revoked_at")),
     }
 
 

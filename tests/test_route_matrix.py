@@ -1236,6 +1236,17 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("partnerships:checklist_template", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template_item_add", args=[cast.partnership.pk]),
         reverse("partnerships:checklist_template", args=[cast.other_partnership.pk]),
+        reverse("partnerships:settings", args=[cast.partnership.pk]),
+        reverse("partnerships:members", args=[cast.partnership.pk]),
+        reverse("partnerships:members", args=[cast.other_partnership.pk]),
+        *[
+            reverse(r.name)
+            for r in routes()
+            if r.name.startswith("administration:") and "<" not in r.pattern
+        ],
+        reverse("administration:partnership", args=[cast.partnership.pk]),
+        reverse("administration:coordinator_appoint", args=[cast.partnership.pk]),
+        reverse("administration:organisation", args=[cast.orgs["elsewhere"].pk]),
     ]
 
 
@@ -1458,6 +1469,19 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"GET", "PATCH"}),
         "other: tests/accounts/test_sso_admin.py",
     ),
+    **{
+        name: (methods, "other: tests/administration/test_policy.py")
+        for name, methods in (
+            ("v1_organisations", frozenset({"GET", "POST"})),
+            ("v1_organisation", frozenset({"GET", "PATCH"})),
+            ("v1_partnerships", frozenset({"GET", "POST"})),
+            ("v1_partnership", frozenset({"GET"})),
+            ("v1_partnership_coordinators", frozenset({"POST"})),
+            ("v1_partnership_coordinator_accounts", frozenset({"POST"})),
+            ("v1_partnership_memberships", frozenset({"GET", "POST"})),
+            ("v1_membership_end", frozenset({"POST"})),
+        )
+    },
 }
 API_CELLS = [
     (name, method)

@@ -17,6 +17,7 @@ from prepare.access.policy import (
     _live_graces,
     grants_for,
     is_access_change_approver,
+    is_administrator,
     partnership_coordinators,
     visible_cases,
 )
@@ -259,6 +260,18 @@ def password_sign_in_allowed(user: Any) -> bool:
     ).exists()
 
 
+def may_administer(user: Any) -> bool:
+    """The installation's administrator: organisations, partnerships, their first
+    coordinators. A role that reads no case data. No query."""
+    return is_administrator(user)
+
+
+def may_manage_memberships(user: Any, partnership_id: int) -> bool:
+    """Members are added and ended by the partnership's coordinator, and by the
+    administrator while setting the installation up. No query (the grants)."""
+    return may_administer(user) or grants_for(user).coordinates(partnership_id)
+
+
 def may_see_transfer_inbox(user: Any) -> bool:
     """Incoming transfers are decided by the coordinators of the receiving partnership."""
     return bool(grants_for(user).coordinated_ids)
@@ -270,11 +283,6 @@ def may_see_transfer_inbox(user: Any) -> bool:
 # audit log): only an administrator gives them, or changes an account that has
 # one. An account manager never raises anyone above their own powers.
 ELEVATED_ROLES = frozenset({Role.ADMINISTRATOR, Role.AUDITOR})
-
-
-def is_administrator(user: Any) -> bool:
-    """The installation's administrator, whatever their organisation. No query."""
-    return bool(getattr(user, "is_active", False) and user.role == Role.ADMINISTRATOR)
 
 
 def may_manage_accounts(user: Any, organisation_id: int | None) -> bool:

@@ -714,7 +714,7 @@ def manageable_accounts(user: Any) -> QuerySet[User]:
     administrator, their own (active) organisation's for an account manager,
     none for anyone else. What they may then do to each is
     ``abilities.may_change_account``."""
-    from prepare.access.abilities import is_administrator, may_manage_some_accounts
+    from prepare.access.abilities import may_manage_some_accounts
 
     if is_administrator(user):
         return User.objects.all()
@@ -728,7 +728,7 @@ def manageable_accounts(user: Any) -> QuerySet[User]:
 def manageable_organisations(user: Any) -> QuerySet[Organisation]:
     """The organisations whose staff the user manages: every one for the
     administrator, their own (if active) for an account manager."""
-    from prepare.access.abilities import is_administrator, may_manage_some_accounts
+    from prepare.access.abilities import may_manage_some_accounts
 
     if is_administrator(user):
         return Organisation.objects.all()
@@ -739,7 +739,7 @@ def manageable_organisations(user: Any) -> QuerySet[Organisation]:
 
 def staff_organisation_for(user: Any, organisation_id: int) -> Organisation:
     """The organisation whose staff the user manages; any other is not found."""
-    from prepare.access.abilities import is_administrator, may_manage_accounts
+    from prepare.access.abilities import may_manage_accounts
 
     if not may_manage_accounts(user, organisation_id):
         raise NotVisible
@@ -856,6 +856,38 @@ def require_coordinator(user: Any, partnership_id: Any) -> int:
     if pk is None or pk not in g.partnership_ids:
         raise NotVisible
     if not g.coordinates(pk):
+        raise WriteForbidden
+    return pk
+
+
+def is_administrator(user: Any) -> bool:
+    """The installation's administrator (a role that reads no case data)."""
+    return bool(
+        getattr(user, "is_active", False) and getattr(user, "role", "") == Role.ADMINISTRATOR
+    )
+
+
+def require_administrator(user: Any) -> None:
+    """Administration is the installation administrator's: anyone else gets 403
+    (the pages exist for everyone to know of; what they hold is no case)."""
+    if not is_administrator(user):
+        raise WriteForbidden(_lazy("Only the installation's administrator may do this."))
+
+
+def partnership_for_memberships(user: Any, partnership_id: Any, *, write: bool) -> int:
+    """The partnership's id, for its members page: the administrator reads and
+    changes the members of every partnership; a member organisation's users
+    read them, its coordinator changes them (403 for other members); anyone
+    else gets 404. The caller checks that the partnership exists."""
+    pk = parse_pk(partnership_id)
+    if pk is None:
+        raise NotVisible
+    if is_administrator(user):
+        return pk
+    g = grants_for(user)
+    if pk not in g.partnership_ids:
+        raise NotVisible
+    if write and not g.coordinates(pk):
         raise WriteForbidden
     return pk
 

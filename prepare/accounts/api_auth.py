@@ -43,6 +43,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             return None
+        # A token of a user whose organisation was deactivated is refused even
+        # if its revocation has not happened (the same rule as sessions').
         token = (
             ApiToken.objects.select_related("user__organisation")
             .annotate(**membership_annotations("user__organisation_id"))
@@ -83,6 +85,8 @@ class VerifiedSessionAuthentication(authentication.SessionAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, None] | None:
         user = getattr(request._request, "user", None)
+        # The session's user was loaded by ActiveOrganisationBackend, which
+        # refuses the users of a deactivated organisation: they arrive anonymous.
         if not user or not user.is_active or not user.is_authenticated:
             return None
         if not getattr(user, "is_verified", lambda: False)():

@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from prepare.access.abilities import may_configure_sign_in, may_manage_some_accounts
-from prepare.access.policy import is_auditor
+from prepare.access.policy import is_administrator, is_auditor
 from prepare.accounts.middleware import is_verified
 
 # Navigation counts stop here and show as "99+".
@@ -89,7 +89,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav": {
             "verified": verified,
             "cases": verified and getattr(user, "reads_cases", False),
-            "partnerships": verified and role not in ("",),
+            # The administrator belongs to no partnership: administration lists them all.
+            "partnerships": verified and role not in ("",) and not is_administrator(user),
+            "administration": verified and is_administrator(user),
             "audit": verified and is_auditor(user),
             "staff": verified and may_manage_some_accounts(user),
             "sign_in_settings": verified and may_configure_sign_in(user),

@@ -112,6 +112,16 @@ def _issue(*, user: User, actor: User | None, now: datetime.datetime) -> tuple[I
     return invitation, token
 
 
+def invitation_issue(*, actor: User, user: User, send: bool = True) -> Issued:
+    """An enrolment link for an account just created inactive, without a usable
+    password, by another service (the administration's first coordinator),
+    mailed after the commit. That service writes the one audit event."""
+    invitation, token = _issue(user=user, actor=actor, now=timezone.now())
+    if send:
+        _send_after_commit(user.pk, token)
+    return Issued(user=user, invitation=invitation, token=token)
+
+
 def _send_after_commit(user_id: int, token: str) -> None:
     transaction.on_commit(lambda: invitation_mail_send(user_id=user_id, token=token))
 

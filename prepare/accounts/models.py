@@ -23,6 +23,22 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(_("Not a known time zone."), code="time_zone")
 
 
+def validate_languages(value: object) -> None:
+    """A list of distinct language codes of the installation (settings.LANGUAGES)."""
+    known = {code for code, _name in settings.LANGUAGES}
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(_("Choose languages from the list."), code="languages")
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ValidationError(
+            _("Not a language of this installation: %(codes)s"),
+            code="languages",
+            params={"codes": ", ".join(unknown)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError(_("Each language once."), code="languages")
+
+
 class OrganisationType(models.TextChoices):
     LOCAL_AUTHORITY = "local_authority", _("Local authority")
     PROBATION = "probation", _("Probation")
@@ -44,7 +60,13 @@ class Organisation(models.Model):
     type = models.CharField(_("type"), max_length=32, choices=OrganisationType.choices)
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO code"))
+    # The languages the organisation works in (codes of settings.LANGUAGES).
+    languages = models.JSONField(
+        _("languages"), default=list, blank=True, validators=[validate_languages]
+    )
     is_active = models.BooleanField(_("active"), default=True)
+    # Optimistic locking: an edit names the version it read.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -29,6 +29,7 @@ from django_otp.models import Device
 
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import factors, passkeys
+from prepare.accounts.backends import BACKEND
 from prepare.accounts.credentials import session_register
 from prepare.accounts.forms import SecondFactorCodeForm
 from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT, is_verified
@@ -106,7 +107,7 @@ def complete_sign_in(
     the audit event when given (the one-form sign-in gives neither).
     """
     pending_clear(request)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=BACKEND)
     if device is not None:
         otp_login(request, device)
     now = time.time()

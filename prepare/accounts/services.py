@@ -380,3 +380,14 @@ def sessions_end_for(*, actor: User, user_id: int) -> CredentialsEnded:
         },
     )
     return ended
+
+
+def organisation_credentials_end(*, organisation_id: int, reason: str) -> int:
+    """End the sessions and API tokens of every user of an organisation (its
+    deactivation); the number of tokens revoked. In the caller's transaction,
+    whose one audit event records the change. ``ActiveOrganisationBackend``
+    and the token authentication refuse them on the next request anyway."""
+    revoked = 0
+    for user in User.objects.filter(organisation_id=organisation_id).order_by("pk"):
+        revoked += credentials_end(user=user, reason=reason).tokens
+    return revoked

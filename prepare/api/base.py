@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    extend_schema_field,
 )
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
@@ -24,7 +25,7 @@ from rest_framework.request import Request
 
 from prepare.access.routes import RoutePolicy
 from prepare.accounts.middleware import activate_user_locale
-from prepare.accounts.models import User
+from prepare.accounts.models import OrganisationType, User
 from prepare.api import schema as _schema  # noqa: F401  (registers the auth extensions)
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
 from prepare.api.pagination import CappedPagination
@@ -58,6 +59,15 @@ class QueryParamsSerializer(serializers.Serializer):
 class OrganisationRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+
+
+@extend_schema_field(
+    {"type": "string", "enum": list(OrganisationType.values)},
+    component_name="OrganisationTypeEnum",
+)
+class OrganisationTypeField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=OrganisationType.choices, **kwargs)
 
 
 class UserRefSerializer(serializers.Serializer):

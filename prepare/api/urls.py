@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts import api as accounts_api
 from prepare.accounts.sso import api as sso_api
+from prepare.administration import api as administration_api
 from prepare.api.docs import SwaggerDocsView
 from prepare.cases import api as cases_api
 from prepare.cases.lifecycle import api as lifecycle_api
@@ -16,6 +17,7 @@ from prepare.cases.transfer import api as transfer_api
 from prepare.documents import api as documents_api
 from prepare.monitoring import api as monitoring_api
 from prepare.notifications import api as notifications_api
+from prepare.partnerships import api as partnerships_api
 from prepare.partnerships.access_changes import api as access_changes_api
 from prepare.plans import api as plans_api
 from prepare.search import api as search_api
@@ -41,4 +43,6 @@ urlpatterns = [
     *documents_api.urlpatterns,
     *search_api.urlpatterns,
     *access_changes_api.urlpatterns,
+    *administration_api.urlpatterns,
+    *partnerships_api.urlpatterns,
 ]

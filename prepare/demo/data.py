@@ -91,6 +91,14 @@ GRID: dict[str, dict[str, str]] = {
 }
 
 
+# The languages the demo's organisations work in, by their country.
+LANGUAGES_BY_COUNTRY: dict[str, list[str]] = {
+    "NL": ["nl", "en"],
+    "BE": ["nl", "fr"],
+    "ES": ["es", "ca"],
+}
+
+
 @dataclass(frozen=True)
 class OrgSpec:
     key: str

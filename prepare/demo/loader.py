@@ -141,7 +141,13 @@ def _partnership(spec: data.PartnershipSpec, report: LoadReport) -> _World:
     orgs: dict[str, Organisation] = {}
     for o in spec.orgs:
         org, created = Organisation.objects.get_or_create(
-            name=o.name, defaults={"type": o.type, "city": o.city, "country": spec.country}
+            name=o.name,
+            defaults={
+                "type": o.type,
+                "city": o.city,
+                "country": spec.country,
+                "languages": data.LANGUAGES_BY_COUNTRY.get(spec.country, []),
+            },
         )
         orgs[o.key] = org
         report.organisations += created

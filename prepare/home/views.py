@@ -30,7 +30,6 @@ def home_view(request: HttpRequest) -> HttpResponse:
             # requests and legal holds are one click away in the navigation.
             return redirect("audit:search")
         case Home.ADMINISTRATION:
-            # Administration has no page of its own yet: the partnerships, their
-            # members and agreements are the nearest.
-            return redirect("partnerships:list")
+            # What is still missing before the installation is usable.
+            return redirect("administration:home")
     return render(request, "home/introduction.html", {"role": actor.get_role_display()})

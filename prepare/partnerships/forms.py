@@ -158,3 +158,38 @@ class AgreementCreateForm(forms.ModelForm):
     def _post_clean(self) -> None:
         # The service validates the model (with the partnership) and saves it.
         pass
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class MembershipAddForm(forms.Form):
+    """A new member: one of the active organisations that is not a member now."""
+
+    organisation = forms.TypedChoiceField(label=_("Organisation"), coerce=int, choices=())
+    starts_on = forms.DateField(label=_("Member from"), widget=DATE_INPUT)
+    ends_on = forms.DateField(
+        label=_("Member until"),
+        required=False,
+        widget=DATE_INPUT,
+        help_text=_("Leave empty for a membership without an end date."),
+    )
+
+    def __init__(self, *args: Any, candidates: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"starts_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("Choose an organisation")), *candidates]
+
+
+class MembershipEndForm(forms.Form):
+    ends_on = forms.DateField(
+        label=_("Last day of membership"),
+        widget=DATE_INPUT,
+        help_text=_("From the next day, its people read nothing of the partnership's cases."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"ends_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)

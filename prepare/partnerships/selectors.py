@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from prepare.access.abilities import may_manage_memberships
 from prepare.access.categories import Category
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.policy import (
     coordinates,
     is_access_change_approver,
     member_partnership_ids,
+    parse_pk,
+    partnership_for_memberships,
 )
-from prepare.accounts.models import OrganisationType, User
+from prepare.accounts.models import Organisation, OrganisationType, User
 from prepare.partnerships.models import (
     AccessChangeRequest,
     AccessChangeStatus,
@@ -344,4 +347,119 @@ def agreement_pending_change(agreement: SharingAgreement) -> AccessChangeRequest
         )
         .order_by("-pk")
         .first()
+    )
+
+
+@dataclass
+class MembersPage:
+    partnership: Partnership
+    memberships: list[Membership]
+    can_manage: bool
+    # Active organisations that are not members now: (id, name), for the add form.
+    candidates: list[tuple[int, str]]
+    today: datetime.date
+
+    def is_current(self, membership: Membership) -> bool:
+        return membership.starts_on <= self.today and (
+            membership.ends_on is None or membership.ends_on >= self.today
+        )
+
+    @property
+    def rows(self) -> list[tuple[Membership, bool]]:
+        return [(m, self.is_current(m)) for m in self.memberships]
+
+
+def members_page(*, actor: User, partnership_id: int) -> MembersPage:
+    """The partnership's members, for its members to read and its coordinator
+    (or the administrator) to change: at most four queries."""
+    pk = partnership_for_memberships(actor, partnership_id, write=False)
+    partnership = (
+        Partnership.objects.select_related("coordinating_organisation").filter(pk=pk).first()
+    )
+    if partnership is None:
+        raise NotVisible
+    today = timezone.localdate()
+    memberships = list(
+        Membership.objects.filter(partnership=partnership)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
+    can_manage = may_manage_memberships(actor, partnership.pk)
+    candidates: list[tuple[int, str]] = []
+    if can_manage:
+        current = {
+            m.organisation_id for m in memberships if m.ends_on is None or m.ends_on >= today
+        }
+        candidates = [
+            (pk, name)
+            for pk, name in Organisation.objects.filter(is_active=True)
+            .order_by("name")
+            .values_list("pk", "name")
+            if pk not in current
+        ]
+    return MembersPage(
+        partnership=partnership,
+        memberships=memberships,
+        can_manage=can_manage,
+        candidates=candidates,
+        today=today,
+    )
+
+
+def membership_partnership_for_write(*, actor: User, partnership_id: int) -> Partnership:
+    """The partnership whose members the actor is about to change (404 outside
+    it, 403 for a member who may not change members)."""
+    pk = partnership_for_memberships(actor, partnership_id, write=True)
+    partnership = Partnership.objects.filter(pk=pk).first()
+    if partnership is None:
+        raise NotVisible
+    return partnership
+
+
+def membership_for_write(*, actor: User, membership_id: int) -> Membership:
+    """A membership the actor is about to end, by its id alone: 404 unless the
+    actor may see its partnership's members, 403 unless they may change them."""
+    pk = parse_pk(membership_id)
+    membership = (
+        Membership.objects.select_related("partnership").filter(pk=pk).first()
+        if pk is not None
+        else None
+    )
+    if membership is None:
+        raise NotVisible
+    partnership_for_memberships(actor, membership.partnership_id, write=True)
+    return membership
+
+
+def membership_for_end(*, actor: User, partnership_id: int, membership_id: int) -> Membership:
+    """One membership of the partnership, for the page that ends it (404 outside
+    the partnership, 403 for a member who may not change members)."""
+    pk = partnership_for_memberships(actor, partnership_id, write=True)
+    membership = (
+        Membership.objects.select_related("organisation", "partnership")
+        .filter(pk=membership_id, partnership_id=pk)
+        .first()
+    )
+    if membership is None:
+        raise NotVisible
+    return membership
+
+
+@dataclass
+class SettingsPage:
+    partnership: Partnership
+    can_edit: bool
+    agreement: SharingAgreement | None
+    member_count: int
+
+
+def settings_page(*, actor: User, partnership_id: int) -> SettingsPage:
+    """Everything a coordinator sets for the partnership, in one place: three queries."""
+    partnership = _member_partnership_or_404(actor, partnership_id)
+    today = timezone.localdate()
+    return SettingsPage(
+        partnership=partnership,
+        can_edit=coordinates(actor, partnership.pk),
+        agreement=current_agreement(partnership.pk, today),
+        member_count=Membership.objects.filter(partnership=partnership).current(today).count(),
     )

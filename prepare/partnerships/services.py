@@ -1,4 +1,4 @@
-"""Writes on partnerships: the sharing agreement, its versions and its grid."""
+"""Writes on partnerships: members, the sharing agreement, its versions and its grid."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from prepare.access.categories import Action, Category
 from prepare.access.errors import NotVisible
 from prepare.access.policy import (
     forget_grants,
+    parse_pk,
+    partnership_for_memberships,
     require_coordinator,
 )
-from prepare.accounts.models import User
+from prepare.accounts.models import Organisation, User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.locking import StaleVersion, VersionRequired
@@ -440,3 +442,118 @@ def partnership_closure_settings_update(
         },
     )
     return True
+
+
+# --- Members ---------------------------------------------------------------------
+
+
+def _partnership_for_members(actor: User, partnership_id: int) -> Partnership:
+    pk = partnership_for_memberships(actor, partnership_id, write=True)
+    partnership = Partnership.objects.select_for_update().filter(pk=pk).first()
+    if partnership is None:
+        raise NotVisible
+    return partnership
+
+
+@transaction.atomic
+def membership_add(
+    *,
+    actor: User,
+    partnership_id: int,
+    organisation_id: int,
+    starts_on: datetime.date,
+    ends_on: datetime.date | None = None,
+) -> Membership:
+    """Make an organisation a member of the partnership from ``starts_on``.
+
+    An organisation whose membership ended joins again on the same row (the
+    audit log keeps the earlier period); one that is a member, or will be,
+    is refused. Who may: the partnership's coordinator, or the administrator.
+    One audit event (a permission change: members read what the agreement
+    grants them).
+    """
+    partnership = _partnership_for_members(actor, partnership_id)
+    organisation = Organisation.objects.filter(pk=organisation_id, is_active=True).first()
+    if organisation is None:
+        raise ValidationError({"organisation": _("Choose an active organisation.")})
+    today = timezone.localdate()
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(partnership=partnership, organisation=organisation)
+        .first()
+    )
+    rejoined = membership is not None
+    if membership is not None:
+        if membership.ends_on is None or membership.ends_on >= today:
+            raise ValidationError(
+                {"organisation": _("%(name)s is already a member.") % {"name": organisation.name}}
+            )
+        membership.starts_on, membership.ends_on = starts_on, ends_on
+    else:
+        membership = Membership(
+            partnership=partnership, organisation=organisation, starts_on=starts_on, ends_on=ends_on
+        )
+    membership.full_clean()
+    membership.save()
+    forget_grants(actor)
+    audit_record(
+        action=EventAction.PERMISSION_CHANGE,
+        actor=actor,
+        obj=membership,
+        detail={
+            "change": "membership_added",
+            "partnership_id": partnership.pk,
+            "organisation_id": organisation.pk,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat() if ends_on else None,
+            "rejoined": rejoined,
+        },
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, actor: User, membership_id: int, ends_on: datetime.date) -> Membership:
+    """End a membership on ``ends_on`` (the last day the organisation is a member).
+
+    The coordinating organisation stays a member while it coordinates; a
+    membership that has already ended is not ended again. From the day after
+    ``ends_on`` the organisation's people read nothing of the partnership's
+    cases (the grants follow the membership's dates). One audit event.
+    """
+    pk = parse_pk(membership_id)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("partnership")
+        .filter(pk=pk)
+        .first()
+        if pk is not None
+        else None
+    )
+    if membership is None:
+        raise NotVisible
+    partnership = _partnership_for_members(actor, membership.partnership_id)
+    if membership.organisation_id == partnership.coordinating_organisation_id:
+        raise ValidationError(
+            _("The coordinating organisation stays a member while it coordinates the partnership.")
+        )
+    today = timezone.localdate()
+    if membership.ends_on is not None and membership.ends_on < today:
+        raise ValidationError({"ends_on": _("This membership has already ended.")})
+    before = membership.ends_on
+    membership.ends_on = ends_on
+    membership.full_clean()
+    membership.save(update_fields=["ends_on"])
+    forget_grants(actor)
+    audit_record(
+        action=EventAction.PERMISSION_CHANGE,
+        actor=actor,
+        obj=membership,
+        detail={
+            "change": "membership_ended",
+            "partnership_id": partnership.pk,
+            "organisation_id": membership.organisation_id,
+            "ends_on": [before.isoformat() if before else None, ends_on.isoformat()],
+        },
+    )
+    return membership

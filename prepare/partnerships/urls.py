@@ -25,6 +25,13 @@ urlpatterns = [
         access_change_views.access_change_detail,
         name="access_change",
     ),
+    path("<int:pk>/settings/", views.partnership_settings, name="settings"),
+    path("<int:pk>/members/", views.members, name="members"),
+    path(
+        "<int:pk>/members/<int:membership_pk>/end/",
+        views.membership_end,
+        name="membership_end",
+    ),
     path("<int:pk>/retention/", retention_views.retention_settings, name="retention"),
     path("<int:pk>/closure/", closure_views.closure_settings, name="closure"),
     *template_views.urlpatterns,

@@ -2,23 +2,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from prepare.access.abilities import may_administer
 from prepare.access.errors import WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
+from prepare.forms import add_service_errors
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships import selectors, services
 from prepare.partnerships.access_changes import services as access_change_services
-from prepare.partnerships.forms import AgreementCreateForm, AgreementGridForm
-from prepare.web import request_actor
+from prepare.partnerships.forms import (
+    AgreementCreateForm,
+    AgreementGridForm,
+    MembershipAddForm,
+    MembershipEndForm,
+)
+from prepare.web import INVALID, request_actor
 
 
 @route_policy(RoutePolicy.PARTNERSHIP)
@@ -101,10 +108,10 @@ def agreement_edit(request: HttpRequest, pk: int, agreement_pk: int) -> HttpResp
         return _edit_page(request, grid, form, conflict=True, saved=grid.access, status=409)
     except access_change_services.StepUpRefused as exc:
         # Answered normally: the refusal's event and the code's throttle are kept.
-        _add_errors(form, exc)
+        add_service_errors(form, exc)
         return _edit_page(request, grid, form, status=422)
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc)
         return _edit_page(request, grid, form, status=400)
     if outcome.applied or outcome.period_applied:
         messages.success(
@@ -164,7 +171,7 @@ def agreement_create(request: HttpRequest, pk: int) -> HttpResponse:
             except WriteForbidden as exc:
                 raise PermissionDenied from exc
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(
                     request,
@@ -180,9 +187,93 @@ def agreement_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _add_errors(form: forms.BaseForm, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for name, errors in exc.error_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
+# --- Members and settings -------------------------------------------------------------
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET"])
+def partnership_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    page = selectors.settings_page(actor=request_actor(request), partnership_id=pk)
+    return render(request, "partnerships/settings.html", {"page": page})
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET", "POST"])
+def members(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request_actor(request)
+    page = selectors.members_page(actor=actor, partnership_id=pk)
+    context: dict[str, Any] = {"page": page, "back_url": _partnership_url(request, pk)}
+    if request.method == "GET":
+        form = MembershipAddForm(candidates=page.candidates)
+        return render(request, "partnerships/members.html", {**context, "form": form})
+    if not page.can_manage:
+        raise WriteForbidden
+    form = MembershipAddForm(request.POST, candidates=page.candidates)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.membership_add(
+                actor=actor,
+                partnership_id=page.partnership.pk,
+                organisation_id=data["organisation"],
+                starts_on=data["starts_on"],
+                ends_on=data.get("ends_on"),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is a member from %(date)s.")
+                % {
+                    "name": membership.organisation.name,
+                    "date": date_format(membership.starts_on, "DATE_FORMAT"),
+                },
+            )
+            return redirect(reverse("partnerships:members", args=[pk]) + f"#member-{membership.pk}")
+    return render(request, "partnerships/members.html", {**context, "form": form}, status=INVALID)
+
+
+def _partnership_url(request: HttpRequest, pk: int) -> str:
+    """The partnership's own page: the administrator's, or the members'."""
+    if may_administer(request_actor(request)):
+        return reverse("administration:partnership", args=[pk])
+    return reverse("partnerships:detail", args=[pk])
+
+
+@route_policy(RoutePolicy.PARTNERSHIP)
+@require_http_methods(["GET", "POST"])
+def membership_end(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
+    actor = request_actor(request)
+    membership = selectors.membership_for_end(
+        actor=actor, partnership_id=pk, membership_id=membership_pk
+    )
+    form = MembershipEndForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.membership_end(
+                    actor=actor, membership_id=membership.pk, ends_on=form.cleaned_data["ends_on"]
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("The membership of %(name)s ends on %(date)s.")
+                    % {
+                        "name": membership.organisation.name,
+                        "date": date_format(form.cleaned_data["ends_on"], "DATE_FORMAT"),
+                    },
+                )
+                return redirect(
+                    reverse("partnerships:members", args=[pk]) + f"#member-{membership.pk}"
+                )
+    return render(
+        request,
+        "partnerships/membership_end.html",
+        {"membership": membership, "form": form, "back_url": _partnership_url(request, pk)},
+        status=status,
+    )

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from prepare.accounts.addresses import approximate_address, client_address, device_of
+from prepare.accounts.backends import BACKEND
 from prepare.accounts.credentials import credentials_end
 from prepare.accounts.models import (
     ApiToken,
@@ -298,7 +299,7 @@ def test_validity_is_at_most_a_year(alice):
             api_token_create(actor=alice, name="too long", days=days)
     assert not ApiToken.objects.exists()
     client = Client()
-    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(alice, backend=BACKEND)
     from tests.cast import verified_client
 
     response = verified_client(alice).post(

@@ -13,6 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from prepare.accounts import factors
+from prepare.accounts.backends import BACKEND
 from prepare.audit.models import Event, EventAction, Outcome
 from tests.accounts.test_mfa import code_of
 from tests.accounts.test_second_factor import fake_passkey
@@ -217,7 +218,7 @@ def test_an_administrator_resets_every_factor(alice):
 
 
 def test_the_pages_need_a_verified_session(client, alice):
-    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(alice, backend=BACKEND)
     for name in ("sign_in_methods", "passkey_add", "totp_add", "recovery_codes"):
         assert client.get(reverse(f"accounts:{name}"))["Location"] == reverse("accounts:mfa_setup")
 

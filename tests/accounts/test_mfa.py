@@ -113,7 +113,7 @@ def test_a_wrong_code_confirms_nothing(client, newcomer):
 @time_machine.travel(T0, tick=False)
 def test_a_password_only_session_cannot_replace_an_existing_factor(client, alice):
     # Such a session cannot come from the sign-in form; forge one.
-    client.force_login(alice, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(alice, backend="prepare.accounts.backends.ActiveOrganisationBackend")
     old = TOTPDevice.objects.get(user=alice)
 
     response = client.get(SETUP)

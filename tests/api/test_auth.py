@@ -60,7 +60,9 @@ def test_disabled_user_token_is_401(cast):
 
 def test_session_without_second_factor_is_refused(cast):
     client = Client()
-    client.force_login(cast.coordinator, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(
+        cast.coordinator, backend="prepare.accounts.backends.ActiveOrganisationBackend"
+    )
     for url in (f"{API}/cases/", f"{API}/cases/{cast.case.pk}/", f"{API}/me/"):
         response = client.get(url)
         assert response.status_code == 401, url

@@ -11,6 +11,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, get_resolver
 
 from prepare.access.routes import RoutePolicy
+from prepare.accounts.backends import BACKEND
 from prepare.api import urls as api_urls
 from tests.api.conftest import schema_of_api
 from tests.cast import verified_client
@@ -346,6 +347,47 @@ OPERATIONS = {
         "404",
     },
     ("/api/v1/users/{user_id}/sessions/end/", "post"): {"200", "400", "401", "403", "404"},
+    # Administration (prepare/administration/api.py): the administrator's only.
+    ("/api/v1/organisations/", "get"): {"200", "401", "403"},
+    ("/api/v1/organisations/", "post"): {"201", "400", "401", "403"},
+    ("/api/v1/organisations/{organisation_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/organisations/{organisation_id}/", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
+    ("/api/v1/partnerships/", "get"): {"200", "401", "403"},
+    ("/api/v1/partnerships/", "post"): {"201", "400", "401", "403"},
+    ("/api/v1/partnerships/{partnership_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/partnerships/{partnership_id}/coordinators/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/partnerships/{partnership_id}/coordinator-accounts/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    # A partnership's members (prepare/partnerships/api.py).
+    ("/api/v1/partnerships/{partnership_id}/memberships/", "get"): {"200", "401", "404"},
+    ("/api/v1/partnerships/{partnership_id}/memberships/", "post"): {
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/memberships/{membership_id}/end/", "post"): {"200", "400", "401", "403", "404"},
 }
 
 
@@ -473,7 +515,7 @@ def test_the_schema_and_docs_need_a_signed_in_reader(db, settings):
     # A password-only session is not signed in for the API either.
     newcomer = UserFactory(totp=False)
     client = Client()
-    client.force_login(newcomer, backend="django.contrib.auth.backends.ModelBackend")
+    client.force_login(newcomer, backend=BACKEND)
     assert client.get("/api/schema/").status_code == 401
     # A token is enough for a program that builds a client from the schema.
     from prepare.accounts.services import api_token_create

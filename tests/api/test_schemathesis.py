@@ -35,13 +35,18 @@ from schemathesis.config._checks import (
 from schemathesis.config._checks import PositiveDataAcceptanceConfig
 from schemathesis.generation import GenerationMode
 
+from prepare.accounts.models import Role
 from prepare.accounts.services import api_token_create
 from prepare.cases.models import CaseTeamMember
+from prepare.partnerships.models import Membership
 from tests.api.conftest import schema_of_api
 from tests.cast import Cast
+from tests.factories import UserFactory
 
 EXAMPLES = 4
-ACTORS = ("case_manager", "coordinator")
+# The administrator last: its operations (organisations, partnerships) are
+# fuzzed by someone who may call them, after the others were refused them.
+ACTORS = ("case_manager", "coordinator", "administrator")
 NOT_FUZZED: dict[str, str] = {}
 
 
@@ -56,9 +61,14 @@ def extra_ids(cast: Cast) -> dict[str, int]:
         "note_id": cast.notes[Category.JUSTICE].pk,
         "partnership_id": cast.partnership.pk,
         "member_id": member.pk,
-        # The accounts API: the fuzzing actors manage no accounts (404/403).
-        "organisation_id": cast.orgs["probation"].pk,
+        # An organisation and a membership outside the case manager's and the
+        # coordinator's own (deactivating them signs nobody of theirs out); the
+        # accounts API: the fuzzing actors manage no accounts (404/403).
+        "organisation_id": cast.orgs["elsewhere"].pk,
         "account_id": cast.case_manager.pk,
+        "membership_id": Membership.objects.get(
+            partnership=cast.partnership, organisation=cast.orgs["ngo"]
+        ).pk,
     }
 
 
@@ -95,7 +105,11 @@ def test_every_operation_answers_as_documented(
         expected_statuses=[*POSITIVE_DEFAULT, "400", "412", "428"]
     )
     ids = extra_ids(cast)
-    tokens = {name: api_token_create(actor=cast.actors[name], name="fuzz")[1] for name in ACTORS}
+    actors = {
+        **cast.actors,
+        "administrator": UserFactory(username="admin", organisation=None, role=Role.ADMINISTRATOR),
+    }
+    tokens = {name: api_token_create(actor=actors[name], name="fuzz")[1] for name in ACTORS}
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():

@@ -193,10 +193,10 @@ def test_the_data_protection_officer_lands_on_the_audit_log(
     assert (response.status_code, response["Location"]) == (302, reverse(target))
 
 
-def test_the_administrator_lands_on_the_partnerships(cast: Cast, as_user: Any) -> None:
+def test_the_administrator_lands_on_administration(cast: Cast, as_user: Any) -> None:
     admin = UserFactory(organisation=None, role=Role.ADMINISTRATOR)
     response = as_user(admin).get("/")
-    assert (response.status_code, response["Location"]) == (302, reverse("partnerships:list"))
+    assert (response.status_code, response["Location"]) == (302, reverse("administration:home"))
 
 
 @pytest.mark.parametrize("role", [Role.TRAINER, Role.ANALYST])

@@ -37,6 +37,7 @@ from django_otp import login as otp_login
 
 from prepare.access.abilities import may_configure_sign_in
 from prepare.access.errors import NotVisible, WriteForbidden
+from prepare.accounts.backends import BACKEND
 from prepare.accounts.credentials import session_register
 from prepare.accounts.middleware import (
     SESSION_LAST_SEEN,
@@ -62,7 +63,6 @@ from prepare.locking import StaleVersion, save_versioned
 SESSION_FLOW = "prepare_sso_flow"
 # An identity the provider vouched for, waiting for its second factor.
 SESSION_PENDING = "prepare_sso_pending"
-BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 class NoProvider(Exception):

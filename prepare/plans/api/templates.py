@@ -9,7 +9,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from prepare.access.categories import Category
-from prepare.accounts.models import OrganisationType
 from prepare.api.base import (
     ETAG,
     MAX_ID,
@@ -26,6 +24,7 @@ from prepare.api.base import (
     ApiViewSet,
     ErrorSerializer,
     OrganisationRefSerializer,
+    OrganisationTypeField,
     StrictSerializer,
     answers,
     etag_header,
@@ -86,15 +85,6 @@ T428 = OpenApiResponse(
     description="The change does not say which version of the item it is based on: send "
     "If-Match (the item's ETag) or its version.",
 )
-
-
-@extend_schema_field(
-    {"type": "string", "enum": list(OrganisationType.values)},
-    component_name="OrganisationTypeEnum",
-)
-class OrganisationTypeField(serializers.ChoiceField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=OrganisationType.choices, **kwargs)
 
 
 # --- Serializers ------------------------------------------------------------------------

@@ -1,0 +1,464 @@
+"""API of the administration: organisations, partnerships, their first
+coordinators. For the installation's administrator only (403 for anyone
+else); no case data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+from django.conf import settings
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from prepare.access.policy import require_administrator
+from prepare.accounts.models import Organisation, Role, User
+from prepare.administration import selectors, services
+from prepare.api.base import (
+    ETAG,
+    MAX_ID,
+    R400,
+    R401,
+    ApiViewSet,
+    ErrorSerializer,
+    OrganisationRefSerializer,
+    OrganisationTypeField,
+    StrictSerializer,
+    etag_header,
+    expected_version,
+    request_actor,
+    stale_version_answer,
+)
+from prepare.locking import MAX_VERSION
+
+TAGS = ["administration"]
+ORGANISATION_ID = OpenApiParameter("organisation_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+PARTNERSHIP_ID = OpenApiParameter("partnership_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+A403 = OpenApiResponse(
+    ErrorSerializer,
+    description="Only the installation's administrator may do this. Nothing was saved.",
+)
+A404_ORG = OpenApiResponse(ErrorSerializer, description="No such organisation.")
+A404_PARTNERSHIP = OpenApiResponse(ErrorSerializer, description="No such partnership.")
+ORG_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag of the organisation this change is based on, e.g. "2" (its '
+    "version). Either this header or the version field is required.",
+)
+LOCKED = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="The version in the body is stale: someone changed the organisation in "
+        "between. Nothing was changed; read it again.",
+    ),
+    412: OpenApiResponse(
+        ErrorSerializer,
+        description="The If-Match ETag is not the organisation's current one. Nothing was "
+        "changed; read it again.",
+    ),
+    428: OpenApiResponse(
+        ErrorSerializer,
+        description="The change does not say which version it is based on: send If-Match "
+        "or version.",
+    ),
+}
+LANGUAGE_CHOICES = [code for code, _name in settings.LANGUAGES]
+
+# --- Serializers ----------------------------------------------------------------------
+
+
+class OrganisationAdminSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    type = OrganisationTypeField()
+    country = serializers.CharField(allow_blank=True, help_text=_("ISO code, two letters."))
+    city = serializers.CharField(allow_blank=True)
+    languages = serializers.ListField(child=serializers.ChoiceField(LANGUAGE_CHOICES))
+    is_active = serializers.BooleanField()
+    version = serializers.IntegerField(help_text=_('Also sent as the ETag header, "<version>".'))
+
+
+class OrganisationCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    type = OrganisationTypeField()
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(LANGUAGE_CHOICES), required=False, max_length=20
+    )
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class OrganisationPatchSerializer(StrictSerializer):
+    """Only the fields sent change."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    type = OrganisationTypeField(required=False)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(LANGUAGE_CHOICES), required=False, max_length=20
+    )
+    is_active = serializers.BooleanField(
+        required=False,
+        help_text=_(
+            "false deactivates: the organisation's people are refused from their next "
+            "request, and their API tokens are revoked."
+        ),
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_VERSION,
+        help_text=_("The version read, if If-Match is not sent."),
+    )
+
+
+class CoordinatorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+
+
+class PartnershipSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+    coordinating_organisation = OrganisationRefSerializer()
+    timezone = serializers.CharField()
+    member_count = serializers.IntegerField(help_text=_("Current member organisations."))
+    has_coordinator = serializers.BooleanField()
+    has_agreement = serializers.BooleanField(
+        help_text=_("Whether an information-sharing agreement is in force today.")
+    )
+
+
+class PartnershipAdminSerializer(PartnershipSummarySerializer):
+    coordinators = CoordinatorSerializer(many=True)
+
+
+class PartnershipCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    code = serializers.CharField(max_length=8, help_text=_("Prefix of case references."))
+    coordinating_organisation = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    timezone = serializers.CharField(max_length=64, help_text=_("e.g. Europe/Amsterdam"))
+
+
+class CoordinatorAppointSerializer(StrictSerializer):
+    user = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        help_text=_("An active account of the coordinating organisation."),
+    )
+
+
+class CoordinatorAccountSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices)
+    organisation = serializers.IntegerField()
+    has_password = serializers.BooleanField(
+        help_text=_("False for a new account: a password is set for it before it signs in.")
+    )
+
+
+# --- Rows -------------------------------------------------------------------------------
+
+
+def _organisation(org: Organisation) -> dict[str, Any]:
+    return {
+        "id": org.pk,
+        "name": org.name,
+        "type": org.type,
+        "country": org.country,
+        "city": org.city,
+        "languages": list(org.languages),
+        "is_active": org.is_active,
+        "version": org.version,
+    }
+
+
+def _partnership(
+    p: Any, *, has_agreement: bool, has_coordinator: bool, members: int
+) -> dict[str, Any]:
+    return {
+        "id": p.pk,
+        "name": p.name,
+        "code": p.code,
+        "coordinating_organisation": {
+            "id": p.coordinating_organisation_id,
+            "name": p.coordinating_organisation.name,
+        },
+        "timezone": p.timezone,
+        "member_count": members,
+        "has_coordinator": has_coordinator,
+        "has_agreement": has_agreement,
+    }
+
+
+def _account(user: User) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.get_full_name(),
+        "role": user.role,
+        "organisation": user.organisation_id,
+        "has_password": user.has_usable_password(),
+    }
+
+
+def _partnership_detail(actor: User, partnership_id: int) -> dict[str, Any]:
+    page = selectors.partnership(actor=actor, partnership_id=partnership_id)
+    return {
+        **_partnership(
+            page.partnership,
+            has_agreement=page.agreement is not None,
+            has_coordinator=bool(page.coordinators),
+            members=len(page.current_members),
+        ),
+        "coordinators": [
+            {"id": u.pk, "username": u.username, "name": u.get_full_name()}
+            for u in page.coordinators
+        ],
+    }
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+class OrganisationsViewSet(ApiViewSet):
+    @extend_schema(
+        operation_id="v1_organisations_list",
+        tags=TAGS,
+        summary="Every organisation",
+        description="All organisations of the installation, by name. Administrator only.",
+        responses={200: OrganisationAdminSerializer(many=True), 401: R401, 403: A403},
+    )
+    def list(self, request: Request) -> Response:
+        rows = selectors.organisations(actor=request_actor(request))
+        return Response(
+            OrganisationAdminSerializer([_organisation(o) for o in rows], many=True).data
+        )
+
+    @extend_schema(
+        operation_id="v1_organisations_create",
+        tags=TAGS,
+        summary="Add an organisation",
+        description="Logged. Administrator only.",
+        request=OrganisationCreateSerializer,
+        parameters=[ETAG],
+        responses={201: OrganisationAdminSerializer, 400: R400, 401: R401, 403: A403},
+    )
+    def create(self, request: Request) -> Response:
+        actor = request_actor(request)
+        require_administrator(actor)  # 403 before any 400
+        payload = OrganisationCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        org = services.organisation_create(actor=actor, **payload.validated_data)
+        return Response(
+            OrganisationAdminSerializer(_organisation(org)).data,
+            status=status.HTTP_201_CREATED,
+            headers=etag_header(org.version),
+        )
+
+
+class OrganisationViewSet(ApiViewSet):
+    @extend_schema(
+        operation_id="v1_organisations_retrieve",
+        tags=TAGS,
+        summary="One organisation",
+        parameters=[ORGANISATION_ID, ETAG],
+        responses={200: OrganisationAdminSerializer, 401: R401, 403: A403, 404: A404_ORG},
+    )
+    def retrieve(self, request: Request, organisation_id: int) -> Response:
+        org = selectors.organisation(actor=request_actor(request), organisation_id=organisation_id)
+        return Response(
+            OrganisationAdminSerializer(_organisation(org)).data, headers=etag_header(org.version)
+        )
+
+    @extend_schema(
+        operation_id="v1_organisations_partial_update",
+        tags=TAGS,
+        summary="Change or deactivate an organisation",
+        description="Only the fields sent change. Optimistic locking: name the version you "
+        "read (If-Match or version). Deactivating (is_active false) refuses the "
+        "organisation's people from their next request, pages and API alike, and revokes "
+        "their API tokens. Logged (a permission change when the active flag changes).",
+        parameters=[ORGANISATION_ID, ORG_IF_MATCH, ETAG],
+        request=OrganisationPatchSerializer,
+        responses={
+            200: OrganisationAdminSerializer,
+            400: R400,
+            401: R401,
+            403: A403,
+            404: A404_ORG,
+            **LOCKED,
+        },
+    )
+    def partial_update(self, request: Request, organisation_id: int) -> Response:
+        actor = request_actor(request)
+        org = selectors.organisation(actor=actor, organisation_id=organisation_id)
+        payload = OrganisationPatchSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        version, from_header = expected_version(request, changes.pop("version", None))
+        with stale_version_answer(from_header):
+            org, _changed = services.organisation_update(
+                actor=actor, organisation_id=org.pk, version=version, changes=changes
+            )
+        return Response(
+            OrganisationAdminSerializer(_organisation(org)).data, headers=etag_header(org.version)
+        )
+
+
+class PartnershipsViewSet(ApiViewSet):
+    @extend_schema(
+        operation_id="v1_partnerships_list",
+        tags=TAGS,
+        summary="Every partnership",
+        description="All partnerships with what they still lack (coordinator, agreement, "
+        "members). Administrator only; no case data.",
+        responses={200: PartnershipSummarySerializer(many=True), 401: R401, 403: A403},
+    )
+    def list(self, request: Request) -> Response:
+        # The rows carry the selector's annotations (has_agreement, ...).
+        rows = [
+            _partnership(
+                p,
+                has_agreement=p.has_agreement,
+                has_coordinator=p.has_coordinator,
+                members=p.member_count,
+            )
+            for p in cast(Iterable[Any], selectors.partnerships(actor=request_actor(request)))
+        ]
+        return Response(PartnershipSummarySerializer(rows, many=True).data)
+
+    @extend_schema(
+        operation_id="v1_partnerships_create",
+        tags=TAGS,
+        summary="Create a partnership",
+        description="Led by an active coordinating organisation, which is its first member "
+        "from today. Appoint its coordinator next. Logged.",
+        request=PartnershipCreateSerializer,
+        responses={201: PartnershipAdminSerializer, 400: R400, 401: R401, 403: A403},
+    )
+    def create(self, request: Request) -> Response:
+        actor = request_actor(request)
+        require_administrator(actor)  # 403 before any 400
+        payload = PartnershipCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        partnership = services.partnership_create(
+            actor=actor,
+            name=data["name"],
+            code=data["code"],
+            coordinating_organisation_id=data["coordinating_organisation"],
+            timezone_name=data["timezone"],
+        )
+        return Response(
+            PartnershipAdminSerializer(_partnership_detail(actor, partnership.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class PartnershipViewSet(ApiViewSet):
+    @extend_schema(
+        operation_id="v1_partnerships_retrieve",
+        tags=TAGS,
+        summary="One partnership, for the administrator",
+        parameters=[PARTNERSHIP_ID],
+        responses={200: PartnershipAdminSerializer, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
+    )
+    def retrieve(self, request: Request, partnership_id: int) -> Response:
+        data = _partnership_detail(request_actor(request), partnership_id)
+        return Response(PartnershipAdminSerializer(data).data)
+
+    @extend_schema(
+        operation_id="v1_partnership_coordinators_create",
+        tags=TAGS,
+        summary="Appoint a coordinator from an existing account",
+        description="An active account of the coordinating organisation becomes its "
+        "coordinator. Logged as a permission change.",
+        parameters=[PARTNERSHIP_ID],
+        request=CoordinatorAppointSerializer,
+        responses={201: AccountSerializer, 400: R400, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
+    )
+    def appoint(self, request: Request, partnership_id: int) -> Response:
+        actor = request_actor(request)
+        selectors.partnership(actor=actor, partnership_id=partnership_id)
+        payload = CoordinatorAppointSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = services.coordinator_appoint(
+            actor=actor, partnership_id=partnership_id, user_id=payload.validated_data["user"]
+        )
+        return Response(AccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="v1_partnership_coordinator_accounts_create",
+        tags=TAGS,
+        summary="Create the coordinator's account",
+        description="A new account of the coordinating organisation with the coordinator's "
+        "role and no password yet: one is set for it before the person signs in, and they "
+        "enrol their second factor at first sign-in. Logged as a permission change.",
+        parameters=[PARTNERSHIP_ID],
+        request=CoordinatorAccountSerializer,
+        responses={201: AccountSerializer, 400: R400, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
+    )
+    def create_account(self, request: Request, partnership_id: int) -> Response:
+        actor = request_actor(request)
+        selectors.partnership(actor=actor, partnership_id=partnership_id)
+        payload = CoordinatorAccountSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        user = services.coordinator_account_create(
+            actor=actor, partnership_id=partnership_id, **payload.validated_data
+        )
+        return Response(AccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path(
+        "v1/organisations/",
+        OrganisationsViewSet.as_view({"get": "list", "post": "create"}),
+        name="v1_organisations",
+    ),
+    path(
+        "v1/organisations/<int:organisation_id>/",
+        OrganisationViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="v1_organisation",
+    ),
+    path(
+        "v1/partnerships/",
+        PartnershipsViewSet.as_view({"get": "list", "post": "create"}),
+        name="v1_partnerships",
+    ),
+    path(
+        "v1/partnerships/<int:partnership_id>/",
+        PartnershipViewSet.as_view({"get": "retrieve"}),
+        name="v1_partnership",
+    ),
+    path(
+        "v1/partnerships/<int:partnership_id>/coordinators/",
+        PartnershipViewSet.as_view({"post": "appoint"}),
+        name="v1_partnership_coordinators",
+    ),
+    path(
+        "v1/partnerships/<int:partnership_id>/coordinator-accounts/",
+        PartnershipViewSet.as_view({"post": "create_account"}),
+        name="v1_partnership_coordinator_accounts",
+    ),
+]

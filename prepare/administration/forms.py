@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from prepare.accounts.models import Organisation, OrganisationType
+
+
+def _zones() -> list[tuple[str, str]]:
+    return [(z, z) for z in sorted(zoneinfo.available_timezones()) if "/" in z]
+
+
+class OrganisationForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    type = forms.ChoiceField(label=_("Type"), choices=OrganisationType.choices)
+    country = forms.CharField(
+        label=_("Country"),
+        max_length=2,
+        required=False,
+        help_text=_("Two letters, the ISO code: NL, BE, FR, ES, DE, SE…"),
+    )
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    languages = forms.MultipleChoiceField(
+        label=_("Languages it works in"),
+        choices=settings.LANGUAGES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    is_active = forms.BooleanField(
+        label=_("Active"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "An inactive organisation's people are signed out at once and can no longer "
+            "sign in or use their API tokens."
+        ),
+    )
+
+
+class OrganisationEditForm(OrganisationForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    @staticmethod
+    def initial_of(organisation: Organisation) -> dict[str, Any]:
+        return {
+            "name": organisation.name,
+            "type": organisation.type,
+            "country": organisation.country,
+            "city": organisation.city,
+            "languages": organisation.languages,
+            "is_active": organisation.is_active,
+            "version": organisation.version,
+        }
+
+
+class PartnershipCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=8,
+        help_text=_("Letters that start every case reference, e.g. RTM for Rotterdam."),
+    )
+    coordinating_organisation = forms.TypedChoiceField(
+        label=_("Coordinating organisation"), coerce=int, choices=()
+    )
+    timezone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=_zones,
+        initial="Europe/Brussels",
+        help_text=_("Every date and time of the partnership is shown in this zone."),
+    )
+
+    def __init__(self, *args: Any, organisations: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["coordinating_organisation"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("Choose an organisation")), *organisations]
+
+
+class CoordinatorAppointForm(forms.Form):
+    user = forms.TypedChoiceField(label=_("Account"), coerce=int, choices=())
+
+    def __init__(self, *args: Any, candidates: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["user"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("Choose an account")), *candidates]
+
+
+class CoordinatorAccountForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("E-mail address"))
