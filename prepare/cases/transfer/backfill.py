@@ -4,9 +4,9 @@
 record over (decision 0012). For records handed over before the column
 existed, the stamp is inferred from the time each record was written: a
 record its case's receiver holds in a category that transfer handed over,
-written strictly before the acceptance. Records with no creation time of their
-own (key dates: their last change) may be left unstamped, which only hides
-them from the old team's grace; never the other way round.
+written strictly before the acceptance. Key dates have no creation time: their
+last change stands for it. A record left unstamped is only hidden from the old
+team's grace; never the other way round.
 """
 
 from __future__ import annotations
