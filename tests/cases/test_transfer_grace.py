@@ -269,3 +269,34 @@ def transfer_back(cast: Cast, as_user: Any, categories: list[str]) -> Transfer:
     transfer_services.transfer_accept(actor=fresh(cast.coordinator), transfer_id=transfer.pk)
     transfer.refresh_from_db()
     return transfer
+
+
+def test_the_migration_stamps_what_an_earlier_acceptance_handed_over(cast, as_user):
+    """Records handed over before the stamp existed: the migration's inference
+    from their times gives the stamps an acceptance gives, and leaves the
+    receiver's later records unstamped."""
+    from django.apps import apps
+
+    from prepare.cases.transfer.backfill import stamp_handed_over
+
+    plant_every_record(cast)
+    accept(cast, as_user, propose_handing(cast, HANDED))
+    after = case_services.note_create(
+        actor=fresh(cast.outsider), case_id=cast.case.pk, category=WHERE, kind="fact", text="x"
+    )
+
+    def stamps() -> dict[tuple[str, int], int | None]:
+        return {
+            (model._meta.label, pk): stamp
+            for model in record_models()
+            for pk, stamp in model._default_manager.values_list("pk", "handed_over_by_id")
+        }
+
+    given = stamps()
+    assert given[(CaseNote._meta.label, after.pk)] is None
+    assert sum(stamp is not None for stamp in given.values()) >= 20
+    for model in record_models():
+        model._default_manager.update(handed_over_by=None)
+    for app_label in ("cases", "monitoring", "plans", "documents"):
+        stamp_handed_over(apps, app_label)
+    assert stamps() == given
