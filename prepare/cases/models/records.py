@@ -25,6 +25,20 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 
+def handover_stamp(**options: Any) -> models.ForeignKey[Any, Any]:
+    """A row's reference to the transfer that handed it over (decision 0012):
+    nullable, no index (read by key through the grace rows), no constraint."""
+    return models.ForeignKey(
+        "cases.Transfer",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+        **options,
+    )
+
+
 class CaseRecordQuerySet(models.QuerySet[M]):
     """For models with ``case`` and ``category``: the rows the user may see."""
 
@@ -71,16 +85,7 @@ class CaseRecord(models.Model):
     # time: exact whatever the clocks of the machines that wrote the records.
     # No database constraint: a soft reference, like the search index's holder,
     # so that deleting a transfer (only ever with its case) touches no record.
-    handed_over_by = models.ForeignKey(
-        "cases.Transfer",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-    )
+    handed_over_by = handover_stamp(blank=True, editable=False)
 
     objects = CaseRecordQuerySet.as_manager()
 
