@@ -455,35 +455,84 @@ def category_q(user: Any, action: str = Action.READ, prefix: str = "") -> Q:
     return q
 
 
-def record_filter(user: Any, action: str = Action.READ) -> Q:
-    """A ``Q`` on any case record (``case``, ``category`` and its holder ``partnership``).
+def record_filter(user: Any, action: str = Action.READ, *, model: Any = None) -> Q:
+    """A ``Q`` on any case record (``case``, ``category``, its holder
+    ``partnership`` and ``handed_over_by``).
 
     A record is kept when its case is visible **and still held by the
     partnership that holds the record**, and the agreement of that partnership
     grants its category; or, for reading, when a transfer's grace period still
-    covers the category for the user. A record a sending partnership kept
-    after a transfer is therefore read by nobody through the case's new
-    partnership, and by the old team only during the grace period, even if
-    the user's organisation is a member of both partnerships. The case check
-    is correlated (one indexed probe per record).
+    covers the category for the user and the record is one the old team read
+    before the move (``_grace_q``). A record a sending partnership kept after a
+    transfer is therefore read by nobody through the case's new partnership,
+    and by the old team only during the grace period, even if the user's
+    organisation is a member of both partnerships. The case check is
+    correlated (one indexed probe per record).
+
+    ``model`` is the queryset's model (``visible_to`` passes it): a model with
+    an ``updated_at`` column also hides, from the old team, a handed-over
+    record that the receiver changed after the acceptance.
     """
-    granted = category_q(user, action)
     g = grants_for(user)
-    in_visible_case = Exists(
-        visible_cases(user, action).filter(
-            pk=OuterRef("case_id"), partnership_id=OuterRef("partnership_id")
-        )
-    )
-    visible = Q(in_visible_case) & granted
+    visible = _held_q(user, action)
     if action == Action.READ and g.reads_cases and g.organisation_id is not None:
-        # A live grace row for (case, organisation, category) is itself what
-        # makes the case visible to the old team (``case_filter``).
+        edited = model is not None and any(
+            f.name == "updated_at" for f in model._meta.concrete_fields
+        )
+        visible |= _grace_q(g, edited=edited)
+    return visible
+
+
+def case_fact_filter(user: Any) -> Q:
+    """A ``Q`` on a row about the case itself rather than a record someone wrote
+    (the person's identity in the search index), held by the case's
+    partnership: read like a record, and during a transfer's grace period for
+    its category as the case page shows it (the case's current identity)."""
+    g = grants_for(user)
+    visible = _held_q(user, Action.READ)
+    if g.reads_cases and g.organisation_id is not None:
         visible |= Q(
             Exists(
                 _live_graces(g).filter(case_id=OuterRef("case_id"), category=OuterRef("category"))
             )
         )
     return visible
+
+
+def _held_q(user: Any, action: str) -> Q:
+    """In a visible case, held by the case's partnership, in a granted category."""
+    in_visible_case = Exists(
+        visible_cases(user, action).filter(
+            pk=OuterRef("case_id"), partnership_id=OuterRef("partnership_id")
+        )
+    )
+    return Q(in_visible_case) & category_q(user, action)
+
+
+def _grace_q(g: Grants, *, edited: bool) -> Q:
+    """The records a running grace row lets the old team read: of the row's case
+    and category, either kept by the sending partnership (still its holder) or
+    handed over by that very transfer (``handed_over_by``) and, with ``edited``,
+    not changed since its acceptance. Never a record the receiver wrote after
+    the acceptance (its ``handed_over_by`` is empty), nor one it holds from an
+    earlier transfer, nor the receiver's new text of a handed-over one.
+
+    A live grace row is itself what makes the case visible to the old team
+    (``case_filter``). One correlated probe of the grace index per record,
+    joined to its transfer by key."""
+    handed = Q(transfer_id=OuterRef("handed_over_by_id"))
+    if edited:
+        # An edit by the receiver comes in a request after the acceptance
+        # committed, so it is later than the acceptance's time (taken before
+        # the records moved). Strictly earlier counts as unchanged: a tie, or
+        # a clock running ahead, hides the record, it never shows it.
+        handed &= Q(transfer__decided_at__gt=OuterRef("updated_at"))
+    rows = _live_graces(g).filter(
+        Q(transfer__from_partnership_id=OuterRef("partnership_id")) | handed,
+        case_id=OuterRef("case_id"),
+        category=OuterRef("category"),
+    )
+    return Q(Exists(rows))
 
 
 def note_edit_filter(user: Any) -> Q:

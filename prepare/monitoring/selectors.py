@@ -440,7 +440,7 @@ def record_writable(*, actor: User, model: Any, record_id: Any) -> bool:
     if pk is None:
         raise NotVisible
     records = model.objects.filter(pk=pk)
-    if not records.filter(record_filter(actor, Action.READ)).exists():
+    if not records.filter(record_filter(actor, Action.READ, model=model)).exists():
         raise NotVisible
     return bool(records.filter(record_filter(actor, Action.WRITE)).exists())
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from prepare.access.categories import Category
-from prepare.cases.models import CaseRecordQuerySet
+from prepare.cases.models import CaseRecordQuerySet, handover_stamp
 
 
 class EntryKind(models.TextChoices):
@@ -56,6 +56,13 @@ class SearchEntry(models.Model):
         db_constraint=False,
         related_name="+",
     )
+    # From a record: the transfer that handed it over and when it last changed
+    # (its ``updated_at``, or its creation time if it never changes); from a
+    # transfer's summary, that transfer and its proposal. The policy lets a
+    # transfer's old team read an entry as it reads the source (decision 0012).
+    # Empty on the rows about who the case is.
+    handed_over_by = handover_stamp()
+    updated_at = models.DateTimeField(null=True)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     # The source row's id (the case's for a reference or a person).
     object_id = models.BigIntegerField()

@@ -17,14 +17,14 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from prepare.access.categories import Category
-from prepare.access.policy import is_granted, record_filter, visible_cases
+from prepare.access.policy import case_fact_filter, is_granted, record_filter, visible_cases
 from prepare.accounts.models import User
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.models import Case
 from prepare.cases.selectors import COUNT_CAP
 from prepare.search import sql
-from prepare.search.models import EntryKind, SearchEntry
+from prepare.search.models import WHO_KINDS, EntryKind, SearchEntry
 from prepare.search.text import Query, Snippet, matching_words, snippet
 
 PER_PAGE = 20
@@ -33,11 +33,14 @@ MAX_PAGE = COUNT_CAP // PER_PAGE + 1
 
 def entry_filter(actor: User) -> Q:
     """The index rows the actor may read: a record's row by the policy's own
-    filter for records (its category, in a case the actor sees), a case's
-    reference wherever the actor sees the case."""
+    filter for records (its category, in a case the actor sees; for a
+    transfer's old team, only what it read before the move), the person's row
+    as the case's identity, a case's reference wherever the actor sees the case."""
     sees_case = Exists(visible_cases(actor).filter(pk=OuterRef("case_id")))
-    return (Q(kind=EntryKind.REFERENCE) & Q(sees_case)) | (
-        ~Q(kind=EntryKind.REFERENCE) & record_filter(actor)
+    return (
+        (Q(kind=EntryKind.REFERENCE) & Q(sees_case))
+        | (Q(kind=EntryKind.PERSON) & case_fact_filter(actor))
+        | (~Q(kind__in=WHO_KINDS) & record_filter(actor, model=SearchEntry))
     )
 
 

@@ -36,22 +36,28 @@ TS_CONFIG = "simple"
 @dataclass(frozen=True)
 class RecordSource:
     """A case-bound model whose free text is searchable: the kind of its rows,
-    the field holding its category, and its text fields (joined by spaces)."""
+    the field holding its category, its text fields (joined by spaces), and
+    the field saying when it last changed (``updated_at``, or its creation
+    time if it never changes): a transfer's old team reads the entry only if
+    it did not change after the acceptance (``access.policy._grace_q``)."""
 
     app_label: str
     model: str
     kind: str
     category_field: str
     text_fields: tuple[str, ...]
+    changed_field: str = "updated_at"
 
 
 RECORD_SOURCES: tuple[RecordSource, ...] = (
     RecordSource("cases", "CaseNote", "note", "category", ("text",)),
-    RecordSource("cases", "Referral", "referral", "category", ("reason",)),
-    RecordSource("cases", "TriageDecision", "triage", "category", ("reasons",)),
-    RecordSource("cases", "CaseTransition", "transition", "category", ("reason",)),
+    RecordSource("cases", "Referral", "referral", "category", ("reason",), "created_at"),
+    RecordSource("cases", "TriageDecision", "triage", "category", ("reasons",), "decided_at"),
+    RecordSource("cases", "CaseTransition", "transition", "category", ("reason",), "at"),
     RecordSource("cases", "KeyDate", "key_date", "category", ("source",)),
-    RecordSource("cases", "Transfer", "transfer", "summary_category", ("handover_summary",)),
+    RecordSource(
+        "cases", "Transfer", "transfer", "summary_category", ("handover_summary",), "proposed_at"
+    ),
     RecordSource("monitoring", "Contact", "contact", "category", ("with_whom", "summary")),
     RecordSource("monitoring", "LicenceCondition", "condition", "category", ("text",)),
     RecordSource("monitoring", "Breach", "breach", "category", ("description", "action_taken")),
@@ -63,6 +69,9 @@ RECORD_SOURCES: tuple[RecordSource, ...] = (
 )
 
 COLUMNS = "case_id, partnership_id, kind, object_id, category, who, text, birth_date"
+# Added later (decision 0012): the 0001 migration runs these functions with the
+# entry table as it was then, without them; ``_stamped`` says which it is.
+STAMP_COLUMNS = "handed_over_by_id, updated_at"
 
 
 @dataclass(frozen=True)
@@ -93,14 +102,37 @@ def _bool(vendor: str, value: bool) -> str:
 # --- What a row of each source becomes ------------------------------------------------
 
 
-def _record_values(vendor: str, source: RecordSource, t: _Table, row: str) -> tuple[str, str]:
+def _stamped(apps: Any) -> bool:
+    """Whether the entry table (as ``apps`` has it) carries the handover stamp."""
+    fields = apps.get_model("search", "SearchEntry")._meta.concrete_fields
+    return any(f.name == "handed_over_by" for f in fields)
+
+
+def _columns(stamped: bool) -> str:
+    return f"{COLUMNS}, {STAMP_COLUMNS}" if stamped else COLUMNS
+
+
+def _record_values(
+    vendor: str, source: RecordSource, t: _Table, row: str, stamped: bool
+) -> tuple[str, str]:
     """The SELECT list of the entry of one record row, and its text."""
     text = _joined(row, t, source.text_fields)
     values = (
         f"{row}.{t.col('case')}, {_holder(t, row)}, '{source.kind}', "
         f"{row}.id, {row}.{t.col(source.category_field)}, {_bool(vendor, False)}, {text}, NULL"
     )
+    if stamped:
+        values += f", {_handed_over_by(t, row)}, {row}.{t.col(source.changed_field)}"
     return values, text
+
+
+def _handed_over_by(t: _Table, row: str) -> str:
+    """The transfer a source row was handed over by: a case record's own stamp;
+    a transfer's summary counts as handed over by that transfer (its old team
+    wrote it)."""
+    if "handed_over_by" in t.columns:
+        return f"{row}.{t.col('handed_over_by')}"
+    return f"{row}.id"
 
 
 def _holder(t: _Table, row: str) -> str:
@@ -111,13 +143,15 @@ def _holder(t: _Table, row: str) -> str:
     return f"(SELECT partnership_id FROM {CASE_TABLE} WHERE id = {row}.{t.col('case')})"
 
 
-def _watched(source: RecordSource, t: _Table) -> str:
+def _watched(source: RecordSource, t: _Table, stamped: bool) -> str:
     """The columns whose change rewrites a source row's entry: its case, holder,
-    category and text."""
+    category and text (and, with the stamp, the handover and the change time)."""
     fields = ["case", source.category_field, *source.text_fields]
     if "partnership" in t.columns:
         fields.insert(1, "partnership")
-    return ", ".join(t.col(f) for f in fields)
+    if stamped:
+        fields += [f for f in ("handed_over_by", source.changed_field) if f in t.columns]
+    return ", ".join(dict.fromkeys(t.col(f) for f in fields))
 
 
 def _case_entries_select(vendor: str, apps: Any, case_row: str, where: str) -> Iterator[str]:
@@ -125,18 +159,19 @@ def _case_entries_select(vendor: str, apps: Any, case_row: str, where: str) -> I
     case = _table(apps, "cases", "Case")
     person = _table(apps, "cases", "Person")
     true = _bool(vendor, True)
+    stamp = ", NULL, NULL" if _stamped(apps) else ""
     person_text = _joined("p", person, ("given_name", "family_name", "identifier"))
     live = f"{case_row}.{case.col('anonymised_at')} IS NULL"
     yield (
         f"SELECT {case_row}.id, {case_row}.{case.col('partnership')}, 'reference', {case_row}.id, "
         f"'', {true}, "
-        f"{case_row}.{case.col('reference')}, NULL FROM {case.name} {case_row} "
+        f"{case_row}.{case.col('reference')}, NULL{stamp} FROM {case.name} {case_row} "
         f"WHERE {where} AND {live}"
     )
     yield (
         f"SELECT {case_row}.id, {case_row}.{case.col('partnership')}, 'person', {case_row}.id, "
         f"'identity', {true}, {person_text}, "
-        f"p.{person.col('birth_date')} FROM {case.name} {case_row} "
+        f"p.{person.col('birth_date')}{stamp} FROM {case.name} {case_row} "
         f"JOIN {person.name} p ON p.id = {case_row}.{case.col('person')} "
         f"WHERE {where} AND {live} AND ({person_text} <> '' OR p.{person.col('birth_date')} "
         f"IS NOT NULL)"
@@ -169,13 +204,17 @@ END""",
   INSERT INTO {FTS_TEXT}(rowid, text) SELECT NEW.id, NEW.text WHERE NOT NEW.who;
 END""",
     ]
+    stamped = _stamped(apps)
     for source in RECORD_SOURCES:
         t = _table(apps, source.app_label, source.model)
-        new_values, new_text = _record_values("sqlite", source, t, "NEW")
-        cols = _watched(source, t)
+        new_values, new_text = _record_values("sqlite", source, t, "NEW", stamped)
+        cols = _watched(source, t, stamped)
         name = f"search_{source.kind}"
         forget = f"DELETE FROM {ENTRY_TABLE} WHERE kind = '{source.kind}' AND object_id = OLD.id;"
-        add = f"INSERT INTO {ENTRY_TABLE} ({COLUMNS}) SELECT {new_values} WHERE {new_text} <> '';"
+        add = (
+            f"INSERT INTO {ENTRY_TABLE} ({_columns(stamped)}) SELECT {new_values} "
+            f"WHERE {new_text} <> '';"
+        )
         out += [
             f"CREATE TRIGGER {name}_ai AFTER INSERT ON {t.name} BEGIN {add} END",
             f"CREATE TRIGGER {name}_au AFTER UPDATE OF {cols} ON {t.name} BEGIN {forget} {add} END",
@@ -200,12 +239,13 @@ def _who_forget(case_id: str) -> str:
 def _sqlite_case_triggers(apps: Any) -> list[str]:
     case = _table(apps, "cases", "Case")
     person = _table(apps, "cases", "Person")
+    columns = _columns(_stamped(apps))
     new_case = " ".join(
-        f"INSERT INTO {ENTRY_TABLE} ({COLUMNS}) {s};"
+        f"INSERT INTO {ENTRY_TABLE} ({columns}) {s};"
         for s in _case_entries_select("sqlite", apps, "c", "c.id = NEW.id")
     )
     of_person = " ".join(
-        f"INSERT INTO {ENTRY_TABLE} ({COLUMNS}) {s};"
+        f"INSERT INTO {ENTRY_TABLE} ({columns}) {s};"
         for s in _case_entries_select("sqlite", apps, "c", f"c.{case.col('person')} = NEW.id")
         if "'person'" in s
     )
@@ -264,17 +304,19 @@ def _postgresql(apps: Any) -> list[str]:
         f"CREATE INDEX search_entry_who_fts ON {ENTRY_TABLE} USING gin ({DOCUMENT}) WHERE who",
         f"CREATE INDEX search_entry_text_fts ON {ENTRY_TABLE} USING gin ({DOCUMENT}) WHERE NOT who",
     ]
+    stamped = _stamped(apps)
+    columns = _columns(stamped)
     for source in RECORD_SOURCES:
         t = _table(apps, source.app_label, source.model)
-        new_values, new_text = _record_values("postgresql", source, t, "NEW")
-        cols = _watched(source, t)
+        new_values, new_text = _record_values("postgresql", source, t, "NEW", stamped)
+        cols = _watched(source, t, stamped)
         name = f"search_sync_{source.kind}"
         body = (
             f"  IF TG_OP <> 'INSERT' THEN\n"
             f"    DELETE FROM {ENTRY_TABLE} WHERE kind = '{source.kind}' AND object_id = OLD.id;\n"
             f"  END IF;\n"
             f"  IF TG_OP <> 'DELETE' AND {new_text} <> '' THEN\n"
-            f"    INSERT INTO {ENTRY_TABLE} ({COLUMNS}) SELECT {new_values};\n"
+            f"    INSERT INTO {ENTRY_TABLE} ({columns}) SELECT {new_values};\n"
             f"  END IF;"
         )
         out += [
@@ -285,11 +327,11 @@ def _postgresql(apps: Any) -> list[str]:
     case = _table(apps, "cases", "Case")
     person = _table(apps, "cases", "Person")
     new_case = "\n".join(
-        f"    INSERT INTO {ENTRY_TABLE} ({COLUMNS}) {s};"
+        f"    INSERT INTO {ENTRY_TABLE} ({columns}) {s};"
         for s in _case_entries_select("postgresql", apps, "c", "c.id = NEW.id")
     )
     of_person = "\n".join(
-        f"  INSERT INTO {ENTRY_TABLE} ({COLUMNS}) {s};"
+        f"  INSERT INTO {ENTRY_TABLE} ({columns}) {s};"
         for s in _case_entries_select("postgresql", apps, "c", f"c.{case.col('person')} = NEW.id")
         if "'person'" in s
     )
@@ -341,15 +383,17 @@ def _postgresql_drop(apps: Any) -> list[str]:
 def _backfill(vendor: str, apps: Any) -> list[str]:
     """The entries of the rows already there (the triggers fill the FTS tables)."""
     out = [f"DELETE FROM {ENTRY_TABLE}"]
+    stamped = _stamped(apps)
+    columns = _columns(stamped)
     for source in RECORD_SOURCES:
         t = _table(apps, source.app_label, source.model)
-        values, text = _record_values(vendor, source, t, "r")
+        values, text = _record_values(vendor, source, t, "r", stamped)
         out.append(
-            f"INSERT INTO {ENTRY_TABLE} ({COLUMNS}) SELECT {values} FROM {t.name} r "
+            f"INSERT INTO {ENTRY_TABLE} ({columns}) SELECT {values} FROM {t.name} r "
             f"WHERE {text} <> ''"
         )
     for select in _case_entries_select(vendor, apps, "c", "1 = 1"):
-        out.append(f"INSERT INTO {ENTRY_TABLE} ({COLUMNS}) {select}")
+        out.append(f"INSERT INTO {ENTRY_TABLE} ({columns}) {select}")
     return out
 
 

@@ -25,7 +25,12 @@ from prepare.cases.models.lifecycle import (
     TriageDecision,
     TriageOutcome,
 )
-from prepare.cases.models.records import CaseRecord, CaseRecordQuerySet, VersionedCaseRecord
+from prepare.cases.models.records import (
+    CaseRecord,
+    CaseRecordQuerySet,
+    VersionedCaseRecord,
+    handover_stamp,
+)
 from prepare.cases.models.retention import ErasureRequest, ErasureStatus, LegalHold
 from prepare.cases.models.transfer import Transfer, TransferGrace, TransferStatus
 
@@ -60,4 +65,5 @@ __all__ = [
     "TriageDecision",
     "TriageOutcome",
     "VersionedCaseRecord",
+    "handover_stamp",
 ]

@@ -25,13 +25,27 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 
+def handover_stamp(**options: Any) -> models.ForeignKey[Any, Any]:
+    """A row's reference to the transfer that handed it over (decision 0012):
+    nullable, no index (read by key through the grace rows), no constraint."""
+    return models.ForeignKey(
+        "cases.Transfer",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+        **options,
+    )
+
+
 class CaseRecordQuerySet(models.QuerySet[M]):
     """For models with ``case`` and ``category``: the rows the user may see."""
 
     def visible_to(self, user: User, action: str = Action.READ) -> CaseRecordQuerySet[M]:
         from prepare.access.policy import record_filter
 
-        return self.filter(record_filter(user, action))
+        return self.filter(record_filter(user, action, model=self.model))
 
     def of_case(self, case: Any) -> CaseRecordQuerySet[M]:
         """The case's records held by its (current) partnership, unfiltered by the
@@ -64,6 +78,14 @@ class CaseRecord(models.Model):
         verbose_name=_("held by"),
         editable=False,
     )
+    # The accepted transfer that last handed the record over to its holder (None
+    # for a record written by its holder). A transfer's grace period lets the
+    # old team read the records it handed over and those it kept, never what
+    # the receiver writes afterwards (decision 0012). A stamp rather than a
+    # time: exact whatever the clocks of the machines that wrote the records.
+    # No database constraint: a soft reference, like the search index's holder,
+    # so that deleting a transfer (only ever with its case) touches no record.
+    handed_over_by = handover_stamp(blank=True, editable=False)
 
     objects = CaseRecordQuerySet.as_manager()
 

@@ -325,7 +325,8 @@ class TransferViewSet(ApiViewSet):
         tags=["transfers"],
         summary="Accept a transfer",
         description="The receiving coordinator only. The case moves to your partnership; the "
-        "old team keeps read-only access for the sending partnership's grace period. Logged "
+        "old team keeps read-only access, for the sending partnership's grace period, to what it "
+        "read before the move (never what your partnership writes or corrects after). Logged "
         "on both sides with the legal basis of both agreements.",
         parameters=[TRANSFER_ID],
         request=TransferDecisionSerializer,

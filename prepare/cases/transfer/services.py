@@ -322,7 +322,7 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
     # partnership (one UPDATE per kind of record); the others stay with the
     # sender, read by its old team during the grace period only.
     handed_over = transfer.handed_over
-    moved = _hand_over_records(case, from_partnership.pk, to_partnership.pk, handed_over)
+    moved = _hand_over_records(case, transfer, to_partnership.pk, handed_over)
     # The old team belonged to the old partnership; the new coordinator forms a new one.
     ended_members = list(
         CaseTeamMember.objects.filter(case_id=case.pk).values_list("pk", flat=True)
@@ -386,15 +386,17 @@ def transfer_accept(*, actor: User, transfer_id: Any, reason: str = "") -> Trans
 
 
 def _hand_over_records(
-    case: Case, from_id: int, to_id: int, categories: list[str]
+    case: Case, transfer: Transfer, to_id: int, categories: list[str]
 ) -> dict[str, dict[str, int]]:
     """Move the case's records of ``categories`` held by the sender to the
-    receiver. What moved and what stayed, per category, for the audit event."""
+    receiver, stamped with the transfer: the old team's grace reads these (and
+    the ones kept), not what the receiver writes later. What moved and what
+    stayed, per category, for the audit event."""
     held = held_counts(case)
     for model in record_models():
         model._default_manager.filter(
-            case_id=case.pk, partnership_id=from_id, category__in=categories
-        ).update(partnership_id=to_id)
+            case_id=case.pk, partnership_id=transfer.from_partnership_id, category__in=categories
+        ).update(partnership_id=to_id, handed_over_by=transfer)
     return {
         "moved": {c: n for c, n in held.items() if c in categories},
         "kept": {c: n for c, n in held.items() if c not in categories},
