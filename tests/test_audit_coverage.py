@@ -388,7 +388,7 @@ def _hold_to_release(scene: Scene) -> dict[str, Any]:
         until=datetime.date(2040, 1, 1),
         placed_by=scene.cast.coordinator,
     )
-    return {"hold": hold.pk}
+    return {"hold": hold.pk, "confirm": "on"}
 
 
 def _hold_to_release_api(scene: Scene) -> dict[str, Any]:

@@ -144,7 +144,12 @@ class SessionTimeoutMiddleware:
             # Written at most once a minute: a session write on every request
             # costs a second transaction (and fsync) on every page, and the
             # idle time-out needs no finer grain than the minute.
-            if SESSION_LAST_SEEN not in request.session or now - last >= LAST_SEEN_GRAIN:
+            if SESSION_LAST_SEEN not in request.session:
+                # A session that did not come through the sign-in (which sets
+                # both and registers it): start the clock; the registry learns
+                # of it at the next tick.
+                request.session[SESSION_LAST_SEEN] = now
+            elif now - last >= LAST_SEEN_GRAIN:
                 from prepare.accounts.credentials import session_seen
 
                 request.session[SESSION_LAST_SEEN] = now
