@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk, require_administrator
 from prepare.accounts.invitations import invitation_issue
-from prepare.accounts.models import Organisation, Role, User, validate_time_zone
+from prepare.accounts.models import Organisation, RevokedBecause, Role, User, validate_time_zone
 from prepare.accounts.services import organisation_credentials_end
 from prepare.administration.selectors import partnership_by_id
 from prepare.audit.models import EventAction
@@ -115,7 +115,7 @@ def organisation_update(
         detail["is_active"] = organisation.is_active
         if not organisation.is_active:
             detail["tokens_revoked"] = organisation_credentials_end(
-                organisation_id=organisation.pk, reason="organisation_deactivated"
+                organisation_id=organisation.pk, reason=RevokedBecause.ORGANISATION
             )
     audit_record(action=action, actor=actor, obj=organisation, detail=detail)
     return organisation, changed
