@@ -307,6 +307,7 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "membership_pk": membership.pk,
         "membership_id": membership.pk,
         "agreement_pk": cast.agreement.pk,
+        "agreement_id": cast.agreement.pk,
         "case_id": k.pk,
         "note_pk": cast.notes["justice"].pk,
         "note_id": cast.notes["justice"].pk,

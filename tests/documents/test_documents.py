@@ -544,10 +544,11 @@ def test_the_documents_page_costs_the_same_at_any_size(
     assert all(f">extra-{n - 1}-{k}.txt</a>" in body for k in range(1, n))  # every earlier file
 
 
-# The request's transaction (2), the token with its user and its last use (2),
-# grants (1), the case (1), one page of documents and its capped count (2),
-# the audit event (stored, index, then sealed: check, head, seal, head: 6).
-API_LIST_QUERIES = 14
+# The request's transaction (2), the token with its user (1; its use was
+# recorded by the request before, within the minute), grants (1), the case (1),
+# one page of documents and its capped count (2), the audit event (stored,
+# index, then sealed: check, head, seal, head: 6).
+API_LIST_QUERIES = 13
 
 
 @pytest.mark.parametrize("n", [2, 30])
