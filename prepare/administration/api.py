@@ -166,7 +166,7 @@ class CoordinatorAccountSerializer(StrictSerializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
-class AccountSerializer(serializers.Serializer):
+class AppointedAccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
@@ -396,7 +396,13 @@ class PartnershipViewSet(ApiViewSet):
         "coordinator. Logged as a permission change.",
         parameters=[PARTNERSHIP_ID],
         request=CoordinatorAppointSerializer,
-        responses={201: AccountSerializer, 400: R400, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
+        responses={
+            201: AppointedAccountSerializer,
+            400: R400,
+            401: R401,
+            403: A403,
+            404: A404_PARTNERSHIP,
+        },
     )
     def appoint(self, request: Request, partnership_id: int) -> Response:
         actor = request_actor(request)
@@ -406,7 +412,9 @@ class PartnershipViewSet(ApiViewSet):
         user = services.coordinator_appoint(
             actor=actor, partnership_id=partnership_id, user_id=payload.validated_data["user"]
         )
-        return Response(AccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AppointedAccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         operation_id="v1_partnership_coordinator_accounts_create",
@@ -417,7 +425,13 @@ class PartnershipViewSet(ApiViewSet):
         "enrol their second factor at first sign-in. Logged as a permission change.",
         parameters=[PARTNERSHIP_ID],
         request=CoordinatorAccountSerializer,
-        responses={201: AccountSerializer, 400: R400, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
+        responses={
+            201: AppointedAccountSerializer,
+            400: R400,
+            401: R401,
+            403: A403,
+            404: A404_PARTNERSHIP,
+        },
     )
     def create_account(self, request: Request, partnership_id: int) -> Response:
         actor = request_actor(request)
@@ -427,7 +441,9 @@ class PartnershipViewSet(ApiViewSet):
         user = services.coordinator_account_create(
             actor=actor, partnership_id=partnership_id, **payload.validated_data
         )
-        return Response(AccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            AppointedAccountSerializer(_account(user)).data, status=status.HTTP_201_CREATED
+        )
 
 
 urlpatterns = [
