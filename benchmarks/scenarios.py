@@ -60,11 +60,11 @@ def verified_session(user: Any) -> str:
     keeps requiring its second factor.
     """
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from prepare.accounts.session_store import SessionStore
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from prepare.accounts.middleware import SESSION_LAST_SEEN, SESSION_SIGNED_IN_AT
+    from prepare.accounts.session_store import SessionStore
 
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     session = SessionStore()
