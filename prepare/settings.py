@@ -271,8 +271,6 @@ SSO_SECRET_KEY = _secret("PREPARE_SSO_SECRET_KEY")
 SSO_DISCOVERY_TTL = env.int("PREPARE_SSO_DISCOVERY_TTL", default=3600)
 # Timeout of each call to a provider (discovery, keys, token), in seconds.
 SSO_HTTP_TIMEOUT = env.float("PREPARE_SSO_HTTP_TIMEOUT", default=5.0)
-# How long the authentication code may be entered after the provider's return.
-SSO_PENDING_SECONDS = env.int("PREPARE_SSO_PENDING_SECONDS", default=300)
 
 # Idle and absolute session limits (seconds).
 SESSION_IDLE_TIMEOUT = env.int("PREPARE_IDLE_TIMEOUT", default=30 * 60)

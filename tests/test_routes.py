@@ -55,7 +55,6 @@ PUBLIC_ROUTES = {
     # ID token and, unless the provider asserted it, the second factor.
     "accounts:sso_start",
     "accounts:sso_callback",
-    "accounts:sso_code",
 }
 # Routes a password-only session may reach: enrolment and the way out.
 ENROLMENT_ROUTES = {"accounts:mfa_setup", "accounts:logout"}

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 from django.conf import settings
 from django.contrib import messages
@@ -41,7 +42,8 @@ PENDING_USER = "prepare_pending_user"
 PENDING_SINCE = "prepare_pending_since"
 PENDING_VIA = "prepare_pending_via"
 PENDING_NEXT = "prepare_pending_next"
-PENDING_KEYS = (PENDING_USER, PENDING_SINCE, PENDING_VIA, PENDING_NEXT)
+PENDING_FACTS = "prepare_pending_facts"
+PENDING_KEYS = (PENDING_USER, PENDING_SINCE, PENDING_VIA, PENDING_NEXT, PENDING_FACTS)
 
 
 class SecondFactorRefused(Exception):
@@ -49,23 +51,37 @@ class SecondFactorRefused(Exception):
 
 
 def begin_second_factor(
-    request: HttpRequest, user: User, *, via: str, next_url: str = ""
+    request: HttpRequest,
+    user: User,
+    *,
+    via: str,
+    next_url: str = "",
+    facts: Mapping[str, Any] | None = None,
 ) -> HttpResponse:
     """Hand a user whose first factor passed to the second-factor step.
 
     ``via`` says how the first factor was given (``"password"``, ``"oidc"``)
-    and goes into the sign-in's audit event. ``next_url`` must already be a
-    safe local path. A user without any second factor is signed in at once
-    with a session that can only set one up (as a new account is).
+    and goes into the sign-in's audit event, with ``facts`` (for a provider's
+    sign-in: which provider, its ``amr`` and ``acr``), on success and on every
+    refusal. ``next_url`` must already be a safe local path. A user without
+    any second factor is signed in at once with a session that can only set
+    one up (as a new account is).
     """
+    facts = dict(facts or {})
     if not factors.has_factor(user):
-        complete_sign_in(request, user, device=None, via=via, method="")
+        complete_sign_in(request, user, device=None, via=via, method="", **facts)
         return redirect("accounts:mfa_setup")
     request.session[PENDING_USER] = user.pk
     request.session[PENDING_SINCE] = time.time()
     request.session[PENDING_VIA] = via
     request.session[PENDING_NEXT] = next_url
+    request.session[PENDING_FACTS] = facts
     return redirect("accounts:second_factor")
+
+
+def _pending_facts(request: HttpRequest) -> dict[str, Any]:
+    facts = request.session.get(PENDING_FACTS)
+    return dict(facts) if isinstance(facts, dict) else {}
 
 
 def pending_clear(request: HttpRequest) -> None:
@@ -144,10 +160,11 @@ def _refuse_quietly(
 ) -> None:
     from prepare.accounts.services import refuse_sign_in as refuse
 
+    facts = _pending_facts(request)
     if getattr(request, "axes_locked_out", False):
         pending_clear(request)
     with contextlib.suppress(refused):
-        refuse(request, username=user.get_username(), stage=stage, user=user)
+        refuse(request, username=user.get_username(), stage=stage, user=user, detail=facts)
 
 
 def second_factor_passkey(request: HttpRequest, *, user: User, answer: str) -> None:
@@ -157,7 +174,9 @@ def second_factor_passkey(request: HttpRequest, *, user: User, answer: str) -> N
     except passkeys.PasskeyRefused:
         _refuse(request, user, method="passkey")
     via = str(request.session.get(PENDING_VIA, ""))
-    complete_sign_in(request, user, device=credential, via=via, method="passkey")
+    complete_sign_in(
+        request, user, device=credential, via=via, method="passkey", **_pending_facts(request)
+    )
 
 
 def second_factor_code(request: HttpRequest, *, user: User, code: str) -> None:
@@ -167,7 +186,9 @@ def second_factor_code(request: HttpRequest, *, user: User, code: str) -> None:
         _refuse(request, user, method="code")
     method = "recovery_code" if device.name == factors.RECOVERY_DEVICE_NAME else "totp"
     via = str(request.session.get(PENDING_VIA, ""))
-    complete_sign_in(request, user, device=device, via=via, method=method)
+    complete_sign_in(
+        request, user, device=device, via=via, method=method, **_pending_facts(request)
+    )
 
 
 def _locked(request: HttpRequest, user: User) -> bool:
@@ -225,6 +246,7 @@ def second_factor_step(request: HttpRequest) -> HttpResponse:
             "form": form,
             "error": error,
             "pending": user,
+            "via": request.session.get(PENDING_VIA, ""),
             "passkey_options": options,
             "minutes": max(1, settings.SECOND_FACTOR_TIMEOUT // 60),
         },

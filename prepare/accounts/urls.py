@@ -52,7 +52,6 @@ urlpatterns = [
     ),
     path("sso/", sso.sso_start, name="sso_start"),
     path("sso/return/", sso.sso_callback, name="sso_callback"),
-    path("sso/code/", sso.sso_code, name="sso_code"),
     path("identity-providers/", sso.identity_providers, name="identity_providers"),
     path("identity-providers/new/", sso.identity_provider_create, name="identity_provider_create"),
     path("identity-providers/<int:pk>/", sso.identity_provider_edit, name="identity_provider_edit"),

@@ -19,7 +19,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from prepare.accounts import factors
 from prepare.accounts.models import IdentityProvider, User
+from prepare.accounts.second_factor import PENDING_USER
 from prepare.accounts.sso.sealing import seal, unseal
 from prepare.audit.models import Event, EventAction, Outcome
 from tests.accounts.conftest import post_sign_in
@@ -95,15 +97,16 @@ def test_an_invited_user_signs_in_and_then_gives_the_code(client, idp, alice, pr
     response = through_provider(client, idp, email=ADDRESS, amr=["pwd"], acr="basic")
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:sso_code")
+    assert response["Location"] == reverse("accounts:second_factor")
     assert not _signed_in(client)  # nothing until the second factor
     assert client.get(HOME).status_code == 302
 
-    page = client.get(reverse("accounts:sso_code"))
+    page = client.get(reverse("accounts:second_factor"))
     assert page.status_code == 200
     assert b'autocomplete="one-time-code"' in page.content
+    assert "Your organisation has confirmed who you are" in page.content.decode()
 
-    done = client.post(reverse("accounts:sso_code"), {"code": current_code(alice)})
+    done = client.post(reverse("accounts:second_factor"), {"code": current_code(alice)})
 
     assert done.status_code == 302 and done["Location"] == HOME
     assert client.session[SESSION_KEY] == str(alice.pk)
@@ -111,12 +114,12 @@ def test_an_invited_user_signs_in_and_then_gives_the_code(client, idp, alice, pr
     login = _last(EventAction.LOGIN)
     assert login.actor_id == alice.pk
     assert login.detail == {
-        "method": "sso",
+        "via": "oidc",
+        "method": "totp",
         "provider": provider.pk,
         "amr": ["pwd"],
         "acr": "basic",
         "second_factor": True,
-        "second_factor_by": "totp",
     }
     assert User.objects.count() == 1
 
@@ -124,26 +127,28 @@ def test_an_invited_user_signs_in_and_then_gives_the_code(client, idp, alice, pr
 def test_a_wrong_code_after_the_provider_is_refused_and_counted(client, idp, alice, provider):
     through_provider(client, idp, email=ADDRESS)
 
-    response = client.post(reverse("accounts:sso_code"), {"code": wrong_code(alice)})
+    response = client.post(reverse("accounts:second_factor"), {"code": wrong_code(alice)})
 
     assert response.status_code == 200
     assert "That code is not right" in response.content.decode()
     assert not _signed_in(client)
     failed = _last(EventAction.LOGIN_FAILED)
     assert failed.actor_id == alice.pk and failed.outcome == Outcome.DENIED
-    assert failed.detail["stage"] == "sso_code" and failed.detail["failures"] == 1
+    assert failed.detail["stage"] == "second_factor_code" and failed.detail["failures"] == 1
     assert failed.detail["provider"] == provider.pk
 
 
 def test_the_code_step_locks_the_account_like_sign_in(client, idp, alice, settings):
     through_provider(client, idp, email=ADDRESS)
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        client.post(reverse("accounts:sso_code"), {"code": wrong_code(alice)})
+        last = client.post(reverse("accounts:second_factor"), {"code": wrong_code(alice)})
+    assert "sign-in is paused for a while" in last.content.decode()
 
-    response = client.post(reverse("accounts:sso_code"), {"code": current_code(alice)})
+    # The step is over: the right code now leads back to the start, signed out.
+    response = client.post(reverse("accounts:second_factor"), {"code": current_code(alice)})
 
+    assert response.status_code == 302
     assert not _signed_in(client)
-    assert "too many attempts" in response.content.decode()
     assert Event.objects.filter(action=EventAction.LOCKED_OUT, actor_id=alice.pk).exists()
     # Through the provider again: refused while locked.
     again = through_provider(Client(), idp, email=ADDRESS)
@@ -152,14 +157,39 @@ def test_the_code_step_locks_the_account_like_sign_in(client, idp, alice, settin
 
 
 def test_the_code_step_expires(client, idp, alice, settings):
-    settings.SSO_PENDING_SECONDS = -1
+    settings.SECOND_FACTOR_TIMEOUT = -1
     through_provider(client, idp, email=ADDRESS)
 
-    response = client.post(reverse("accounts:sso_code"), {"code": current_code(alice)})
+    response = client.post(reverse("accounts:second_factor"), {"code": current_code(alice)})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:sso_start")
+    assert response["Location"] == reverse(settings.LOGIN_URL)
     assert not _signed_in(client)
+
+
+def test_a_recovery_code_completes_the_providers_sign_in(client, idp, alice, provider):
+    codes = factors.recovery_codes_generate(None, actor=alice)  # type: ignore[arg-type]
+    through_provider(client, idp, email=ADDRESS, amr=["pwd"])
+
+    done = client.post(reverse("accounts:second_factor"), {"code": codes[0]})
+
+    assert done.status_code == 302 and done["Location"] == HOME
+    assert client.session[SESSION_KEY] == str(alice.pk)
+    login = _last(EventAction.LOGIN)
+    assert (login.detail["via"], login.detail["method"]) == ("oidc", "recovery_code")
+    assert login.detail["provider"] == provider.pk
+
+
+def test_a_password_step_left_half_way_does_not_survive_a_providers_start(
+    client, idp, alice, provider
+):
+    other = UserFactory(username="other", organisation=provider.organisation)
+    post_sign_in(client, other.username)
+    assert client.session[PENDING_USER] == other.pk
+
+    through_provider(client, idp, email=ADDRESS)
+
+    assert client.session[PENDING_USER] == alice.pk
 
 
 @pytest.mark.parametrize(
@@ -188,11 +218,12 @@ def test_the_second_factor_applies_unless_the_provider_asserts_it(
         assert client.get(HOME).status_code == 200
         assert client.get(reverse("v1_me")).status_code == 200  # the API too
         login = _last(EventAction.LOGIN)
-        assert login.detail["second_factor_by"] == "provider"
+        assert (login.detail["via"], login.detail["method"]) == ("oidc", "provider")
+        assert login.detail["second_factor"] is True
         assert login.detail["amr"] == claims["amr"]
         assert login.detail["acr"] == claims.get("acr", "")
     else:
-        assert response["Location"] == reverse("accounts:sso_code")
+        assert response["Location"] == reverse("accounts:second_factor")
         assert not _signed_in(client)
         assert not Event.objects.filter(action=EventAction.LOGIN).exists()
 
@@ -373,7 +404,7 @@ def test_discovery_and_keys_are_fetched_once_and_cached(idp, alice):
     for _ in range(2):
         client = Client()
         through_provider(client, idp, email=ADDRESS)
-        client.post(reverse("accounts:sso_code"), {"code": current_code(alice)})
+        client.post(reverse("accounts:second_factor"), {"code": current_code(alice)})
         alice.totpdevice_set.update(last_t=-1)  # the same code again, for the test only
     fetched = idp.requests[first:]
     assert fetched.count("/.well-known/openid-configuration") == 1

@@ -9,9 +9,10 @@ The flow, each step audited:
    checked (``client``), its claim is matched against the accounts of the
    provider's organisation only (no account is ever created), and then either
    the provider asserted a second factor (the session is verified) or the
-   person still gives their own one: ``second_factor_after_sso``.
-3. ``sso_code_confirm``: the authentication code, counted towards the lock-out
-   as at sign-in.
+   person still gives their own one on the second-factor step that follows a
+   password too (``prepare.accounts.second_factor.begin_second_factor``: a
+   passkey, an authenticator's code or a recovery code, counted towards the
+   lock-out as at sign-in).
 
 Not atomic: a refusal's audit event and the lock-out counter must survive
 the exception, as in ``prepare.accounts.services.sign_in``.
@@ -19,30 +20,22 @@ the exception, as in ``prepare.accounts.services.sign_in``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth import login
-from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_otp import login as otp_login
 
 from prepare.access.abilities import may_configure_sign_in
 from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.accounts.backends import BACKEND
-from prepare.accounts.credentials import session_register
 from prepare.accounts.middleware import (
-    SESSION_LAST_SEEN,
     SESSION_MFA_ASSERTED,
-    SESSION_SIGNED_IN_AT,
 )
 from prepare.accounts.models import (
     PROVIDER_SETTINGS,
@@ -51,7 +44,7 @@ from prepare.accounts.models import (
     User,
     UserClaim,
 )
-from prepare.accounts.services import confirmed_totp, refuse_sign_in
+from prepare.accounts.second_factor import begin_second_factor, complete_sign_in, pending_clear
 from prepare.accounts.sso import client
 from prepare.accounts.sso.client import SsoRefused
 from prepare.accounts.sso.sealing import seal
@@ -61,8 +54,8 @@ from prepare.locking import StaleVersion, save_versioned
 
 # The provider and the page to return to, between the redirect and the return.
 SESSION_FLOW = "prepare_sso_flow"
-# An identity the provider vouched for, waiting for its second factor.
-SESSION_PENDING = "prepare_sso_pending"
+# How the first factor was given, in the sign-in's audit event.
+VIA = "oidc"
 
 
 class NoProvider(Exception):
@@ -71,10 +64,9 @@ class NoProvider(Exception):
 
 @dataclass(frozen=True)
 class SsoOutcome:
-    """Where the browser goes next, and whether the session is signed in yet."""
+    """Where the browser goes next."""
 
     redirect_to: str
-    signed_in: bool
 
 
 def _domain_of(address: str) -> str:
@@ -109,7 +101,9 @@ def sso_begin(
         )
     except SsoRefused as exc:
         _refuse(reason=exc.reason, provider=provider.pk)
-    request.session.pop(SESSION_PENDING, None)
+    # A second-factor step left half-way (by a password or an earlier provider's
+    # sign-in) does not survive a new start.
+    pending_clear(request)
     request.session[SESSION_FLOW] = {"provider": provider.pk, "next": next_url}
     return response
 
@@ -151,76 +145,16 @@ def sso_complete(request: HttpRequest) -> SsoOutcome:
         "mfa" in identity.amr or (identity.acr and identity.acr in provider.mfa_acr_values)
     )
     if asserted:
-        _start_session(request, user, second_factor="provider", facts=facts)
-        request.session[SESSION_MFA_ASSERTED] = user.pk
-        return SsoOutcome(next_url or reverse(settings.LOGIN_REDIRECT_URL), signed_in=True)
-    if confirmed_totp(user) is None:
-        # No authenticator yet: as after a first password sign-in, the session
-        # reaches only the enrolment page.
-        _start_session(request, user, second_factor=None, facts=facts)
-        return SsoOutcome(reverse("accounts:mfa_setup"), signed_in=True)
-    return SsoOutcome(
-        second_factor_after_sso(request, user=user, facts=facts, next_url=next_url),
-        signed_in=False,
-    )
-
-
-def second_factor_after_sso(
-    request: HttpRequest, *, user: User, facts: dict[str, Any], next_url: str
-) -> str:
-    """THE hand-off from a provider's sign-in to PREPARE's own second factor.
-
-    The provider vouched for ``user`` but did not assert a second factor: the
-    session is not signed in yet; it remembers who is waiting (for
-    ``SSO_PENDING_SECONDS``) and the browser goes to the page that asks for the
-    second factor. Here that is the authentication code (``sso_code_confirm``);
-    a general second-factor step (passkeys, recovery codes) takes over by
-    changing only this function. Returns the address to send the browser to.
-    """
-    request.session[SESSION_PENDING] = {
-        "user": user.pk,
-        "facts": facts,
-        "next": next_url,
-        "until": time.time() + settings.SSO_PENDING_SECONDS,
-    }
-    return reverse("accounts:sso_code")
-
-
-def pending_user(request: HttpRequest) -> User | None:
-    """Who waits for their second factor after the provider's sign-in, if anyone."""
-    pending = request.session.get(SESSION_PENDING)
-    if not isinstance(pending, dict) or pending.get("until", 0) < time.time():
-        return None
-    return User.objects.filter(pk=int(pending.get("user") or 0), is_active=True).first()
-
-
-def sso_code_confirm(request: HttpRequest, *, user: User, code: str) -> str:
-    """Check the waiting user's authentication code and sign them in; where to go next.
-
-    A wrong or replayed code counts towards the lock-out, as at sign-in, and
-    raises ``SignInRefused``; a locked account is refused without a check.
-    """
-    pending = request.session[SESSION_PENDING]
-    facts = dict(pending.get("facts") or {})
-    username = user.get_username()
-    if AxesProxyHandler.is_locked(request, credentials={"username": username}):
-        # As django-axes's backend does at sign-in: refused unchecked, and the
-        # lock-out page answers (AxesMiddleware).
-        request.axes_locked_out = True  # type: ignore[attr-defined]
-        refuse_sign_in(request, username=username, stage="sso_code", user=user, detail=facts)
-    skip = settings.DEMO and settings.DEMO_SKIP_MFA
-    with transaction.atomic():
-        device = confirmed_totp(user, lock=True)
-        passed = device is not None and (
-            skip or bool(device.verify_token((code or "").replace(" ", "")))
+        complete_sign_in(
+            request, user, device=None, via=VIA, method="provider", second_factor=True, **facts
         )
-    if not passed or device is None:
-        user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
-        refuse_sign_in(request, username=username, stage="sso_code", user=user, detail=facts)
-    del request.session[SESSION_PENDING]
-    _start_session(request, user, second_factor="totp", facts=facts)
-    otp_login(request, device)
-    return str(pending.get("next") or "") or reverse(settings.LOGIN_REDIRECT_URL)
+        request.session[SESSION_MFA_ASSERTED] = user.pk
+        return SsoOutcome(next_url or reverse(settings.LOGIN_REDIRECT_URL))
+    # PREPARE's own second factor: a passkey, an authenticator's code or a
+    # recovery code, exactly as after a password (and enrolment for someone
+    # who has none yet).
+    response = begin_second_factor(request, user, via=VIA, next_url=next_url, facts=facts)
+    return SsoOutcome(response["Location"])
 
 
 def _account_for(provider: IdentityProvider, value: Any) -> User | None:
@@ -235,26 +169,6 @@ def _account_for(provider: IdentityProvider, value: Any) -> User | None:
     found = list(accounts[:2])
     # Two accounts with the same address: refuse rather than guess.
     return found[0] if len(found) == 1 else None
-
-
-def _start_session(
-    request: HttpRequest, user: User, *, second_factor: str | None, facts: dict[str, Any]
-) -> None:
-    login(request, user, backend=BACKEND)
-    now = time.time()
-    request.session[SESSION_SIGNED_IN_AT] = now
-    request.session[SESSION_LAST_SEEN] = now
-    session_register(request, user=user)
-    audit_record(
-        action=EventAction.LOGIN,
-        actor=user,
-        detail={
-            "method": "sso",
-            **facts,
-            "second_factor": second_factor is not None,
-            "second_factor_by": second_factor or "",
-        },
-    )
 
 
 def _refuse(*, reason: str, user: User | None = None, claimed: Any = "", **facts: Any) -> NoReturn:

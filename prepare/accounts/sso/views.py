@@ -16,10 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from prepare.access.abilities import may_configure_sign_in
 from prepare.access.errors import NotVisible, WriteForbidden
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts.forms import TotpConfirmForm
 from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import IdentityProvider, Organisation
-from prepare.accounts.services import SignInRefused
 from prepare.accounts.sso import services
 from prepare.accounts.sso.forms import IdentityProviderForm, SsoStartForm
 from prepare.locking import StaleVersion, VersionRequired
@@ -115,29 +113,6 @@ def sso_callback(request: HttpRequest) -> HttpResponse:
             request, SsoStartForm(), error=error.get(exc.reason, _FAILED), status=403
         )
     return HttpResponseRedirect(outcome.redirect_to)
-
-
-@route_policy(RoutePolicy.PUBLIC)
-@require_http_methods(["GET", "POST"])
-def sso_code(request: HttpRequest) -> HttpResponse:
-    """The authentication code, after the provider's sign-in (no second factor asserted)."""
-    user = services.pending_user(request)
-    if user is None:
-        messages.info(request, _("Your sign-in took too long or was not started. Start again."))
-        return redirect("accounts:sso_start")
-    form = TotpConfirmForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            target = services.sso_code_confirm(request, user=user, code=form.cleaned_data["code"])
-        except SignInRefused:
-            # The code typed is not shown again.
-            form = TotpConfirmForm({"code": ""})
-            form.errors["code"] = form.error_class(
-                [_("That code is not right. Check the time on your phone and try again.")]
-            )
-        else:
-            return HttpResponseRedirect(_local(target, request) or reverse("home:home"))
-    return render(request, "accounts/sso_code.html", {"form": form, "person": user})
 
 
 # --- The administrator's pages --------------------------------------------------------
