@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import EmptyResultSet
@@ -113,6 +114,44 @@ def case_errors(view: View) -> View:
 
 
 # --- Caseload -------------------------------------------------------------------
+
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[Row]):
+    """One page of a list, read without counting the whole table: the page's
+    rows and one more (is there a next?), and a count capped at ``COUNT_CAP``."""
+
+    rows: list[Row]
+    page: int
+    has_next: bool
+    count: int
+    count_capped: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def list_page(rows: QuerySet[Any], *, page: int, size: int) -> ListPage[Any]:
+    """``page`` of the ordered ``rows``: two queries whatever the size. A page
+    past the end shows the first."""
+    from prepare.cases.selectors import COUNT_CAP
+
+    found = list(rows[(page - 1) * size : page * size + 1])
+    if not found and page > 1:
+        page = 1
+        found = list(rows[: size + 1])
+    total = rows.values("pk")[: COUNT_CAP + 1].count()
+    return ListPage(
+        rows=found[:size],
+        page=page,
+        has_next=len(found) > size,
+        count=min(total, COUNT_CAP),
+        count_capped=total > COUNT_CAP,
+    )
 
 
 def page_number(raw: str | None) -> int:

@@ -320,6 +320,7 @@ EXEMPT: dict[str, str] = {
     "administration:partnerships": "partnerships with member counts and what they lack",
     "administration:partnership_create": "the empty partnership form",
     "administration:partnership": "a partnership's coordinators and members",
+    "administration:partnership_edit": "a partnership's name and time zone",
     "administration:coordinator_appoint": "accounts of the coordinating organisation",
     "v1_organisations": "every organisation",
     "v1_organisation": "one organisation",
@@ -972,6 +973,19 @@ WRITES.update(
         ),
         "v1_organisation": Request(
             "administrator", "PATCH", case_scoped=False, api=True, data={"is_active": False}
+        ),
+        "administration:partnership_edit": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            data=lambda s: {"name": "Renamed", "timezone": "Europe/Paris", "version": "1"},
+        ),
+        "v1_partnership": Request(
+            "administrator",
+            "PATCH",
+            case_scoped=False,
+            api=True,
+            data={"timezone": "Europe/Paris", "version": 1},
         ),
         "administration:partnership_create": Request(
             "administrator",

@@ -1475,7 +1475,7 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
             ("v1_organisations", frozenset({"GET", "POST"})),
             ("v1_organisation", frozenset({"GET", "PATCH"})),
             ("v1_partnerships", frozenset({"GET", "POST"})),
-            ("v1_partnership", frozenset({"GET"})),
+            ("v1_partnership", frozenset({"GET", "PATCH"})),
             ("v1_partnership_coordinators", frozenset({"POST"})),
             ("v1_partnership_coordinator_accounts", frozenset({"POST"})),
             ("v1_partnership_memberships", frozenset({"GET", "POST"})),

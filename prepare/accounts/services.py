@@ -384,10 +384,13 @@ def sessions_end_for(*, actor: User, user_id: int) -> CredentialsEnded:
 
 def organisation_credentials_end(*, organisation_id: int, reason: str) -> int:
     """End the sessions and API tokens of every user of an organisation (its
-    deactivation); the number of tokens revoked. In the caller's transaction,
-    whose one audit event records the change. ``ActiveOrganisationBackend``
-    and the token authentication refuse them on the next request anyway."""
-    revoked = 0
-    for user in User.objects.filter(organisation_id=organisation_id).order_by("pk"):
-        revoked += credentials_end(user=user, reason=reason).tokens
-    return revoked
+    deactivation); the number of tokens revoked. Three statements whatever the
+    number of people, in the caller's transaction, whose one audit event
+    records the change. ``ActiveOrganisationBackend`` and the token
+    authentication refuse them on the next request anyway."""
+    owned = {"user__organisation_id": organisation_id}
+    StoredSession.objects.filter(**owned).delete()
+    SignedInSession.objects.filter(**owned).delete()
+    return ApiToken.objects.filter(revoked_at__isnull=True, **owned).update(
+        revoked_at=timezone.now(), revoked_because=reason
+    )

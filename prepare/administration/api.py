@@ -34,6 +34,7 @@ from prepare.api.base import (
     request_actor,
     stale_version_answer,
 )
+from prepare.api.pagination import CappedPagination
 from prepare.locking import MAX_VERSION
 
 TAGS = ["administration"]
@@ -52,16 +53,22 @@ ORG_IF_MATCH = OpenApiParameter(
     description='The ETag of the organisation this change is based on, e.g. "2" (its '
     "version). Either this header or the version field is required.",
 )
+PARTNERSHIP_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag of the partnership this change is based on, e.g. "2" (its '
+    "version). Either this header or the version field is required.",
+)
 LOCKED = {
     409: OpenApiResponse(
         ErrorSerializer,
-        description="The version in the body is stale: someone changed the organisation in "
-        "between. Nothing was changed; read it again.",
+        description="The version in the body is stale: someone changed it in between. "
+        "Nothing was changed; read it again.",
     ),
     412: OpenApiResponse(
         ErrorSerializer,
-        description="The If-Match ETag is not the organisation's current one. Nothing was "
-        "changed; read it again.",
+        description="The If-Match ETag is not the current one. Nothing was changed; read it again.",
     ),
     428: OpenApiResponse(
         ErrorSerializer,
@@ -70,6 +77,18 @@ LOCKED = {
     ),
 }
 LANGUAGE_CHOICES = [code for code, _name in settings.LANGUAGES]
+ORGANISATION_QUERY = OpenApiParameter(
+    "q", OpenApiTypes.STR, description="Part of the organisation's name or city."
+)
+PARTNERSHIP_QUERY = OpenApiParameter(
+    "q", OpenApiTypes.STR, description="Part of the partnership's name or code."
+)
+R404_PAGE = OpenApiResponse(ErrorSerializer, description="No such page.")
+
+
+def _query(request: Request) -> str:
+    return str(request.query_params.get("q", ""))[: selectors.QUERY_MAX_LENGTH]
+
 
 # --- Serializers ----------------------------------------------------------------------
 
@@ -142,6 +161,7 @@ class PartnershipSummarySerializer(serializers.Serializer):
 
 class PartnershipAdminSerializer(PartnershipSummarySerializer):
     coordinators = CoordinatorSerializer(many=True)
+    version = serializers.IntegerField(help_text=_("Send it back (or If-Match) to change."))
 
 
 class PartnershipCreateSerializer(StrictSerializer):
@@ -149,6 +169,21 @@ class PartnershipCreateSerializer(StrictSerializer):
     code = serializers.CharField(max_length=8, help_text=_("Prefix of case references."))
     coordinating_organisation = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     timezone = serializers.CharField(max_length=64, help_text=_("e.g. Europe/Amsterdam"))
+
+
+class PartnershipPatchSerializer(StrictSerializer):
+    """Only the fields sent change; the code stays (case references carry it)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    timezone = serializers.CharField(
+        max_length=64, required=False, help_text=_("e.g. Europe/Amsterdam")
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_VERSION,
+        help_text=_("The version read, if If-Match is not sent."),
+    )
 
 
 class CoordinatorAppointSerializer(StrictSerializer):
@@ -235,6 +270,7 @@ def _partnership_detail(actor: User, partnership_id: int) -> dict[str, Any]:
             {"id": u.pk, "username": u.username, "name": u.get_full_name()}
             for u in page.coordinators
         ],
+        "version": page.partnership.version,
     }
 
 
@@ -242,17 +278,29 @@ def _partnership_detail(actor: User, partnership_id: int) -> dict[str, Any]:
 
 
 class OrganisationsViewSet(ApiViewSet):
+    pagination_class = CappedPagination
+
     @extend_schema(
         operation_id="v1_organisations_list",
         tags=TAGS,
         summary="Every organisation",
-        description="All organisations of the installation, by name. Administrator only.",
-        responses={200: OrganisationAdminSerializer(many=True), 401: R401, 403: A403},
+        description="The organisations of the installation, by name, a page at a time "
+        "(q: part of the name or city). Administrator only.",
+        parameters=[ORGANISATION_QUERY],
+        responses={
+            200: OrganisationAdminSerializer(many=True),
+            400: R400,
+            401: R401,
+            403: A403,
+            404: R404_PAGE,
+        },
     )
     def list(self, request: Request) -> Response:
-        rows = selectors.organisations(actor=request_actor(request))
-        return Response(
-            OrganisationAdminSerializer([_organisation(o) for o in rows], many=True).data
+        rows = selectors.organisations(actor=request_actor(request), query=_query(request))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(rows, request, self)
+        return paginator.get_paginated_response(
+            OrganisationAdminSerializer([_organisation(o) for o in page], many=True).data
         )
 
     @extend_schema(
@@ -327,15 +375,31 @@ class OrganisationViewSet(ApiViewSet):
 
 
 class PartnershipsViewSet(ApiViewSet):
+    pagination_class = CappedPagination
+
     @extend_schema(
         operation_id="v1_partnerships_list",
         tags=TAGS,
         summary="Every partnership",
-        description="All partnerships with what they still lack (coordinator, agreement, "
-        "members). Administrator only; no case data.",
-        responses={200: PartnershipSummarySerializer(many=True), 401: R401, 403: A403},
+        description="The partnerships with what they still lack (coordinator, agreement, "
+        "members), by name, a page at a time (q: part of the name or code). "
+        "Administrator only; no case data.",
+        parameters=[PARTNERSHIP_QUERY],
+        responses={
+            200: PartnershipSummarySerializer(many=True),
+            400: R400,
+            401: R401,
+            403: A403,
+            404: R404_PAGE,
+        },
     )
     def list(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.partnerships(actor=request_actor(request), query=_query(request)),
+            request,
+            self,
+        )
         # The rows carry the selector's annotations (has_agreement, ...).
         rows = [
             _partnership(
@@ -344,9 +408,9 @@ class PartnershipsViewSet(ApiViewSet):
                 has_coordinator=p.has_coordinator,
                 members=p.member_count,
             )
-            for p in cast(Iterable[Any], selectors.partnerships(actor=request_actor(request)))
+            for p in cast(Iterable[Any], page)
         ]
-        return Response(PartnershipSummarySerializer(rows, many=True).data)
+        return paginator.get_paginated_response(PartnershipSummarySerializer(rows, many=True).data)
 
     @extend_schema(
         operation_id="v1_partnerships_create",
@@ -381,12 +445,44 @@ class PartnershipViewSet(ApiViewSet):
         operation_id="v1_partnerships_retrieve",
         tags=TAGS,
         summary="One partnership, for the administrator",
-        parameters=[PARTNERSHIP_ID],
+        parameters=[PARTNERSHIP_ID, ETAG],
         responses={200: PartnershipAdminSerializer, 401: R401, 403: A403, 404: A404_PARTNERSHIP},
     )
     def retrieve(self, request: Request, partnership_id: int) -> Response:
         data = _partnership_detail(request_actor(request), partnership_id)
-        return Response(PartnershipAdminSerializer(data).data)
+        return Response(PartnershipAdminSerializer(data).data, headers=etag_header(data["version"]))
+
+    @extend_schema(
+        operation_id="v1_partnerships_partial_update",
+        tags=TAGS,
+        summary="Rename a partnership or change its time zone",
+        description="Only the fields sent change; the code cannot (case references carry "
+        "it). Optimistic locking: name the version you read (If-Match or version). Logged.",
+        parameters=[PARTNERSHIP_ID, PARTNERSHIP_IF_MATCH, ETAG],
+        request=PartnershipPatchSerializer,
+        responses={
+            200: PartnershipAdminSerializer,
+            400: R400,
+            401: R401,
+            403: A403,
+            404: A404_PARTNERSHIP,
+            **LOCKED,
+        },
+    )
+    def partial_update(self, request: Request, partnership_id: int) -> Response:
+        actor = request_actor(request)
+        require_administrator(actor)  # 403 before any 400
+        found = selectors.partnership_by_id(partnership_id)
+        payload = PartnershipPatchSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        version, from_header = expected_version(request, changes.pop("version", None))
+        with stale_version_answer(from_header):
+            services.partnership_update(
+                actor=actor, partnership_id=found.pk, version=version, changes=changes
+            )
+        data = _partnership_detail(actor, found.pk)
+        return Response(PartnershipAdminSerializer(data).data, headers=etag_header(data["version"]))
 
     @extend_schema(
         operation_id="v1_partnership_coordinators_create",
@@ -464,7 +560,7 @@ urlpatterns = [
     ),
     path(
         "v1/partnerships/<int:partnership_id>/",
-        PartnershipViewSet.as_view({"get": "retrieve"}),
+        PartnershipViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
         name="v1_partnership",
     ),
     path(

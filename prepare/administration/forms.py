@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from prepare.accounts.models import Organisation, OrganisationType
+from prepare.partnerships.models import Partnership
 
 
 def _zones() -> list[tuple[str, str]]:
@@ -80,6 +81,27 @@ class PartnershipCreateForm(forms.Form):
         field = self.fields["coordinating_organisation"]
         assert isinstance(field, forms.TypedChoiceField)
         field.choices = [("", _("Choose an organisation")), *organisations]
+
+
+class PartnershipEditForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    timezone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=_zones,
+        help_text=_(
+            "Every date and time of the partnership is shown in this zone, and its days "
+            "(reminders, the daily limit of emergency access) begin at its midnight."
+        ),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    @staticmethod
+    def initial_of(partnership: Partnership) -> dict[str, Any]:
+        return {
+            "name": partnership.name,
+            "timezone": partnership.timezone,
+            "version": partnership.version,
+        }
 
 
 class CoordinatorAppointForm(forms.Form):

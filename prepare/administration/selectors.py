@@ -31,15 +31,34 @@ def home(*, actor: User) -> list[Gap]:
     return setup_gaps()
 
 
-def organisations(*, actor: User) -> QuerySet[Organisation]:
-    """Every organisation with its number of active accounts and of partnerships
-    it is a current member of: one query."""
+# Rows of one page of the administrator's lists.
+PAGE_SIZE = 50
+QUERY_MAX_LENGTH = 100
+
+
+def _named(query: str, *fields: str) -> Q:
+    query = query.strip()[:QUERY_MAX_LENGTH]
+    found = Q()
+    if query:
+        for name in fields:
+            found |= Q(**{f"{name}__icontains": query})
+    return found
+
+
+def organisations(*, actor: User, query: str = "") -> QuerySet[Organisation]:
+    """Every organisation (or those whose name or city contains ``query``) with
+    its number of active accounts and of partnerships it is a current member
+    of: one query."""
     require_administrator(actor)
     today = timezone.localdate()
-    return Organisation.objects.annotate(
-        staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True),
-        partnership_count=Count("memberships", filter=_current(today), distinct=True),
-    ).order_by("name")
+    return (
+        Organisation.objects.filter(_named(query, "name", "city"))
+        .annotate(
+            staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True),
+            partnership_count=Count("memberships", filter=_current(today), distinct=True),
+        )
+        .order_by("name")
+    )
 
 
 def organisation(*, actor: User, organisation_id: Any) -> Organisation:
@@ -51,9 +70,10 @@ def organisation(*, actor: User, organisation_id: Any) -> Organisation:
     return found
 
 
-def partnerships(*, actor: User) -> QuerySet[Partnership]:
-    """Every partnership with its coordinating organisation, current members,
-    active coordinators and whether an agreement is in force: one query."""
+def partnerships(*, actor: User, query: str = "") -> QuerySet[Partnership]:
+    """Every partnership (or those whose name or code contains ``query``) with
+    its coordinating organisation, current members, active coordinators and
+    whether an agreement is in force: one query."""
     require_administrator(actor)
     today = timezone.localdate()
     coordinators = User.objects.filter(
@@ -62,7 +82,8 @@ def partnerships(*, actor: User) -> QuerySet[Partnership]:
         is_active=True,
     )
     return (
-        Partnership.objects.select_related("coordinating_organisation")
+        Partnership.objects.filter(_named(query, "name", "code"))
+        .select_related("coordinating_organisation")
         .annotate(
             member_count=Count("memberships", filter=_current(today)),
             has_coordinator=Exists(coordinators),

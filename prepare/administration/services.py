@@ -170,6 +170,63 @@ def partnership_create(
     return partnership
 
 
+# What the administrator may change on an existing partnership. The code is
+# not among them: it prefixes every case reference already given out.
+PARTNERSHIP_FIELDS = ("name", "timezone")
+
+
+@transaction.atomic
+def partnership_update(
+    *, actor: User, partnership_id: int, version: int, changes: Mapping[str, Any]
+) -> tuple[Partnership, list[str]]:
+    """Rename a partnership or change its time zone; the names of the fields changed.
+
+    ``version`` is the one the administrator read: a stale one changes nothing
+    (``StaleVersion``). A new time zone changes how every time of the
+    partnership is shown and when its days begin (reminders, the daily cap of
+    emergency access); stored instants and calendar dates stay as they are.
+    """
+    require_administrator(actor)
+    unknown = sorted(set(changes) - set(PARTNERSHIP_FIELDS))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    pk = parse_pk(partnership_id)
+    partnership = Partnership.objects.select_for_update().filter(pk=pk).first() if pk else None
+    if partnership is None:
+        raise NotVisible
+    if partnership.version != version:
+        raise StaleVersion
+    before = {name: getattr(partnership, name) for name in PARTNERSHIP_FIELDS}
+    if "name" in changes:
+        partnership.name = str(changes["name"]).strip()
+    if "timezone" in changes:
+        zone = str(changes["timezone"]).strip()
+        try:
+            validate_time_zone(zone)
+        except ValidationError as exc:
+            raise ValidationError({"timezone": exc.messages}) from exc
+        if not zone:
+            raise ValidationError({"timezone": _("Choose the partnership's time zone.")})
+        partnership.timezone = zone
+    changed = [n for n in PARTNERSHIP_FIELDS if getattr(partnership, n) != before[n]]
+    if not changed:
+        return partnership, []
+    partnership.full_clean(exclude=["coordinating_organisation"])
+    partnership.version = F("version") + 1
+    partnership.save(update_fields=[*changed, "version"])
+    partnership.refresh_from_db(fields=["version"])
+    audit_record(
+        action=EventAction.UPDATE,
+        actor=actor,
+        obj=partnership,
+        detail={
+            "changed": changed,
+            **{n: {"from": before[n], "to": getattr(partnership, n)} for n in changed},
+        },
+    )
+    return partnership, changed
+
+
 @transaction.atomic
 def coordinator_appoint(*, actor: User, partnership_id: int, user_id: int) -> User:
     """Make an active account of the coordinating organisation its coordinator."""

@@ -12,6 +12,7 @@ urlpatterns = [
     path("partnerships/", views.partnership_list, name="partnerships"),
     path("partnerships/new/", views.partnership_create, name="partnership_create"),
     path("partnerships/<int:pk>/", views.partnership_detail, name="partnership"),
+    path("partnerships/<int:pk>/edit/", views.partnership_edit, name="partnership_edit"),
     path(
         "partnerships/<int:pk>/coordinator/",
         views.coordinator_appoint,

@@ -22,10 +22,11 @@ from prepare.administration.forms import (
     OrganisationEditForm,
     OrganisationForm,
     PartnershipCreateForm,
+    PartnershipEditForm,
 )
 from prepare.forms import add_service_errors
 from prepare.locking import StaleVersion
-from prepare.web import INVALID, request_actor
+from prepare.web import INVALID, list_page, page_number, request_actor
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)
@@ -38,8 +39,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
 def organisation_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.organisations(actor=request_actor(request))
-    return render(request, "administration/organisations.html", {"rows": rows})
+    query = request.GET.get("q", "").strip()[: selectors.QUERY_MAX_LENGTH]
+    page = list_page(
+        selectors.organisations(actor=request_actor(request), query=query),
+        page=page_number(request.GET.get("page")),
+        size=selectors.PAGE_SIZE,
+    )
+    return render(request, "administration/organisations.html", {"page": page, "query": query})
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)
@@ -118,8 +124,13 @@ def _confirm_organisation_saved(
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
 def partnership_list(request: HttpRequest) -> HttpResponse:
-    rows = selectors.partnerships(actor=request_actor(request))
-    return render(request, "administration/partnerships.html", {"rows": rows})
+    query = request.GET.get("q", "").strip()[: selectors.QUERY_MAX_LENGTH]
+    page = list_page(
+        selectors.partnerships(actor=request_actor(request), query=query),
+        page=page_number(request.GET.get("page")),
+        size=selectors.PAGE_SIZE,
+    )
+    return render(request, "administration/partnerships.html", {"page": page, "query": query})
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)
@@ -165,6 +176,46 @@ def partnership_create(request: HttpRequest) -> HttpResponse:
 def partnership_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.partnership(actor=request_actor(request), partnership_id=pk)
     return render(request, "administration/partnership.html", {"page": page})
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET", "POST"])
+def partnership_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The partnership's name and time zone (its code stays: case references carry it)."""
+    actor = request_actor(request)
+    require_administrator(actor)
+    partnership = selectors.partnership_by_id(pk)
+    context: dict[str, Any] = {"partnership": partnership, "conflict": False}
+    if request.method == "GET":
+        form = PartnershipEditForm(initial=PartnershipEditForm.initial_of(partnership))
+        return render(request, "administration/partnership_edit.html", {**context, "form": form})
+    form = PartnershipEditForm(request.POST)
+    status = INVALID
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        try:
+            saved, changed = services.partnership_update(
+                actor=actor, partnership_id=partnership.pk, version=version, changes=data
+            )
+        except StaleVersion:
+            status = 409
+            context["conflict"] = True
+            partnership.refresh_from_db()
+            form = PartnershipEditForm(initial=PartnershipEditForm.initial_of(partnership))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("%(name)s is saved.") % {"name": saved.name}
+                if changed
+                else _("Nothing was changed."),
+            )
+            return redirect("administration:partnership", partnership.pk)
+    return render(
+        request, "administration/partnership_edit.html", {**context, "form": form}, status=status
+    )
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)

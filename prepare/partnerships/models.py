@@ -33,6 +33,8 @@ class Partnership(models.Model):
     )
     timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Brussels")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optimistic locking of the administrator's edit of the name and time zone.
+    version = models.PositiveIntegerField(default=1, editable=False)
     # Retention: what happens to a closed case, and how long after closure.
     retention_years = models.PositiveSmallIntegerField(
         _("retention after closure (years)"), default=5

@@ -89,8 +89,10 @@ def _grow(cast: Cast, n: int) -> None:
 # Page -> queries, whatever the number of organisations and partnerships.
 PAGES: dict[str, tuple[str, int]] = {
     "administration:home": ("admin", 9),
-    "administration:organisations": ("admin", 7),
-    "administration:partnerships": ("admin", 7),
+    # A page of rows and a count capped at COUNT_CAP.
+    "administration:organisations": ("admin", 8),
+    "administration:partnerships": ("admin", 8),
+    "administration:partnership_edit": ("admin", 7),
     "administration:partnership": ("admin", 10),
     "administration:coordinator_appoint": ("admin", 11),
     "administration:organisation": ("admin", 7),
@@ -100,9 +102,11 @@ PAGES: dict[str, tuple[str, int]] = {
 
 
 def _url(cast: Cast, name: str) -> str:
-    if name in ("administration:partnership", "administration:coordinator_appoint") or (
-        name.startswith("partnerships:")
-    ):
+    if name in (
+        "administration:partnership",
+        "administration:partnership_edit",
+        "administration:coordinator_appoint",
+    ) or (name.startswith("partnerships:")):
         return reverse(name, args=[cast.partnership.pk])
     if name == "administration:organisation":
         return reverse(name, args=[cast.orgs["ngo"].pk])

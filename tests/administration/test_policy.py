@@ -37,6 +37,7 @@ def _admin_pages(cast: Cast) -> list[str]:
         reverse("administration:partnerships"),
         reverse("administration:partnership_create"),
         reverse("administration:partnership", args=[p]),
+        reverse("administration:partnership_edit", args=[p]),
         reverse("administration:coordinator_appoint", args=[p]),
     ]
 
@@ -75,6 +76,7 @@ def test_administration_api_is_the_administrators(cast: Cast, admin: User, actor
         ("GET", "/api/v1/partnerships/"),
         ("POST", "/api/v1/partnerships/"),
         ("GET", f"/api/v1/partnerships/{p}/"),
+        ("PATCH", f"/api/v1/partnerships/{p}/"),
         ("POST", f"/api/v1/partnerships/{p}/coordinators/"),
         ("POST", f"/api/v1/partnerships/{p}/coordinator-accounts/"),
     ]

@@ -348,7 +348,7 @@ OPERATIONS = {
     },
     ("/api/v1/users/{user_id}/sessions/end/", "post"): {"200", "400", "401", "403", "404"},
     # Administration (prepare/administration/api.py): the administrator's only.
-    ("/api/v1/organisations/", "get"): {"200", "401", "403"},
+    ("/api/v1/organisations/", "get"): {"200", "400", "401", "403", "404"},
     ("/api/v1/organisations/", "post"): {"201", "400", "401", "403"},
     ("/api/v1/organisations/{organisation_id}/", "get"): {"200", "401", "403", "404"},
     ("/api/v1/organisations/{organisation_id}/", "patch"): {
@@ -361,9 +361,19 @@ OPERATIONS = {
         "412",
         "428",
     },
-    ("/api/v1/partnerships/", "get"): {"200", "401", "403"},
+    ("/api/v1/partnerships/", "get"): {"200", "400", "401", "403", "404"},
     ("/api/v1/partnerships/", "post"): {"201", "400", "401", "403"},
     ("/api/v1/partnerships/{partnership_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/partnerships/{partnership_id}/", "patch"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "412",
+        "428",
+    },
     ("/api/v1/partnerships/{partnership_id}/coordinators/", "post"): {
         "201",
         "400",
