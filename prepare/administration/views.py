@@ -230,10 +230,11 @@ def _import_page(
     preview: imports.ImportPreview | None = None,
     propose: ImportProposeForm | None = None,
     status: int = 200,
+    problem: str = "",
 ) -> HttpResponse:
     if preview is not None and propose is None and preview.token:
         propose = ImportProposeForm(initial={"preview": preview.token})
-    context = {"upload": upload, "preview": preview, "propose": propose}
+    context = {"upload": upload, "preview": preview, "propose": propose, "problem": problem}
     return render(request, "administration/import.html", context, status=status)
 
 
@@ -264,9 +265,9 @@ def _import_retry(
     try:
         preview = imports.import_preview_again(actor=actor, token=token)
     except ValidationError as exc:
-        upload = ImportUploadForm()
-        add_service_errors(upload, exc)
-        return _import_page(request, upload=upload, status=400)
+        return _import_page(
+            request, upload=ImportUploadForm(), status=400, problem=" ".join(exc.messages)
+        )
     return _import_page(
         request, upload=ImportUploadForm(), preview=preview, propose=form, status=status
     )
@@ -281,18 +282,21 @@ def import_propose(request: HttpRequest) -> HttpResponse:
     form = ImportProposeForm(request.POST)
     if not form.is_valid():
         if "preview" in form.errors:
-            upload = ImportUploadForm()
-            upload.add_error(None, _("Upload the file again: the preview was not sent."))
-            return _import_page(request, upload=upload, status=400)
+            return _import_page(
+                request,
+                upload=ImportUploadForm(),
+                status=400,
+                problem=_("Upload the file again: the preview was not sent."),
+            )
         return _import_retry(request, actor, form, form.data["preview"], 400)
     token = form.cleaned_data["preview"]
     try:
         proposed = imports.import_propose(actor=actor, token=token, code=form.cleaned_data["code"])
     except ValidationError as exc:
         if "code" not in getattr(exc, "error_dict", {}):
-            upload = ImportUploadForm()
-            add_service_errors(upload, exc)
-            return _import_page(request, upload=upload, status=INVALID)
+            return _import_page(
+                request, upload=ImportUploadForm(), status=INVALID, problem=" ".join(exc.messages)
+            )
         add_service_errors(form, exc)
         return _import_retry(request, actor, form, token, INVALID)
     messages.success(
