@@ -8,7 +8,8 @@ Three steps, each its own function:
 2. ``import_plan`` checks every row, against the file and the database: what
    will be created, what is there already exactly as written (skipped: an
    import run twice adds nothing), and each row's error with its sheet, row and
-   column. Two queries; nothing is written. The preview shows it.
+   column. Two queries; nothing is written (but the preview's audit event).
+   The preview shows it.
 3. ``import_propose`` turns a plan without errors into an ``AccessChangeRequest``
    of kind ``import`` (four eyes: it widens access), with the proposer's fresh
    code. Its payload holds the rows to create; its ``base`` is
@@ -210,7 +211,7 @@ def _read_xlsx(name: str, data: bytes, budget: list[int]) -> list[Table]:
     return tables
 
 
-def import_read(files: Iterable[Any]) -> list[Table]:
+def import_read(files: Iterable[Any], digests: list[str] | None = None) -> list[Table]:
     """The sheets of the uploaded files (``UploadedFile``s): at most two files,
     each at most ``IMPORT_MAX_BYTES``, with at most ``IMPORT_MAX_ROWS`` rows in
     all; each sheet once. Refuses a file it cannot read (``ImportFileRefused``)."""
@@ -235,6 +236,8 @@ def import_read(files: Iterable[Any]) -> list[Table]:
                 _("%(file)s is larger than an import may be (%(max)d kB). Split it.")
                 % {"file": name, "max": settings.IMPORT_MAX_BYTES // 1024}
             )
+        if digests is not None:
+            digests.append(hashlib.sha256(data).hexdigest())
         if data[:4] == b"PK\x03\x04" and zipfile.is_zipfile(io.BytesIO(data)):
             tables.extend(_read_xlsx(name, data, budget))
         elif name.lower().endswith((".xlsx", ".xlsm", ".xls")):
@@ -594,7 +597,8 @@ def import_preview(*, actor: User, files: Iterable[Any]) -> ImportPreview:
     normalised rows to ``import_propose`` (signed, for this administrator, for
     a day)."""
     require_administrator(actor)
-    tables = import_read(files)
+    digests: list[str] = []
+    tables = import_read(files, digests)
     prepared = import_prepare(tables)
     plan = import_plan(
         actor=actor, organisations=prepared.organisations, accounts=prepared.accounts
@@ -616,6 +620,14 @@ def import_preview(*, actor: User, files: Iterable[Any]) -> ImportPreview:
             salt=_SALT,
             compress=True,
         )
+    # Logged, though nothing is written: who checked which file (its digest), and
+    # what it would have done.
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        object_type="administration.import",
+        detail={"step": "previewed", "sha256": digests, **plan.counts(), "errors": len(errors)},
+    )
     return ImportPreview(plan=plan, errors=errors, token=token, files=names)
 
 

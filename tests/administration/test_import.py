@@ -109,12 +109,16 @@ def test_the_preview_lists_what_would_be_created_and_writes_nothing(
     cast: Cast, admin: User, django_assert_num_queries: Any
 ) -> None:
     client = verified_client(admin)
-    before, events = state(), Event.objects.count()
+    before, events = (
+        state(),
+        Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+    )
     files = good_files()
     # The request's savepoint and the session, user and device; the organisations
-    # and the accounts the files name (two, whatever their number); the
-    # navigation's count; the session's registration (savepoint, update).
-    with django_assert_num_queries(11):
+    # and the accounts the files name (two, whatever their number); the audit
+    # event (linked to the chain at once in tests); the navigation's count; the
+    # session's registration (savepoint, update).
+    with django_assert_num_queries(18):
         response = preview(client, files)
     assert response.status_code == 200
     page = response.context["preview"]
@@ -123,7 +127,10 @@ def test_the_preview_lists_what_would_be_created_and_writes_nothing(
     body = response.content.decode()
     assert "a.jansen@example.org" in body and "Gemeente Noordstad" in body
     assert state() == before
-    assert Event.objects.count() == events
+    # Only the preview's own event: who checked which file, and what it would do.
+    event = Event.objects.get(pk__gt=events)
+    assert (event.action, event.object_type) == (EventAction.VIEW, "administration.import")
+    assert event.detail["organisations"] == 2 and len(event.detail["sha256"]) == 2
     assert AccessChangeRequest.objects.count() == 0
     # The semicolon file's normalised rows: role label, case of the organisation.
     accounts = {p.values["email"]: p.values for p in page.plan.accounts}

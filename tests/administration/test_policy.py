@@ -38,6 +38,7 @@ def _admin_pages(cast: Cast) -> list[str]:
         reverse("administration:partnership_create"),
         reverse("administration:partnership", args=[p]),
         reverse("administration:coordinator_appoint", args=[p]),
+        reverse("administration:import"),
     ]
 
 
