@@ -463,6 +463,12 @@ AUDIT_DENIED_WINDOW_MINUTES = env.int("PREPARE_AUDIT_DENIED_WINDOW_MINUTES", def
 # An enrolment link (the invitation to set a password and an authenticator)
 # works this many hours; past it, the account stays unusable until re-sent.
 INVITATION_HOURS = env.int("PREPARE_INVITATION_HOURS", default=72)
+
+# A bulk import of organisations and accounts (prepare.administration.imports):
+# the largest file (bytes) and the most rows, over all its sheets, read. A
+# larger file is refused with a message, before anything is parsed further.
+IMPORT_MAX_BYTES = env.int("PREPARE_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("PREPARE_IMPORT_MAX_ROWS", default=2000)
 # Accounts whose invitation lapsed and was never re-sent are deleted this many
 # days after the deadline (they never signed in; their events keep the ids).
 INVITATION_PURGE_DAYS = env.int("PREPARE_INVITATION_PURGE_DAYS", default=30)

@@ -322,6 +322,7 @@ EXEMPT: dict[str, str] = {
     "administration:partnership": "a partnership's coordinators and members",
     "administration:partnership_edit": "a partnership's name and time zone",
     "administration:coordinator_appoint": "accounts of the coordinating organisation",
+    "administration:import": "the import form; its preview: organisations and accounts to create",
     "v1_organisations": "every organisation",
     "v1_organisation": "one organisation",
     "v1_partnerships": "every partnership with what it lacks",
@@ -933,6 +934,17 @@ def _today(scene: Scene) -> str:
 
 
 _ORGANISATION = {"name": "Housing Testdam", "type": "housing", "country": "NL", "city": "Testdam"}
+_IMPORT = b"name,type,country,city\nHousing Importdam,housing,NL,Importdam\n"
+
+
+def _import_proposal(scene: Scene) -> dict[str, Any]:
+    from prepare.administration.imports import import_preview
+
+    admin = scene.user("administrator")
+    upload = SimpleUploadedFile("o.csv", _IMPORT)
+    token = import_preview(actor=admin, files=[upload]).token
+    return {"preview": token, "code": current_code(admin)}
+
 
 WRITES.update(
     {
@@ -1029,6 +1041,24 @@ WRITES.update(
             case_scoped=False,
             api=True,
             data=lambda s: {"user": s.users["municipal_practitioner"].pk},
+        ),
+        # The import: its preview is logged (nothing else is written); its
+        # proposal, with the administrator's fresh code, is a pending change.
+        "administration:import": Request(
+            "administrator", "POST", case_scoped=False, data={"file": Upload("o.csv", _IMPORT)}
+        ),
+        "v1_imports_preview": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            api=True,
+            data={"file": Upload("o.csv", _IMPORT)},
+        ),
+        "administration:import_propose": Request(
+            "administrator", "POST", case_scoped=False, data=lambda s: _import_proposal(s)
+        ),
+        "v1_imports": Request(
+            "administrator", "POST", case_scoped=False, api=True, data=lambda s: _import_proposal(s)
         ),
     }
 )

@@ -1469,6 +1469,8 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"GET", "PATCH"}),
         "other: tests/accounts/test_sso_admin.py",
     ),
+    "v1_imports_preview": (frozenset({"POST"}), "other: tests/administration/test_import.py"),
+    "v1_imports": (frozenset({"POST"}), "other: tests/administration/test_import.py"),
     **{
         name: (methods, "other: tests/administration/test_policy.py")
         for name, methods in (

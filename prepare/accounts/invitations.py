@@ -150,6 +150,38 @@ def invitation_create(
         raise WriteForbidden(_("You may not manage the accounts of this organisation."))
     if role not in assignable_roles(actor):
         raise WriteForbidden(_("You may not give this role."))
+    return invitation_make(
+        actor=actor,
+        invited_by=actor,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        organisation=organisation,
+        role=role,
+        manages_accounts=manages_accounts,
+        language=language,
+        send=send,
+    )
+
+
+def invitation_make(
+    *,
+    actor: User,
+    invited_by: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: Organisation,
+    role: str,
+    manages_accounts: bool = False,
+    language: str = "",
+    send: bool = True,
+    detail: dict[str, Any] | None = None,
+) -> Issued:
+    """``invitation_create`` once the caller has decided that ``actor`` may
+    invite this person (the staff pages check it there; an approved import,
+    which ``invited_by`` proposed, checked it when proposed). In the caller's
+    transaction; one audit event, with ``detail`` added."""
     email = User.objects.normalize_email(email.strip())
     username = email.lower()
     existing = (
@@ -178,7 +210,7 @@ def invitation_create(
         raise ValidationError(
             {"email": _("This e-mail address already has an account.")}, code="exists"
         ) from exc
-    invitation, token = _issue(user=user, actor=actor, now=timezone.now())
+    invitation, token = _issue(user=user, actor=invited_by, now=timezone.now())
     audit_record(
         action=EventAction.CREATE,
         actor=actor,
@@ -189,6 +221,7 @@ def invitation_create(
             "organisation": organisation.pk,
             "role": role,
             "manages_accounts": manages_accounts,
+            **(detail or {}),
         },
     )
     if send:

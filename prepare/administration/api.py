@@ -8,17 +8,19 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from prepare.access.policy import require_administrator
 from prepare.accounts.models import Organisation, Role, User
-from prepare.administration import selectors, services
+from prepare.administration import imports, selectors, services
 from prepare.api.base import (
     ETAG,
     MAX_ID,
@@ -29,6 +31,7 @@ from prepare.api.base import (
     OrganisationRefSerializer,
     OrganisationTypeField,
     StrictSerializer,
+    answers,
     etag_header,
     expected_version,
     request_actor,
@@ -36,6 +39,7 @@ from prepare.api.base import (
 )
 from prepare.api.pagination import CappedPagination
 from prepare.locking import MAX_VERSION
+from prepare.partnerships.access_changes.kinds import kind_of
 
 TAGS = ["administration"]
 ORGANISATION_ID = OpenApiParameter("organisation_id", OpenApiTypes.INT, OpenApiParameter.PATH)
@@ -542,7 +546,187 @@ class PartnershipViewSet(ApiViewSet):
         )
 
 
+# --- The bulk import -------------------------------------------------------------------
+
+
+class ImportUploadSerializer(StrictSerializer):
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=imports.MAX_FILES,
+        help_text=_(
+            "One or two files: an XLSX workbook with a sheet “organisations” and/or a sheet "
+            "“accounts”, or CSV files (UTF-8, “,” or “;”) whose header row says which."
+        ),
+    )
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    sheet = serializers.ChoiceField(choices=[imports.ORGANISATIONS, imports.ACCOUNTS])
+    file = serializers.CharField(help_text=_("The file's name, and the XLSX sheet's."))
+    row = serializers.IntegerField(help_text=_("As the spreadsheet numbers it: the header is 1."))
+    column = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportOrganisationRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+    country = serializers.CharField(allow_blank=True)
+    city = serializers.CharField(allow_blank=True)
+    languages = serializers.ListField(child=serializers.CharField())
+    exists = serializers.BooleanField(help_text=_("There already, as written: skipped."))
+
+
+class ImportAccountRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField()
+    email = serializers.CharField()
+    first_name = serializers.CharField(allow_blank=True)
+    last_name = serializers.CharField(allow_blank=True)
+    organisation = serializers.CharField()
+    role = serializers.CharField()
+    language = serializers.CharField(allow_blank=True)
+    manages_accounts = serializers.BooleanField()
+    exists = serializers.BooleanField(help_text=_("There already, as written: skipped."))
+
+
+class ImportCountsSerializer(serializers.Serializer):
+    organisations = serializers.IntegerField(help_text=_("To create."))
+    accounts = serializers.IntegerField(help_text=_("To invite."))
+    skipped = serializers.IntegerField(help_text=_("Rows there already, as written."))
+
+
+class ImportPreviewSerializer(serializers.Serializer):
+    counts = ImportCountsSerializer()
+    organisations = ImportOrganisationRowSerializer(many=True)
+    accounts = ImportAccountRowSerializer(many=True)
+    row_errors = ImportErrorSerializer(
+        many=True, help_text=_("Each row's errors; with any, nothing can be proposed.")
+    )
+    preview = serializers.CharField(
+        allow_blank=True,
+        help_text=_(
+            "Send it to propose the import (valid for a day, for you only). Empty when a "
+            "row has an error or when everything is there already."
+        ),
+    )
+
+
+class ImportProposeSerializer(StrictSerializer):
+    preview = serializers.CharField(max_length=2_000_000)
+    code = serializers.CharField(max_length=12, allow_blank=True)
+
+
+class ImportProposedSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("The change of access: approve it there."))
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    summary = serializers.CharField()
+
+
+def _import_preview(preview: imports.ImportPreview) -> dict[str, Any]:
+    def rows(items: list[imports.PlannedRow]) -> list[dict[str, Any]]:
+        return [{**item.values, "exists": item.exists} for item in items]
+
+    return {
+        "counts": preview.plan.counts(),
+        "organisations": rows(preview.plan.organisations),
+        "accounts": rows(preview.plan.accounts),
+        "row_errors": [
+            {
+                "sheet": e.sheet,
+                "file": e.source,
+                "row": e.row,
+                "column": e.column,
+                "message": e.message,
+            }
+            for e in preview.errors
+        ],
+        "preview": preview.token,
+    }
+
+
+class ImportViewSet(ApiViewSet):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="v1_imports_preview",
+        tags=TAGS,
+        summary="Preview an import of organisations and accounts",
+        description="Reads the files and answers what the import would create, what is "
+        "there already exactly as written (skipped: importing twice adds nothing) and each "
+        "row's errors with its row and column. Writes nothing. A file that cannot be read "
+        "(too large, too many rows, not UTF-8 CSV or XLSX) is refused (400). Administrator "
+        "only. See docs/administration/import.md.",
+        request={"multipart/form-data": ImportUploadSerializer},
+        responses=answers({200: ImportPreviewSerializer, 403: A403}, 400, 401),
+    )
+    def preview(self, request: Request) -> Response:
+        actor = request_actor(request)
+        require_administrator(actor)  # 403 before any 400
+        payload = ImportUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        preview = imports.import_preview(actor=actor, files=payload.validated_data["file"])
+        return Response(ImportPreviewSerializer(_import_preview(preview)).data)
+
+
+class ImportProposeViewSet(ApiViewSet):
+    @extend_schema(
+        operation_id="v1_imports_propose",
+        tags=TAGS,
+        summary="Propose a previewed import",
+        description="With the preview's token and your current one-time code. The import "
+        "waits for a second approver (another administrator or a data-protection officer), "
+        "who approves it through the access-change operations; nothing is created before. "
+        "Refused (400) if a row now has an error or there is nothing to create. Logged.",
+        request=ImportProposeSerializer,
+        responses=answers(
+            {
+                201: ImportProposedSerializer,
+                403: A403,
+                422: OpenApiResponse(
+                    ErrorSerializer,
+                    description="The one-time code is wrong, missing or was used already "
+                    "(logged). Nothing was proposed.",
+                ),
+            },
+            400,
+            401,
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        actor = request_actor(request)
+        require_administrator(actor)
+        payload = ImportProposeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            change = imports.import_propose(
+                actor=actor,
+                token=payload.validated_data["preview"],
+                code=payload.validated_data["code"],
+            )
+        except DjangoValidationError as exc:
+            if "code" not in getattr(exc, "error_dict", {}):
+                raise
+            # Answered, not raised: the refusal's event and the throttle count stay.
+            return Response(dict(exc.message_dict), status=422)
+        data = {
+            "id": change.pk,
+            "kind": change.kind,
+            "status": change.status,
+            "summary": kind_of(change).summary(change.payload),
+        }
+        return Response(ImportProposedSerializer(data).data, status=status.HTTP_201_CREATED)
+
+
 urlpatterns = [
+    path("v1/imports/", ImportProposeViewSet.as_view({"post": "create"}), name="v1_imports"),
+    path(
+        "v1/imports/preview/",
+        ImportViewSet.as_view({"post": "preview"}),
+        name="v1_imports_preview",
+    ),
     path(
         "v1/organisations/",
         OrganisationsViewSet.as_view({"get": "list", "post": "create"}),

@@ -119,3 +119,40 @@ class CoordinatorAccountForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("E-mail address"))
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImportFilesField(forms.FileField):
+    """One or two files (the form's input takes several)."""
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data]
+        return [single(data, initial)] if data else single(data, initial)
+
+
+class ImportUploadForm(forms.Form):
+    file = ImportFilesField(
+        label=_("The file, or the two files"),
+        widget=MultipleFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+        help_text=_(
+            "An XLSX workbook with a sheet “organisations” and/or a sheet “accounts”; or a "
+            "CSV file of organisations and/or a CSV file of accounts (UTF-8, with a header row)."
+        ),
+    )
+
+
+class ImportProposeForm(forms.Form):
+    preview = forms.CharField(widget=forms.HiddenInput, max_length=2_000_000)
+    code = forms.CharField(
+        label=_("Your current one-time code"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "size": "8"}
+        ),
+        help_text=_("From your authenticator app."),
+    )

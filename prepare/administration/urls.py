@@ -13,6 +13,8 @@ urlpatterns = [
     path("partnerships/new/", views.partnership_create, name="partnership_create"),
     path("partnerships/<int:pk>/", views.partnership_detail, name="partnership"),
     path("partnerships/<int:pk>/edit/", views.partnership_edit, name="partnership_edit"),
+    path("imports/", views.import_upload, name="import"),
+    path("imports/proposal/", views.import_propose, name="import_propose"),
     path(
         "partnerships/<int:pk>/coordinator/",
         views.coordinator_appoint,

@@ -15,10 +15,12 @@ from django.views.decorators.http import require_http_methods
 from prepare.access.policy import require_administrator
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import Organisation
-from prepare.administration import selectors, services
+from prepare.administration import imports, selectors, services
 from prepare.administration.forms import (
     CoordinatorAccountForm,
     CoordinatorAppointForm,
+    ImportProposeForm,
+    ImportUploadForm,
     OrganisationEditForm,
     OrganisationForm,
     PartnershipCreateForm,
@@ -270,3 +272,89 @@ def coordinator_appoint(request: HttpRequest, pk: int) -> HttpResponse:
         {"page": page, "appoint": appoint, "account": account},
         status=status,
     )
+
+
+def _import_page(
+    request: HttpRequest,
+    *,
+    upload: ImportUploadForm,
+    preview: imports.ImportPreview | None = None,
+    propose: ImportProposeForm | None = None,
+    status: int = 200,
+    problem: str = "",
+) -> HttpResponse:
+    if preview is not None and propose is None and preview.token:
+        propose = ImportProposeForm(initial={"preview": preview.token})
+    context = {"upload": upload, "preview": preview, "propose": propose, "problem": problem}
+    return render(request, "administration/import.html", context, status=status)
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    """Upload the files; the answer is the preview (nothing is written)."""
+    actor = request_actor(request)
+    require_administrator(actor)
+    if request.method == "GET":
+        return _import_page(request, upload=ImportUploadForm())
+    upload = ImportUploadForm(request.POST, request.FILES)
+    if not upload.is_valid():
+        return _import_page(request, upload=upload, status=400)
+    try:
+        preview = imports.import_preview(actor=actor, files=upload.cleaned_data["file"])
+    except ValidationError as exc:
+        add_service_errors(upload, exc)
+        return _import_page(request, upload=upload, status=400)
+    status = INVALID if preview.errors else 200
+    return _import_page(request, upload=ImportUploadForm(), preview=preview, status=status)
+
+
+def _import_retry(
+    request: HttpRequest, actor: Any, form: ImportProposeForm, token: str, status: int
+) -> HttpResponse:
+    """The preview again, with the proposal's error (a wrong or missing code)."""
+    try:
+        preview = imports.import_preview_again(actor=actor, token=token)
+    except ValidationError as exc:
+        return _import_page(
+            request, upload=ImportUploadForm(), status=400, problem=" ".join(exc.messages)
+        )
+    return _import_page(
+        request, upload=ImportUploadForm(), preview=preview, propose=form, status=status
+    )
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["POST"])
+def import_propose(request: HttpRequest) -> HttpResponse:
+    """Propose the previewed import, with a fresh code: it waits for a second approver."""
+    actor = request_actor(request)
+    require_administrator(actor)
+    form = ImportProposeForm(request.POST)
+    if not form.is_valid():
+        if "preview" in form.errors:
+            return _import_page(
+                request,
+                upload=ImportUploadForm(),
+                status=400,
+                problem=_("Upload the file again: the preview was not sent."),
+            )
+        return _import_retry(request, actor, form, form.data["preview"], 400)
+    token = form.cleaned_data["preview"]
+    try:
+        proposed = imports.import_propose(actor=actor, token=token, code=form.cleaned_data["code"])
+    except ValidationError as exc:
+        if "code" not in getattr(exc, "error_dict", {}):
+            return _import_page(
+                request, upload=ImportUploadForm(), status=INVALID, problem=" ".join(exc.messages)
+            )
+        add_service_errors(form, exc)
+        return _import_retry(request, actor, form, token, INVALID)
+    messages.success(
+        request,
+        _(
+            "The import is proposed. Nothing is created until another administrator or a "
+            "data-protection officer approves it; they have been notified."
+        ),
+    )
+    return redirect("partnerships:access_change", proposed.pk)

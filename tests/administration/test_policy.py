@@ -39,6 +39,7 @@ def _admin_pages(cast: Cast) -> list[str]:
         reverse("administration:partnership", args=[p]),
         reverse("administration:partnership_edit", args=[p]),
         reverse("administration:coordinator_appoint", args=[p]),
+        reverse("administration:import"),
     ]
 
 

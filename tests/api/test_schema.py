@@ -348,6 +348,8 @@ OPERATIONS = {
     },
     ("/api/v1/users/{user_id}/sessions/end/", "post"): {"200", "400", "401", "403", "404"},
     # Administration (prepare/administration/api.py): the administrator's only.
+    ("/api/v1/imports/preview/", "post"): {"200", "400", "401", "403"},
+    ("/api/v1/imports/", "post"): {"201", "400", "401", "403", "422"},
     ("/api/v1/organisations/", "get"): {"200", "400", "401", "403", "404"},
     ("/api/v1/organisations/", "post"): {"201", "400", "401", "403"},
     ("/api/v1/organisations/{organisation_id}/", "get"): {"200", "401", "403", "404"},

@@ -5,7 +5,7 @@ describe it to the approver (a readable diff), what the thing it changes looks
 like now (a fingerprint, compared with ``AccessChangeRequest.base`` so that a
 stale request is refused), and how to apply it. Adding a kind (e.g. a bulk
 import) is one class here and one line in ``KINDS``; see
-docs/decisions/00XX-four-eyes-on-what-widens-access.md.
+docs/decisions/0020-four-eyes-on-what-widens-access.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from prepare.access.categories import Category
-from prepare.accounts.models import Organisation, User
+from prepare.accounts.models import Organisation, OrganisationType, Role, User
 from prepare.partnerships import services as agreements
 from prepare.partnerships.models import AccessChangeRequest, SharingAgreement
 
@@ -67,6 +67,8 @@ class Description:
 class AccessChangeKind(Protocol):
     key: str
     label: StrOrPromise
+    # Why an approval was refused as stale, for the approver.
+    stale_message: StrOrPromise
 
     def describe(self, request: AccessChangeRequest) -> Description:
         """What the change does, for the approver: at most two queries."""
@@ -152,6 +154,11 @@ class AgreementEdit:
 
     key: str = "agreement"
     label: StrOrPromise = _("Sharing agreement")
+    stale_message: StrOrPromise = _(
+        "This change can no longer be approved: the agreement was changed after it "
+        "was proposed. It is marked as superseded; propose the change again if it "
+        "is still needed."
+    )
 
     def describe(self, request: AccessChangeRequest) -> Description:
         payload = request.payload
@@ -238,7 +245,87 @@ class AgreementEdit:
         )
 
 
-KINDS: dict[str, AccessChangeKind] = {kind.key: kind for kind in (AgreementEdit(),)}
+# --- A bulk import of organisations and accounts -------------------------------------
+
+
+class Import:
+    """An import of organisations and accounts (``prepare.administration.imports``):
+    for the whole installation (no partnership). Its payload holds the rows to
+    create; its fingerprint is the digest of what the database holds under the
+    names and e-mail addresses it names."""
+
+    key: str = "import"
+    label: StrOrPromise = _("Import of organisations and accounts")
+    stale_message: StrOrPromise = _(
+        "This import can no longer be approved: an organisation or account it names was "
+        "created or changed after it was proposed. It is marked as superseded; import the "
+        "file again if it is still needed."
+    )
+
+    def describe(self, request: AccessChangeRequest) -> Description:
+        payload = request.payload
+        types = dict(OrganisationType.choices)
+        roles = dict(Role.choices)
+        new = str(_("not in PREPARE"))
+        lines = [
+            DiffLine(
+                subject=row["name"],
+                what=str(_("New organisation")),
+                before=new,
+                after=", ".join(
+                    str(part)
+                    for part in (types.get(row["type"], row["type"]), row["city"], row["country"])
+                    if part
+                ),
+                widens=True,
+            )
+            for row in payload.get("organisations", [])
+        ]
+        for row in payload.get("accounts", []):
+            name = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
+            after = str(roles.get(row["role"], row["role"]))
+            if row.get("manages_accounts"):
+                after = str(_("%(role)s, manages accounts")) % {"role": after}
+            lines.append(
+                DiffLine(
+                    subject=f"{name} <{row['email']}>" if name else row["email"],
+                    what=str(_("New account at %(organisation)s"))
+                    % {"organisation": row["organisation"]},
+                    before=new,
+                    after=after,
+                    widens=True,
+                )
+            )
+        facts = [
+            (str(_("Files")), ", ".join(payload.get("files", []))),
+            (str(_("Rows already in PREPARE (skipped)")), str(payload.get("skipped", 0))),
+        ]
+        return Description(title=self.summary(payload), lines=lines, facts=facts)
+
+    def summary(self, payload: Mapping[str, Any]) -> str:
+        organisations = len(payload.get("organisations", []))
+        accounts = len(payload.get("accounts", []))
+        return str(_("Import: %(organisations)s and %(accounts)s")) % {
+            "organisations": ngettext(
+                "%(count)d organisation", "%(count)d organisations", organisations
+            )
+            % {"count": organisations},
+            "accounts": ngettext("%(count)d account", "%(count)d accounts", accounts)
+            % {"count": accounts},
+        }
+
+    def fingerprint(self, request: AccessChangeRequest, *, lock: bool) -> str:
+        from prepare.administration.imports import import_fingerprint
+
+        return import_fingerprint(request.payload, lock=lock)
+
+    def apply(self, *, actor: User, request: AccessChangeRequest) -> None:
+        from prepare.administration.imports import import_apply
+
+        import_apply(actor=actor, request=request)
+
+
+KINDS: dict[str, AccessChangeKind] = {kind.key: kind for kind in (AgreementEdit(), Import())}
 
 
 def kind_of(request: AccessChangeRequest) -> AccessChangeKind:

@@ -1,7 +1,8 @@
 """Four eyes on what widens access: propose, approve, reject, withdraw.
 
 A change that widens access (a cell gained or raised in a sharing agreement,
-a period started earlier or ended later, later an import) is proposed with a
+a period started earlier or ended later, an import of organisations and
+accounts) is proposed with a
 fresh one-time code and waits, as an ``AccessChangeRequest``, for a second
 approver (another coordinator of the partnership or its data-protection
 officer), who approves it with their own fresh code. What narrows access
@@ -335,14 +336,7 @@ def access_change_approve(*, actor: User, request_id: Any, code: str) -> AccessC
             )
             kind.apply(actor=actor, request=request)
     if stale:
-        raise StaleAccessChange(
-            _(
-                "This change can no longer be approved: the agreement was changed after it "
-                "was proposed. It is marked as superseded; propose the change again if it "
-                "is still needed."
-            ),
-            code="stale",
-        )
+        raise StaleAccessChange(str(kind.stale_message), code="stale")
     return request
 
 
