@@ -9,7 +9,7 @@ recorded as a permission change. Nothing here reads case data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -77,6 +77,37 @@ def organisation_create(
     return organisation
 
 
+M = TypeVar("M", Organisation, Partnership)
+
+
+def _locked_for_edit(
+    model: type[M], pk: Any, *, version: int, changes: Mapping[str, Any], fields: Iterable[str]
+) -> tuple[M, dict[str, Any]]:
+    """The row to change, locked, and its ``fields`` as they are: refused if
+    ``changes`` names another field (400), the row does not exist (404) or
+    ``version`` is not the one stored (``StaleVersion``)."""
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
+    found = parse_pk(pk)
+    row = model._default_manager.select_for_update().filter(pk=found).first() if found else None
+    if row is None:
+        raise NotVisible
+    if row.version != version:
+        raise StaleVersion
+    return row, {name: getattr(row, name) for name in fields}
+
+
+def _save_changed(row: Organisation | Partnership, before: Mapping[str, Any]) -> list[str]:
+    """Save the fields that differ from ``before`` with the next version; their names."""
+    changed = [n for n in before if getattr(row, n) != before[n]]
+    if changed:
+        row.version = F("version") + 1
+        row.save(update_fields=[*changed, "version"])
+        row.refresh_from_db(fields=["version"])
+    return changed
+
+
 @transaction.atomic
 def organisation_update(
     *, actor: User, organisation_id: int, version: int, changes: Mapping[str, Any]
@@ -89,25 +120,15 @@ def organisation_update(
     their next request they are refused, on pages and in the API.
     """
     require_administrator(actor)
-    unknown = sorted(set(changes) - set(ORGANISATION_FIELDS))
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
-    pk = parse_pk(organisation_id)
-    organisation = Organisation.objects.select_for_update().filter(pk=pk).first() if pk else None
-    if organisation is None:
-        raise NotVisible
-    if organisation.version != version:
-        raise StaleVersion
-    before = {name: getattr(organisation, name) for name in ORGANISATION_FIELDS}
+    organisation, before = _locked_for_edit(
+        Organisation, organisation_id, version=version, changes=changes, fields=ORGANISATION_FIELDS
+    )
     for name, value in changes.items():
         setattr(organisation, name, list(value) if name == "languages" else value)
     _clean_organisation(organisation)
-    changed = [n for n in ORGANISATION_FIELDS if getattr(organisation, n) != before[n]]
+    changed = _save_changed(organisation, before)
     if not changed:
         return organisation, []
-    organisation.version = F("version") + 1
-    organisation.save(update_fields=[*changed, "version"])
-    organisation.refresh_from_db(fields=["version"])
     detail: dict[str, Any] = {"changed": changed}
     action = EventAction.UPDATE
     if "is_active" in changed:
@@ -187,16 +208,9 @@ def partnership_update(
     emergency access); stored instants and calendar dates stay as they are.
     """
     require_administrator(actor)
-    unknown = sorted(set(changes) - set(PARTNERSHIP_FIELDS))
-    if unknown:
-        raise ValidationError({name: _("This field cannot be set here.") for name in unknown})
-    pk = parse_pk(partnership_id)
-    partnership = Partnership.objects.select_for_update().filter(pk=pk).first() if pk else None
-    if partnership is None:
-        raise NotVisible
-    if partnership.version != version:
-        raise StaleVersion
-    before = {name: getattr(partnership, name) for name in PARTNERSHIP_FIELDS}
+    partnership, before = _locked_for_edit(
+        Partnership, partnership_id, version=version, changes=changes, fields=PARTNERSHIP_FIELDS
+    )
     if "name" in changes:
         partnership.name = str(changes["name"]).strip()
     if "timezone" in changes:
@@ -208,13 +222,10 @@ def partnership_update(
         if not zone:
             raise ValidationError({"timezone": _("Choose the partnership's time zone.")})
         partnership.timezone = zone
-    changed = [n for n in PARTNERSHIP_FIELDS if getattr(partnership, n) != before[n]]
-    if not changed:
+    if not any(getattr(partnership, n) != before[n] for n in before):
         return partnership, []
     partnership.full_clean(exclude=["coordinating_organisation"])
-    partnership.version = F("version") + 1
-    partnership.save(update_fields=[*changed, "version"])
-    partnership.refresh_from_db(fields=["version"])
+    changed = _save_changed(partnership, before)
     audit_record(
         action=EventAction.UPDATE,
         actor=actor,

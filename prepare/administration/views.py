@@ -3,6 +3,7 @@ partnerships and their first coordinators. No case data anywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -28,6 +29,7 @@ from prepare.administration.forms import (
 )
 from prepare.forms import add_service_errors
 from prepare.locking import StaleVersion
+from prepare.partnerships.models import Partnership
 from prepare.web import INVALID, list_page, page_number, request_actor
 
 
@@ -72,36 +74,66 @@ def organisation_create(request: HttpRequest) -> HttpResponse:
     return render(request, "administration/organisation_form.html", {"form": form}, status=status)
 
 
-@route_policy(RoutePolicy.ADMINISTRATION)
-@require_http_methods(["GET", "POST"])
-def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor = request_actor(request)
-    organisation = selectors.organisation(actor=actor, organisation_id=pk)
-    context: dict[str, Any] = {"organisation": organisation, "conflict": False}
+def _edit_page(
+    request: HttpRequest,
+    *,
+    row: Organisation | Partnership,
+    form_class: type[OrganisationEditForm] | type[PartnershipEditForm],
+    template: str,
+    initial: Callable[[], dict[str, Any]],
+    save: Callable[[int, dict[str, Any]], list[str]],
+    done: Callable[[list[str], dict[str, Any]], HttpResponse],
+) -> HttpResponse:
+    """A versioned edit form: ``initial()`` the stored values, ``save(version,
+    data)`` the changed field names, then ``done``; 409 with the stored values
+    if someone saved in between."""
+    name = "organisation" if isinstance(row, Organisation) else "partnership"
+    context: dict[str, Any] = {name: row, "conflict": False}
     if request.method == "GET":
-        form = OrganisationEditForm(initial=OrganisationEditForm.initial_of(organisation))
-        return render(request, "administration/organisation_form.html", {**context, "form": form})
-    form = OrganisationEditForm(request.POST)
+        form = form_class(initial=initial())
+        return render(request, template, {**context, "form": form})
+    form = form_class(request.POST)
     status = INVALID
     if form.is_valid():
         data = dict(form.cleaned_data)
         version = data.pop("version")
         try:
-            _saved, changed = services.organisation_update(
-                actor=actor, organisation_id=organisation.pk, version=version, changes=data
-            )
+            changed = save(version, data)
         except StaleVersion:
             status = 409
             context["conflict"] = True
-            organisation.refresh_from_db()
-            form = OrganisationEditForm(initial=OrganisationEditForm.initial_of(organisation))
+            row.refresh_from_db()
+            form = form_class(initial=initial())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            _confirm_organisation_saved(request, organisation, changed, data)
-            return redirect("administration:organisations")
-    return render(
-        request, "administration/organisation_form.html", {**context, "form": form}, status=status
+            return done(changed, data)
+    return render(request, template, {**context, "form": form}, status=status)
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET", "POST"])
+def organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request_actor(request)
+    organisation = selectors.organisation(actor=actor, organisation_id=pk)
+
+    def save(version: int, data: dict[str, Any]) -> list[str]:
+        return services.organisation_update(
+            actor=actor, organisation_id=organisation.pk, version=version, changes=data
+        )[1]
+
+    def done(changed: list[str], data: dict[str, Any]) -> HttpResponse:
+        _confirm_organisation_saved(request, organisation, changed, data)
+        return redirect("administration:organisations")
+
+    return _edit_page(
+        request,
+        row=organisation,
+        form_class=OrganisationEditForm,
+        template="administration/organisation_form.html",
+        initial=lambda: OrganisationEditForm.initial_of(organisation),
+        save=save,
+        done=done,
     )
 
 
@@ -187,36 +219,29 @@ def partnership_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request_actor(request)
     require_administrator(actor)
     partnership = selectors.partnership_by_id(pk)
-    context: dict[str, Any] = {"partnership": partnership, "conflict": False}
-    if request.method == "GET":
-        form = PartnershipEditForm(initial=PartnershipEditForm.initial_of(partnership))
-        return render(request, "administration/partnership_edit.html", {**context, "form": form})
-    form = PartnershipEditForm(request.POST)
-    status = INVALID
-    if form.is_valid():
-        data = dict(form.cleaned_data)
-        version = data.pop("version")
-        try:
-            saved, changed = services.partnership_update(
-                actor=actor, partnership_id=partnership.pk, version=version, changes=data
-            )
-        except StaleVersion:
-            status = 409
-            context["conflict"] = True
-            partnership.refresh_from_db()
-            form = PartnershipEditForm(initial=PartnershipEditForm.initial_of(partnership))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request,
-                _("%(name)s is saved.") % {"name": saved.name}
-                if changed
-                else _("Nothing was changed."),
-            )
-            return redirect("administration:partnership", partnership.pk)
-    return render(
-        request, "administration/partnership_edit.html", {**context, "form": form}, status=status
+
+    def save(version: int, data: dict[str, Any]) -> list[str]:
+        return services.partnership_update(
+            actor=actor, partnership_id=partnership.pk, version=version, changes=data
+        )[1]
+
+    def done(changed: list[str], data: dict[str, Any]) -> HttpResponse:
+        messages.success(
+            request,
+            _("%(name)s is saved.") % {"name": data["name"]}
+            if changed
+            else _("Nothing was changed."),
+        )
+        return redirect("administration:partnership", partnership.pk)
+
+    return _edit_page(
+        request,
+        row=partnership,
+        form_class=PartnershipEditForm,
+        template="administration/partnership_edit.html",
+        initial=lambda: PartnershipEditForm.initial_of(partnership),
+        save=save,
+        done=done,
     )
 
 
