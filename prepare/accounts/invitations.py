@@ -126,10 +126,8 @@ def _send_after_commit(user_id: int, token: str) -> None:
     transaction.on_commit(lambda: invitation_mail_send(user_id=user_id, token=token))
 
 
-@transaction.atomic
-def invitation_create(
+def invitee_create(
     *,
-    actor: User,
     email: str,
     first_name: str,
     last_name: str,
@@ -137,19 +135,13 @@ def invitation_create(
     role: str,
     manages_accounts: bool = False,
     language: str = "",
-    send: bool = True,
-) -> Issued:
-    """Create the person's account, inactive, and a link to enrol; e-mail it after
-    the commit (``send``). The username is the e-mail address.
-
-    An address that already has an account (or a pending invitation) is refused
-    with a ``ValidationError`` on ``email``, never a second account: an import
-    run twice invites nobody twice.
-    """
-    if not may_manage_accounts(actor, organisation.pk):
-        raise WriteForbidden(_("You may not manage the accounts of this organisation."))
-    if role not in assignable_roles(actor):
-        raise WriteForbidden(_("You may not give this role."))
+) -> User:
+    """The account of a person about to be invited, saved inactive and without a
+    usable password. The e-mail address is the identity: the username is the
+    address in lower case. An address that already has an account (or a pending
+    invitation) is refused with a ``ValidationError`` on ``email``. The caller
+    checks who may invite, issues the link and writes the one audit event; it
+    runs inside the caller's transaction."""
     email = User.objects.normalize_email(email.strip())
     username = email.lower()
     existing = (
@@ -178,6 +170,42 @@ def invitation_create(
         raise ValidationError(
             {"email": _("This e-mail address already has an account.")}, code="exists"
         ) from exc
+    return user
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: User,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: Organisation,
+    role: str,
+    manages_accounts: bool = False,
+    language: str = "",
+    send: bool = True,
+) -> Issued:
+    """Create the person's account, inactive, and a link to enrol; e-mail it after
+    the commit (``send``). The username is the e-mail address.
+
+    An address that already has an account (or a pending invitation) is refused
+    with a ``ValidationError`` on ``email``, never a second account: an import
+    run twice invites nobody twice.
+    """
+    if not may_manage_accounts(actor, organisation.pk):
+        raise WriteForbidden(_("You may not manage the accounts of this organisation."))
+    if role not in assignable_roles(actor):
+        raise WriteForbidden(_("You may not give this role."))
+    user = invitee_create(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        organisation=organisation,
+        role=role,
+        manages_accounts=manages_accounts,
+        language=language,
+    )
     invitation, token = _issue(user=user, actor=actor, now=timezone.now())
     audit_record(
         action=EventAction.CREATE,

@@ -206,15 +206,19 @@ def test_an_appointed_coordinator_is_invited_and_waits_as_a_gap(
         user = coordinator_account_create(
             actor=admin,
             partnership_id=cast.partnership.pk,
-            username="new.coordinator",
-            email="new.coordinator@testdam.example",
+            email="New.Coordinator@Testdam.example",
         )
 
     user.refresh_from_db()
     assert (user.is_active, user.has_usable_password(), user.role) == (False, False, "coordinator")
+    # The e-mail address is the identity, as for a staff invitation.
+    assert (user.username, user.email) == (
+        "new.coordinator@testdam.example",
+        "New.Coordinator@testdam.example",
+    )
     invitation = Invitation.objects.get(user=user)
     assert invitation.used_at is None
-    assert [m.to for m in mailoutbox] == [["new.coordinator@testdam.example"]]
+    assert [m.to for m in mailoutbox] == [["New.Coordinator@testdam.example"]]
     assert "/account/enrol/" in mailoutbox[0].body
     found = [g for g in gaps.setup_gaps() if g.url == reverse("accounts:staff_home")]
     assert [g.message for g in found] == ["1 invited person has not set up their account yet."]
