@@ -6,7 +6,7 @@ that grants something: every step after the command is done in the browser,
 by the person who would do it. Nobody opens a shell; the e-mails are read
 from Django's test outbox, as the person would read them in their mailbox.
 
-Set ``PREPARE_E2E_SCREENSHOTS`` to a directory to keep screenshots (1366×768)
+Set ``PREPARE_E2E_SCREENSHOTS`` to a directory to keep screenshots (1366 x 768)
 of the administration home and the partnership pages.
 """
 
