@@ -1026,14 +1026,14 @@ WRITES.update(
             "administrator",
             "POST",
             case_scoped=False,
-            data={"op": "create", "new-username": "new_coordinator", "new-email": "c@example.org"},
+            data={"op": "create", "new-email": "c@example.org", "new-language": "en"},
         ),
         "v1_partnership_coordinator_accounts": Request(
             "administrator",
             "POST",
             case_scoped=False,
             api=True,
-            data={"username": "new_coordinator", "email": "c@example.org"},
+            data={"email": "c@example.org"},
         ),
         "v1_partnership_coordinators": Request(
             "administrator",

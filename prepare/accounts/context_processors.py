@@ -69,6 +69,30 @@ class NavigationCounts:
 
 NAV_COUNTS_ATTR = "prepare_navigation_counts"
 
+# The user's own pages, linked from "Your settings" rather than the top bar.
+SETTINGS_VIEWS = frozenset(
+    f"accounts:{name}"
+    for name in (
+        "preferences",
+        "sign_in_methods",
+        "totp_add",
+        "passkey_add",
+        "totp_remove",
+        "passkey_remove",
+        "recovery_codes",
+        "api_tokens",
+        "api_token_revoke",
+        "sessions",
+        "session_end",
+        "password_change",
+    )
+)
+# The installation's sign-in settings, linked from the administration's own navigation.
+ADMINISTRATION_VIEWS = frozenset(
+    f"accounts:{name}"
+    for name in ("identity_providers", "identity_provider_create", "identity_provider_edit")
+)
+
 
 def count_alerts_too(request: HttpRequest) -> None:
     """For a dashboard that shows the signals waiting for the user: they are
@@ -95,6 +119,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "audit": verified and is_auditor(user),
             "staff": verified and may_manage_some_accounts(user),
             "sign_in_settings": verified and may_configure_sign_in(user),
+            # Pages reached from "Your settings" (or, for the identity providers,
+            # from the administration) mark that link as the current one.
+            "settings_views": SETTINGS_VIEWS,
+            "administration_views": ADMINISTRATION_VIEWS,
             # The bell and the dashboards' banners: one capped query, only after
             # the second factor.
             "counts": counts,

@@ -126,6 +126,53 @@ def _send_after_commit(user_id: int, token: str) -> None:
     transaction.on_commit(lambda: invitation_mail_send(user_id=user_id, token=token))
 
 
+def invitee_create(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: Organisation,
+    role: str,
+    manages_accounts: bool = False,
+    language: str = "",
+) -> User:
+    """The account of a person about to be invited, saved inactive and without a
+    usable password. The e-mail address is the identity: the username is the
+    address in lower case. An address that already has an account (or a pending
+    invitation) is refused with a ``ValidationError`` on ``email``. The caller
+    checks who may invite, issues the link and writes the one audit event; it
+    runs inside the caller's transaction."""
+    email = User.objects.normalize_email(email.strip())
+    username = email.lower()
+    existing = (
+        User.objects.filter(email__iexact=email) | User.objects.filter(username__iexact=username)
+    ).first()
+    if existing is not None:
+        _refuse_existing(existing)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        organisation=organisation,
+        role=role,
+        manages_accounts=manages_accounts,
+        language=language,
+        is_active=False,
+    )
+    user.set_unusable_password()
+    user.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        # Invited at the same moment by someone else: the username is unique.
+        raise ValidationError(
+            {"email": _("This e-mail address already has an account.")}, code="exists"
+        ) from exc
+    return user
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -182,34 +229,15 @@ def invitation_make(
     invite this person (the staff pages check it there; an approved import,
     which ``invited_by`` proposed, checked it when proposed). In the caller's
     transaction; one audit event, with ``detail`` added."""
-    email = User.objects.normalize_email(email.strip())
-    username = email.lower()
-    existing = (
-        User.objects.filter(email__iexact=email) | User.objects.filter(username__iexact=username)
-    ).first()
-    if existing is not None:
-        _refuse_existing(existing)
-    user = User(
-        username=username,
+    user = invitee_create(
         email=email,
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
+        first_name=first_name,
+        last_name=last_name,
         organisation=organisation,
         role=role,
         manages_accounts=manages_accounts,
         language=language,
-        is_active=False,
     )
-    user.set_unusable_password()
-    user.full_clean(validate_unique=False)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError as exc:
-        # Invited at the same moment by someone else: the username is unique.
-        raise ValidationError(
-            {"email": _("This e-mail address already has an account.")}, code="exists"
-        ) from exc
     invitation, token = _issue(user=user, actor=invited_by, now=timezone.now())
     audit_record(
         action=EventAction.CREATE,

@@ -199,10 +199,18 @@ class CoordinatorAppointSerializer(StrictSerializer):
 
 
 class CoordinatorAccountSerializer(StrictSerializer):
-    username = serializers.CharField(max_length=150)
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(
+        max_length=150,
+        help_text=_("Also the username. The link to set up the account is sent here."),
+    )
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        default="",
+        help_text=_("The language of the e-mail and, later, of the pages."),
+    )
 
 
 class AppointedAccountSerializer(serializers.Serializer):
@@ -212,7 +220,10 @@ class AppointedAccountSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
     organisation = serializers.IntegerField()
     has_password = serializers.BooleanField(
-        help_text=_("False for a new account: a password is set for it before it signs in.")
+        help_text=_(
+            "False for a new account: the person chooses one through the enrolment link "
+            "e-mailed to them."
+        )
     )
 
 
@@ -521,8 +532,11 @@ class PartnershipViewSet(ApiViewSet):
         tags=TAGS,
         summary="Create the coordinator's account",
         description="A new account of the coordinating organisation with the coordinator's "
-        "role and no password yet: one is set for it before the person signs in, and they "
-        "enrol their second factor at first sign-in. Logged as a permission change.",
+        "role, made as a staff invitation makes one: the e-mail address is also the "
+        "username. The account stays inactive until the person follows the one-time "
+        "enrolment link e-mailed to them, where they choose a password and set up their "
+        "authenticator app. An address that already has an account is refused (400). "
+        "Logged as a permission change.",
         parameters=[PARTNERSHIP_ID],
         request=CoordinatorAccountSerializer,
         responses={

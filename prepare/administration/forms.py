@@ -115,10 +115,20 @@ class CoordinatorAppointForm(forms.Form):
 
 
 class CoordinatorAccountForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=150,
+        help_text=_("The link to set up the account goes here. It is also the username."),
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("E-mail address"))
+    language = forms.ChoiceField(
+        label=_("Language of the invitation"),
+        choices=settings.LANGUAGES,
+        initial=settings.LANGUAGE_CODE,
+        help_text=_("The e-mail, and later the pages, are in this language."),
+    )
 
 
 class MultipleFileInput(forms.ClearableFileInput):

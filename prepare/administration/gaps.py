@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from prepare.access.policy import access_change_approvers
 from prepare.accounts.models import Organisation, Role, User
 from prepare.partnerships.models import Partnership, SharingAgreement
 
@@ -74,14 +76,29 @@ def partnerships_incomplete() -> Iterable[Gap]:
         Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today)
     )
     others = current & ~Q(memberships__organisation_id=F("coordinating_organisation_id"))
+    # Who approves what widens access (decision 0020), asked of the policy for
+    # the row's coordinating organisation: a second one besides any first?
+    approvers = access_change_approvers(
+        SimpleNamespace(coordinating_organisation_id=OuterRef("coordinating_organisation_id"))
+    ).order_by("pk")
     rows = list(
         Partnership.objects.annotate(
             has_agreement=Exists(in_force),
             has_coordinator=Exists(coordinator),
+            has_second_approver=Exists(approvers.values("pk")[1:2]),
             other_members=Count("memberships", filter=others),
         )
         .order_by("name")
-        .values("pk", "name", "has_agreement", "has_coordinator", "other_members")
+        .values(
+            "pk",
+            "name",
+            "has_agreement",
+            "has_coordinator",
+            "has_second_approver",
+            "other_members",
+            "coordinating_organisation_id",
+            "coordinating_organisation__name",
+        )
     )
     if not rows:
         yield Gap(
@@ -97,6 +114,17 @@ def partnerships_incomplete() -> Iterable[Gap]:
                 _("%(name)s has no coordinator.") % {"name": name},
                 reverse("administration:coordinator_appoint", args=[row["pk"]]),
                 _("Appoint its coordinator"),
+            )
+        elif not row["has_second_approver"]:
+            yield Gap(
+                _(
+                    "%(name)s has one approver: what its coordinator adds to the "
+                    "information-sharing agreement waits for a second one, another "
+                    "coordinator or a data-protection officer (auditor) of %(organisation)s."
+                )
+                % {"name": name, "organisation": row["coordinating_organisation__name"]},
+                reverse("accounts:staff_invite", args=[row["coordinating_organisation_id"]]),
+                _("Invite a second approver"),
             )
         if row["other_members"] < 1:
             yield Gap(

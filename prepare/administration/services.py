@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk, require_administrator
-from prepare.accounts.invitations import invitation_issue
+from prepare.accounts.invitations import invitation_issue, invitee_create
 from prepare.accounts.models import Organisation, RevokedBecause, Role, User, validate_time_zone
 from prepare.accounts.services import organisation_credentials_end
 from prepare.administration.selectors import partnership_by_id
@@ -286,13 +286,15 @@ def coordinator_account_create(
     *,
     actor: User,
     partnership_id: int,
-    username: str,
     email: str,
     first_name: str = "",
     last_name: str = "",
+    language: str = "",
 ) -> User:
     """A new account of the coordinating organisation, with the coordinator's
-    role, inactive and without a usable password until the person follows the
+    role, made as a staff invitation makes one (``invitee_create``: the e-mail
+    address is the identity and, in lower case, the username). It stays
+    inactive and without a usable password until the person follows the
     enrolment link e-mailed to them after the commit (``invitation_issue``):
     there they choose a password and set up their authenticator."""
     require_administrator(actor)
@@ -300,13 +302,16 @@ def coordinator_account_create(
     organisation = partnership.coordinating_organisation
     if not organisation.is_active:
         raise ValidationError(_("The coordinating organisation is not active."))
-    user = _new_user(username, email, first_name, last_name, organisation, Role.COORDINATOR)
-    if not user.email:
+    if not email.strip():
         raise ValidationError({"email": _("Enter the person's e-mail address.")})
-    user.set_unusable_password()
-    user.is_active = False
-    user.full_clean()
-    user.save()
+    user = invitee_create(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        organisation=organisation,
+        role=Role.COORDINATOR,
+        language=language,
+    )
     issued = invitation_issue(actor=actor, user=user)
     audit_record(
         action=EventAction.PERMISSION_CHANGE,

@@ -278,11 +278,11 @@ def coordinator_appoint(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(
                     request,
                     _(
-                        "The account %(username)s is created as coordinator. It has no password "
-                        "yet: set one with “prepare changepassword %(username)s” and give it to "
-                        "the person; they set up their second factor when they first sign in."
+                        "The coordinator's account is created and a link to set it up is "
+                        "e-mailed to %(email)s. They choose a password and set up their "
+                        "authenticator app there; until then it shows under “Staff accounts”."
                     )
-                    % {"username": user.username},
+                    % {"email": user.email},
                 )
                 return redirect("administration:partnership", pk)
         except ValidationError as exc:

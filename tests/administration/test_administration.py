@@ -245,24 +245,50 @@ def test_an_existing_account_is_appointed_coordinator(cast: Cast, admin: User) -
 
 
 def test_a_new_coordinator_account_has_no_password(cast: Cast, admin: User) -> None:
+    url = f"/api/v1/partnerships/{cast.other_partnership.pk}/coordinator-accounts/"
     response = _api(admin).post(
-        f"/api/v1/partnerships/{cast.other_partnership.pk}/coordinator-accounts/",
-        json.dumps({"username": "new_coord", "email": "n@example.org", "first_name": "Noor"}),
+        url,
+        json.dumps({"email": "Noor@Example.org", "first_name": "Noor", "language": "nl"}),
         content_type="application/json",
     )
     assert response.status_code == 201
-    assert response.json()["has_password"] is False
-    user = User.objects.get(username="new_coord")
+    body = response.json()
+    assert (body["has_password"], body["username"]) == (False, "noor@example.org")
+    # The username is the e-mail address, as for a staff invitation.
+    user = User.objects.get(username="noor@example.org")
+    assert (user.email, user.language) == ("Noor@example.org", "nl")
     assert (user.organisation, user.role) == (cast.orgs["elsewhere"], Role.COORDINATOR)
-    assert not user.has_usable_password()
+    assert not user.has_usable_password() and not user.is_active
     [event] = _events(EventAction.PERMISSION_CHANGE, object_type="accounts.user")
     assert event.detail["change"] == "coordinator_account_created"
     taken = _api(admin).post(
-        f"/api/v1/partnerships/{cast.other_partnership.pk}/coordinator-accounts/",
-        json.dumps({"username": "new_coord", "email": "m@example.org"}),
+        url, json.dumps({"email": "NOOR@example.org"}), content_type="application/json"
+    )
+    assert taken.status_code == 400 and "email" in taken.json()
+    # A username is no longer asked for: the request is refused, not half-read.
+    old_shape = _api(admin).post(
+        url,
+        json.dumps({"username": "other", "email": "o@example.org"}),
         content_type="application/json",
     )
-    assert taken.status_code == 400 and "username" in taken.json()
+    assert old_shape.status_code == 400
+    assert not User.objects.filter(email="o@example.org").exists()
+
+
+def test_the_coordinator_page_asks_for_the_e_mail_address_only(cast: Cast, admin: User) -> None:
+    client = verified_client(admin)
+    url = reverse("administration:coordinator_appoint", args=[cast.other_partnership.pk])
+    page = client.get(url)
+    assert 'name="new-username"' not in page.content.decode()
+    response = client.post(
+        url, {"op": "create", "new-email": "Sam@Example.org", "new-language": "fr"}
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="sam@example.org")
+    assert (user.role, user.language, user.is_active) == (Role.COORDINATOR, "fr", False)
+    again = client.post(url, {"op": "create", "new-email": "sam@example.org", "new-language": "en"})
+    assert again.status_code == 422
+    assert "already invited" in again.content.decode()
 
 
 # --- Members --------------------------------------------------------------------------------

@@ -210,15 +210,44 @@ def test_an_appointed_coordinator_is_invited_and_waits_as_a_gap(
         user = coordinator_account_create(
             actor=admin,
             partnership_id=cast.partnership.pk,
-            username="new.coordinator",
-            email="new.coordinator@testdam.example",
+            email="New.Coordinator@Testdam.example",
         )
 
     user.refresh_from_db()
     assert (user.is_active, user.has_usable_password(), user.role) == (False, False, "coordinator")
+    # The e-mail address is the identity, as for a staff invitation.
+    assert (user.username, user.email) == (
+        "new.coordinator@testdam.example",
+        "New.Coordinator@testdam.example",
+    )
     invitation = Invitation.objects.get(user=user)
     assert invitation.used_at is None
-    assert [m.to for m in mailoutbox] == [["new.coordinator@testdam.example"]]
+    assert [m.to for m in mailoutbox] == [["New.Coordinator@testdam.example"]]
     assert "/account/enrol/" in mailoutbox[0].body
     found = [g for g in gaps.setup_gaps() if g.url == reverse("accounts:staff_home")]
     assert [g.message for g in found] == ["1 invited person has not set up their account yet."]
+
+
+def test_a_partnership_with_a_single_approver_asks_for_a_second(cast: Cast, admin: User) -> None:
+    """What widens an agreement needs two people (decision 0020): a partnership
+    whose coordinating organisation has one coordinator and no data-protection
+    officer cannot grant its first cell, and the administration says so."""
+    lone = OrganisationFactory(name="Lonely town")
+    PartnershipFactory(name="Lonely partnership", coordinating_organisation=lone)
+    UserFactory(organisation=lone, role=Role.COORDINATOR)
+    invite = reverse("accounts:staff_invite", args=[lone.pk])
+
+    def single_approver() -> list[gaps.Gap]:
+        return [g for g in gaps.setup_gaps() if g.url == invite]
+
+    [gap] = single_approver()
+    assert gap.message.startswith("Lonely partnership has one approver")
+    assert "Lonely town" in gap.message
+    assert invite in _gap_texts(verified_client(admin))
+    # An invited officer who has not enrolled yet is not an approver.
+    dpo = UserFactory(organisation=lone, role=Role.AUDITOR, is_active=False)
+    assert single_approver()
+    dpo.is_active = True
+    dpo.save(update_fields=["is_active"])
+    assert single_approver() == []
+    assert not [g for g in gaps.setup_gaps() if "Testdam" in g.message]

@@ -53,7 +53,13 @@ def test_a_passkey_is_added_then_signs_in(page, live_server, authenticator):  # 
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/")
 
+    page.get_by_role("link", name="Your settings").click()
     page.get_by_role("link", name="Sign-in methods").click()
+    # The user's own pages are reached from "Your settings", which stays current.
+    settings_link = page.get_by_role("navigation", name="Your account").get_by_role(
+        "link", name="Your settings"
+    )
+    assert settings_link.get_attribute("aria-current") == "page"
     page.get_by_role("link", name="Add a passkey").click()
     _assert_accessible(page)
     page.get_by_label("Name of this passkey").fill("Work laptop")
