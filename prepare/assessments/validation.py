@@ -105,8 +105,9 @@ def _schema_message(error: SchemaError) -> tuple[list[Any], str]:
     if kind == "const":
         return where, _("must be %(value)s") % {"value": json.dumps(value)}
     if kind == "pattern":
-        return where, _("%(value)s is not allowed here (letters, digits and - only)") % {
-            "value": json.dumps(error.instance, ensure_ascii=False)[:80]
+        return where, _("%(value)s is not allowed here (%(form)s)") % {
+            "value": json.dumps(error.instance, ensure_ascii=False)[:80],
+            "form": _pattern_hint(value),
         }
     if kind in ("minItems", "minProperties"):
         return where, _("needs at least %(n)s entries") % {"n": value}
@@ -123,22 +124,32 @@ def _schema_message(error: SchemaError) -> tuple[list[Any], str]:
         }
     if kind == "uniqueItems":
         return where, _("lists the same entry twice")
-    if kind == "propertyNames":
-        return where, _("%(value)s is not allowed as a name here") % {
-            "value": json.dumps(error.instance, ensure_ascii=False, default=str)[:80]
-        }
     return where, error.message[:200]
+
+
+def _pattern_hint(pattern: Any) -> str:
+    defs = schema()["$defs"]
+    props = schema()["properties"]
+    hints = {
+        defs["language"]["pattern"]: _("a language code such as fr"),
+        defs["key"]["pattern"]: _("letters, digits, _ . and - only"),
+        props["identifier"]["pattern"]: _("lowercase letters, digits and - only"),
+        props["version"]["pattern"]: _("letters, digits, . + and - only"),
+        props["category"]["pattern"]: _("lowercase letters and _ only"),
+    }
+    return str(hints.get(pattern, _("the expected form")))
 
 
 def _structure_problems(data: Any) -> list[Problem]:
     problems = []
     for error in _validator().iter_errors(data):
-        # A bad name in a mapping: point at the name, not at the mapping.
         where, message = _schema_message(error)
-        if error.validator == "propertyNames" and error.context:
-            where, message = _schema_message(error.context[0])
-            where = [*list(error.absolute_path), error.context[0].instance]
-            message = _("not allowed as a name here (%(why)s)") % {"why": message}
+        if "propertyNames" in error.absolute_schema_path:
+            # A bad name in a mapping: point at the name, not at the mapping.
+            where = [*error.absolute_path, error.instance]
+            message = _("not allowed as a name here (%(form)s)") % {
+                "form": _pattern_hint(error.validator_value)
+            }
         problems.append(Problem(path_text(where), message))
     return sorted(set(problems), key=lambda p: (p.path, p.message))
 
@@ -362,7 +373,8 @@ def stripped(value: Any) -> Any:
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, dict):
-        return {k: stripped(v) for k, v in value.items()}
+        # Names are texts, as in JSON (YAML would allow ``1:`` or ``true:``).
+        return {str(k): stripped(v) for k, v in value.items()}
     if isinstance(value, list):
         return [stripped(v) for v in value]
     return value

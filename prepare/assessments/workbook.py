@@ -192,7 +192,8 @@ def read_workbook(content: bytes) -> WorkbookRead:
         if read.problems:
             return read
         _read_settings(reader, wb["settings"])
-        _read_lists(reader, wb, names)
+        if not read.problems:
+            _read_lists(reader, wb, names)
     finally:
         wb.close()
     return read
