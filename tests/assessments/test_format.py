@@ -102,10 +102,22 @@ def _delete(path: list[Any]) -> Callable[[dict[str, Any]], None]:
 
 
 MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
-    ("unknown scale", _set(["items", 12, "scale"], "hi-lo"), 'items[12].scale: unknown scale "hi-lo"'),
+    (
+        "unknown scale",
+        _set(["items", 12, "scale"], "hi-lo"),
+        'items[12].scale: unknown scale "hi-lo"',
+    ),
     ("duplicate item", _set(["items", 4, "id"], "B1"), 'items[4].id: "B1" is used twice'),
-    ("duplicate domain", _set(["domains", 1, "id"], "beliefs"), 'domains[1].id: "beliefs" is used twice'),
-    ("unknown domain", _set(["items", 0, "domain"], "elsewhere"), 'items[0].domain: unknown domain "elsewhere"'),
+    (
+        "duplicate domain",
+        _set(["domains", 1, "id"], "beliefs"),
+        'domains[1].id: "beliefs" is used twice',
+    ),
+    (
+        "unknown domain",
+        _set(["items", 0, "domain"], "elsewhere"),
+        'items[0].domain: unknown domain "elsewhere"',
+    ),
     ("missing language", _delete(["items", 2, "label", "de"]), 'items[2].label: no text in "de"'),
     ("missing title language", _delete(["title", "sv"]), 'title: no text in "sv"'),
     (
@@ -124,17 +136,45 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         'category: unknown category "astrology" (one of: identity, justice, risk, ideology, '
         "health, social, interventions, meetings, intelligence)",
     ),
-    ("kind", _set(["items", 1, "kind"], "neutral"), 'items[1].kind: "neutral" is not one of: risk, protective'),
-    ("no rationale", _set(["judgement", "rationale_required"], False), "judgement.rationale_required: must be true"),
+    (
+        "kind",
+        _set(["items", 1, "kind"], "neutral"),
+        'items[1].kind: "neutral" is not one of: risk, protective',
+    ),
+    (
+        "no rationale",
+        _set(["judgement", "rationale_required"], False),
+        "judgement.rationale_required: must be true",
+    ),
     ("missing version", _delete(["version"]), "version: required, missing"),
     ("number version", _set(["version"], 2), "version: expected a text"),
     ("a score", _set(["score"], 12), "unknown field(s): score"),
     ("item weight", _set(["items", 0, "weight"], 2), "items[0]: unknown field(s): weight"),
-    ("interval unit", _set(["review_interval"], {"weeks": 2}), "review_interval: unknown field(s): weeks"),
-    ("interval size", _set(["review_interval"], {"months": 0}), "review_interval.months: must be between 1 and 120"),
-    ("one judgement level", _set(["judgement", "levels"], [{"key": "x", "label": {"en": "x"}}]), "judgement.levels: needs at least 2 entries"),
-    ("empty text", _set(["items", 3, "label", "en"], "   "), "items[3].label.en: must not be empty"),
-    ("relevance flag", _set(["items", 3, "relevance"], "sometimes"), "items[3].relevance: expected yes or no (true or false)"),
+    (
+        "interval unit",
+        _set(["review_interval"], {"weeks": 2}),
+        "review_interval: unknown field(s): weeks",
+    ),
+    (
+        "interval size",
+        _set(["review_interval"], {"months": 0}),
+        "review_interval.months: must be between 1 and 120",
+    ),
+    (
+        "one judgement level",
+        _set(["judgement", "levels"], [{"key": "x", "label": {"en": "x"}}]),
+        "judgement.levels: needs at least 2 entries",
+    ),
+    (
+        "empty text",
+        _set(["items", 3, "label", "en"], "   "),
+        "items[3].label.en: must not be empty",
+    ),
+    (
+        "relevance flag",
+        _set(["items", 3, "relevance"], "sometimes"),
+        "items[3].relevance: expected yes or no (true or false)",
+    ),
     (
         "bad identifier",
         _set(["identifier"], "Risk Tool"),
@@ -152,7 +192,15 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ),
     (
         "custom scale on a built-in key",
-        _set(["scales", "relevance"], {"levels": [{"key": "a", "label": {c: "a" for c in LANGUAGES}}, {"key": "b", "label": {c: "b" for c in LANGUAGES}}]}),
+        _set(
+            ["scales", "relevance"],
+            {
+                "levels": [
+                    {"key": "a", "label": {c: "a" for c in LANGUAGES}},
+                    {"key": "b", "label": {c: "b" for c in LANGUAGES}},
+                ]
+            },
+        ),
         'scales.relevance: "relevance" is a built-in scale: give this one another key',
     ),
     (
@@ -160,7 +208,11 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         _set(["management_plan", "sections", 1, "id"], "monitoring"),
         'management_plan.sections[1].id: "monitoring" is used twice',
     ),
-    ("empty domain", _set(["domains", 4, "id"], "spare"), 'domains[4]: domain "spare" has no items'),
+    (
+        "empty domain",
+        _set(["domains", 4, "id"], "spare"),
+        'domains[4]: domain "spare" has no items',
+    ),
     (
         "maps_from an unloaded version",
         _set(["maps_from"], {"version": "0.9", "items": []}),
@@ -198,8 +250,14 @@ def test_all_mistakes_are_reported_not_only_the_first() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (b"a: [1\n", "i.yaml: line 2, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'"),
-        (b"a: &x [1]\nb: *x\n", "i.yaml: line 2, column 4: not valid YAML: anchors and aliases are not allowed"),
+        (
+            b"a: [1\n",
+            "i.yaml: line 2, column 1: not valid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
+        (
+            b"a: &x [1]\nb: *x\n",
+            "i.yaml: line 2, column 4: not valid YAML: anchors and aliases are not allowed",
+        ),
         (b"- 1\n", "i.yaml: an instrument is a mapping of fields (identifier, version, \u2026)"),
         (b"\xff\xfe", "i.yaml: not UTF-8 text"),
         (b"", "i.yaml: an instrument is a mapping of fields (identifier, version, \u2026)"),
@@ -231,14 +289,42 @@ def _cell(sheet: str, row: int, column: str, value: Any) -> Callable[[Any], None
 
 
 WORKBOOK_MUTATIONS = [
-    ("scale", _cell("items", 14, "scale", "hi-lo"), 'sheet items, row 14, column scale: unknown scale "hi-lo"'),
-    ("duplicate id", _cell("items", 6, "id", "B1"), 'sheet items, row 6, column id: "B1" is used twice'),
+    (
+        "scale",
+        _cell("items", 14, "scale", "hi-lo"),
+        'sheet items, row 14, column scale: unknown scale "hi-lo"',
+    ),
+    (
+        "duplicate id",
+        _cell("items", 6, "id", "B1"),
+        'sheet items, row 6, column id: "B1" is used twice',
+    ),
     ("missing text", _cell("items", 4, "label::nl", None), 'sheet items, row 4: no text in "nl"'),
-    ("flag", _cell("items", 3, "relevance", "often"), "sheet items, row 3, column relevance: expected yes or no (true or false)"),
-    ("category", _cell("settings", 2, "category", "weather"), 'sheet settings, row 2, column category: unknown category "weather"'),
-    ("level key", _cell("judgement", 3, "key", "low"), 'sheet judgement, row 3, column key: "low" is used twice'),
-    ("interval", _cell("settings", 2, "review_interval_months", "soon"), "sheet settings, row 2, column review_interval_months: expected a whole number"),
-    ("column", _cell("items", 1, "kind", "sort"), "sheet items, row 1, column sort: unknown column"),
+    (
+        "flag",
+        _cell("items", 3, "relevance", "often"),
+        "sheet items, row 3, column relevance: expected yes or no (true or false)",
+    ),
+    (
+        "category",
+        _cell("settings", 2, "category", "weather"),
+        'sheet settings, row 2, column category: unknown category "weather"',
+    ),
+    (
+        "level key",
+        _cell("judgement", 3, "key", "low"),
+        'sheet judgement, row 3, column key: "low" is used twice',
+    ),
+    (
+        "interval",
+        _cell("settings", 2, "review_interval_months", "soon"),
+        "sheet settings, row 2, column review_interval_months: expected a whole number",
+    ),
+    (
+        "column",
+        _cell("items", 1, "kind", "sort"),
+        "sheet items, row 1, column sort: unknown column",
+    ),
     ("sheet", lambda wb: wb.create_sheet("notes"), "sheet notes: unknown sheet"),
     ("missing sheet", lambda wb: wb.remove(wb["judgement"]), "sheet judgement: missing sheet"),
 ]
@@ -270,8 +356,12 @@ VALUES = st.recursive(
     | st.floats(allow_nan=True)
     | st.text(max_size=12)
     | st.sampled_from(["hi-lo", "risk", "en", "B1", "beliefs", "low", "1.0", "relevance"]),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6) | st.sampled_from(LANGUAGES + ["id", "label"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.text(max_size=6) | st.sampled_from([*LANGUAGES, "id", "label"]), children, max_size=3
+        )
+    ),
     max_leaves=6,
 )
 
@@ -389,7 +479,13 @@ def test_the_two_examples_differ_in_category_scales_and_training() -> None:
     assert "scenarios" in risk and "scenarios" not in needs
     assert set(needs["scales"]) == {"need"}
     assert {d["id"] for d in needs["domains"]} == {
-        "housing", "work", "money", "health", "family", "network", "documents",
+        "housing",
+        "work",
+        "money",
+        "health",
+        "family",
+        "network",
+        "documents",
     }
 
 
@@ -401,7 +497,10 @@ def test_builtin_scales_speak_every_installation_language() -> None:
         for level in scale["levels"]:
             assert set(level["label"]) == codes
     assert set(BUILTIN_SCALES) == {
-        "low-moderate-high", "present-partly-absent-unknown", "relevance", "numeric-0-2",
+        "low-moderate-high",
+        "present-partly-absent-unknown",
+        "relevance",
+        "numeric-0-2",
     }
 
 
