@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from prepare.assessments.files import Checked, check_bytes
@@ -114,7 +114,15 @@ def instruments_load(*, files: Sequence[tuple[str, bytes]], actor: Any = None) -
             if checked.content is None:
                 errors += checked.errors
                 continue
-            stored, outcome, error = _store(source, checked.content, actor)
+            try:
+                with transaction.atomic():
+                    stored, outcome, error = _store(source, checked.content, actor)
+            except IntegrityError:
+                # Someone loaded the same identifier or version at the same moment.
+                stored, outcome = None, None
+                error = _(
+                    "%(source)s: version: loaded by someone else at the same moment; try again"
+                ) % {"source": source}
             if stored is None or outcome is None:
                 errors.append(error)
                 continue

@@ -72,6 +72,8 @@ COLUMNS: dict[str, tuple[set[str], set[str]]] = {
     "plan": ({"id"}, {"label", "guidance"}),
     "maps_from": ({"change", "old", "new"}, set()),
 }
+# More rows than an instrument needs (500 items at most) means a wrong file.
+MAX_ROWS = 2000
 YES = {"yes", "true", "1", "y", "oui", "ja", "sí", "si", "sì"}
 NO = {"no", "false", "0", "n", "non", "nee", "nein", "nej"}
 
@@ -137,6 +139,11 @@ class _Reader:
         """Each non-empty row: (row number, plain values, {text field: {language: value}})."""
         header: list[str | None] = []
         for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if number > MAX_ROWS:
+                self.problem(
+                    _where(ws.title), _("more than %(n)s rows: not an instrument") % {"n": MAX_ROWS}
+                )
+                return
             if number == 1:
                 header = [_cell(v) if v is not None else None for v in values]
                 header = [str(h) if h is not None else None for h in header]

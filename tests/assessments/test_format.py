@@ -340,6 +340,16 @@ def test_each_workbook_mistake_names_sheet_row_and_column(change, expected) -> N
     assert any(e.startswith(f"w.xlsx: {expected}") for e in errors), errors
 
 
+def test_a_workbook_with_too_many_rows_is_refused() -> None:
+    def many(wb: Any) -> None:
+        for n in range(2100):
+            wb["domains"].append([f"d{n}"])
+
+    assert check_bytes("w.xlsx", _workbook(many)).errors == [
+        "w.xlsx: sheet domains: more than 2000 rows: not an instrument"
+    ]
+
+
 def test_a_file_that_is_not_a_workbook() -> None:
     assert check_bytes("w.xlsx", b"PK not really").errors == [
         "w.xlsx: not a workbook that can be read (.xlsx)"
@@ -508,3 +518,16 @@ def test_the_schema_has_no_place_for_a_score() -> None:
     text = json.dumps(schema())
     for word in ("score", "weight", "total", "points"):
         assert f'"{word}"' not in text
+
+
+def test_the_messages_speak_the_reader_s_language() -> None:
+    from django.utils import translation
+
+    data = example()
+    data["items"][12]["scale"] = "hi-lo"
+    with translation.override("fr"):
+        assert errors_of(data) == ["i.yaml: items[12].scale: échelle inconnue « hi-lo »"]
+        workbook = check_bytes("w.xlsx", _workbook(_cell("items", 14, "scale", "hi-lo")))
+        assert workbook.errors == [
+            "w.xlsx: feuille items, ligne 14, colonne scale: échelle inconnue « hi-lo »"
+        ]

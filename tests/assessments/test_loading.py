@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,63 @@ def test_an_account_that_loaded_a_version_can_be_deleted_without_losing_it() -> 
     stored = InstrumentVersion.objects.get()
     assert stored.loaded_by is None
     assert stored.content == example()
+
+
+def test_the_fhir_export_is_a_questionnaire_with_translations(tmp_path: Path) -> None:
+    run("load", str(RISK))
+    path = tmp_path / "q.json"
+    run("export", "--format", "fhir", "example-extremism-risk", "1.0", "-o", str(path))
+    questionnaire = json.loads(path.read_text("utf-8"))
+    content = example()
+    assert questionnaire["resourceType"] == "Questionnaire"
+    assert (questionnaire["url"], questionnaire["version"]) == (
+        "urn:prepare:instrument:example-extremism-risk",
+        "1.0",
+    )
+    assert questionnaire["title"] == content["title"]["en"]
+    groups = questionnaire["item"]
+    assert [g["linkId"] for g in groups] == [
+        *(f"domain.{d['id']}" for d in content["domains"]),
+        "judgement",
+    ]
+    first = groups[0]["item"][0]
+    assert first["linkId"] == "B1"
+    assert [o["valueCoding"]["code"] for o in first["answerOption"]] == [
+        "present",
+        "partly",
+        "absent",
+        "unknown",
+    ]
+    french = {
+        e["extension"][0]["valueCode"]: e["extension"][1]["valueString"]
+        for e in first["_text"]["extension"]
+    }
+    assert french["fr"] == content["items"][0]["label"]["fr"]
+    evidence = groups[0]["item"][1]
+    assert (evidence["linkId"], evidence["type"], evidence["required"]) == (
+        "B1.evidence",
+        "text",
+        True,
+    )
+    assert groups[-1]["required"] is True
+    # What a Questionnaire has no place for is not there.
+    text = path.read_text("utf-8")
+    for lost in ("relevance", "rationale", "scenario", "management_plan", "risk-assessment"):
+        assert lost not in text
+
+
+def test_a_load_racing_another_is_refused_not_crashed(monkeypatch) -> None:
+    from django.db import IntegrityError
+
+    from prepare.assessments import services
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        # What the unique constraints answer when another load won the race.
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setattr(services, "_store", racing)
+    with pytest.raises(InstrumentRefused) as refused:
+        instruments_load(files=[yaml_file(example(), "r.yaml")])
+    assert refused.value.errors == [
+        "r.yaml: version: loaded by someone else at the same moment; try again"
+    ]

@@ -1,21 +1,24 @@
 """``prepare instruments``: load instrument files, export a loaded version.
 
     prepare instruments load FILE [FILE ...]
-    prepare instruments export --format yaml|xlsx IDENTIFIER VERSION -o PATH
+    prepare instruments export --format yaml|xlsx|fhir IDENTIFIER VERSION -o PATH
 
 ``load`` checks every file (YAML, or a workbook .xlsx) and loads them all or
 none; on a problem it prints each one as ``FILE: WHERE: WHAT`` and exits with
-status 1.
+status 1. ``export --format fhir`` writes a FHIR R4 Questionnaire (JSON), which
+loses what a form has no place for (see prepare/assessments/fhir.py).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from prepare.assessments.fhir import to_questionnaire
 from prepare.assessments.files import MAX_BYTES, to_yaml
 from prepare.assessments.selectors import instrument_version
 from prepare.assessments.services import InstrumentRefused, Loaded, instruments_load
@@ -30,7 +33,7 @@ class Command(BaseCommand):
         load = sub.add_parser("load", help="Check and load instrument files (YAML or .xlsx).")
         load.add_argument("files", nargs="+", metavar="FILE")
         export = sub.add_parser("export", help="Write a loaded instrument version to a file.")
-        export.add_argument("--format", choices=["yaml", "xlsx"], default="yaml")
+        export.add_argument("--format", choices=["yaml", "xlsx", "fhir"], default="yaml")
         export.add_argument("identifier")
         export.add_argument("version")
         export.add_argument("-o", "--output", required=True, metavar="PATH")
@@ -93,6 +96,9 @@ class Command(BaseCommand):
         output = Path(options["output"])
         if options["format"] == "xlsx":
             output.write_bytes(write_workbook(found.content))
+        elif options["format"] == "fhir":
+            questionnaire = to_questionnaire(found.content)
+            output.write_text(json.dumps(questionnaire, ensure_ascii=False, indent=2), "utf-8")
         else:
             output.write_text(to_yaml(found.content), encoding="utf-8")
         self.stdout.write(
