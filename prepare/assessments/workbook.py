@@ -220,7 +220,11 @@ def _read_settings(reader: _Reader, ws: Any) -> None:
 
     for name in ("identifier", "version", "category", "training"):
         if name in plain:
-            put(name, str(plain[name]) if name == "version" else plain[name], name)
+            value = plain[name]
+            # A number typed where a text is meant (a version 2, an id 12) is that text.
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            put(name, value, name)
     if "languages" in plain:
         put("languages", _words(plain["languages"]), "languages")
         for i in range(len(data["languages"])):
@@ -260,7 +264,10 @@ def _read_settings(reader: _Reader, ws: Any) -> None:
         for code in value:
             reader.locate(f"{path}.{code}", "settings", row, f"{column}::{code}")
     if "maps_from_version" in plain:
-        data["maps_from"] = {"version": str(plain["maps_from_version"]), "items": []}
+        old_version = plain["maps_from_version"]
+        if isinstance(old_version, int) and not isinstance(old_version, bool):
+            old_version = str(old_version)
+        data["maps_from"] = {"version": old_version, "items": []}
         reader.locate("maps_from.version", "settings", row, "maps_from_version")
         reader.locate("maps_from", "settings", row, "maps_from_version")
 
@@ -276,7 +283,9 @@ def _read_lists(reader: _Reader, wb: Any, names: set[str]) -> None:
             for name, value in plain.items():
                 if name in ("relevance", "evidence_required"):
                     value = _flag(value)
-                entry[name] = str(value) if name == "id" else value
+                elif isinstance(value, int) and not isinstance(value, bool):
+                    value = str(value)  # an id such as 12 typed as a number
+                entry[name] = value
                 reader.locate(f"{path}.{name}", sheet, row, name)
             for name, text in texts.items():
                 entry[name] = text

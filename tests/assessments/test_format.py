@@ -321,6 +321,11 @@ WORKBOOK_MUTATIONS = [
         "sheet settings, row 2, column review_interval_months: expected a whole number",
     ),
     (
+        "decimal version",
+        _cell("settings", 2, "version", 1.5),
+        "sheet settings, row 2, column version: expected a text",
+    ),
+    (
         "column",
         _cell("items", 1, "kind", "sort"),
         "sheet items, row 1, column sort: unknown column",
@@ -338,6 +343,16 @@ WORKBOOK_MUTATIONS = [
 def test_each_workbook_mistake_names_sheet_row_and_column(change, expected) -> None:
     errors = check_bytes("w.xlsx", _workbook(change)).errors
     assert any(e.startswith(f"w.xlsx: {expected}") for e in errors), errors
+
+
+def test_numbers_typed_for_ids_and_versions_are_read_as_text() -> None:
+    def numbers(wb: Any) -> None:
+        _cell("settings", 2, "version", 2)(wb)
+        _cell("items", 2, "id", 12)(wb)
+
+    content = check_bytes("w.xlsx", _workbook(numbers)).content
+    assert content is not None
+    assert (content["version"], content["items"][0]["id"]) == ("2", "12")
 
 
 def test_a_workbook_with_too_many_rows_is_refused() -> None:
