@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def _structure_problems(data: Any) -> list[Problem]:
                 "form": _pattern_hint(error.validator_value)
             }
         problems.append(Problem(path_text(where), message))
-    return sorted(set(problems), key=lambda p: (p.path, p.message))
+    return sorted(set(problems), key=_order)
 
 
 # -- meaning -------------------------------------------------------------------
@@ -399,8 +400,10 @@ def validate(
     return sorted(set(_meaning_problems(data, previous)), key=_order)
 
 
-def _order(problem: Problem) -> tuple[str, str]:
-    return (problem.path, problem.message)
+def _order(problem: Problem) -> tuple[list[Any], str]:
+    """In the file's order: ``items[2]`` before ``items[12]``."""
+    parts = re.split(r"(\d+)", problem.path)
+    return ([(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts], problem.message)
 
 
 def canonical(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -241,9 +241,9 @@ def test_all_mistakes_are_reported_not_only_the_first() -> None:
     data["items"][4]["id"] = "B1"
     del data["items"][2]["label"]["de"]
     assert errors_of(data) == [
-        'i.yaml: items[12].scale: unknown scale "hi-lo"',
         'i.yaml: items[2].label: no text in "de"',
         'i.yaml: items[4].id: "B1" is used twice',
+        'i.yaml: items[12].scale: unknown scale "hi-lo"',
     ]
 
 
