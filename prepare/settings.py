@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "prepare.documents",
     "prepare.search",
     "prepare.administration",
+    "prepare.assessments",
     "prepare.demo",
 ]
 
