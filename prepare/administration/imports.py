@@ -399,6 +399,14 @@ class PlannedRow:
     values: dict[str, Any]
     exists: bool  # there already, exactly as written: skipped
 
+    @property
+    def kind_label(self) -> str:
+        """The organisation's type or the account's role, in the reader's language."""
+        if "role" in self.values:
+            return str(Role(self.values["role"]).label) if self.values["role"] in Role else ""
+        kind = self.values.get("type", "")
+        return str(OrganisationType(kind).label) if kind in OrganisationType else str(kind)
+
 
 @dataclass
 class ImportPlan:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from prepare.access.abilities import may_administer
 from prepare.access.errors import WriteForbidden
+from prepare.access.policy import access_change_approvers
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.forms import add_service_errors
 from prepare.locking import StaleVersion, VersionRequired
@@ -52,6 +53,11 @@ def _edit_page(
         "form": form,
         "rows": form.rows(extra.pop("saved", None)),
         "pending": selectors.agreement_pending_change(grid.agreement),
+        # Nobody else could approve what widens access: say so before the
+        # coordinator proposes a change that would wait for ever.
+        "alone": not access_change_approvers(grid.partnership)
+        .exclude(pk=request_actor(request).pk)
+        .exists(),
         **extra,
     }
     return render(request, "partnerships/agreement_edit.html", context, status=status)

@@ -500,3 +500,17 @@ def test_the_api_answers_404_and_403_as_the_pages(cast, as_user):
     url = reverse("v1_access_changes", args=[cast.partnership.pk])
     assert api(cast.outsider).get(url).status_code == 404
     assert api(cast.coordinator).get(url).status_code == 200
+
+
+def test_a_lone_coordinator_is_told_that_nobody_can_approve(cast, as_user):
+    from prepare.access.policy import access_change_approvers
+    from prepare.accounts.models import User
+
+    url = reverse("partnerships:agreement_edit", args=[cast.partnership.pk, cast.agreement.pk])
+    told = "Nobody else can approve a change that widens access yet"
+    assert told not in as_user(cast.coordinator).get(url).content.decode()
+
+    others = access_change_approvers(cast.partnership).exclude(pk=cast.coordinator.pk)
+    User.objects.filter(pk__in=list(others.values_list("pk", flat=True))).update(is_active=False)
+
+    assert told in as_user(cast.coordinator).get(url).content.decode()
