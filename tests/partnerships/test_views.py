@@ -38,8 +38,9 @@ SESSION_SAVE = 3
 # Queries per page, the same for the cast and with more members and agreements.
 LIST_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 1  # partnerships with member counts
 DETAIL_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 4  # partnership, members, agreements, cells
-# partnership, agreement, members, cells, the change waiting for approval
-EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 5
+# partnership, agreement, members, cells, the change waiting for approval, and
+# whether anyone else could approve a widening
+EDIT_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 6
 CREATE_GET_QUERIES = REQUEST_OVERHEAD + SESSION_SAVE + 2  # partnership, agreement in force
 # Saving a narrowing: the grid as on the edit page (4); in the service, the
 # agreement, its cells, the members and the versions it could overlap (4),
