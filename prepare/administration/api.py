@@ -517,7 +517,8 @@ class PartnershipViewSet(ApiViewSet):
     )
     def appoint(self, request: Request, partnership_id: int) -> Response:
         actor = request_actor(request)
-        selectors.partnership(actor=actor, partnership_id=partnership_id)
+        require_administrator(actor)  # 403, then 404, before any 400
+        selectors.partnership_by_id(partnership_id)
         payload = CoordinatorAppointSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = services.coordinator_appoint(
@@ -549,7 +550,8 @@ class PartnershipViewSet(ApiViewSet):
     )
     def create_account(self, request: Request, partnership_id: int) -> Response:
         actor = request_actor(request)
-        selectors.partnership(actor=actor, partnership_id=partnership_id)
+        require_administrator(actor)  # 403, then 404, before any 400
+        selectors.partnership_by_id(partnership_id)
         payload = CoordinatorAccountSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         user = services.coordinator_account_create(

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -43,13 +44,18 @@ def home(request: HttpRequest) -> HttpResponse:
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
 def organisation_list(request: HttpRequest) -> HttpResponse:
+    return _list(request, selectors.organisations, "administration/organisations.html")
+
+
+def _list(request: HttpRequest, rows: Callable[..., QuerySet[Any]], template: str) -> HttpResponse:
+    """One page of the administrator's ``rows`` matching the search ``q``."""
     query = request.GET.get("q", "").strip()[: selectors.QUERY_MAX_LENGTH]
     page = list_page(
-        selectors.organisations(actor=request_actor(request), query=query),
+        rows(actor=request_actor(request), query=query),
         page=page_number(request.GET.get("page")),
         size=selectors.PAGE_SIZE,
     )
-    return render(request, "administration/organisations.html", {"page": page, "query": query})
+    return render(request, template, {"page": page, "query": query})
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)
@@ -158,13 +164,7 @@ def _confirm_organisation_saved(
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
 def partnership_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[: selectors.QUERY_MAX_LENGTH]
-    page = list_page(
-        selectors.partnerships(actor=request_actor(request), query=query),
-        page=page_number(request.GET.get("page")),
-        size=selectors.PAGE_SIZE,
-    )
-    return render(request, "administration/partnerships.html", {"page": page, "query": query})
+    return _list(request, selectors.partnerships, "administration/partnerships.html")
 
 
 @route_policy(RoutePolicy.ADMINISTRATION)
