@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -479,3 +480,43 @@ PROVIDER_SETTINGS = (
 )
 
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+class TrainingRecord(models.Model):
+    """A training a person completed, which an instrument may require.
+
+    Recorded by hand for now (an administrator or the organisation's account
+    manager); completing a training programme will add them too. A record
+    that has expired no longer qualifies.
+    """
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="training_records", verbose_name=_("person")
+    )
+    # The training's key, as instruments name it (e.g. "risk-assessment-basics").
+    training = models.SlugField(_("training"), max_length=64)
+    completed_on = models.DateField(_("completed on"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["user", "training", "-completed_on"]
+        verbose_name = _("training record")
+        verbose_name_plural = _("training records")
+        indexes = [models.Index(fields=["user", "training"], name="training_record_user")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gt=F("completed_on")),
+                name="training_record_expires_after_completion",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.training}"
+
+    def qualifies_on(self, day: datetime.date) -> bool:
+        return self.completed_on <= day and (self.expires_on is None or day < self.expires_on)

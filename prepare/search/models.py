@@ -38,6 +38,7 @@ class EntryKind(models.TextChoices):
     CHECKLIST = "checklist", _("Checklist item")
     TRANSFER = "transfer", _("Transfer")
     DOCUMENT = "document", _("Document")
+    ASSESSMENT = "assessment", _("Assessment")
 
 
 # Rows about who the case is (found by reference, name, identifier, date of

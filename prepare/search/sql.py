@@ -66,7 +66,23 @@ RECORD_SOURCES: tuple[RecordSource, ...] = (
     ),
     RecordSource("plans", "ChecklistItem", "checklist", "category", ("title", "completion_note")),
     RecordSource("documents", "Document", "document", "category", ("title", "description")),
+    RecordSource("assessments", "Assessment", "assessment", "category", ("searchable_text",)),
 )
+
+
+def _sources(apps: Any) -> list[RecordSource]:
+    """The sources whose model exists in ``apps``: a migration that installs the
+    triggers before a later record model's table exists leaves it out, and the
+    migration that adds it installs them again."""
+    present = []
+    for source in RECORD_SOURCES:
+        try:
+            apps.get_model(source.app_label, source.model)
+        except LookupError:
+            continue
+        present.append(source)
+    return present
+
 
 COLUMNS = "case_id, partnership_id, kind, object_id, category, who, text, birth_date"
 # Added later (decision 0012): the 0001 migration runs these functions with the
@@ -205,7 +221,7 @@ END""",
 END""",
     ]
     stamped = _stamped(apps)
-    for source in RECORD_SOURCES:
+    for source in _sources(apps):
         t = _table(apps, source.app_label, source.model)
         new_values, new_text = _record_values("sqlite", source, t, "NEW", stamped)
         cols = _watched(source, t, stamped)
@@ -272,7 +288,7 @@ def _sqlite_case_triggers(apps: Any) -> list[str]:
 
 def _sqlite_drop(apps: Any) -> list[str]:
     names = ["search_entry_ai", "search_entry_ad", "search_entry_au"]
-    for source in RECORD_SOURCES:
+    for source in _sources(apps):
         names += [f"search_{source.kind}_{op}" for op in ("ai", "au", "ad")]
     names += ["search_case_ai", "search_case_au", "search_case_ad", "search_person_au"]
     return [f"DROP TRIGGER IF EXISTS {n}" for n in names] + [
@@ -306,7 +322,7 @@ def _postgresql(apps: Any) -> list[str]:
     ]
     stamped = _stamped(apps)
     columns = _columns(stamped)
-    for source in RECORD_SOURCES:
+    for source in _sources(apps):
         t = _table(apps, source.app_label, source.model)
         new_values, new_text = _record_values("postgresql", source, t, "NEW", stamped)
         cols = _watched(source, t, stamped)
@@ -362,7 +378,7 @@ def _postgresql(apps: Any) -> list[str]:
 
 def _postgresql_drop(apps: Any) -> list[str]:
     out = []
-    tables = {s.kind: _table(apps, s.app_label, s.model).name for s in RECORD_SOURCES}
+    tables = {s.kind: _table(apps, s.app_label, s.model).name for s in _sources(apps)}
     tables["case"] = _table(apps, "cases", "Case").name
     tables["person"] = _table(apps, "cases", "Person").name
     for kind, table in tables.items():
@@ -385,7 +401,7 @@ def _backfill(vendor: str, apps: Any) -> list[str]:
     out = [f"DELETE FROM {ENTRY_TABLE}"]
     stamped = _stamped(apps)
     columns = _columns(stamped)
-    for source in RECORD_SOURCES:
+    for source in _sources(apps):
         t = _table(apps, source.app_label, source.model)
         values, text = _record_values(vendor, source, t, "r", stamped)
         out.append(

@@ -19,6 +19,7 @@ RECORDS = sorted(
 )
 # What each domain stores as case information; a new record model must be added here.
 EXPECTED = {
+    "assessments.Assessment",
     "cases.CaseNote",
     "cases.CaseNoteVersion",
     "cases.CaseTransition",

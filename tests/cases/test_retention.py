@@ -29,6 +29,7 @@ from prepare.access.categories import Category
 from prepare.access.errors import WriteForbidden
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.accounts.models import Organisation, Role, User
+from prepare.assessments.models import InstrumentVersion
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.cases.models import (
@@ -69,6 +70,7 @@ from prepare.cases.retention.services import (
 )
 from prepare.locking import StaleVersion, VersionRequired
 from prepare.partnerships.models import Partnership, RetentionAction
+from tests.assessments.support import load_examples
 from tests.cast import ALL, Cast, sentinel
 from tests.factories import PersonFactory, UserFactory
 
@@ -137,6 +139,8 @@ class Builder:
             Partnership: case.partnership,
             Organisation: cast.orgs["municipality"],
             User: cast.coordinator,
+            # Reference data, not case data: an assessment's instrument stays.
+            InstrumentVersion: load_examples()["needs"],
         }
         self.n = 0
 
