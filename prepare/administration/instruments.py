@@ -29,6 +29,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from prepare.access.errors import NotVisible
 from prepare.access.policy import parse_pk, require_administrator
@@ -201,10 +202,10 @@ class VersionPage:
 
 def _change_labels() -> dict[str, str]:
     return {
-        "renamed": _("renamed"),
-        "merged": _("merged"),
-        "split": _("split"),
-        "removed": _("removed"),
+        "renamed": pgettext("item mapping", "renamed"),
+        "merged": pgettext("item mapping", "merged"),
+        "split": pgettext("item mapping", "split"),
+        "removed": pgettext("item mapping", "removed"),
     }
 
 

@@ -395,7 +395,7 @@ def import_propose(request: HttpRequest) -> HttpResponse:
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
 def instrument_list(request: HttpRequest) -> HttpResponse:
-    """Every loaded instrument with its versions: four queries for any page."""
+    """Every loaded instrument with its versions: three queries of its own, for any page."""
     actor = request_actor(request)
     query = request.GET.get("q", "").strip()[: instruments.QUERY_MAX_LENGTH]
     page = list_page(
