@@ -370,7 +370,7 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         # The latest identity provider if one is planted (single sign-on settings).
         "provider_id": provider_id_of(),
         # The administrator's instruments: the latest version loaded, if any.
-        "version_id": instrument_version_id_of(),
+        "instrument_version_id": instrument_version_id_of(),
         # The case manager's latest training record (their account page), if any.
         "training_record_id": training_record_id_of(cast.case_manager),
         **override,

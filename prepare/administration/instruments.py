@@ -321,7 +321,9 @@ def version_export(*, actor: User, version_id: Any, file_format: str) -> Version
 
 
 def _name(upload: Any, index: int) -> str:
-    raw = os.path.basename(str(getattr(upload, "name", "") or "")).strip()
+    raw = os.path.basename(str(getattr(upload, "name", "") or ""))
+    # The name is shown and logged: no line breaks or other control characters.
+    raw = "".join(ch for ch in raw if ch.isprintable()).strip()
     return raw[:NAME_MAX_LENGTH] or _("file %(n)s") % {"n": index}
 
 

@@ -18,14 +18,14 @@ urlpatterns = [
     path("instruments/", views.instrument_list, name="instruments"),
     path("instruments/load/", views.instrument_load, name="instrument_load"),
     path(
-        "instruments/versions/<int:version_id>/",
+        "instruments/versions/<int:instrument_version_id>/",
         views.instrument_version,
         name="instrument_version",
     ),
     # One version's files: YAML, workbook, FHIR Questionnaire.
     *(
         path(
-            f"instruments/versions/<int:version_id>/{file_format}/",
+            f"instruments/versions/<int:instrument_version_id>/{file_format}/",
             views.instrument_download,
             {"file_format": file_format},
             name=f"instrument_{file_format}",

@@ -477,11 +477,11 @@ def _load_page(
 
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
-def instrument_version(request: HttpRequest, version_id: int) -> HttpResponse:
+def instrument_version(request: HttpRequest, instrument_version_id: int) -> HttpResponse:
     """One version, read-only, in the reader's language."""
     page = instruments.version_page(
         actor=request_actor(request),
-        version_id=version_id,
+        version_id=instrument_version_id,
         language=translation.get_language() or "",
     )
     return render(request, "administration/instrument_version.html", {"page": page})
@@ -489,10 +489,12 @@ def instrument_version(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @route_policy(RoutePolicy.ADMINISTRATION)
 @require_http_methods(["GET"])
-def instrument_download(request: HttpRequest, version_id: int, file_format: str) -> HttpResponse:
+def instrument_download(
+    request: HttpRequest, instrument_version_id: int, file_format: str
+) -> HttpResponse:
     """One version as a file (YAML, workbook or FHIR Questionnaire); audited."""
     found = instruments.version_export(
-        actor=request_actor(request), version_id=version_id, file_format=file_format
+        actor=request_actor(request), version_id=instrument_version_id, file_format=file_format
     )
     response = HttpResponse(found.content, content_type=found.content_type)
     response["Content-Disposition"] = (
