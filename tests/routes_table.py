@@ -285,6 +285,27 @@ def provider_id_of() -> int:
     return pk if pk is not None else 987_654
 
 
+def instrument_version_id_of() -> int:
+    """The id of the latest loaded instrument version, or an id that exists nowhere."""
+    from prepare.assessments.models import InstrumentVersion
+
+    pk = InstrumentVersion.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return pk if pk is not None else 987_654
+
+
+def training_record_id_of(user: User) -> int:
+    """The id of the user's latest training record, or an id that exists nowhere."""
+    from prepare.accounts.models import TrainingRecord
+
+    pk = (
+        TrainingRecord.objects.filter(user=user)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return pk if pk is not None else 987_654
+
+
 def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
     """A URL of ``route`` about the cast's case K (or its partnership).
 
@@ -348,6 +369,10 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "user_id": cast.case_manager.pk,
         # The latest identity provider if one is planted (single sign-on settings).
         "provider_id": provider_id_of(),
+        # The administrator's instruments: the latest version loaded, if any.
+        "instrument_version_id": instrument_version_id_of(),
+        # The case manager's latest training record (their account page), if any.
+        "training_record_id": training_record_id_of(cast.case_manager),
         **override,
     }
     params = re.findall(r"<(?:\w+:)?(\w+)>", route.pattern)

@@ -44,6 +44,7 @@ from prepare.access.routes import RoutePolicy
 from prepare.accounts.models import ApiToken, IdentityProvider, Organisation, User
 from prepare.accounts.services import api_token_create
 from prepare.accounts.sso.sealing import seal
+from prepare.assessments.models import Instrument, InstrumentVersion
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
 from prepare.cases.models import (
@@ -323,6 +324,14 @@ EXEMPT: dict[str, str] = {
     "administration:partnership_edit": "a partnership's name and time zone",
     "administration:coordinator_appoint": "accounts of the coordinating organisation",
     "administration:import": "the import form; its preview: organisations and accounts to create",
+    # Instruments are the installation's, not a case's: of assessments, only
+    # their number per version. Their files (downloads) are audited as exports.
+    "administration:instruments": "instruments, their versions and how many assessments use each",
+    "administration:instrument_load": "the form to load instrument files",
+    "administration:instrument_version": "one instrument version's texts, read only",
+    "administration:instrument_yaml": "one instrument version as a YAML file",
+    "administration:instrument_xlsx": "one instrument version as a workbook",
+    "administration:instrument_fhir": "one instrument version as a FHIR Questionnaire",
     "v1_organisations": "every organisation",
     "v1_organisation": "one organisation",
     "v1_partnerships": "every partnership with what it lacks",
@@ -937,6 +946,13 @@ _ORGANISATION = {"name": "Housing Testdam", "type": "housing", "country": "NL", 
 _IMPORT = b"name,type,country,city\nHousing Importdam,housing,NL,Importdam\n"
 
 
+def _instrument_yaml() -> bytes:
+    from prepare.assessments.files import to_yaml
+    from tests.assessments.support import NEEDS, example
+
+    return to_yaml(example(NEEDS)).encode()
+
+
 def _import_proposal(scene: Scene) -> dict[str, Any]:
     from prepare.administration.imports import import_preview
 
@@ -1059,6 +1075,13 @@ WRITES.update(
         ),
         "v1_imports": Request(
             "administrator", "POST", case_scoped=False, api=True, data=lambda s: _import_proposal(s)
+        ),
+        # Loading an instrument: each version created is logged.
+        "administration:instrument_load": Request(
+            "administrator",
+            "POST",
+            case_scoped=False,
+            data=lambda s: {"file": Upload("needs.yaml", _instrument_yaml())},
         ),
     }
 )
@@ -1214,6 +1237,10 @@ def state() -> dict[str, Any]:
         ),
         "users": sorted(User.objects.values_list("pk", "username", "role")),
         "tokens": sorted(ApiToken.objects.values_list("pk", "revoked_at")),
+        "instruments": sorted(Instrument.objects.values_list("pk", "identifier")),
+        "instrument_versions": sorted(
+            InstrumentVersion.objects.values_list("pk", "version", "content_hash")
+        ),
     }
 
 

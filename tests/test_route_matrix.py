@@ -74,6 +74,7 @@ from tests.routes_table import (
     allowed_methods,
     body_of,
     built_once,
+    instrument_version_id_of,
     leaks,
     routes,
     url_for,
@@ -1247,6 +1248,7 @@ def _partnership_urls(scene: Scene) -> list[str]:
         reverse("administration:partnership", args=[cast.partnership.pk]),
         reverse("administration:coordinator_appoint", args=[cast.partnership.pk]),
         reverse("administration:organisation", args=[cast.orgs["elsewhere"].pk]),
+        reverse("administration:instrument_version", args=[instrument_version_id_of()]),
     ]
 
 

@@ -324,6 +324,13 @@ def may_change_account(user: Any, account: Any) -> bool:
     return account.role in assignable_roles(user)
 
 
+def may_record_training(user: Any, account: Any) -> bool:
+    """Whether the user may add or remove ``account``'s training records: whoever
+    may change the account. A training record opens instruments to its holder,
+    so, like a role, nobody records their own. No query."""
+    return may_change_account(user, account)
+
+
 def may_move_accounts(user: Any) -> bool:
     """Moving an account to another organisation is the administrator's: an
     account manager manages only their own organisation. No query."""
@@ -340,6 +347,8 @@ class AccountAbilities:
     resend: bool
     deactivate: bool
     reactivate: bool
+    # Add and remove its training records (not in the API: the pages only).
+    training: bool = False
 
 
 def account_abilities(user: Any, account: Any, *, state: str) -> AccountAbilities:
@@ -354,4 +363,5 @@ def account_abilities(user: Any, account: Any, *, state: str) -> AccountAbilitie
         resend=change and never_enrolled,
         deactivate=change and state in ("active", "invited", "expired"),
         reactivate=change and state == "deactivated",
+        training=may_record_training(user, account),
     )

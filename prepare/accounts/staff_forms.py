@@ -108,3 +108,33 @@ class EnrolmentForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password", exc)
         return data
+
+
+class TrainingRecordForm(forms.Form):
+    training = forms.CharField(
+        label=_("Training"),
+        max_length=64,
+        help_text=_(
+            "Its key, as instruments name it: lowercase letters, digits and hyphens, "
+            "for example risk-assessment-basics."
+        ),
+        widget=forms.TextInput(
+            attrs={"list": "training-keys", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+    completed_on = forms.DateField(
+        label=_("Completed on"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    expires_on = forms.DateField(
+        label=_("Expires on"),
+        required=False,
+        help_text=_("Leave it empty if it does not expire. From this day on it no longer counts."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=200,
+        required=False,
+        help_text=_("The course or certificate, for example. Nothing about a case."),
+    )

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -20,11 +21,20 @@ from prepare.access.abilities import assignable_roles, is_administrator, may_man
 from prepare.access.errors import WriteForbidden
 from prepare.access.policy import manageable_organisations, staff_organisation_for
 from prepare.access.routes import RoutePolicy, route_policy
-from prepare.accounts import invitations, services, staff, staff_selectors
+from prepare.accounts import invitations, services, staff, staff_selectors, training
+from prepare.accounts.models import User
 from prepare.accounts.second_factor import complete_sign_in
-from prepare.accounts.staff_forms import AccountChangeForm, EnrolmentForm, InvitationForm
+from prepare.accounts.staff_forms import (
+    AccountChangeForm,
+    EnrolmentForm,
+    InvitationForm,
+    TrainingRecordForm,
+)
+from prepare.accounts.staff_selectors import StaffRow
 from prepare.accounts.views import _grouped, _qr_svg
+from prepare.assessments.selectors import required_trainings
 from prepare.audit import denials
+from prepare.forms import add_service_errors
 from prepare.web import INVALID, View, page_number, request_actor
 
 
@@ -179,7 +189,100 @@ def account(request: HttpRequest, account_id: int) -> HttpResponse:
                 messages.info(request, _("Nothing was changed."))
             return redirect("accounts:account", account_id=person.pk)
     status = INVALID if form is not None and form.errors else 200
-    return render(request, "accounts/staff/account.html", {"row": row, "form": form}, status=status)
+    return _account_page(request, actor, row, form=form, status=status)
+
+
+def _account_page(
+    request: HttpRequest,
+    actor: User,
+    row: StaffRow,
+    *,
+    form: AccountChangeForm | None = None,
+    training_form: TrainingRecordForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The account's page: what it is, its training records, and the forms the
+    actor may use (two more queries: the records, and the trainings instruments
+    require when the actor may add one)."""
+    person = row.account
+    may_train = row.abilities.training
+    if may_train and training_form is None:
+        training_form = TrainingRecordForm()
+    context = {
+        "row": row,
+        "form": form,
+        "trainings": training.training_records(actor=actor, account=person),
+        "training_form": training_form if may_train else None,
+        "training_keys": required_trainings() if may_train else [],
+    }
+    return render(request, "accounts/staff/account.html", context, status=status)
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_POST
+@account_errors
+def training_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Record a training the person completed (the form on their account page)."""
+    actor = request_actor(request)
+    row = staff_selectors.account_row(actor=actor, account_id=account_id)
+    if not row.abilities.training:
+        raise WriteForbidden(_("You may not record this person's training."))
+    form = TrainingRecordForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            record = training.training_record_add(
+                actor=actor,
+                account_id=row.account.pk,
+                training=data["training"],
+                completed_on=data["completed_on"],
+                expires_on=data["expires_on"],
+                note=data["note"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The training %(training)s of %(name)s is recorded.")
+                % {"training": record.training, "name": _name(row.account)},
+            )
+            return _to_training(row.account.pk)
+    return _account_page(request, actor, row, training_form=form, status=INVALID)
+
+
+@route_policy(RoutePolicy.SIGNED_IN)
+@require_http_methods(["GET", "POST"])
+@account_errors
+def training_remove(request: HttpRequest, account_id: int, training_record_id: int) -> HttpResponse:
+    """Remove a training record, after confirmation."""
+    actor = request_actor(request)
+    if request.method == "POST":
+        record = training.training_record_remove(
+            actor=actor, account_id=account_id, record_id=training_record_id
+        )
+        messages.success(
+            request,
+            _("The training record %(training)s of %(name)s is removed.")
+            % {"training": record.training, "name": _name(record.user)},
+        )
+        return _to_training(account_id)
+    record = training.training_record_for_change(
+        actor=actor, account_id=account_id, record_id=training_record_id
+    )
+    return render(
+        request,
+        "accounts/training/remove.html",
+        {"record": record, "person": record.user},
+    )
+
+
+def _name(person: User) -> str:
+    return person.get_full_name() or person.username
+
+
+def _to_training(account_id: int) -> HttpResponse:
+    return redirect(reverse("accounts:account", args=[account_id]) + "#training-title")
 
 
 @route_policy(RoutePolicy.SIGNED_IN)

@@ -50,6 +50,12 @@ urlpatterns = [
         staff_views.account_reactivate,
         name="account_reactivate",
     ),
+    path("people/<int:account_id>/training/", staff_views.training_add, name="training_add"),
+    path(
+        "people/<int:account_id>/training/<int:training_record_id>/remove/",
+        staff_views.training_remove,
+        name="training_remove",
+    ),
     path("sso/", sso.sso_start, name="sso_start"),
     path("sso/return/", sso.sso_callback, name="sso_callback"),
     path("identity-providers/", sso.identity_providers, name="identity_providers"),

@@ -41,6 +41,7 @@ from prepare.accounts.middleware import is_verified
 from prepare.accounts.models import User
 from prepare.accounts.second_factor import begin_second_factor
 from prepare.accounts.selectors import sessions_of, tokens_of
+from prepare.accounts.training import training_records
 from prepare.api.parsers import JsonTooDeep, loads_limited
 
 csp_logger = logging.getLogger("prepare.csp")
@@ -350,7 +351,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
         response = redirect("accounts:preferences")
         _remember_language(response, user.language)
         return response
-    return render(request, "accounts/preferences.html", {"form": form})
+    trainings = training_records(actor=user, account=user)
+    return render(request, "accounts/preferences.html", {"form": form, "trainings": trainings})
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:

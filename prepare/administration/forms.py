@@ -166,3 +166,19 @@ class ImportProposeForm(forms.Form):
         ),
         help_text=_("From your authenticator app."),
     )
+
+
+class InstrumentUploadForm(forms.Form):
+    file = ImportFilesField(
+        label=_("Instrument files"),
+        widget=MultipleFileInput(
+            attrs={
+                "accept": ".yaml,.yml,.xlsx,application/yaml,"
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+        ),
+        help_text=_(
+            "YAML files (.yaml) or workbooks (.xlsx), up to ten at a time, each at most 5 MB. "
+            "Either all of them load, or none."
+        ),
+    )

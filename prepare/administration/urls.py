@@ -15,6 +15,23 @@ urlpatterns = [
     path("partnerships/<int:pk>/edit/", views.partnership_edit, name="partnership_edit"),
     path("imports/", views.import_upload, name="import"),
     path("imports/proposal/", views.import_propose, name="import_propose"),
+    path("instruments/", views.instrument_list, name="instruments"),
+    path("instruments/load/", views.instrument_load, name="instrument_load"),
+    path(
+        "instruments/versions/<int:instrument_version_id>/",
+        views.instrument_version,
+        name="instrument_version",
+    ),
+    # One version's files: YAML, workbook, FHIR Questionnaire.
+    *(
+        path(
+            f"instruments/versions/<int:instrument_version_id>/{file_format}/",
+            views.instrument_download,
+            {"file_format": file_format},
+            name=f"instrument_{file_format}",
+        )
+        for file_format in ("yaml", "xlsx", "fhir")
+    ),
     path(
         "partnerships/<int:pk>/coordinator/",
         views.coordinator_appoint,

@@ -11,23 +11,27 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prepare.access.policy import require_administrator
 from prepare.access.routes import RoutePolicy, route_policy
 from prepare.accounts.models import Organisation
-from prepare.administration import imports, selectors, services
+from prepare.administration import imports, instruments, selectors, services
 from prepare.administration.forms import (
     CoordinatorAccountForm,
     CoordinatorAppointForm,
     ImportProposeForm,
     ImportUploadForm,
+    InstrumentUploadForm,
     OrganisationEditForm,
     OrganisationForm,
     PartnershipCreateForm,
     PartnershipEditForm,
 )
+from prepare.assessments.services import InstrumentRefused, Loaded, LoadResult
 from prepare.forms import add_service_errors
 from prepare.locking import StaleVersion
 from prepare.partnerships.models import Partnership
@@ -383,3 +387,119 @@ def import_propose(request: HttpRequest) -> HttpResponse:
         ),
     )
     return redirect("partnerships:access_change", proposed.pk)
+
+
+# --- Instruments --------------------------------------------------------------------
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET"])
+def instrument_list(request: HttpRequest) -> HttpResponse:
+    """Every loaded instrument with its versions: three queries of its own, for any page."""
+    actor = request_actor(request)
+    query = request.GET.get("q", "").strip()[: instruments.QUERY_MAX_LENGTH]
+    page = list_page(
+        instruments.instruments(actor=actor, query=query),
+        page=page_number(request.GET.get("page")),
+        size=selectors.PAGE_SIZE,
+    )
+    rows = instruments.instrument_rows(actor=actor, rows=page.rows)
+    return render(
+        request,
+        "administration/instruments.html",
+        {"page": page, "rows": rows, "query": query},
+    )
+
+
+def _loaded_message(results: list[LoadResult]) -> tuple[str, str]:
+    """What was created and what was there already, in words."""
+
+    def named(outcome: Loaded) -> str:
+        return ", ".join(
+            _("%(identifier)s version %(version)s (%(file)s)")
+            % {
+                "identifier": r.version.instrument.identifier,
+                "version": r.version.version,
+                "file": r.source,
+            }
+            for r in results
+            if r.outcome is outcome
+        )
+
+    created, already = named(Loaded.CREATED), named(Loaded.ALREADY)
+    return (
+        _("Loaded: %(list)s.") % {"list": created} if created else "",
+        _("Already loaded with the same content, nothing changed: %(list)s.") % {"list": already}
+        if already
+        else "",
+    )
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET", "POST"])
+def instrument_load(request: HttpRequest) -> HttpResponse:
+    """Upload instrument files: every problem of every file at once (nothing is
+    stored then), or what was loaded and what was there already."""
+    actor = request_actor(request)
+    require_administrator(actor)
+    if request.method == "GET":
+        return _load_page(request, InstrumentUploadForm())
+    form = InstrumentUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _load_page(request, form, status=INVALID)
+    try:
+        results = instruments.instruments_upload(actor=actor, files=form.cleaned_data["file"])
+    except InstrumentRefused as exc:
+        form.add_error("file", _("Nothing was loaded: correct the problems listed above."))
+        return _load_page(request, form, problems=exc.errors, status=INVALID)
+    created, already = _loaded_message(results)
+    if created:
+        messages.success(request, created)
+    if already:
+        messages.info(request, already)
+    return redirect("administration:instruments")
+
+
+def _load_page(
+    request: HttpRequest,
+    form: InstrumentUploadForm,
+    *,
+    problems: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "administration/instrument_load.html",
+        {"form": form, "problems": problems or [], "max_files": instruments.MAX_FILES},
+        status=status,
+    )
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET"])
+def instrument_version(request: HttpRequest, instrument_version_id: int) -> HttpResponse:
+    """One version, read-only, in the reader's language."""
+    page = instruments.version_page(
+        actor=request_actor(request),
+        version_id=instrument_version_id,
+        language=translation.get_language() or "",
+    )
+    return render(request, "administration/instrument_version.html", {"page": page})
+
+
+@route_policy(RoutePolicy.ADMINISTRATION)
+@require_http_methods(["GET"])
+def instrument_download(
+    request: HttpRequest, instrument_version_id: int, file_format: str
+) -> HttpResponse:
+    """One version as a file (YAML, workbook or FHIR Questionnaire); audited."""
+    found = instruments.version_export(
+        actor=request_actor(request), version_id=instrument_version_id, file_format=file_format
+    )
+    response = HttpResponse(found.content, content_type=found.content_type)
+    response["Content-Disposition"] = (
+        content_disposition_header(True, found.filename) or "attachment"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store, private"
+    return response

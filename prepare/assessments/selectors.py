@@ -35,6 +35,14 @@ def instrument_content(identifier: str, version: str) -> dict[str, Any] | None:
     return found.content if found is not None else None
 
 
+def required_trainings() -> list[str]:
+    """The trainings that some loaded instrument version requires, sorted: one query."""
+    keys = (
+        InstrumentVersion.objects.order_by().values_list("content__training", flat=True).distinct()
+    )
+    return sorted({k for k in keys if isinstance(k, str) and k})
+
+
 # --- Assessments on a case (case data: every read is audited) ------------------------
 
 

@@ -17,9 +17,11 @@ from tests.factories import UserFactory
 HOME_QUERIES = 7
 LIST_QUERIES = 9
 INVITE_QUERIES = 7
-ACCOUNT_QUERIES = 7
+# ... and the person's training records, and the trainings instruments require
+# (the suggestions of the form to record one).
+ACCOUNT_QUERIES = 9
 # The administrator's form also lists the organisations to move the account to.
-ADMIN_ACCOUNT_QUERIES = 8
+ADMIN_ACCOUNT_QUERIES = 10
 ENROL_QUERIES = 6
 
 

@@ -40,6 +40,8 @@ def _admin_pages(cast: Cast) -> list[str]:
         reverse("administration:partnership_edit", args=[p]),
         reverse("administration:coordinator_appoint", args=[p]),
         reverse("administration:import"),
+        reverse("administration:instruments"),
+        reverse("administration:instrument_load"),
     ]
 
 
