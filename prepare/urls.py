@@ -14,6 +14,7 @@ urlpatterns = [
     path("monitoring/", include("prepare.monitoring.urls")),
     path("notifications/", include("prepare.notifications.urls")),
     path("documents/", include("prepare.documents.urls")),
+    path("cases/<int:pk>/assessments/", include("prepare.assessments.urls")),
     path("search/", include("prepare.search.urls")),
     path("api/", include("prepare.api.urls")),
     path("health/", health, name="health"),

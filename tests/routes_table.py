@@ -30,6 +30,7 @@ from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
+from tests.assessments.over_time_matrix import url_values as assessment_url_values
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
 from tests.documents.support import document_ids
@@ -355,6 +356,9 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # K's first risk assessment if planted (else an id that exists nowhere),
+        # and the risk instrument (the pages over time).
+        **assessment_url_values(k),
         # The staff pages and accounts API: the probation service; the
         # administration's organisation pages: one outside the partnership.
         "organisation_id": (

@@ -68,6 +68,7 @@ from prepare.partnerships.models import (
 from prepare.partnerships.services import agreement_digest
 from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
+from tests.assessments import over_time_matrix as over_time
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.documents import support as documents
@@ -146,6 +147,10 @@ class Upload:
 
     name: str
     content: bytes
+
+
+def _assessments_planted(scene: Scene) -> None:
+    over_time.plant(scene.cast)
 
 
 # Routes that show case data, and who may read each.
@@ -270,7 +275,21 @@ READS: dict[str, list[Request]] = {
         Request("ngo_mentor", query="q=sentinel", htmx=True),
     ],
     "v1_search": [Request("police_on_team", query="q=sentinel", api=True)],
+    # Assessments over time: two risk and two social assessments planted on K.
+    # The choice of two (a list), two compared (the list and each read), the
+    # risk instrument's trajectory, the PDF of K's first risk assessment (an export).
+    "assessments:compare": [
+        Request("case_manager", plant=_assessments_planted),
+        Request(
+            "ngo_mentor",
+            query="a={social_a}&b={social_b}",
+            plant=_assessments_planted,
+        ),
+    ],
+    "assessments:trajectory": [Request("police_on_team", plant=_assessments_planted)],
+    "assessments:pdf": [Request("case_manager", plant=_assessments_planted)],
 }
+
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
 EXEMPT: dict[str, str] = {
@@ -875,7 +894,10 @@ def _url(scene: Scene, route: RouteInfo, req: Request) -> str:
         overrides[name] = scene.cast.notes[value].pk if isinstance(value, str) else value
     url = url_for(scene, route, **overrides)
     if req.query:
-        url += "?" + req.query.format(case=scene.case.pk)
+        values: dict[str, int] = {"case": scene.case.pk}
+        if "_a}" in req.query:
+            values.update(over_time.query_values(scene.cast))  # the planted assessments
+        url += "?" + req.query.format(**values)
     return url
 
 

@@ -60,6 +60,7 @@ from prepare.cases.models import (
 )
 from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
+from tests.assessments import over_time_matrix as over_time
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.documents import support as documents
@@ -582,6 +583,41 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             ("POST", "K"),
         ),
     ),
+    # Assessments over time: K holds two completed risk and two completed social
+    # assessments, their evidence the category's sentinel (tests/assessments/over_time_matrix).
+    "assessments:compare": (
+        frozenset({"GET"}),
+        (
+            Probe("assessments:compare", "GET", "K"),
+            Probe("assessments:compare", "GET", "K", "risk"),
+            Probe("assessments:compare", "GET", "K", "social"),
+            Probe("assessments:compare", "GET", "invalid"),
+            Probe("assessments:compare", "GET", "mixed"),
+            Probe("assessments:compare", "GET", "foreign", "social"),
+            Probe("assessments:compare", "GET", "other"),
+            Probe("assessments:compare", "GET", "missing"),
+            Probe("assessments:compare", "POST", "K"),
+        ),
+    ),
+    "assessments:trajectory": (
+        frozenset({"GET"}),
+        (
+            Probe("assessments:trajectory", "GET", "K", "risk"),
+            Probe("assessments:trajectory", "GET", "K", "social"),
+            Probe("assessments:trajectory", "GET", "unknown"),
+            Probe("assessments:trajectory", "GET", "missing", "risk"),
+            Probe("assessments:trajectory", "POST", "K", "risk"),
+        ),
+    ),
+    "assessments:pdf": (
+        frozenset({"GET"}),
+        (
+            Probe("assessments:pdf", "GET", "K", "risk"),
+            Probe("assessments:pdf", "GET", "K", "social"),
+            Probe("assessments:pdf", "GET", "foreign", "risk"),
+            Probe("assessments:pdf", "POST", "K", "social"),
+        ),
+    ),
 }
 PROBES = [p for _, probes in TABLE.values() for p in probes]
 CELLS = len(PROBES) * len(ACTORS)
@@ -739,6 +775,8 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
             return documents.matrix_request(scene.cast, probe, pk)
         case route if route in lifecycle.ROUTES:
             return lifecycle.matrix_request(scene.cast, probe, pk)
+        case route if route in over_time.ROUTES:
+            return over_time.matrix_request(scene.cast, probe, pk)
         case _:
             return reverse(probe.route, args=[pk]), {}
 
@@ -872,6 +910,8 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             if not isinstance(verdict, bool):
                 return verdict
             allowed = verdict
+        case route if route in over_time.ROUTES:
+            return over_time.matrix_allowed(probe, a)
         case _:
             raise AssertionError(f"no expectation for {probe}")
     if not allowed:
@@ -1070,6 +1110,8 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             documents.matrix_shows(scene.cast, probe, a.read, body)
         case route if route in lifecycle.ROUTES:
             lifecycle.matrix_shows(scene.cast, probe, a, body)
+        case route if route in over_time.ROUTES:
+            over_time.matrix_shows(scene.cast, probe, a.read, body)
 
 
 # --- The cells ---------------------------------------------------------------------------
@@ -1197,7 +1239,8 @@ def test_the_matrix_exercises_every_outcome(scene: Scene) -> None:
         for probe in PROBES:
             want = expected(probe, a, other)
             outcomes[want] = outcomes.get(want, 0) + 1
-    assert set(outcomes) == {200, 302, 403, 404, 405, 409, 422, 428}
+    # 400: ids that are not numbers (the comparison of two assessments).
+    assert set(outcomes) == {200, 302, 400, 403, 404, 405, 409, 422, 428}
     assert sum(outcomes.values()) == CELLS
 
 

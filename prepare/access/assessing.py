@@ -149,3 +149,19 @@ def may_correct(user: Any, assessment: Assessment, *, writable: frozenset[str]) 
         and assessment.category in writable
         and assessment.organisation_id == getattr(user, "organisation_id", None)
     )
+
+
+def readable_categories(user: Any, case: Case) -> frozenset[str]:
+    """The categories the user reads on ``case`` (through a transfer's grace
+    period too), as the case page has them; no query beyond the grants except
+    for a user who reads the case only through a grace period."""
+    from prepare.access.abilities import case_abilities
+
+    return case_abilities(user, case, can_write_case=False).read_categories
+
+
+def require_instrument_readable(user: Any, case: Case, category: str) -> None:
+    """An instrument's pages on a case (its trajectory) exist for the user only
+    when its category is one they read there: 404 otherwise, as for a record."""
+    if category not in readable_categories(user, case):
+        raise NotVisible

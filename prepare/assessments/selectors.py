@@ -7,10 +7,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
+from django.utils.translation import gettext as _
 
-from prepare.access.assessing import assessable_categories, assessment_for, qualified_trainings
+from prepare.access.assessing import (
+    assessable_categories,
+    assessment_for,
+    qualified_trainings,
+    require_instrument_readable,
+)
 from prepare.access.categories import Action
+from prepare.access.errors import NotVisible
+from prepare.access.policy import parse_pk
 from prepare.assessments.content import InstrumentContent
 from prepare.assessments.models import Assessment, AssessmentStatus, Instrument, InstrumentVersion
 from prepare.audit.models import EventAction
@@ -164,3 +172,138 @@ def assessments_of_instrument(
         },
     )
     return found
+
+
+# --- Over time: the comparison, the trajectory and the PDF ---------------------------
+
+
+def instrument_on_case(*, actor: User, case: Case, instrument_id: Any) -> Instrument:
+    """An instrument, for its pages on ``case``: 404 unless it exists and its
+    category is one the actor reads there (no case data: not audited)."""
+    pk = parse_pk(instrument_id)
+    found = Instrument.objects.filter(pk=pk).first() if pk is not None else None
+    if found is None:
+        raise NotVisible
+    require_instrument_readable(actor, case, found.category)
+    return found
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    pk: int
+    instrument_id: int
+    version: str
+    content: dict[str, Any]
+
+
+def instrument_versions(instrument_ids: Iterable[int]) -> list[LoadedVersion]:
+    """Every loaded version of the instruments, oldest first (one query, none
+    when there are none): what items continue across versions."""
+    wanted = sorted(set(instrument_ids))
+    if not wanted:
+        return []
+    rows = (
+        InstrumentVersion.objects.filter(instrument_id__in=wanted)
+        .order_by("instrument_id", "loaded_at", "pk")
+        .values_list("pk", "instrument_id", "version", "content")
+    )
+    return [LoadedVersion(*row) for row in rows]
+
+
+def comparable_assessments(*, actor: User, case: Case, view: str) -> list[Assessment]:
+    """The case's completed assessments the actor may read, oldest first, to
+    choose two to compare: light rows (no ratings, no texts, no instrument
+    content); the list is audited."""
+    found = list(
+        Assessment.objects.visible_to(actor, Action.READ)
+        .filter(case_id=case.pk)
+        .exclude(status=AssessmentStatus.DRAFT)
+        .select_related("instrument_version", "organisation")
+        .only(
+            "pk",
+            "case_id",
+            "category",
+            "status",
+            "judgement",
+            "created_at",
+            "completed_at",
+            "organisation__name",
+            "instrument_version__instrument_id",
+            "instrument_version__version",
+        )
+        .order_by("completed_at", "pk")
+    )
+    audit_record(
+        action=EventAction.LIST,
+        actor=actor,
+        case=case,
+        detail={
+            "view": view,
+            "assessments": [a.pk for a in found],
+            "categories": sorted({a.category for a in found}),
+        },
+    )
+    return found
+
+
+class PairRefused(ValueError):
+    """Two assessments that cannot be compared (the message says why)."""
+
+
+def assessment_pair(
+    *, actor: User, case: Case, first: int, second: int, view: str
+) -> tuple[Assessment, Assessment]:
+    """Two completed assessments of one instrument on ``case``, for comparing:
+    404 unless the actor may read both (which one is missing is not said);
+    ``PairRefused`` for two that cannot be compared. Each read is audited."""
+    if first == second:
+        raise PairRefused(_("Choose two different assessments."))
+    rows = {a.pk: a for a in _assessments(actor, case).filter(pk__in=[first, second])}
+    if len(rows) != 2:
+        raise NotVisible
+    pair = (rows[first], rows[second])
+    if pair[0].instrument_version.instrument_id != pair[1].instrument_version.instrument_id:
+        raise PairRefused(
+            _("These two assessments were made with different instruments: compare two of one.")
+        )
+    if any(a.is_draft for a in pair):
+        raise PairRefused(_("A draft is not compared: choose two completed assessments."))
+    for a in pair:
+        audit_record(
+            action=EventAction.VIEW,
+            actor=actor,
+            case=case,
+            obj=a,
+            category=a.category,
+            detail={"view": view},
+        )
+    return pair
+
+
+@dataclass(frozen=True)
+class ExportedAssessment:
+    assessment: Assessment
+    # The assessment it corrects and those that correct it, when the actor reads them.
+    corrects: Assessment | None
+    corrected_by: list[Assessment]
+
+
+def assessment_for_export(*, actor: User, case: Case, assessment_id: Any) -> ExportedAssessment:
+    """One assessment to print (404 unless readable on ``case``), with the
+    corrections around it that the actor may read (two queries). Not audited
+    here: the export is, once it is made."""
+    pk = parse_pk(assessment_id)
+    found = _assessments(actor, case).filter(pk=pk).first() if pk is not None else None
+    if found is None:
+        raise NotVisible
+    related = list(
+        Assessment.objects.visible_to(actor, Action.READ)
+        .filter(Q(corrects_id=found.pk) | Q(pk=found.corrects_id or 0))
+        .only("pk", "case_id", "category", "corrects_id", "created_at", "completed_at")
+        .order_by("created_at", "pk")
+    )
+    return ExportedAssessment(
+        assessment=found,
+        corrects=next((r for r in related if r.pk == found.corrects_id), None),
+        corrected_by=[r for r in related if r.corrects_id == found.pk],
+    )

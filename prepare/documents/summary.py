@@ -53,6 +53,18 @@ class Stamp:
     zone: str
 
 
+def reader_stamp(actor: User, zone: Any) -> Stamp:
+    """Who produces a printout and when, in the partnership's ``zone``: what
+    every page of it is stamped with."""
+    return Stamp(
+        name=actor.get_full_name() or actor.get_username(),
+        username=actor.get_username(),
+        organisation=actor.organisation.name if actor.organisation is not None else "",
+        at=timezone.localtime(timezone.now(), zone),
+        zone=str(zone),
+    )
+
+
 def case_summary_pdf(*, actor: User, case: Case) -> bytes:
     """The summary of ``case`` (already fetched through the policy) for ``actor``."""
     from weasyprint import HTML
@@ -66,13 +78,7 @@ def case_summary_pdf(*, actor: User, case: Case) -> bytes:
     monitoring = monitoring_section(actor=actor, case=case, abilities=abilities)
     documents = documents_section(actor=actor, case=case, abilities=abilities)
     zone = partnership_zone(case)
-    stamp = Stamp(
-        name=actor.get_full_name() or actor.get_username(),
-        username=actor.get_username(),
-        organisation=actor.organisation.name if actor.organisation is not None else "",
-        at=timezone.localtime(timezone.now(), zone),
-        zone=str(zone),
-    )
+    stamp = reader_stamp(actor, zone)
     sections = {
         "notes": notes_shown(detail),
         "key_dates": key_dates_shown(key_dates),

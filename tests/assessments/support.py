@@ -82,3 +82,34 @@ def completed_assessment(
         version=a.version,
         draft=Draft(ratings=ratings, judgement=judgement, rationale="Reasons given at length."),
     )
+
+
+def needs_2() -> dict:
+    """1.0 -> 2.0: housing-place renamed, the two money items merged, family-contact split,
+    documents-status removed."""
+    content = example(NEEDS)
+    content["version"] = "2.0"
+    items = {i["id"]: i for i in content["items"]}
+    items["housing-place"]["id"] = "housing-tonight"
+    money = items["money-income"]
+    money["id"] = "money"
+    del content["items"][content["items"].index(items["money-debts"])]
+    family = items["family-contact"]
+    twin = {**family, "id": "family-visits"}
+    family["id"] = "family-calls"
+    content["items"].insert(content["items"].index(family) + 1, twin)
+    del content["items"][content["items"].index(items["documents-status"])]
+    content["maps_from"] = {
+        "version": "1.0",
+        "items": [
+            {"change": "renamed", "old": ["housing-place"], "new": ["housing-tonight"]},
+            {"change": "merged", "old": ["money-income", "money-debts"], "new": ["money"]},
+            {
+                "change": "split",
+                "old": ["family-contact"],
+                "new": ["family-calls", "family-visits"],
+            },
+            {"change": "removed", "old": ["documents-status"]},
+        ],
+    }
+    return content

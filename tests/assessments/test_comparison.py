@@ -9,40 +9,15 @@ from prepare.assessments.comparison import compare, lineage, trajectory
 from prepare.assessments.files import to_yaml
 from prepare.assessments.models import InstrumentVersion
 from prepare.assessments.services import instruments_load
-from tests.assessments.support import NEEDS, completed_assessment, example, full_ratings
+from tests.assessments.support import (
+    NEEDS,
+    completed_assessment,
+    example,
+    full_ratings,
+    needs_2,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def needs_2() -> dict:
-    """1.0 -> 2.0: housing-place renamed, the two money items merged, family-contact split,
-    documents-status removed."""
-    content = example(NEEDS)
-    content["version"] = "2.0"
-    items = {i["id"]: i for i in content["items"]}
-    items["housing-place"]["id"] = "housing-tonight"
-    money = items["money-income"]
-    money["id"] = "money"
-    del content["items"][content["items"].index(items["money-debts"])]
-    family = items["family-contact"]
-    twin = {**family, "id": "family-visits"}
-    family["id"] = "family-calls"
-    content["items"].insert(content["items"].index(family) + 1, twin)
-    del content["items"][content["items"].index(items["documents-status"])]
-    content["maps_from"] = {
-        "version": "1.0",
-        "items": [
-            {"change": "renamed", "old": ["housing-place"], "new": ["housing-tonight"]},
-            {"change": "merged", "old": ["money-income", "money-debts"], "new": ["money"]},
-            {
-                "change": "split",
-                "old": ["family-contact"],
-                "new": ["family-calls", "family-visits"],
-            },
-            {"change": "removed", "old": ["documents-status"]},
-        ],
-    }
-    return content
 
 
 def test_the_lineage_follows_renames_merges_splits_and_removals() -> None:
