@@ -6,6 +6,7 @@ from prepare.health import health
 urlpatterns = [
     path("", include("prepare.home.urls")),
     path("", include("prepare.cases.urls")),
+    path("", include("prepare.assessments.urls")),
     path("account/", include("prepare.accounts.urls")),
     path("partnerships/", include("prepare.partnerships.urls")),
     path("audit/", include("prepare.audit.urls")),
