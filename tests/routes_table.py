@@ -30,6 +30,7 @@ from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
+from tests.assessments.matrix import assessment_ids, plant_assessments
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
 from tests.documents.support import document_ids
@@ -167,6 +168,9 @@ def build_scene() -> Scene:
     plant_notification(cast)
     # A pending change of the agreement (the pages and API of four eyes).
     plant_access_change(cast)
+    # The example instruments, and K's risk and social assessments, completed
+    # and draft (``tests.assessments.matrix``).
+    plant_assessments(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -334,6 +338,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # K's risk draft (the draft's pages) or completed risk assessment.
+        **assessment_ids(k, route.name),
         # The staff pages and accounts API: the probation service; the
         # administration's organisation pages: one outside the partnership.
         "organisation_id": (
