@@ -6,6 +6,7 @@ from prepare.health import health
 urlpatterns = [
     path("", include("prepare.home.urls")),
     path("", include("prepare.cases.urls")),
+    path("", include("prepare.assessments.urls")),
     path("account/", include("prepare.accounts.urls")),
     path("partnerships/", include("prepare.partnerships.urls")),
     path("audit/", include("prepare.audit.urls")),
@@ -14,7 +15,6 @@ urlpatterns = [
     path("monitoring/", include("prepare.monitoring.urls")),
     path("notifications/", include("prepare.notifications.urls")),
     path("documents/", include("prepare.documents.urls")),
-    path("cases/<int:pk>/assessments/", include("prepare.assessments.urls")),
     path("search/", include("prepare.search.urls")),
     path("api/", include("prepare.api.urls")),
     path("health/", health, name="health"),

@@ -30,6 +30,7 @@ from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
+from tests.assessments.matrix import assessment_ids, plant_assessments
 from tests.assessments.over_time_matrix import url_values as assessment_url_values
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
@@ -168,6 +169,9 @@ def build_scene() -> Scene:
     plant_notification(cast)
     # A pending change of the agreement (the pages and API of four eyes).
     plant_access_change(cast)
+    # The example instruments, and K's risk and social assessments, completed
+    # and draft (``tests.assessments.matrix``).
+    plant_assessments(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -359,6 +363,8 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         # K's first risk assessment if planted (else an id that exists nowhere),
         # and the risk instrument (the pages over time).
         **assessment_url_values(k),
+        # K's risk draft (the draft's pages) or completed risk assessment.
+        **assessment_ids(k, route.name),
         # The staff pages and accounts API: the probation service; the
         # administration's organisation pages: one outside the partnership.
         "organisation_id": (

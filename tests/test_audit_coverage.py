@@ -68,6 +68,7 @@ from prepare.partnerships.models import (
 from prepare.partnerships.services import agreement_digest
 from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
+from tests.assessments import matrix as assessments
 from tests.assessments import over_time_matrix as over_time
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
@@ -288,6 +289,13 @@ READS: dict[str, list[Request]] = {
     ],
     "assessments:trajectory": [Request("police_on_team", plant=_assessments_planted)],
     "assessments:pdf": [Request("case_manager", plant=_assessments_planted)],
+    # Assessments: K's list; the start page (it names the case); K's completed
+    # risk assessment and its risk draft (the draft page to probation, read-only
+    # to the police), as ``tests.assessments.matrix`` plants them.
+    "assessments:list": [Request("case_manager"), Request("ngo_mentor")],
+    "assessments:start": [Request("case_manager")],
+    "assessments:assessment": [Request("case_manager"), Request("police_on_team")],
+    "assessments:edit": [Request("case_manager"), Request("police_on_team")],
 }
 
 
@@ -865,6 +873,23 @@ WRITES.update(
 )
 
 
+WRITES.update(
+    {
+        name: Request(
+            actor, "POST", data=lambda s, name=name: assessments.coverage_payload(s.cast, name)
+        )
+        for name, actor in (
+            ("assessments:start", "case_manager"),
+            ("assessments:edit", "case_manager"),
+            ("assessments:autosave", "case_manager"),
+            ("assessments:countersign", "case_manager"),
+            ("assessments:correct", "case_manager"),
+            ("assessments:discard", "case_manager"),
+        )
+    }
+)
+
+
 def _proposal(scene: Scene) -> dict[str, Any]:
     """A transfer of K to the other partnership, as the form and the API take it."""
     return {
@@ -1237,6 +1262,7 @@ def state() -> dict[str, Any]:
         "monitoring": monitoring.monitoring_state(),
         "documents": documents.documents_state(),
         "lifecycle": lifecycle.lifecycle_state(),
+        "assessments": assessments.assessments_state(),
         "notifications": sorted(Notification.objects.values_list("pk", "read_at")),
         "agreements": sorted(
             SharingAgreement.objects.values_list("pk", "title", "valid_from", "valid_until")

@@ -60,6 +60,7 @@ from prepare.cases.models import (
 )
 from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
+from tests.assessments import matrix as assessments
 from tests.assessments import over_time_matrix as over_time
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
@@ -618,6 +619,102 @@ TABLE: dict[str, tuple[frozenset[str], tuple[Probe, ...]]] = {
             Probe("assessments:pdf", "POST", "K", "social"),
         ),
     ),
+    # Assessments: K holds, in risk and in social, a completed assessment and a
+    # draft by probation, their evidence the category's sentinel
+    # (``tests.assessments.matrix``); everyone is trained.
+    "assessments:list": (
+        frozenset({"GET"}),
+        _probes(
+            "assessments:list",
+            ("GET", "K"),
+            ("GET", "other"),
+            ("GET", "missing"),
+            ("POST", "K"),
+        ),
+    ),
+    "assessments:start": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "assessments:start",
+            ("GET", "K"),
+            ("GET", "missing"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+            ("POST", "invalid", "risk"),
+        ),
+    ),
+    "assessments:assessment": (
+        frozenset({"GET"}),
+        _probes(
+            "assessments:assessment",
+            ("GET", "K", "risk"),
+            ("GET", "K", "social"),
+            ("GET", "foreign", "risk"),
+            ("POST", "K", "risk"),
+        ),
+    ),
+    "assessments:edit": (
+        frozenset({"GET", "POST"}),
+        _probes(
+            "assessments:edit",
+            ("GET", "K", "risk"),
+            ("GET", "K", "social"),
+            ("GET", "foreign", "risk"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+            ("POST", "locked", "risk"),
+            ("POST", "foreign", "risk"),
+            ("POST", "invalid", "risk"),
+            ("POST", "stale", "risk"),
+            ("POST", "no_version", "risk"),
+        ),
+    ),
+    "assessments:autosave": (
+        frozenset({"POST"}),
+        _probes(
+            "assessments:autosave",
+            ("GET", "K", "risk"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+            ("POST", "locked", "risk"),
+            ("POST", "invalid", "risk"),
+            ("POST", "stale", "risk"),
+            ("POST", "no_version", "risk"),
+        ),
+    ),
+    "assessments:countersign": (
+        frozenset({"POST"}),
+        _probes(
+            "assessments:countersign",
+            ("GET", "K", "risk"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+            ("POST", "foreign", "risk"),
+            ("POST", "invalid", "risk"),
+            ("POST", "stale", "risk"),
+            ("POST", "no_version", "risk"),
+        ),
+    ),
+    "assessments:correct": (
+        frozenset({"POST"}),
+        _probes(
+            "assessments:correct",
+            ("GET", "K", "risk"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+        ),
+    ),
+    "assessments:discard": (
+        frozenset({"POST"}),
+        _probes(
+            "assessments:discard",
+            ("GET", "K", "risk"),
+            ("POST", "valid", "risk"),
+            ("POST", "valid", "social"),
+            ("POST", "invalid", "risk"),
+            ("POST", "stale", "risk"),
+        ),
+    ),
 }
 PROBES = [p for _, probes in TABLE.values() for p in probes]
 CELLS = len(PROBES) * len(ACTORS)
@@ -667,6 +764,7 @@ TRANSFER_SUMMARY = "MATRIX-HANDOVER-SUMMARY"
 WRITE_EVENTS.update(monitoring.WRITE_EVENTS)
 WRITE_EVENTS.update(documents.WRITE_EVENTS)
 WRITE_EVENTS.update(lifecycle.WRITE_EVENTS)
+WRITE_EVENTS.update(assessments.WRITE_EVENTS)
 
 
 def _target(scene: Scene, probe: Probe) -> int:
@@ -777,6 +875,8 @@ def request_of(scene: Scene, probe: Probe) -> tuple[str, dict[str, str]]:
             return lifecycle.matrix_request(scene.cast, probe, pk)
         case route if route in over_time.ROUTES:
             return over_time.matrix_request(scene.cast, probe, pk)
+        case route if route in assessments.ROUTES:
+            return assessments.matrix_request(scene.cast, probe, pk)
         case _:
             return reverse(probe.route, args=[pk]), {}
 
@@ -912,6 +1012,11 @@ def expected(probe: Probe, a: Access, other: Access) -> int:
             allowed = verdict
         case route if route in over_time.ROUTES:
             return over_time.matrix_allowed(probe, a)
+        case route if route in assessments.ROUTES:
+            verdict = assessments.matrix_allowed(probe, a)
+            if not isinstance(verdict, bool):
+                return verdict
+            allowed = verdict
         case _:
             raise AssertionError(f"no expectation for {probe}")
     if not allowed:
@@ -975,6 +1080,7 @@ def snapshot() -> dict[str, Any]:
         "monitoring": monitoring.monitoring_state(),
         "documents": documents.documents_state(),
         "lifecycle": lifecycle.lifecycle_state(),
+        "assessments": assessments.assessments_state(),
         "transfers": sorted(
             Transfer.objects.values_list("pk", "case_id", "status", "to_partnership_id")
         ),
@@ -1047,6 +1153,8 @@ def assert_effect(scene: Scene, probe: Probe, user_pk: int) -> None:
             documents.matrix_effect(scene.cast, probe, user_pk)
         case route if route in lifecycle.ROUTES:
             lifecycle.matrix_effect(scene.cast, probe, user_pk)
+        case route if route in assessments.ROUTES:
+            assessments.matrix_effect(scene.cast, probe, user_pk)
         case _:
             raise AssertionError(f"{probe} is not a write")
 
@@ -1112,6 +1220,8 @@ def assert_shows(scene: Scene, probe: Probe, a: Access, body: str) -> None:
             lifecycle.matrix_shows(scene.cast, probe, a, body)
         case route if route in over_time.ROUTES:
             over_time.matrix_shows(scene.cast, probe, a.read, body)
+        case route if route in assessments.ROUTES:
+            assessments.matrix_shows(scene.cast, probe, a.read, body)
 
 
 # --- The cells ---------------------------------------------------------------------------

@@ -19,7 +19,13 @@ from django.utils.translation import gettext as _
 
 from prepare.access.categories import Action
 from prepare.access.errors import NotVisible, WriteForbidden
-from prepare.access.policy import categories_of, get_case_or_404, grants_for, parse_pk
+from prepare.access.policy import (
+    categories_of,
+    get_case_or_404,
+    grants_for,
+    parse_pk,
+    visible_cases,
+)
 
 if TYPE_CHECKING:
     from prepare.assessments.models import Assessment
@@ -71,6 +77,16 @@ def assessable_categories(user: Any, case: Case) -> frozenset[str]:
     return categories_of(user, case.partnership_id, Action.WRITE)
 
 
+def assessing_categories(user: Any, case: Case) -> frozenset[str]:
+    """What a page offers: ``assessable_categories``, and none on a case the user
+    reads without writing (emergency access, a handed-over case). One query for
+    someone who may write, none otherwise."""
+    writable = assessable_categories(user, case)
+    if writable and not visible_cases(user, Action.WRITE).filter(pk=case.pk).exists():
+        return frozenset()
+    return writable
+
+
 def case_for_assessing(user: Any, case_id: Any, category: str) -> Case:
     """The case, to start an assessment in ``category``: 404 unless visible,
     403 unless the category is writable there."""
@@ -92,10 +108,16 @@ def assessment_edit_filter(user: Any) -> Q:
 
 
 def assessment_for(
-    user: Any, assessment_id: Any, *, case_id: Any = None, action: str = Action.READ
+    user: Any,
+    assessment_id: Any,
+    *,
+    case_id: Any = None,
+    action: str = Action.READ,
+    related: tuple[str, ...] = (),
 ) -> Assessment:
     """One assessment for ``action``: 404 unless readable (and on ``case_id``
-    when given); for writing, 403 unless writable by the user's organisation."""
+    when given); for writing, 403 unless writable by the user's organisation.
+    ``related``: more relations to read in the same query (a page's names)."""
     from prepare.assessments.models import Assessment
 
     pk = parse_pk(assessment_id)
@@ -107,7 +129,7 @@ def assessment_for(
         if case_pk is None:
             raise NotVisible
         rows = rows.filter(case_id=case_pk)
-    found = rows.select_related("case", "case__partnership", "instrument_version").first()
+    found = rows.select_related("case", "case__partnership", "instrument_version", *related).first()
     if found is None:
         raise NotVisible
     if action == Action.WRITE and not (
@@ -165,3 +187,29 @@ def require_instrument_readable(user: Any, case: Case, category: str) -> None:
     when its category is one they read there: 404 otherwise, as for a record."""
     if category not in readable_categories(user, case):
         raise NotVisible
+
+
+def countersign_refusal(
+    user: Any, assessment: Assessment, *, writable: frozenset[str], qualified: bool
+) -> str | None:
+    """Why the user may not countersign (None: they may), in the words the
+    service refuses with; for a page to show, or to refuse with before asking
+    for confirmation."""
+    from prepare.assessments.models import AssessmentStatus
+
+    if may_countersign(user, assessment, writable=writable, qualified=qualified):
+        return None
+    if assessment.status != AssessmentStatus.COMPLETED:
+        return _("Only a completed assessment can be countersigned.")
+    if user.pk in {assessment.created_by_id, assessment.completed_by_id}:
+        return _("A second assessor countersigns: not the assessor.")
+    if assessment.category in writable and not qualified:
+        return _(
+            "This instrument may be used only by practitioners with a current record of "
+            'the training "%(training)s". Ask your organisation to record it.'
+        ) % {"training": _training_of(assessment)}
+    return _("You can see this case but you are not allowed to make this change.")
+
+
+def _training_of(assessment: Assessment) -> str:
+    return str((assessment.instrument_version.content or {}).get("training") or "")

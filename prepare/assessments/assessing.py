@@ -220,6 +220,13 @@ def _draft_for_change(actor: User, assessment_id: Any, case_id: Any) -> Assessme
     return a
 
 
+def draft_for_change(*, actor: User, assessment_id: Any, case_id: Any = None) -> Assessment:
+    """The draft, for a page about to change it (not audited: the change is):
+    404 unless readable on ``case_id``, 403 unless the actor may change it now
+    (its organisation, writing its category, trained, still a draft)."""
+    return _draft_for_change(actor, assessment_id, case_id)
+
+
 # --- Starting ----------------------------------------------------------------------
 
 

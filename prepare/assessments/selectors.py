@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import OuterRef, Q, Subquery
@@ -12,19 +12,25 @@ from django.utils.translation import gettext as _
 
 from prepare.access.assessing import (
     assessable_categories,
+    assessing_categories,
     assessment_for,
+    countersign_refusal,
+    is_qualified,
+    may_correct,
+    may_edit,
     qualified_trainings,
     require_instrument_readable,
 )
 from prepare.access.categories import Action
 from prepare.access.errors import NotVisible
-from prepare.access.policy import parse_pk
-from prepare.assessments.content import InstrumentContent
+from prepare.access.policy import get_case_or_404, parse_pk
+from prepare.assessments.content import Domain, InstrumentContent, Item, Level
 from prepare.assessments.models import Assessment, AssessmentStatus, Instrument, InstrumentVersion
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 
 if TYPE_CHECKING:
+    from prepare.access.abilities import CaseAbilities
     from prepare.accounts.models import User
     from prepare.cases.models import Case
 
@@ -61,6 +67,7 @@ class OfferedInstrument:
     title: str
     qualified: bool
     training: str | None
+    description: str = ""
 
 
 def latest_versions(categories: Iterable[str]) -> list[InstrumentVersion]:
@@ -97,6 +104,7 @@ def offered_instruments(*, actor: User, case: Case) -> list[OfferedInstrument]:
                 title=content.title,
                 qualified=not content.training or content.training in held,
                 training=content.training,
+                description=content.description,
             )
         )
     return out
@@ -307,3 +315,295 @@ def assessment_for_export(*, actor: User, case: Case, assessment_id: Any) -> Exp
         corrects=next((r for r in related if r.pk == found.corrects_id), None),
         corrected_by=[r for r in related if r.corrects_id == found.pk],
     )
+
+
+# --- Pages: the history, one assessment, the case page's section ----------------------
+
+
+def judgement_label(content: InstrumentContent, key: str) -> str:
+    """The label of a judgement level in the pinned version, in the reader's language."""
+    level = content.judgement_level(key) if key else None
+    return level.label if level is not None else key
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    assessment: Assessment
+    content: InstrumentContent
+    may_edit: bool
+    corrects: Assessment | None  # the assessment it corrects, if the reader may read it
+    corrected_by: tuple[Assessment, ...]  # its corrections the reader may read
+
+    @property
+    def judgement(self) -> str:
+        return judgement_label(self.content, self.assessment.judgement)
+
+
+@dataclass(frozen=True)
+class AssessmentHistory:
+    case: Case
+    rows: list[HistoryRow]
+    offered: list[OfferedInstrument]
+
+    @property
+    def may_start(self) -> bool:
+        return any(o.qualified for o in self.offered)
+
+
+def _contents(found: Iterable[Assessment]) -> dict[int, InstrumentContent]:
+    """Each pinned version's content read once, in the active language."""
+    out: dict[int, InstrumentContent] = {}
+    for a in found:
+        if a.instrument_version_id not in out:
+            out[a.instrument_version_id] = InstrumentContent(a.instrument_version.content)
+    return out
+
+
+def assessment_history(
+    *, actor: User, case_id: Any, view: str = "case_assessments"
+) -> AssessmentHistory:
+    """Every assessment of the case the actor may read, newest first, with the
+    instruments they may start there; one audited list. A fixed number of
+    queries whatever the number of assessments."""
+    case = get_case_or_404(actor, case_id)
+    found = case_assessments(actor=actor, case=case, view=view)
+    writable = assessing_categories(actor, case)
+    offered = offered_instruments(actor=actor, case=case) if writable else []
+    contents = _contents(found)
+    by_pk = {a.pk: a for a in found}
+    corrections: dict[int, list[Assessment]] = {}
+    for a in found:
+        if a.corrects_id is not None:
+            corrections.setdefault(a.corrects_id, []).append(a)
+    rows = [
+        HistoryRow(
+            assessment=a,
+            content=contents[a.instrument_version_id],
+            may_edit=may_edit(actor, a, writable=writable),
+            corrects=by_pk.get(a.corrects_id) if a.corrects_id is not None else None,
+            corrected_by=tuple(corrections.get(a.pk, ())),
+        )
+        for a in found
+    ]
+    return AssessmentHistory(case=case, rows=rows, offered=offered)
+
+
+@dataclass(frozen=True)
+class StartPage:
+    case: Case
+    offered: list[OfferedInstrument]
+
+    @property
+    def startable(self) -> list[OfferedInstrument]:
+        return [o for o in self.offered if o.qualified]
+
+    @property
+    def untrained(self) -> list[OfferedInstrument]:
+        return [o for o in self.offered if not o.qualified]
+
+
+def start_page(*, actor: User, case_id: Any, view: str = "assessment_start") -> StartPage:
+    """The instruments the actor may start on the case (403 unless they may write
+    on it); the page names the case: one audited view."""
+    case = get_case_or_404(actor, case_id, Action.WRITE)
+    offered = offered_instruments(actor=actor, case=case)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=case,
+        obj=case,
+        detail={"view": view, "instruments": [o.instrument.identifier for o in offered]},
+    )
+    return StartPage(case=case, offered=offered)
+
+
+@dataclass(frozen=True)
+class RatedItem:
+    item: Item
+    presence: Level | None
+    relevance: Level | None
+    evidence: str
+
+
+@dataclass(frozen=True)
+class RatedDomain:
+    domain: Domain
+    items: list[RatedItem]
+
+
+def rated_domains(content: InstrumentContent, ratings: dict[str, Any]) -> list[RatedDomain]:
+    """Each domain of the pinned version with its items as rated (no score: the
+    ratings are shown, never added up)."""
+    out = []
+    for domain in content.domains():
+        rows = []
+        for item in domain.items:
+            rating = ratings.get(item.id) or {}
+            rows.append(
+                RatedItem(
+                    item=item,
+                    presence=item.level(rating.get("presence") or ""),
+                    relevance=item.relevance_level(rating.get("relevance") or ""),
+                    evidence=rating.get("evidence") or "",
+                )
+            )
+        out.append(RatedDomain(domain=domain, items=rows))
+    return out
+
+
+# A page names these with the assessment, in its one query.
+_PAGE_RELATED = (
+    "instrument_version__instrument",
+    "organisation",
+    "created_by",
+    "completed_by",
+    "countersigned_by",
+)
+
+
+@dataclass
+class AssessmentPage:
+    """One assessment with its pinned version's texts, and what the reader may do."""
+
+    assessment: Assessment
+    content: InstrumentContent
+    writable: frozenset[str]
+    qualified: bool
+    corrects: Assessment | None = None
+    corrections: list[Assessment] = field(default_factory=list)
+    may_edit: bool = False
+    may_countersign: bool = False
+    countersign_refusal: str | None = None
+    may_correct: bool = False
+
+    @property
+    def case(self) -> Case:
+        return self.assessment.case
+
+    @property
+    def domains(self) -> list[RatedDomain]:
+        return rated_domains(self.content, self.assessment.ratings)
+
+    @property
+    def judgement(self) -> str:
+        return judgement_label(self.content, self.assessment.judgement)
+
+    @property
+    def rated(self) -> int:
+        return sum(1 for r in self.assessment.ratings.values() if r.get("presence"))
+
+    @property
+    def item_count(self) -> int:
+        return len(self.content.items())
+
+    def likelihood(self, key: str) -> str:
+        level = next((lv for lv in self.content.likelihood_levels() if lv.key == key), None)
+        return level.label if level is not None else key
+
+    @property
+    def scenarios(self) -> list[dict[str, str]]:
+        return [
+            {**s, "likelihood_label": self.likelihood(s.get("likelihood", ""))}
+            for s in self.assessment.scenarios
+        ]
+
+    @property
+    def plan(self) -> list[tuple[Any, str]]:
+        """Each plan section of the pinned version with what was written in it."""
+        written = self.assessment.management_plan
+        return [(s, written.get(s.id, "")) for s in self.content.plan_sections()]
+
+
+def assessment_page(
+    *, actor: User, case_id: Any, assessment_id: Any, view: str = "assessment"
+) -> AssessmentPage:
+    """One assessment for its page (404 unless readable, on ``case_id``), with
+    the assessment it corrects and its corrections; audited."""
+    a = assessment_for(actor, assessment_id, case_id=case_id, related=_PAGE_RELATED)
+    audit_record(
+        action=EventAction.VIEW,
+        actor=actor,
+        case=a.case,
+        obj=a,
+        category=a.category,
+        detail={"view": view},
+    )
+    content = InstrumentContent(a.instrument_version.content)
+    writable = assessing_categories(actor, a.case)
+    qualified = bool(writable) and is_qualified(actor, content.training)
+    # Both directions in one query, through the policy.
+    linked = list(
+        Assessment.objects.visible_to(actor, Action.READ)
+        .filter(case_id=a.case_id)
+        .filter(Q(corrects_id=a.pk) | Q(pk=a.corrects_id or 0))
+        .exclude(pk=a.pk)
+        .order_by("created_at", "pk")
+    )
+    refusal = countersign_refusal(actor, a, writable=writable, qualified=qualified)
+    return AssessmentPage(
+        assessment=a,
+        content=content,
+        writable=writable,
+        qualified=qualified,
+        corrects=next((x for x in linked if x.pk == a.corrects_id), None),
+        corrections=[x for x in linked if x.corrects_id == a.pk],
+        may_edit=may_edit(actor, a, writable=writable) and qualified,
+        may_countersign=refusal is None,
+        countersign_refusal=refusal,
+        may_correct=may_correct(actor, a, writable=writable) and qualified,
+    )
+
+
+@dataclass(frozen=True)
+class LatestJudgement:
+    assessment: Assessment
+    title: str
+    judgement: str
+
+
+@dataclass(frozen=True)
+class AssessmentsSection:
+    """The case page's section: the latest completed assessment of each
+    instrument the actor may read, with its judgement and next review."""
+
+    case: Case
+    latest: list[LatestJudgement]
+    may_write: bool
+
+
+def assessments_section(*, actor: User, case: Case, abilities: CaseAbilities) -> AssessmentsSection:
+    """The case already fetched through the policy: one query, whatever the
+    number of assessments; not audited here (the case page's event names them)."""
+    readable = Assessment.objects.visible_to(actor, Action.READ).filter(case_id=case.pk)
+    newest = (
+        readable.filter(
+            instrument_version__instrument_id=OuterRef("instrument_version__instrument_id")
+        )
+        .exclude(status=AssessmentStatus.DRAFT)
+        .order_by("-completed_at", "-pk")
+        .values("pk")[:1]
+    )
+    found = list(
+        readable.exclude(status=AssessmentStatus.DRAFT)
+        .filter(pk=Subquery(newest))
+        .select_related("instrument_version", "organisation")
+        .order_by("instrument_version__instrument_id")
+    )
+    contents = _contents(found)
+    latest = [
+        LatestJudgement(
+            assessment=a,
+            title=contents[a.instrument_version_id].title,
+            judgement=judgement_label(contents[a.instrument_version_id], a.judgement),
+        )
+        for a in found
+    ]
+    return AssessmentsSection(case=case, latest=latest, may_write=abilities.write)
+
+
+def assessments_shown(section: AssessmentsSection) -> dict[str, Any]:
+    """What the section shows, for the case page's audit event: ids and categories."""
+    return {
+        "categories": sorted({row.assessment.category for row in section.latest}),
+        "assessments": [row.assessment.pk for row in section.latest],
+    }

@@ -25,6 +25,11 @@ from prepare.access.abilities import case_abilities
 from prepare.access.categories import Category
 from prepare.access.policy import get_case_or_404
 from prepare.accounts.models import User
+from prepare.assessments.selectors import (
+    AssessmentsSection,
+    assessments_section,
+    assessments_shown,
+)
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.lifecycle import rules as lifecycle_rules
@@ -71,6 +76,7 @@ SECTIONS: tuple[PageSection, ...] = (
     PageSection(
         "monitoring", _("Signals, contacts and conditions"), "cases/case_page/_monitoring.html"
     ),
+    PageSection("assessments", _("Assessments"), "cases/case_page/_assessments.html"),
     PageSection("notes", _("Notes"), "cases/case_page/_notes.html"),
     PageSection("documents", _("Documents"), "cases/case_page/_documents.html"),
     PageSection("team", _("Case team"), "cases/case_page/_team.html"),
@@ -110,6 +116,7 @@ class CasePage:
     transfer: TransferSection
     retention: RetentionOverview
     documents: DocumentsSection
+    assessments: AssessmentsSection
     today: datetime.date
     sections: tuple[PageSection, ...] = SECTIONS
 
@@ -223,6 +230,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         transfer=case_transfers(actor=actor, case=case),
         retention=case_retention(actor=actor, case=case),
         documents=documents_section(actor=actor, case=case, abilities=abilities),
+        assessments=assessments_section(actor=actor, case=case, abilities=abilities),
         today=timezone.localdate(),
     )
     sections: dict[str, dict[str, Any]] = {
@@ -233,6 +241,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         "transfer": transfers_shown(page.transfer),
         "retention": retention_shown(page.retention),
         "documents": documents_shown(page.documents),
+        "assessments": assessments_shown(page.assessments),
     }
     shown = notes_shown(detail)
     categories = set(shown["categories"])

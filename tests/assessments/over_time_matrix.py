@@ -50,6 +50,7 @@ def plant(cast: Any) -> dict[str, list[int]]:
         version = _version(category)
         found = list(
             Assessment.objects.filter(case=cast.case, category=category)
+            .exclude(status=AssessmentStatus.DRAFT)
             .order_by("completed_at", "pk")
             .values_list("pk", flat=True)
         )
@@ -88,6 +89,7 @@ def url_values(case: Any) -> dict[str, Any]:
     and the risk instrument (or ids that exist nowhere)."""
     pk = (
         Assessment.objects.filter(case=case, category="risk")
+        .exclude(status=AssessmentStatus.DRAFT)
         .order_by("completed_at", "pk")
         .values_list("pk", flat=True)
         .first()
