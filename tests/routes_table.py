@@ -30,6 +30,7 @@ from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
+from tests.assessments.support import assessment_ids, plant_assessments
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
 from tests.cast import Cast, build_cast, sentinel
 from tests.documents.support import document_ids
@@ -119,8 +120,9 @@ class Scene:
 def build_scene() -> Scene:
     """The cast, plus the oracle's other actors (``tests.oracle.ACTORS``), two of
     them police officers off K's team who opened emergency access to K, one
-    still running and one expired; and a
-    second case K2 in the same partnership, with the police on its team."""
+    still running and one expired; a second case K2 in the same partnership,
+    with the police on its team; and two completed assessments of K (risk by
+    the police, needs by probation) whose evidence holds their sentinels."""
     cast = build_cast()
     users = users_of(cast)
     police = cast.orgs["police"]
@@ -167,6 +169,8 @@ def build_scene() -> Scene:
     plant_notification(cast)
     # A pending change of the agreement (the pages and API of four eyes).
     plant_access_change(cast)
+    # K's risk (police) and needs (probation) assessments, sentinels in their evidence.
+    plant_assessments(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -334,6 +338,9 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         "access_change_id": access_change_id_of(cast.partnership),
         # K's justice document (the cast holds one per category).
         **document_ids(k),
+        # K's assessments (the scene's two, or a draft a test planted) and an
+        # instrument version.
+        **assessment_ids(k),
         # The staff pages and accounts API: the probation service; the
         # administration's organisation pages: one outside the partnership.
         "organisation_id": (

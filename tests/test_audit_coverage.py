@@ -44,6 +44,7 @@ from prepare.access.routes import RoutePolicy
 from prepare.accounts.models import ApiToken, IdentityProvider, Organisation, User
 from prepare.accounts.services import api_token_create
 from prepare.accounts.sso.sealing import seal
+from prepare.assessments.assessing import assessment_start
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
 from prepare.cases.models import (
@@ -67,6 +68,7 @@ from prepare.partnerships.models import (
 from prepare.partnerships.services import agreement_digest
 from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
+from tests.assessments import support as assessments
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.documents import support as documents
@@ -269,6 +271,14 @@ READS: dict[str, list[Request]] = {
         Request("ngo_mentor", query="q=sentinel", htmx=True),
     ],
     "v1_search": [Request("police_on_team", query="q=sentinel", api=True)],
+    # Assessments: K's list; its latest (probation's needs assessment, which the
+    # NGO reads too) and its comparison with the police's risk assessment.
+    "v1_case_assessments": [
+        Request("case_manager", api=True),
+        Request("police_on_team", api=True),
+    ],
+    "v1_assessment": [Request("case_manager", api=True), Request("ngo_mentor", api=True)],
+    "v1_assessment_compare": [Request("case_manager", api=True)],
 }
 
 # Routes that answer GET without any case data. Reviewed: adding one needs a reason.
@@ -327,6 +337,10 @@ EXEMPT: dict[str, str] = {
     "v1_organisation": "one organisation",
     "v1_partnerships": "every partnership with what it lacks",
     "v1_partnership": "one partnership with its coordinators",
+    # Instruments are not case data: the items, scales and texts of a form.
+    "v1_instruments": "the loaded instruments: identifiers, titles and versions, no case",
+    "v1_instrument_version": "an instrument's items, scales and texts, no case",
+    "v1_instrument_version_export": "an instrument as a file: items, scales, texts, no case",
 }
 
 # Every write these policies allow, so that each one is shown to fail closed too.
@@ -837,6 +851,47 @@ WRITES.update(
 )
 
 
+NEEDS = "example-resettlement-needs"
+
+
+def _needs_draft(payload: dict[str, Any]) -> Callable[[Scene], dict[str, Any]]:
+    """A draft needs assessment of K by the case manager (K's latest assessment,
+    which ``url_for`` names); with ``ratings``, every item of it rated."""
+
+    def build(scene: Scene) -> dict[str, Any]:
+        draft = assessment_start(
+            actor=scene.cast.case_manager, case_id=scene.case.pk, instrument=NEEDS
+        )
+        if "ratings" not in payload:
+            return dict(payload)
+        return {**payload, "ratings": assessments.full_ratings(draft.instrument_version)}
+
+    return build
+
+
+WRITES.update(
+    {
+        "v1_case_assessments": Request(
+            "case_manager", "POST", api=True, data={"instrument": NEEDS}
+        ),
+        "v1_assessment": Request(
+            "case_manager", "PATCH", api=True, data=_needs_draft({"rationale": "WRITE-X"})
+        ),
+        "v1_assessment_complete": Request(
+            "case_manager",
+            "POST",
+            api=True,
+            data=_needs_draft(
+                {"ratings": {}, "judgement": "low", "rationale": "WRITE-X", "version": 1}
+            ),
+        ),
+        # Probation's needs assessment (version 2, completed), by a second assessor.
+        "v1_assessment_countersign": Request("coordinator", "POST", api=True, data={"version": 2}),
+        "v1_assessment_correct": Request("case_manager", "POST", api=True, data={}),
+    }
+)
+
+
 def _proposal(scene: Scene) -> dict[str, Any]:
     """A transfer of K to the other partnership, as the form and the API take it."""
     return {
@@ -1214,6 +1269,7 @@ def state() -> dict[str, Any]:
         ),
         "users": sorted(User.objects.values_list("pk", "username", "role")),
         "tokens": sorted(ApiToken.objects.values_list("pk", "revoked_at")),
+        "assessments": assessments.assessments_state(),
     }
 
 

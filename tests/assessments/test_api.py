@@ -273,9 +273,9 @@ def test_start_save_conflict_complete_countersign_correct(
 
 def test_a_draft_is_discarded_with_its_version(cast: Cast, versions: dict[str, Any]) -> None:
     client = token_client(cast.case_manager)
-    pk = _post(
-        client, f"{API}/cases/{cast.case.pk}/assessments/", {"instrument": NEEDS_ID}
-    ).json()["id"]
+    pk = _post(client, f"{API}/cases/{cast.case.pk}/assessments/", {"instrument": NEEDS_ID}).json()[
+        "id"
+    ]
     url = f"{API}/assessments/{pk}/"
     assert client.delete(url).status_code == 428
     assert client.delete(url + "?version=2").status_code == 409
@@ -458,9 +458,7 @@ def test_every_read_and_write_is_logged(cast: Cast, versions: dict[str, Any]) ->
     assert event.object_id == str(pk)
     _, events = logged(EventAction.VIEW, lambda: client.get(f"{url}compare/{new}/"))
     assert sorted(e.object_id for e in events) == sorted([str(pk), str(new)])
-    _, (event,) = logged(
-        EventAction.LIST, lambda: client.get(f"{API}/cases/{case}/assessments/")
-    )
+    _, (event,) = logged(EventAction.LIST, lambda: client.get(f"{API}/cases/{case}/assessments/"))
     assert event.detail["assessments"] == [new, pk]
     assert event.detail["categories"] == ["social"]
     _, (event,) = logged(
