@@ -11,17 +11,21 @@ import pytest
 import yaml
 
 from prepare.accounts.models import Role
-from prepare.assessments.files import check_bytes
+from prepare.assessments.files import check_bytes, to_yaml
 from prepare.assessments.models import Assessment, AssessmentStatus
+from prepare.assessments.services import instruments_load
 from prepare.assessments.workbook import read_workbook
 from prepare.audit.models import Event, EventAction
-from tests.api.conftest import API, token_client
+from tests.api.conftest import API, schema_of_api, token_client
 from tests.assessments.support import (
+    NEEDS,
     completed_assessment,
+    example,
     full_ratings,
     load_examples,
     train,
 )
+from tests.assessments.test_comparison import needs_2
 from tests.cast import Cast, sentinel
 from tests.factories import UserFactory
 
@@ -508,3 +512,68 @@ def test_one_assessment_has_a_fixed_number_of_queries(
     # its organisation (1), the audit event (6).
     with django_assert_num_queries(12):
         assert client.get(url).status_code == 200
+
+
+def test_a_comparison_across_instrument_versions(cast: Cast) -> None:
+    [v1] = [
+        r.version for r in instruments_load(files=[("n.yaml", to_yaml(example(NEEDS)).encode())])
+    ]
+    first = completed_assessment(cast.case_manager, cast.case, v1)
+    [v2] = [r.version for r in instruments_load(files=[("n2.yaml", to_yaml(needs_2()).encode())])]
+    client = token_client(cast.case_manager)
+    started = _post(client, f"{API}/cases/{cast.case.pk}/assessments/", {"instrument": NEEDS_ID})
+    assert started.json()["instrument"]["version"] == "2.0"
+    ratings = full_ratings(v2)
+    ratings["housing-tonight"]["presence"] = "serious"
+    second = started.json()["id"]
+    body = {"ratings": ratings, "judgement": "high", "rationale": "Lost the flat.", "version": 1}
+    assert _post(client, f"{API}/assessments/{second}/complete/", body).status_code == 200
+
+    # Either order: the earlier one is on the left.
+    answer = client.get(f"{API}/assessments/{second}/compare/{first.pk}/").json()
+    assert (answer["earlier"]["id"], answer["later"]["id"]) == (first.pk, second)
+    assert (
+        answer["earlier"]["instrument"]["version"],
+        answer["later"]["instrument"]["version"],
+    ) == (
+        "1.0",
+        "2.0",
+    )
+    assert answer["across_versions"] is True and answer["unrelated"] is False
+    assert answer["judgement_changed"] is True
+    rows = {row["item"]: row for d in answer["domains"] for row in d["items"]}
+    housing = rows["housing-tonight"]
+    assert housing["how"] == "renamed" and housing["changed"] is True
+    assert [r["item"] for r in housing["earlier"]] == ["housing-place"]
+    assert housing["later"]["presence"] == "serious" and housing["later"]["presence_label"]
+    assert rows["money"]["how"] == "merged"
+    assert [r["item"] for r in rows["money"]["earlier"]] == ["money-debts", "money-income"]
+    assert rows["family-visits"]["how"] == "split"
+    assert [r["item"] for r in answer["removed"]] == ["documents-status"]
+
+
+def test_the_schema_says_what_each_operation_takes_and_answers(db: None) -> None:
+    schema = yaml.safe_load(schema_of_api())
+    components = schema["components"]["schemas"]
+    draft = components["PatchedAssessmentDraftRequest"]
+    assert draft["additionalProperties"] is False
+    assert draft["required"] == ["version"]
+    ratings = draft["properties"]["ratings"]["additionalProperties"]["$ref"].rsplit("/", 1)[-1]
+    assert components[ratings]["additionalProperties"] is False
+    assert set(components[ratings]["properties"]) == {"presence", "relevance", "evidence"}
+    shown = components["Rating"]["properties"]
+    assert {"presence", "presence_label", "relevance", "relevance_label", "evidence"} <= set(shown)
+    paths = schema["paths"]
+    export = paths["/api/v1/instrument-versions/{instrument_version_id}/export/"]["get"]
+    assert set(export["responses"]["200"]["content"]) == {
+        "application/yaml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/fhir+json",
+    }
+    correct = paths["/api/v1/assessments/{assessment_id}/correct/"]["post"]
+    assert {"200", "201"} <= set(correct["responses"])
+    patch = paths["/api/v1/assessments/{assessment_id}/"]["patch"]
+    assert any(p["name"] == "If-Match" for p in patch["parameters"])
+    assert "ETag" in patch["responses"]["200"]["headers"]
+    discard = paths["/api/v1/assessments/{assessment_id}/"]["delete"]
+    assert {p["name"] for p in discard["parameters"]} >= {"If-Match", "version"}
