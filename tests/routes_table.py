@@ -30,6 +30,7 @@ from prepare.accounts.middleware import policy_of_view
 from prepare.accounts.models import IdentityProvider, User
 from prepare.cases.models import Case, CaseTeamMember, LegalHold, Transfer
 from prepare.partnerships.models import Membership
+from tests.assessments import support as assessment_support
 from tests.assessments.matrix import assessment_ids, plant_assessments
 from tests.assessments.over_time_matrix import url_values as assessment_url_values
 from tests.cases.lifecycle_matrix import key_date_id, plant_key_date
@@ -121,8 +122,9 @@ class Scene:
 def build_scene() -> Scene:
     """The cast, plus the oracle's other actors (``tests.oracle.ACTORS``), two of
     them police officers off K's team who opened emergency access to K, one
-    still running and one expired; and a
-    second case K2 in the same partnership, with the police on its team."""
+    still running and one expired; a second case K2 in the same partnership,
+    with the police on its team; and two completed assessments of K (risk by
+    the police, needs by probation) whose evidence holds their sentinels."""
     cast = build_cast()
     users = users_of(cast)
     police = cast.orgs["police"]
@@ -172,6 +174,9 @@ def build_scene() -> Scene:
     # The example instruments, and K's risk and social assessments, completed
     # and draft (``tests.assessments.matrix``).
     plant_assessments(cast)
+    # K's risk (police) and needs (probation) assessments, sentinels in their
+    # evidence (``tests.assessments.support``: the API's routes).
+    assessment_support.plant_assessments(cast)
     return Scene(cast=cast, users=users, k2=k2, transfer=transfer)
 
 
@@ -365,6 +370,9 @@ def url_for(scene: Scene, route: RouteInfo, **override: int) -> str:
         **assessment_url_values(k),
         # K's risk draft (the draft's pages) or completed risk assessment.
         **assessment_ids(k, route.name),
+        # K's assessments (the scene's two, or a draft a test planted) and an
+        # instrument version.
+        **assessment_support.assessment_ids(k),
         # The staff pages and accounts API: the probation service; the
         # administration's organisation pages: one outside the partnership.
         "organisation_id": (

@@ -44,6 +44,7 @@ from prepare.access.routes import RoutePolicy
 from prepare.accounts.models import ApiToken, IdentityProvider, Organisation, User
 from prepare.accounts.services import api_token_create
 from prepare.accounts.sso.sealing import seal
+from prepare.assessments.assessing import assessment_start
 from prepare.assessments.models import Instrument, InstrumentVersion
 from prepare.audit import chain
 from prepare.audit.models import CaseAccessIndex, ChainHead, Event
@@ -70,6 +71,7 @@ from prepare.plans.models import ChecklistItem, ChecklistTemplateItem
 from prepare.plans.services import default_template
 from tests.assessments import matrix as assessments
 from tests.assessments import over_time_matrix as over_time
+from tests.assessments import support as assessment_support
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.documents import support as documents
@@ -296,6 +298,14 @@ READS: dict[str, list[Request]] = {
     "assessments:start": [Request("case_manager")],
     "assessments:assessment": [Request("case_manager"), Request("police_on_team")],
     "assessments:edit": [Request("case_manager"), Request("police_on_team")],
+    # Assessments: K's list; its latest (probation's needs assessment, which the
+    # NGO reads too) and its comparison with the police's risk assessment.
+    "v1_case_assessments": [
+        Request("case_manager", api=True),
+        Request("police_on_team", api=True),
+    ],
+    "v1_assessment": [Request("case_manager", api=True), Request("ngo_mentor", api=True)],
+    "v1_assessment_compare": [Request("case_manager", api=True)],
 }
 
 
@@ -363,6 +373,10 @@ EXEMPT: dict[str, str] = {
     "v1_organisation": "one organisation",
     "v1_partnerships": "every partnership with what it lacks",
     "v1_partnership": "one partnership with its coordinators",
+    # Instruments are not case data: the items, scales and texts of a form.
+    "v1_instruments": "the loaded instruments: identifiers, titles and versions, no case",
+    "v1_instrument_version": "an instrument's items, scales and texts, no case",
+    "v1_instrument_version_export": "an instrument as a file: items, scales, texts, no case",
 }
 
 # Every write these policies allow, so that each one is shown to fail closed too.
@@ -890,6 +904,47 @@ WRITES.update(
 )
 
 
+NEEDS = "example-resettlement-needs"
+
+
+def _needs_draft(payload: dict[str, Any]) -> Callable[[Scene], dict[str, Any]]:
+    """A draft needs assessment of K by the case manager (K's latest assessment,
+    which ``url_for`` names); with ``ratings``, every item of it rated."""
+
+    def build(scene: Scene) -> dict[str, Any]:
+        draft = assessment_start(
+            actor=scene.cast.case_manager, case_id=scene.case.pk, instrument=NEEDS
+        )
+        if "ratings" not in payload:
+            return dict(payload)
+        return {**payload, "ratings": assessment_support.full_ratings(draft.instrument_version)}
+
+    return build
+
+
+WRITES.update(
+    {
+        "v1_case_assessments": Request(
+            "case_manager", "POST", api=True, data={"instrument": NEEDS}
+        ),
+        "v1_assessment": Request(
+            "case_manager", "PATCH", api=True, data=_needs_draft({"rationale": "WRITE-X"})
+        ),
+        "v1_assessment_complete": Request(
+            "case_manager",
+            "POST",
+            api=True,
+            data=_needs_draft(
+                {"ratings": {}, "judgement": "low", "rationale": "WRITE-X", "version": 1}
+            ),
+        ),
+        # Probation's needs assessment (version 2, completed), by a second assessor.
+        "v1_assessment_countersign": Request("coordinator", "POST", api=True, data={"version": 2}),
+        "v1_assessment_correct": Request("case_manager", "POST", api=True, data={}),
+    }
+)
+
+
 def _proposal(scene: Scene) -> dict[str, Any]:
     """A transfer of K to the other partnership, as the form and the API take it."""
     return {
@@ -1289,6 +1344,7 @@ def state() -> dict[str, Any]:
         "instrument_versions": sorted(
             InstrumentVersion.objects.values_list("pk", "version", "content_hash")
         ),
+        "assessments_api": assessment_support.assessments_state(),
     }
 
 

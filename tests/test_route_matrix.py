@@ -62,6 +62,7 @@ from prepare.partnerships.models import CategoryGrant
 from prepare.plans.models import ChecklistItem
 from tests.assessments import matrix as assessments
 from tests.assessments import over_time_matrix as over_time
+from tests.assessments import support as assessment_support
 from tests.cases import lifecycle_matrix as lifecycle
 from tests.cast import current_code, sentinel, verified_client
 from tests.documents import support as documents
@@ -1084,6 +1085,7 @@ def snapshot() -> dict[str, Any]:
         "transfers": sorted(
             Transfer.objects.values_list("pk", "case_id", "status", "to_partnership_id")
         ),
+        "assessments_api": assessment_support.assessments_state(),
     }
 
 
@@ -1489,6 +1491,12 @@ def _api_urls(scene: Scene) -> list[tuple[str, str]]:
                 (route.name, url_for(scene, route, note_id=note.pk))
                 for note in scene.cast.notes.values()
             ]
+        elif "<int:assessment_id>" in route.pattern:
+            # Each of K's assessments (risk and needs, their sentinels in the evidence).
+            found += [
+                (route.name, url_for(scene, route, assessment_id=pk))
+                for pk in assessment_support.planted_assessment_ids(scene.case)
+            ]
         elif route.name == "v1_search":
             # The sentinels' common word: every readable note of K, and the name.
             found.append((route.name, url_for(scene, route) + "?q=sentinel"))
@@ -1613,6 +1621,16 @@ API_TABLE: dict[str, tuple[frozenset[str], str]] = {
     "v1_account_deactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
     "v1_account_reactivate": (frozenset({"POST"}), "other: tests/accounts/test_staff.py"),
     "v1_user_sessions_end": (frozenset({"POST"}), "other: tests/accounts/test_credentials.py"),
+    # Instruments are not case data: who reads them is pinned in the module named.
+    "v1_instruments": (frozenset({"GET"}), "other: tests/assessments/test_api.py"),
+    "v1_instrument_version": (frozenset({"GET"}), "other: tests/assessments/test_api.py"),
+    "v1_instrument_version_export": (frozenset({"GET"}), "other: tests/assessments/test_api.py"),
+    "v1_case_assessments": (frozenset({"GET", "POST"}), "case"),
+    "v1_assessment": (frozenset({"DELETE", "GET", "PATCH"}), "record"),
+    "v1_assessment_complete": (frozenset({"POST"}), "record"),
+    "v1_assessment_countersign": (frozenset({"POST"}), "record"),
+    "v1_assessment_correct": (frozenset({"POST"}), "record"),
+    "v1_assessment_compare": (frozenset({"GET"}), "record"),
     # The schema and its documentation: no case data, for signed-in readers.
     "schema": (frozenset({"GET"}), "other: tests/api/test_schema.py"),
     "api_docs": (frozenset({"GET"}), "other: tests/api/test_schema.py"),

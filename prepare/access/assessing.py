@@ -6,6 +6,10 @@ writing on the case; a draft is edited only by the assessor's organisation;
 an instrument that requires a training is used only by someone with a
 current record of it; countersigning needs a second person who may write the
 category (and holds the training) on the case.
+
+Instruments themselves are not case data: anyone signed in whose role reads
+cases in some partnership, and the installation's administrator (who loads
+them), may read and export them (``may_read_instruments``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from prepare.access.policy import (
     categories_of,
     get_case_or_404,
     grants_for,
+    is_administrator,
     parse_pk,
     visible_cases,
 )
@@ -67,6 +72,25 @@ def require_training(user: Any, training: str | None) -> None:
         )
 
 
+def may_read_instruments(user: Any) -> bool:
+    """Instruments (their items, scales and texts) are not case data: they are for
+    whoever's role reads cases in some partnership, and for the administrator
+    who loads them. Not for trainers, analysts or auditors, who assess nobody.
+    No query beyond the request's grants."""
+    return grants_for(user).reads_cases or is_administrator(user)
+
+
+def require_instrument_reader(user: Any) -> None:
+    """403, with the reason, for someone ``may_read_instruments`` refuses."""
+    if not may_read_instruments(user):
+        raise WriteForbidden(
+            _(
+                "Instruments are for the people who work on cases and for the "
+                "installation's administrator."
+            )
+        )
+
+
 def assessable_categories(user: Any, case: Case) -> frozenset[str]:
     """The categories in which the user may start an assessment on ``case``:
     those the agreement lets them write there (none unless they may write on
@@ -92,6 +116,16 @@ def case_for_assessing(user: Any, case_id: Any, category: str) -> Case:
     403 unless the category is writable there."""
     case = get_case_or_404(user, case_id, Action.WRITE)
     if category not in assessable_categories(user, case):
+        raise WriteForbidden
+    return case
+
+
+def case_for_starting(user: Any, case_id: Any) -> Case:
+    """The case, before the instrument is known (the API checks this before it
+    reads a body): 404 unless visible, 403 unless the user may write some
+    category there. ``case_for_assessing`` checks the instrument's category."""
+    case = get_case_or_404(user, case_id, Action.WRITE)
+    if not assessable_categories(user, case):
         raise WriteForbidden
     return case
 
@@ -137,6 +171,23 @@ def assessment_for(
     ):
         raise WriteForbidden
     return found
+
+
+def assessment_reachable(user: Any, assessment_id: Any, *, action: str = Action.READ) -> int:
+    """The assessment's id, for the API to answer 404 or 403 before it reads a
+    body: 404 unless the user reads it; for writing, 403 unless their
+    organisation may change it. Reads no content; the service that follows
+    checks again, with the state (draft, training) in its own transaction."""
+    from prepare.assessments.models import Assessment
+
+    pk = parse_pk(assessment_id)
+    if pk is None or not Assessment.objects.visible_to(user, Action.READ).filter(pk=pk).exists():
+        raise NotVisible
+    if action == Action.WRITE and not (
+        Assessment.objects.filter(assessment_edit_filter(user), pk=pk).exists()
+    ):
+        raise WriteForbidden
+    return pk
 
 
 def may_edit(user: Any, assessment: Assessment, *, writable: frozenset[str]) -> bool:

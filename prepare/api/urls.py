@@ -9,6 +9,7 @@ from prepare.accounts import api as accounts_api
 from prepare.accounts.sso import api as sso_api
 from prepare.administration import api as administration_api
 from prepare.api.docs import SwaggerDocsView
+from prepare.assessments import api as assessments_api
 from prepare.cases import api as cases_api
 from prepare.cases.lifecycle import api as lifecycle_api
 from prepare.cases.retention import api as retention_api
@@ -45,4 +46,5 @@ urlpatterns = [
     *access_changes_api.urlpatterns,
     *administration_api.urlpatterns,
     *partnerships_api.urlpatterns,
+    *assessments_api.urlpatterns,
 ]

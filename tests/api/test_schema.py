@@ -19,6 +19,9 @@ from tests.factories import UserFactory
 
 EXTERNAL_URL = re.compile(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 
+# The answers of a change under optimistic locking.
+LOCKED = {"200", "400", "401", "403", "404", "409", "412", "428"}
+
 # Every operation of v1, with the error answers its description must list.
 OPERATIONS = {
     ("/api/v1/cases/", "get"): {"200", "400", "401"},
@@ -400,6 +403,32 @@ OPERATIONS = {
         "404",
     },
     ("/api/v1/memberships/{membership_id}/end/", "post"): {"200", "400", "401", "403", "404"},
+    # Structured assessments (prepare/assessments/api.py).
+    ("/api/v1/instruments/", "get"): {"200", "400", "401", "403", "404"},
+    ("/api/v1/instrument-versions/{instrument_version_id}/", "get"): {"200", "401", "403", "404"},
+    ("/api/v1/instrument-versions/{instrument_version_id}/export/", "get"): {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/cases/{case_id}/assessments/", "get"): {"200", "400", "401", "404"},
+    ("/api/v1/cases/{case_id}/assessments/", "post"): {"201", "400", "401", "403", "404"},
+    ("/api/v1/assessments/{assessment_id}/", "get"): {"200", "401", "404"},
+    ("/api/v1/assessments/{assessment_id}/", "patch"): LOCKED,
+    ("/api/v1/assessments/{assessment_id}/", "delete"): {"204", *LOCKED - {"200"}},
+    ("/api/v1/assessments/{assessment_id}/complete/", "post"): LOCKED,
+    ("/api/v1/assessments/{assessment_id}/countersign/", "post"): LOCKED,
+    ("/api/v1/assessments/{assessment_id}/correct/", "post"): {
+        "200",
+        "201",
+        "400",
+        "401",
+        "403",
+        "404",
+    },
+    ("/api/v1/assessments/{assessment_id}/compare/{other_id}/", "get"): {"200", "401", "404"},
 }
 
 

@@ -37,9 +37,11 @@ from schemathesis.generation import GenerationMode
 
 from prepare.accounts.models import Role
 from prepare.accounts.services import api_token_create
+from prepare.assessments.assessing import assessment_start
 from prepare.cases.models import CaseTeamMember
 from prepare.partnerships.models import Membership
 from tests.api.conftest import schema_of_api
+from tests.assessments.support import completed_assessment, load_examples
 from tests.cast import Cast
 from tests.factories import UserFactory
 
@@ -56,6 +58,13 @@ def extra_ids(cast: Cast) -> dict[str, int]:
 
     member = CaseTeamMember.objects.filter(case=cast.case).order_by("pk").first()
     assert member is not None
+    # A draft and a completed needs assessment of K by the case manager (the
+    # instruments loaded first): to read, save, complete, compare, correct.
+    versions = load_examples()
+    draft = assessment_start(
+        actor=cast.case_manager, case_id=cast.case.pk, instrument="example-resettlement-needs"
+    )
+    done = completed_assessment(cast.case_manager, cast.case, versions["needs"])
     return {
         "case_id": cast.case.pk,
         "note_id": cast.notes[Category.JUSTICE].pk,
@@ -69,6 +78,9 @@ def extra_ids(cast: Cast) -> dict[str, int]:
         "membership_id": Membership.objects.get(
             partnership=cast.partnership, organisation=cast.orgs["ngo"]
         ).pk,
+        "instrument_version_id": versions["risk"].pk,
+        "assessment_id": draft.pk,
+        "other_id": done.pk,
     }
 
 

@@ -113,3 +113,73 @@ def needs_2() -> dict:
         ],
     }
     return content
+
+
+# --- The route scene (tests/routes_table.py) ---------------------------------------------
+
+NO_SUCH_ID = 987_654
+
+
+def plant_assessments(cast: Any) -> None:
+    """K's two completed assessments, the instruments loaded first: the police's
+    risk assessment, then probation's needs assessment (social), each with its
+    category's sentinel as the evidence of every item."""
+    from tests.cast import sentinel
+
+    versions = load_examples()
+    completed_assessment(
+        cast.police_on_team, cast.case, versions["risk"], evidence=sentinel("risk")
+    )
+    completed_assessment(
+        cast.case_manager, cast.case, versions["needs"], evidence=sentinel("social")
+    )
+
+
+def planted_assessment_ids(case: Any) -> list[int]:
+    """K's assessments, oldest first."""
+    from prepare.assessments.models import Assessment
+
+    return list(
+        Assessment.objects.filter(case_id=case.pk).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def assessment_ids(case: Any) -> dict[str, int]:
+    """URL values: K's latest assessment (a draft a test planted, else probation's
+    needs assessment) compared with the police's risk assessment, and
+    the first instrument version; ids that exist nowhere when none is planted."""
+    from prepare.assessments.models import Assessment, InstrumentVersion
+
+    ids = planted_assessment_ids(case)
+    police = (
+        Assessment.objects.filter(case_id=case.pk, created_by__username="police_on_team")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    version = InstrumentVersion.objects.order_by("pk").values_list("pk", flat=True).first()
+    return {
+        "assessment_id": ids[-1] if ids else NO_SUCH_ID,
+        "other_id": police or NO_SUCH_ID,
+        "instrument_version_id": version or NO_SUCH_ID,
+    }
+
+
+def assessments_state() -> list[tuple[Any, ...]]:
+    """What a write of an assessment could change."""
+    from prepare.assessments.models import Assessment
+
+    return sorted(
+        Assessment.objects.values_list(
+            "pk",
+            "case_id",
+            "category",
+            "status",
+            "version",
+            "judgement",
+            "rationale",
+            "updated_by_id",
+            "countersigned_by_id",
+            "corrects_id",
+        )
+    )
