@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
@@ -25,6 +25,7 @@ from prepare.access.abilities import case_abilities
 from prepare.access.categories import Category
 from prepare.access.policy import get_case_or_404
 from prepare.accounts.models import User
+from prepare.assessments.selectors import ReviewDate, case_review_dates, review_dates_shown
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.lifecycle import rules as lifecycle_rules
@@ -112,6 +113,8 @@ class CasePage:
     documents: DocumentsSection
     today: datetime.date
     sections: tuple[PageSection, ...] = SECTIONS
+    # The next review of each instrument assessed on the case (those the actor reads).
+    review_dates: list[ReviewDate] = field(default_factory=list)
 
     @property
     def next_date(self) -> NextDate | None:
@@ -224,6 +227,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         retention=case_retention(actor=actor, case=case),
         documents=documents_section(actor=actor, case=case, abilities=abilities),
         today=timezone.localdate(),
+        review_dates=case_review_dates(actor=actor, case=case),
     )
     sections: dict[str, dict[str, Any]] = {
         "lifecycle": lifecycle_shown(page.lifecycle),
@@ -233,6 +237,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         "transfer": transfers_shown(page.transfer),
         "retention": retention_shown(page.retention),
         "documents": documents_shown(page.documents),
+        "review_dates": review_dates_shown(page.review_dates),
     }
     shown = notes_shown(detail)
     categories = set(shown["categories"])

@@ -133,9 +133,10 @@ def fill_case(cast: Cast, n: int) -> None:
 # conditions, breaches and signals (4), transfers (1), legal holds (1), the
 # conditions of the form to record a breach (1), the documents with their
 # authors and records (1), their earlier files (1: the cast's documents were
-# replaced once each), and the one audit event (stored, access index, then
-# sealed: check, chain head, seal, head update: 6).
-CASE_MANAGER_QUERIES = 31
+# replaced once each), the next review of each assessed instrument (1), and
+# the one audit event (stored, access index, then sealed: check, chain head,
+# seal, head update: 6).
+CASE_MANAGER_QUERIES = 32
 # The coordinator's page also looks for a pending erasure request (1). The
 # partnerships a transfer could go to are no longer read: proposing one is on
 # the transfer's own page, under "More actions".
