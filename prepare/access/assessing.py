@@ -15,6 +15,7 @@ them), may read and export them (``may_read_instruments``).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
@@ -264,3 +265,32 @@ def countersign_refusal(
 
 def _training_of(assessment: Assessment) -> str:
     return str((assessment.instrument_version.content or {}).get("training") or "")
+
+
+def assessors_of(
+    users: Mapping[int, Any],
+    cases_of: Mapping[int, set[int]],
+    partnership_of: Mapping[int, int],
+    category: str,
+    training: str | None = None,
+) -> dict[int, set[int]]:
+    """Per case, which of the given users may assess in ``category`` on it: write
+    the category there through the case team or as its coordinator (not through
+    emergency access or a transfer's grace period, which are read-only), and hold
+    ``training`` when the instrument asks for one. Who is reminded that an
+    assessment's review is due.
+
+    ``users`` maps user id to user, ``cases_of`` user id to candidate case ids,
+    ``partnership_of`` case id to its partnership."""
+    allowed: dict[int, set[int]] = {}
+    for uid, user in sorted(users.items()):
+        g = grants_for(user)
+        cases = sorted(
+            c for c in cases_of.get(uid, ()) if g.may(partnership_of[c], category, Action.WRITE)
+        )
+        if not cases or (training and not is_qualified(user, training)):
+            continue
+        reachable = visible_cases(user, Action.WRITE).filter(pk__in=cases)
+        for case_id in reachable.values_list("pk", flat=True):
+            allowed.setdefault(case_id, set()).add(uid)
+    return allowed

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from prepare.access.assessing import (
@@ -28,6 +30,7 @@ from prepare.assessments.content import Domain, InstrumentContent, Item, Level, 
 from prepare.assessments.models import Assessment, AssessmentStatus, Instrument, InstrumentVersion
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
+from prepare.cases.models import ENDED_STATUSES
 
 if TYPE_CHECKING:
     from prepare.access.abilities import CaseAbilities
@@ -753,3 +756,91 @@ def assessment_list_page(
         },
     )
     return found, version_contents(a.instrument_version_id for a in found)
+
+
+# --- Next reviews ------------------------------------------------------------------------
+
+# A completed assessment, countersigned or not, carries the next review date.
+DONE_STATUSES = (AssessmentStatus.COMPLETED, AssessmentStatus.COUNTERSIGNED)
+
+
+def current_reviews() -> Any:
+    """Completed (or countersigned) assessments with a next review date that no
+    later completed assessment of the same instrument (any of its versions) on
+    the same case has replaced: the reviews still to be done. Unfiltered by the
+    policy: callers add ``visible_to`` (pages) or choose recipients through it
+    (reminders). A draft replaces nothing until it is completed."""
+    later = Assessment.objects.filter(
+        Q(completed_at__gt=OuterRef("completed_at"))
+        | Q(completed_at=OuterRef("completed_at"), pk__gt=OuterRef("pk")),
+        case_id=OuterRef("case_id"),
+        instrument_version__instrument_id=OuterRef("instrument_version__instrument_id"),
+        status__in=DONE_STATUSES,
+    )
+    return Assessment.objects.filter(status__in=DONE_STATUSES, review_due_on__isnull=False).filter(
+        ~Exists(later)
+    )
+
+
+@dataclass(frozen=True)
+class ReviewDate:
+    """The next review of one instrument on a case, as the reader may see it."""
+
+    assessment: Assessment
+    title: str  # the instrument's title in the reader's language
+    due_on: datetime.date
+    days: int  # from today; negative when the review is late
+
+    @property
+    def overdue(self) -> bool:
+        return self.days < 0
+
+    @property
+    def late_days(self) -> int:
+        return max(-self.days, 0)
+
+
+def _review_date(a: Assessment, today: datetime.date) -> ReviewDate:
+    assert a.review_due_on is not None  # current_reviews() keeps only these
+    return ReviewDate(
+        assessment=a,
+        title=InstrumentContent(a.instrument_version.content).title,
+        due_on=a.review_due_on,
+        days=(a.review_due_on - today).days,
+    )
+
+
+def section_review_dates(section: AssessmentsSection) -> list[ReviewDate]:
+    """The next reviews on the case page, from its assessments section (the
+    latest completed assessment of each instrument the reader may read): no
+    query of their own; soonest first."""
+    today = timezone.localdate()
+    rows = [row.assessment for row in section.latest if row.assessment.review_due_on]
+    return sorted((_review_date(a, today) for a in rows), key=lambda r: (r.due_on, r.assessment.pk))
+
+
+def reviews_due(*, actor: User, days: int, limit: int) -> tuple[list[ReviewDate], bool]:
+    """Assessment reviews due within ``days`` or already late, on the open cases
+    whose assessments the actor may read, soonest first: at most ``limit`` rows,
+    and whether there are more (one query, whatever the number of cases). Not
+    audited here: the page that shows them names them in its list event
+    (``review_dates_shown``)."""
+    today = timezone.localdate()
+    found = list(
+        current_reviews()
+        .visible_to(actor, Action.READ)
+        .filter(review_due_on__lte=today + datetime.timedelta(days=days))
+        .exclude(case__status__in=[str(s) for s in ENDED_STATUSES])
+        .select_related("case__person", "case__partnership", "instrument_version")
+        .order_by("review_due_on", "case_id", "pk")[: limit + 1]
+    )
+    return [_review_date(a, today) for a in found[:limit]], len(found) > limit
+
+
+def review_dates_shown(rows: Iterable[ReviewDate]) -> dict[str, Any]:
+    """What a page showed of the review dates, for its audit event."""
+    shown = list(rows)
+    return {
+        "assessments": [r.assessment.pk for r in shown],
+        "categories": sorted({r.assessment.category for r in shown}),
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
@@ -27,8 +27,11 @@ from prepare.access.policy import get_case_or_404
 from prepare.accounts.models import User
 from prepare.assessments.selectors import (
     AssessmentsSection,
+    ReviewDate,
     assessments_section,
     assessments_shown,
+    review_dates_shown,
+    section_review_dates,
 )
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
@@ -119,6 +122,8 @@ class CasePage:
     assessments: AssessmentsSection
     today: datetime.date
     sections: tuple[PageSection, ...] = SECTIONS
+    # The next review of each instrument assessed on the case (those the actor reads).
+    review_dates: list[ReviewDate] = field(default_factory=list)
 
     @property
     def next_date(self) -> NextDate | None:
@@ -219,6 +224,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
     abilities = case_abilities(actor, case)
     detail = case_notes_and_team(actor=actor, case=case, abilities=abilities)
     key_dates = key_dates_section(actor=actor, case=case, abilities=abilities)
+    assessments = assessments_section(actor=actor, case=case, abilities=abilities)
     page = CasePage(
         detail=detail,
         lifecycle=lifecycle_section(actor=actor, case=case, abilities=abilities),
@@ -230,8 +236,10 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         transfer=case_transfers(actor=actor, case=case),
         retention=case_retention(actor=actor, case=case),
         documents=documents_section(actor=actor, case=case, abilities=abilities),
-        assessments=assessments_section(actor=actor, case=case, abilities=abilities),
+        assessments=assessments,
         today=timezone.localdate(),
+        # The same latest assessments as the section: no query of their own.
+        review_dates=section_review_dates(assessments),
     )
     sections: dict[str, dict[str, Any]] = {
         "lifecycle": lifecycle_shown(page.lifecycle),
@@ -242,6 +250,7 @@ def case_page(*, actor: User, case_id: Any, purpose: str = "") -> CasePage:
         "retention": retention_shown(page.retention),
         "documents": documents_shown(page.documents),
         "assessments": assessments_shown(page.assessments),
+        "review_dates": review_dates_shown(page.review_dates),
     }
     shown = notes_shown(detail)
     categories = set(shown["categories"])

@@ -28,7 +28,9 @@ D = datetime.date
 # Which categories each kind of member may read ("read") or read and write
 # ("write"). The coordinating municipality sees broadly but never police
 # intelligence; the police see identity and intelligence; the exit NGO works
-# on interventions and sees no identity, so it knows cases by reference only.
+# on interventions and sees no identity, so it knows cases by reference only;
+# it writes social information too, because its mentors assess resettlement
+# needs (as the Vilvoorde pilot's shared needs-assessment method had it).
 GRID: dict[str, dict[str, str]] = {
     "municipality": {
         C.IDENTITY: W,
@@ -86,7 +88,7 @@ GRID: dict[str, dict[str, str]] = {
         C.INTERVENTIONS: R,
         C.MEETINGS: R,
     },
-    "exit": {C.IDEOLOGY: R, C.SOCIAL: R, C.INTERVENTIONS: W, C.MEETINGS: R},
+    "exit": {C.IDEOLOGY: R, C.SOCIAL: W, C.INTERVENTIONS: W, C.MEETINGS: R},
     "restorative": {C.SOCIAL: R, C.INTERVENTIONS: W, C.MEETINGS: R},
 }
 

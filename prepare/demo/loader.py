@@ -12,7 +12,9 @@ grant check), because going through ``note_create`` note by note is most of
 the loading time. Closed cases are written while still open and then closed
 through ``case_transition`` (outcome, follow-up reviews). Then
 ``prepare.demo.lifecycle`` adds referrals, key dates, release planning,
-monitoring and a transfer, and the reminders due today are inserted. The
+monitoring and a transfer, ``prepare.demo.assessments`` the example
+instruments, trained assessors and assessments over time, and the reminders
+due today are inserted. The
 loader moves the cases' and notes' dates back over the past months (a demo
 that happened all today would be a poor demo) and re-copies each case's sort
 key and status into the case grant index. Audit events keep the real time.
@@ -57,6 +59,7 @@ from prepare.cases.models import (
     NoteKind,
     Person,
 )
+from prepare.demo import assessments as demo_assessments
 from prepare.demo import data, lifecycle
 from prepare.demo import documents as demo_documents
 from prepare.notifications.reminders import run_reminders
@@ -84,6 +87,9 @@ class LoadReport:
     break_glass: int = 0
     reminders: int = 0
     documents: int = 0
+    instruments: int = 0
+    training_records: int = 0
+    assessments: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ def load() -> LoadReport:
         lifecycle.populate(world, today, report)
         demo_documents.attach(world, today, report)
         worlds[spec.code] = world
+    demo_assessments.populate(list(worlds.values()), today, report)
     lifecycle.transfer(worlds[data.ROTTERDAM.code], worlds[data.VILVOORDE.code], report)
     _user(data.ADMIN, None, password, report)
     # The bell: reminders due today (each inserted once, so a second run adds none).

@@ -15,6 +15,8 @@ from prepare.access.abilities import may_see_transfer_inbox, may_triage
 from prepare.access.categories import Action, Category
 from prepare.access.policy import is_granted
 from prepare.accounts.models import User
+from prepare.assessments.selectors import ReviewDate, review_dates_shown
+from prepare.assessments.selectors import reviews_due as assessment_reviews_due
 from prepare.audit.models import EventAction
 from prepare.audit.services import audit_record
 from prepare.cases.lifecycle.selectors import QueueRow, triage_queue
@@ -42,6 +44,12 @@ class ReviewRow:
     days: int  # from today; negative when the review is late
 
 
+@dataclass(frozen=True)
+class AssessmentReviewRow:
+    review: ReviewDate
+    show_identity: bool
+
+
 @dataclass
 class Today:
     """The "today" page of a case worker or coordinator."""
@@ -54,6 +62,9 @@ class Today:
     releases_more: bool
     reviews: list[ReviewRow]
     reviews_more: bool
+    # Assessments whose next review is due within the horizon or late.
+    assessment_reviews: list[AssessmentReviewRow]
+    assessment_reviews_more: bool
     transfers: list[TransferView] | None = None  # None: not a coordinator
     triage: list[QueueRow] | None = None  # None: the user does not triage
     triage_more: bool = False
@@ -65,10 +76,21 @@ class Today:
         return sum(1 for r in self.tasks if r.overdue)
 
 
-def reviews_due(*, actor: User, days: int = HORIZON_DAYS, limit: int = SHORT_LIST) -> Any:
+@dataclass(frozen=True)
+class Reviews:
+    rows: list[ReviewRow]
+    more: bool
+    assessments: list[AssessmentReviewRow]
+    assessments_more: bool
+
+
+def reviews_due(*, actor: User, days: int = HORIZON_DAYS, limit: int = SHORT_LIST) -> Reviews:
     """Reviews (next review, follow-ups) due within ``days`` or already late, on
-    the cases the actor reaches, in the justice category they may read; soonest
-    first, ``limit + 1`` rows (to say whether there are more); one list event."""
+    the cases the actor reaches, in the justice category they may read; and the
+    assessments whose next review is due then, in the categories they may read
+    (``prepare.assessments``). Soonest first, ``limit`` rows of each and whether
+    there are more; one list event naming both (a second event would cost the
+    page its own writes and sealing)."""
     today = timezone.localdate()
     dates = list(
         KeyDate.objects.visible_to(actor, Action.READ)
@@ -84,18 +106,39 @@ def reviews_due(*, actor: User, days: int = HORIZON_DAYS, limit: int = SHORT_LIS
         )
         for d in dates[:limit]
     ]
+    found, assessments_more = assessment_reviews_due(actor=actor, days=days, limit=limit)
+    assessments = [
+        AssessmentReviewRow(
+            review=r,
+            show_identity=is_granted(actor, r.assessment.case.partnership_id, Category.IDENTITY),
+        )
+        for r in found
+    ]
+    shown = review_dates_shown(found)
+    categories = sorted(set(shown["categories"]) | ({Category.JUSTICE} if rows else set()))
     audit_record(
         action=EventAction.LIST,
         actor=actor,
-        case_ids=[r.key_date.case_id for r in rows],
-        category=Category.JUSTICE if rows else "",
+        case_ids=[r.key_date.case_id for r in rows] + [r.assessment.case_id for r in found],
+        # One category when the list shows one; else each is in the detail.
+        category=categories[0] if len(categories) == 1 else "",
         detail={
             "view": "home.reviews",
             "key_dates": [r.key_date.pk for r in rows],
-            "identity": [r.key_date.case_id for r in rows if r.show_identity],
+            "assessments": shown["assessments"],
+            "categories": categories,
+            "identity": sorted(
+                {r.key_date.case_id for r in rows if r.show_identity}
+                | {r.review.assessment.case_id for r in assessments if r.show_identity}
+            ),
         },
     )
-    return rows, len(dates) > limit
+    return Reviews(
+        rows=rows,
+        more=len(dates) > limit,
+        assessments=assessments,
+        assessments_more=assessments_more,
+    )
 
 
 def today_for(*, actor: User) -> Today:
@@ -111,7 +154,7 @@ def today_for(*, actor: User) -> Today:
         signals_limit=SHORT_LIST,
     )
     releases = release_board(actor=actor, days=HORIZON_DAYS, per_page=SHORT_LIST)
-    reviews, reviews_more = reviews_due(actor=actor)
+    reviews = reviews_due(actor=actor)
     page = Today(
         today=timezone.localdate(),
         tasks=tasks.rows,
@@ -119,8 +162,10 @@ def today_for(*, actor: User) -> Today:
         signals=list(tasks.signals or []),
         releases=releases.rows,
         releases_more=releases.has_next,
-        reviews=reviews,
-        reviews_more=reviews_more,
+        reviews=reviews.rows,
+        reviews_more=reviews.more,
+        assessment_reviews=reviews.assessments,
+        assessment_reviews_more=reviews.assessments_more,
     )
     if may_see_transfer_inbox(actor):
         page.transfers = transfer_lists(actor=actor, view="home.transfers").incoming

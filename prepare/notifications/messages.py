@@ -14,7 +14,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import formats
+from django.utils import formats, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -34,6 +34,9 @@ class Message:
     moments: tuple[str, ...] = ()
     # Parameters stored as a choice's value (a role), shown as its label.
     choices: tuple[tuple[str, Any], ...] = ()
+    # Parameters stored as a text in several languages ({"en": ..., "fr": ...},
+    # an instrument's title), shown in the reader's.
+    texts: tuple[str, ...] = ()
 
 
 MESSAGES: dict[str, Message] = {
@@ -62,6 +65,18 @@ MESSAGES: dict[str, Message] = {
     "signal_high": Message(_("High-severity signal on %(ref)s to acknowledge")),
     "signal_urgent_late": Message(_("Urgent signal on %(ref)s still not acknowledged")),
     "signal_high_late": Message(_("High-severity signal on %(ref)s still not acknowledged")),
+    # Assessment reviews (prepare.notifications.reminders): the reference and the
+    # instrument's title only, never what the assessment says.
+    "assessment_review_due": Message(
+        _("Assessment review of %(ref)s due on %(date)s: %(instrument)s"),
+        dates=("date",),
+        texts=("instrument",),
+    ),
+    "assessment_review_overdue": Message(
+        _("Assessment review of %(ref)s overdue since %(date)s: %(instrument)s"),
+        dates=("date",),
+        texts=("instrument",),
+    ),
     # Erasure on request (prepare.cases.retention.erasure).
     "erasure_to_approve": Message(_("Erasure of %(ref)s to approve")),
     # Transfers (prepare.notifications.transfers).
@@ -97,7 +112,18 @@ MESSAGES: dict[str, Message] = {
 }
 
 
+def _in_language(texts: dict[str, Any]) -> str:
+    """A text of several languages in the active one, else English, else any."""
+    wanted = translation.get_language() or ""
+    for code in (wanted, wanted.split("-")[0], "en"):
+        if code and isinstance(texts.get(code), str):
+            return str(texts[code])
+    return next((str(v) for v in texts.values() if isinstance(v, str)), "")
+
+
 def _shown(name: str, value: Any, message: Message, params: dict[str, Any]) -> Any:
+    if name in message.texts:
+        return _in_language(value) if isinstance(value, dict) else value
     choices = dict(message.choices).get(name)
     if choices is not None:
         try:

@@ -27,6 +27,7 @@ class NotificationKind(models.TextChoices):
     BREAK_GLASS = "break_glass", _("Emergency access to review")
     ACCESS_CHANGE = "access_change", _("Access change to approve")
     ACCOUNT = "account", _("Your account changed")
+    ASSESSMENT_REVIEW = "assessment_review", _("Assessment review due")
 
 
 class Notification(models.Model):

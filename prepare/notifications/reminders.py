@@ -1,8 +1,9 @@
 """What is due, and to whom: the reminder job.
 
 ``run_reminders(now)`` computes every reminder due at ``now`` from the data
-as it is (key dates, checklist items, signals) and inserts one notification
-per recipient with a deterministic ``dedupe_key``. The unique constraint on
+as it is (key dates, checklist items, signals, assessment reviews) and
+inserts one notification per recipient with a deterministic ``dedupe_key``.
+The unique constraint on
 (user, dedupe_key) makes it idempotent: running it twice, after a restart, or
 in two workers at once inserts each reminder once, and only a worker whose
 insert succeeded sends the e-mail (after its transaction commits).
@@ -14,8 +15,9 @@ date's reminders are sent when they fall due.
 Recipients are chosen through the access policy: a user is reminded of a case
 only if the grant index lets them reach it as part of its working team (or as
 its coordinator) and the agreement grants them the category the reminder
-reveals. Emergency (break-glass) access and a transfer's read-only grace
-period do not make anyone a recipient.
+reveals (an assessment's review: may write it, see
+``_assessment_review_reminders``). Emergency (break-glass) access and a
+transfer's read-only grace period do not make anyone a recipient.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ OPEN_STATUSES = [
 FOLLOW_UP_STATUSES = [CaseStatus.CLOSED, CaseStatus.FOLLOW_UP]
 
 
+class _Texts(tuple[tuple[str, str], ...]):
+    """A parameter holding a text in several languages, frozen (language, text)
+    pairs so that its message stays hashable; stored as a mapping again."""
+
+
 @dataclass(frozen=True)
 class Text:
     """A message key of ``prepare.notifications.messages`` and its parameters
@@ -77,7 +84,17 @@ class Text:
 
     @classmethod
     def of(cls, key: str, **params: Any) -> Text:
-        return cls(key, tuple(sorted(params.items())))
+        frozen = {
+            name: _Texts(sorted(value.items())) if isinstance(value, dict) else value
+            for name, value in params.items()
+        }
+        return cls(key, tuple(sorted(frozen.items())))
+
+    def stored(self) -> dict[str, Any]:
+        """The parameters as the notification stores them."""
+        return {
+            name: dict(value) if isinstance(value, _Texts) else value for name, value in self.params
+        }
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,7 @@ def run_reminders(now: datetime.datetime | None = None) -> dict[str, int]:
         _review_reminders,
         _follow_up_reminders,
         _signal_reminders,
+        _assessment_review_reminders,
     ):
         for batch in collect(now, audience):
             inserted.update(_insert(batch))
@@ -153,7 +171,7 @@ def _insert(batch: list[Due]) -> Counter[str]:
                         kind=due.kind,
                         case_id=due.case_id,
                         message_key=due.message.key,
-                        params=dict(due.message.params),
+                        params=due.message.stored(),
                         url=due.url,
                         dedupe_key=due.dedupe_key,
                     )
@@ -672,3 +690,121 @@ def _signal_reminders(now: datetime.datetime, audience: Audience) -> Iterator[li
                 )
                 entries.append((reminder, alerted.get(signal_id, set()), category))
         yield _deliver(entries, audience)
+
+
+# --- Assessment reviews (prepare.assessments) ----------------------------------------------
+
+
+def _assessment_review_reminders(now: datetime.datetime, audience: Audience) -> Iterator[list[Due]]:
+    """The next review of a completed assessment, due within a week or late (and
+    not replaced by a later assessment with the same instrument), once per
+    assessment and review date.
+
+    To whom: the practitioners of the assessor's organisation who are on the
+    case team (named, or through their whole organisation) or who made the
+    assessment, and who may still assess in its category on the case (write it
+    there, holding the instrument's training if it asks for one). The review
+    is the organisation's work, not only its author's: an assessor who left or
+    changed post is not the only one told, and nobody outside the organisation
+    that made the judgement (not even the coordinator) is asked to revise it.
+    The text names the case's reference and the instrument's title, nothing of
+    what the assessment says.
+    """
+    from prepare.assessments.models import InstrumentVersion
+    from prepare.assessments.selectors import current_reviews
+
+    day = _utc_day(now)
+    rows = (
+        current_reviews()
+        .held_by_case_partnership()
+        .filter(
+            review_due_on__gte=day - datetime.timedelta(days=CATCH_UP_DAYS + 1),
+            review_due_on__lte=day + datetime.timedelta(days=DUE_SOON_DAYS + 1),
+            case__status__in=[str(s) for s in OPEN_STATUSES],
+            case__anonymised_at__isnull=True,
+        )
+        .order_by("review_due_on", "pk")
+        .values_list(
+            "pk",
+            "case_id",
+            "review_due_on",
+            "category",
+            "organisation_id",
+            "completed_by_id",
+            "instrument_version_id",
+            "case__reference",
+            "case__partnership_id",
+            "case__partnership__timezone",
+        )
+        .iterator(chunk_size=BATCH)
+    )
+    for chunk in _chunks(rows):
+        contents = dict(
+            InstrumentVersion.objects.filter(pk__in={row[6] for row in chunk}).values_list(
+                "pk", "content"
+            )
+        )
+        pending: list[tuple[Subject, int, int | None, str, str | None]] = []
+        for pk, case_id, due_on, category, org_id, author_id, version_id, ref, pid, zone in chunk:
+            today = _today_in(zone, now)
+            if today - datetime.timedelta(days=CATCH_UP_DAYS) <= due_on < today:
+                message_key = "assessment_review_overdue"
+            elif today <= due_on <= today + datetime.timedelta(days=DUE_SOON_DAYS):
+                message_key = "assessment_review_due"
+            else:
+                continue
+            content = contents.get(version_id) or {}
+            title = {k: v for k, v in (content.get("title") or {}).items() if isinstance(v, str)}
+            subject = Subject(
+                case_id=case_id,
+                partnership_id=pid,
+                kind=NotificationKind.ASSESSMENT_REVIEW,
+                message=Text.of(message_key, ref=ref, instrument=title, date=due_on.isoformat()),
+                dedupe_key=f"assessment_review:{pk}:{due_on.isoformat()}",
+            )
+            pending.append((subject, org_id, author_id, category, content.get("training")))
+        if pending:
+            yield _to_assessors(pending, audience, _utc_day(now))
+
+
+def _to_assessors(
+    pending: list[tuple[Subject, int, int | None, str, str | None]],
+    audience: Audience,
+    day: datetime.date,
+) -> list[Due]:
+    from prepare.access.assessing import assessors_of
+
+    team = audience.team({s.case_id for s, *_rest in pending}, day)
+    candidates = set().union(*team.values()) if team else set()
+    candidates |= {author for _s, _o, author, _c, _t in pending if author is not None}
+    users = audience.users(candidates)
+    dues: list[Due] = []
+    groups: dict[tuple[str, str | None], list[tuple[Subject, set[int]]]] = defaultdict(list)
+    for subject, org_id, author_id, category, training in pending:
+        people = team.get(subject.case_id, set()) | ({author_id} if author_id else set())
+        same_org = {uid for uid in people if (u := users.get(uid)) and u.organisation_id == org_id}
+        groups[(category, training)].append((subject, same_org))
+    for (category, training), group in sorted(
+        groups.items(), key=lambda g: (g[0][0], g[0][1] or "")
+    ):
+        cases_of: dict[int, set[int]] = defaultdict(set)
+        partnership_of: dict[int, int] = {}
+        for subject, uids in group:
+            partnership_of[subject.case_id] = subject.partnership_id
+            for uid in uids:
+                cases_of[uid].add(subject.case_id)
+        allowed = assessors_of(
+            {uid: users[uid] for uid in cases_of}, cases_of, partnership_of, category, training
+        )
+        for subject, uids in group:
+            for uid in sorted(uids & allowed.get(subject.case_id, set())):
+                dues.append(
+                    Due(
+                        user_id=uid,
+                        kind=subject.kind,
+                        case_id=subject.case_id,
+                        message=subject.message,
+                        dedupe_key=subject.dedupe_key,
+                    )
+                )
+    return dues

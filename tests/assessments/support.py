@@ -12,15 +12,27 @@ from prepare.assessments.files import check_file
 EXAMPLES = Path(prepare.assessments.__file__).parent / "examples"
 RISK = EXAMPLES / "extremism-risk-example.yaml"
 NEEDS = EXAMPLES / "resettlement-needs-example.yaml"
+# The needs example's second version: it maps from 1.0 (renamed, merged, split).
+NEEDS_1_1 = EXAMPLES / "resettlement-needs-example-1.1.yaml"
 LANGUAGES = ["en", "fr", "nl", "es", "ca", "de", "sv"]
 
 _CACHE: dict[Path, dict[str, Any]] = {}
 
 
+def earlier_example(identifier: str, version: str) -> dict[str, Any] | None:
+    """An example that a later one maps from, read from the examples directory
+    (as if it were loaded)."""
+    for path in (RISK, NEEDS):
+        content = example(path)
+        if (content["identifier"], content["version"]) == (identifier, version):
+            return content
+    return None
+
+
 def example(path: Path = RISK) -> dict[str, Any]:
     """The canonical content of an example (a fresh copy to change)."""
     if path not in _CACHE:
-        checked = check_file(str(path))
+        checked = check_file(str(path), previous=earlier_example)
         assert checked.errors == [], checked.errors
         assert checked.content is not None
         _CACHE[path] = checked.content

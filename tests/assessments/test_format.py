@@ -19,7 +19,7 @@ from prepare.assessments.files import check_bytes, to_yaml
 from prepare.assessments.scales import BUILTIN_SCALES
 from prepare.assessments.validation import canonical, content_hash, schema
 from prepare.assessments.workbook import write_workbook
-from tests.assessments.support import LANGUAGES, NEEDS, RISK, example
+from tests.assessments.support import LANGUAGES, NEEDS, NEEDS_1_1, RISK, earlier_example, example
 
 
 def as_yaml(content: dict[str, Any]) -> bytes:
@@ -30,15 +30,17 @@ def errors_of(content: Any, name: str = "i.yaml") -> list[str]:
     return check_bytes(name, yaml.safe_dump(content, allow_unicode=True).encode()).errors
 
 
-@pytest.mark.parametrize("path", [RISK, NEEDS], ids=["risk", "needs"])
+@pytest.mark.parametrize("path", [RISK, NEEDS, NEEDS_1_1], ids=["risk", "needs", "needs-1.1"])
 def test_yaml_and_workbook_give_the_same_instrument_and_hash(path) -> None:
     content = example(path)
-    from_workbook = check_bytes("same.xlsx", write_workbook(content))
+    # The second needs version maps from the first, as if it were loaded.
+    earlier = earlier_example
+    from_workbook = check_bytes("same.xlsx", write_workbook(content), previous=earlier)
     assert from_workbook.errors == []
     assert from_workbook.content == content
     assert content_hash(from_workbook.content) == content_hash(content)
     # And back to YAML: the same canonical content again.
-    again = check_bytes("again.yaml", as_yaml(from_workbook.content))
+    again = check_bytes("again.yaml", as_yaml(from_workbook.content), previous=earlier)
     assert again.content == content
 
 
@@ -469,7 +471,7 @@ def test_random_workbook_edits_are_accepted_or_refused_with_located_messages(
 # -- the examples and the built-in scales ----------------------------------------
 
 
-@pytest.mark.parametrize("path", [RISK, NEEDS], ids=["risk", "needs"])
+@pytest.mark.parametrize("path", [RISK, NEEDS, NEEDS_1_1], ids=["risk", "needs", "needs-1.1"])
 def test_the_examples_are_complete_in_seven_languages_and_say_they_are_examples(path) -> None:
     content = example(path)
     assert content["languages"] == LANGUAGES
@@ -512,6 +514,25 @@ def test_the_two_examples_differ_in_category_scales_and_training() -> None:
         "network",
         "documents",
     }
+
+
+def test_the_second_needs_version_renames_merges_and_splits() -> None:
+    old, new = example(NEEDS), example(NEEDS_1_1)
+    assert (old["identifier"], old["version"]) == (new["identifier"], "1.0")
+    assert new["version"] == "1.1" and new["maps_from"]["version"] == "1.0"
+    assert {m["change"] for m in new["maps_from"]["items"]} == {"renamed", "merged", "split"}
+    kept = {i["id"] for i in old["items"]} & {i["id"] for i in new["items"]}
+    mapped_old = {o for m in new["maps_from"]["items"] for o in m["old"]}
+    mapped_new = {n for m in new["maps_from"]["items"] for n in m["new"]}
+    # Every old item continues, under its own id or through the mapping.
+    assert kept | mapped_old == {i["id"] for i in old["items"]}
+    assert kept | mapped_new == {i["id"] for i in new["items"]}
+    # The same category, scale and judgement: a trajectory compares like with like.
+    assert (new["category"], new["scales"], new["judgement"]) == (
+        old["category"],
+        old["scales"],
+        old["judgement"],
+    )
 
 
 def test_builtin_scales_speak_every_installation_language() -> None:

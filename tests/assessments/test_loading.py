@@ -23,7 +23,7 @@ from prepare.assessments.services import (
 from prepare.assessments.validation import content_hash
 from prepare.assessments.workbook import write_workbook
 from prepare.audit.models import Event
-from tests.assessments.support import NEEDS, RISK, example
+from tests.assessments.support import NEEDS, NEEDS_1_1, RISK, example
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +181,27 @@ def test_the_command_loads_both_examples_then_finds_them_loaded() -> None:
         f"({risk.content_hash[:12]}): nothing to do"
     )
     assert InstrumentVersion.objects.count() == 2
+
+
+def test_the_command_loads_the_second_needs_version_after_the_first() -> None:
+    out, err = run("load", str(RISK), str(NEEDS), str(NEEDS_1_1))
+    assert err == ""
+    assert out.splitlines()[2].startswith(
+        f"{NEEDS_1_1}: loaded example-resettlement-needs version 1.1 ("
+    )
+    newer = InstrumentVersion.objects.get(version="1.1")
+    assert newer.content["maps_from"]["version"] == "1.0"
+    assert InstrumentVersion.objects.filter(instrument=newer.instrument).count() == 2
+
+
+def test_the_second_needs_version_needs_the_first_loaded() -> None:
+    with pytest.raises(CommandError) as refused:
+        run("load", str(NEEDS_1_1))
+    assert str(refused.value).splitlines()[0] == (
+        f'{NEEDS_1_1}: maps_from.version: version "1.0" of "example-resettlement-needs" '
+        "is not loaded: load it first"
+    )
+    assert not InstrumentVersion.objects.exists()
 
 
 def test_the_command_refuses_an_invalid_file_with_every_located_error(tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ def fill_case(cast: Cast, n: int) -> None:
 # authors and records (1), their earlier files (1: the cast's documents were
 # replaced once each), the latest completed assessment of each instrument (1),
 # and the one audit event (stored, access index, then sealed: check, chain
-# head, seal, head update: 6).
+# head, seal, head update: 6). The next review of each instrument comes from
+# that same read of the latest assessments.
 CASE_MANAGER_QUERIES = 32
 # The coordinator's page also looks for a pending erasure request (1). The
 # partnerships a transfer could go to are no longer read: proposing one is on

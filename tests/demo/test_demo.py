@@ -19,7 +19,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from prepare.access.categories import Action, Category
 from prepare.access.models import BreakGlassAccess, CaseGrant
 from prepare.access.policy import grants_for, visible_cases
-from prepare.accounts.models import Organisation, Role, User
+from prepare.accounts.models import Organisation, Role, TrainingRecord, User
+from prepare.assessments.models import Assessment, AssessmentStatus, InstrumentVersion
 from prepare.audit.chain import verify
 from prepare.audit.models import Event, EventAction
 from prepare.cases.models import (
@@ -76,6 +77,9 @@ MODELS = (
     Signal,
     SignalAlert,
     Transfer,
+    InstrumentVersion,
+    TrainingRecord,
+    Assessment,
     Notification,
     Event,
 )
@@ -530,3 +534,95 @@ def test_a_coordinator_finds_a_person_by_part_of_the_name(demo):
     body = ngo.get(reverse("search:search"), {"q": first.family_name}).content.decode()
     assert case.reference not in body and first.family_name in body  # only the box's echo
     assert "No case you may read matches this search." in body
+
+
+RISK_TITLE = "Extremism risk and protective factors (example, not a validated tool)"
+NEEDS_TITLE = "Resettlement needs (example, not a validated tool)"
+
+
+def test_police_and_ngo_assess_the_same_cases_over_time(demo):
+    """Done means (issue 11): a police risk assessor and an NGO needs assessor
+    each complete assessments on the same cases, each sees only what the
+    agreement grants, and a series crosses an instrument version."""
+    from prepare.access.assessing import is_qualified
+    from prepare.assessments.selectors import current_reviews
+
+    today = timezone.localdate()
+    assert set(InstrumentVersion.objects.values_list("instrument__identifier", "version")) == {
+        ("example-extremism-risk", "1.0"),
+        ("example-resettlement-needs", "1.0"),
+        ("example-resettlement-needs", "1.1"),
+    }
+    for partnership in Partnership.objects.all():
+        code = partnership.code.lower()
+        police = User.objects.get(username=f"{code}.police")
+        ngo = User.objects.get(username=f"{code}.exit")
+        assert is_qualified(police, "risk-assessment-basics")
+        assert not is_qualified(ngo, "risk-assessment-basics")
+        assert Category.RISK in grants_for(police).categories(partnership.pk, Action.WRITE)
+        assert Category.SOCIAL in grants_for(ngo).categories(partnership.pk, Action.WRITE)
+        done = Assessment.objects.filter(case__partnership=partnership).exclude(
+            status=AssessmentStatus.DRAFT
+        )
+        risk = set(done.filter(completed_by=police, category="risk").values_list("case", flat=True))
+        needs = set(done.filter(completed_by=ngo, category="social").values_list("case", flat=True))
+        shared = risk & needs
+        assert len(shared) >= 2, partnership.code
+        # Two or three over time on some cases, across the version change on one.
+        per_case = {c: done.filter(case_id=c).count() for c in shared}
+        assert max(per_case.values()) >= 5
+        crossing = [
+            c
+            for c in shared
+            if set(
+                done.filter(case_id=c, category="social").values_list(
+                    "instrument_version__version", flat=True
+                )
+            )
+            == {"1.0", "1.1"}
+        ]
+        assert crossing, partnership.code
+        assert done.filter(status=AssessmentStatus.COUNTERSIGNED).exists()
+        # Dated over the past year; the next reviews follow from the intervals.
+        moments = sorted(done.values_list("completed_at", flat=True))
+        assert moments[-1] <= timezone.now() and (today - moments[0].date()).days > 150
+        due = [a.review_due_on for a in current_reviews().filter(case__partnership=partnership)]
+        assert any(d < today for d in due), partnership.code  # overdue
+        assert any(today <= d <= today + datetime.timedelta(days=7) for d in due)
+        # Each assessor is reminded of their own reviews due, through the bell.
+        for user in (police, ngo):
+            assert Notification.objects.filter(
+                user=user, kind=NotificationKind.ASSESSMENT_REVIEW
+            ).exists(), user.username
+        coordinator = User.objects.get(username=f"{code}.coordinator")
+        assert not Notification.objects.filter(
+            user=coordinator, kind=NotificationKind.ASSESSMENT_REVIEW
+        ).exists()
+    # A draft in progress, and every assessment written through the audited services.
+    assert Assessment.objects.filter(status=AssessmentStatus.DRAFT).exists()
+    created = Event.objects.filter(action=EventAction.CREATE, object_type="assessments.assessment")
+    assert created.count() == Assessment.objects.count()
+
+    # Each sees only its own category: on the case summary and the home page.
+    case = (
+        Case.objects.filter(
+            partnership__code="RTM",
+            assessments__category="risk",
+            assessments__completed_by__username="rtm.police",
+        )
+        .filter(assessments__completed_by__username="rtm.exit")
+        .distinct()
+        .first()
+    )
+    url = reverse("cases:case", args=[case.pk])
+    police_page = verified_client(User.objects.get(username="rtm.police")).get(url)
+    ngo_page = verified_client(User.objects.get(username="rtm.exit")).get(url)
+    assert police_page.status_code == ngo_page.status_code == 200
+    police_body, ngo_body = police_page.content.decode(), ngo_page.content.decode()
+    assert RISK_TITLE in police_body and NEEDS_TITLE not in police_body
+    assert NEEDS_TITLE in ngo_body and RISK_TITLE not in ngo_body
+    police_home = verified_client(User.objects.get(username="rtm.police")).get("/")
+    ngo_home = verified_client(User.objects.get(username="rtm.exit")).get("/")
+    assert RISK_TITLE in police_home.content.decode()
+    assert NEEDS_TITLE in ngo_home.content.decode()
+    assert RISK_TITLE not in ngo_home.content.decode()

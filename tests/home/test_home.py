@@ -219,14 +219,17 @@ def test_trainers_and_analysts_read_what_prepare_holds_for_them(
 # The request (session, user, device, the navigation's unread count, the
 # transaction's savepoints), the grants, my tasks (per owner: a window of items
 # and its policy check; the user's own assignments: one), the signals owed, the
-# releases (window of grant rows, dates, checklist counts), the reviews, each
-# list's audit event, and the sealing of the events: the same at any size.
-CASE_MANAGER_HOME = 27
+# releases (window of grant rows, dates, checklist counts), the reviews (key
+# dates, and the assessments whose review is due: one query, named in the same
+# event), each list's audit event, and the sealing of the events: the same at
+# any size.
+CASE_MANAGER_HOME = 28
 # And the incoming transfers with their packages (the records per category
 # handed over, counted per kind of record) and the triage queue with its
 # referrals, each with its own event. (One grouped query per kind of case
-# record: a new record model adds one, whatever the data size.)
-COORDINATOR_HOME = 48
+# record: a new record model adds one, whatever the data size; assessments
+# added one.)
+COORDINATOR_HOME = 50
 # The request only: the page reads no case data.
 INTRODUCTION_HOME = 6
 

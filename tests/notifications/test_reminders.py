@@ -475,10 +475,10 @@ def test_a_run_with_nothing_new_costs_the_same_at_any_number_of_cases(
     _more_cases(cast, now, extra)
     first = run(django_capture_on_commit_callbacks, now)
     assert first[NotificationKind.RELEASE] == 2 * extra  # coordinator and case manager
-    # Five scans and the partnerships' reminder days; per batch the team,
-    # its organisations' users, the coordinators, the recipients (one query),
-    # each recipient's grants (1) and reach (1), the rows already there (in
-    # a savepoint).
-    with django_assert_num_queries(17):
+    # Six scans (the sixth: assessment reviews) and the partnerships' reminder
+    # days; per batch the team, its organisations' users, the coordinators, the
+    # recipients (one query), each recipient's grants (1) and reach (1), the
+    # rows already there (in a savepoint).
+    with django_assert_num_queries(18):
         second = run(django_capture_on_commit_callbacks, now)
     assert sum(second.values()) == 0

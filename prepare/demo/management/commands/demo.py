@@ -75,6 +75,11 @@ class Command(BaseCommand):
                     "notes": report.notes,
                 }
             )
+            if report.assessments:
+                self.stdout.write(
+                    _("%(assessments)d structured assessments made with the example instruments.")
+                    % {"assessments": report.assessments}
+                )
         else:
             self.stdout.write(
                 _("Demo data already present (%(cases)d demo cases); nothing added.")
@@ -149,6 +154,13 @@ class Command(BaseCommand):
             _(
                 "Try the same case as rtm.coordinator, rtm.police and rtm.exit: each agency sees "
                 "only the\ncategories the sharing agreement grants it (the exit NGO sees no names)."
+            )
+        )
+        out.write(
+            _(
+                "Structured assessments: rtm.police (a trained risk assessor) and rtm.exit (a "
+                "needs assessor)\nhave assessed the same cases, each in its own category; the "
+                "reviews due show on the home page\nand in each case's summary."
             )
         )
         out.write("")
