@@ -389,6 +389,16 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _append(ws: Any, values: list[Any]) -> None:
+    """A row of values, each text kept as text: openpyxl would write one that
+    starts with "=" as a formula, which a spreadsheet then runs (and which
+    reads back empty)."""
+    ws.append(values)
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+
+
 def write_workbook(content: Mapping[str, Any]) -> bytes:
     """The workbook of canonical content; reading it back gives the same content."""
     languages = list(content["languages"])
@@ -410,14 +420,14 @@ def write_workbook(content: Mapping[str, Any]) -> bytes:
     ) -> None:
         ws = wb.create_sheet(title)
         columns = plain + text_columns(texts, rows)
-        ws.append(columns)
+        _append(ws, columns)
         for entry in rows:
             line = []
             for column in columns:
                 base, _sep, code = column.partition("::")
                 value = entry.get(base)
                 line.append(value.get(code) if code and isinstance(value, dict) else value)
-            ws.append(line)
+            _append(ws, line)
 
     row: dict[str, Any] = {
         "identifier": content["identifier"],
@@ -443,12 +453,13 @@ def write_workbook(content: Mapping[str, Any]) -> bytes:
     texts = [c for c in SETTINGS_TEXTS if c in row]
     ws = settings
     columns = plain + [f"{name}::{code}" for name in texts for code in languages]
-    ws.append(columns)
-    ws.append(
+    _append(ws, columns)
+    _append(
+        ws,
         [
             row[c.partition("::")[0]].get(c.partition("::")[2]) if "::" in c else row[c]
             for c in columns
-        ]
+        ],
     )
 
     sheet("domains", ["id"], ["label", "description"], content["domains"])

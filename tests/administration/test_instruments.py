@@ -494,3 +494,21 @@ def test_a_new_version_shows_what_it_maps_from(cast: Cast, admin: User) -> None:
     body = page.content.decode()
     assert reverse("administration:instrument_version", args=[old.pk]) in body
     assert "How it follows the earlier version" in body
+
+
+def test_a_text_that_looks_like_a_formula_downloads_as_text(cast: Cast, admin: User) -> None:
+    """A workbook cell never runs what an instrument's author wrote."""
+    client = verified_client(admin)
+    content = example(NEEDS)
+    content["items"][0]["label"]["en"] = '=HYPERLINK("https://example.org","click")'
+    content["title"]["en"] = "=1+1"
+    load(client, yaml_upload(content, "needs.yaml"))
+    version = InstrumentVersion.objects.get()
+
+    answer = _download(client, version, "xlsx")
+
+    book = load_workbook(io.BytesIO(answer.content))
+    cells = [c for ws in book.worksheets for row in ws.iter_rows() for c in row]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    checked = check_bytes("back.xlsx", answer.content)
+    assert checked.errors == [] and checked.content == version.content
