@@ -1052,7 +1052,11 @@ def _instrument_yaml() -> bytes:
     from prepare.assessments.files import to_yaml
     from tests.assessments.support import NEEDS, example
 
-    return to_yaml(example(NEEDS)).encode()
+    # A version the scene has not loaded (it loads the examples), so that the
+    # upload is a write.
+    content = example(NEEDS)
+    content["version"] = "0.9-coverage"
+    return to_yaml(content).encode()
 
 
 def _import_proposal(scene: Scene) -> dict[str, Any]:

@@ -197,8 +197,13 @@ def matrix_effect(cast: Cast, probe: Any, user_pk: int) -> None:
     category = probe.category or "risk"
     match probe.route:
         case "assessments:start":
-            made = Assessment.objects.filter(case=cast.case, created_by_id=user_pk)
-            assert list(made.values_list("category", "status")) == [(category, "draft")]
+            # The newest assessment the user started (the scene holds others).
+            made = (
+                Assessment.objects.filter(case=cast.case, created_by_id=user_pk)
+                .order_by("-pk")
+                .first()
+            )
+            assert made is not None and (made.category, made.status) == (category, "draft")
         case "assessments:edit" | "assessments:autosave":
             a = _scene_assessment(cast.case, category, draft=True)
             assert a is not None
@@ -206,14 +211,14 @@ def matrix_effect(cast: Cast, probe: Any, user_pk: int) -> None:
             assert (a.version, a.updated_by_id) == (3, user_pk)
             assert a.ratings[first.id]["evidence"] == MATRIX_TEXT
         case "assessments:countersign":
-            a = _scene_assessment(cast.case, category, draft=False)
-            assert a is None  # no longer merely completed
             signed = Assessment.objects.get(
                 case=cast.case, category=category, status=AssessmentStatus.COUNTERSIGNED
             )
             assert signed.countersigned_by_id == user_pk
         case "assessments:correct":
-            made = Assessment.objects.get(case=cast.case, created_by_id=user_pk)
+            made = Assessment.objects.get(
+                case=cast.case, created_by_id=user_pk, corrects__isnull=False
+            )
             assert (made.category, made.status) == (category, "draft")
             assert made.corrects is not None and made.corrects.category == category
         case "assessments:discard":

@@ -49,7 +49,10 @@ def plant(cast: Any) -> dict[str, list[int]]:
     for category in ("risk", "social"):
         version = _version(category)
         found = list(
-            Assessment.objects.filter(case=cast.case, category=category)
+            # Its own two (the scene holds others, with other evidence).
+            Assessment.objects.filter(
+                case=cast.case, category=category, rationale=f"{sentinel(category)}-RATIONALE"
+            )
             .exclude(status=AssessmentStatus.DRAFT)
             .order_by("completed_at", "pk")
             .values_list("pk", flat=True)
