@@ -128,22 +128,28 @@ def _assessments(actor: User, case: Case) -> Any:
     )
 
 
-def case_assessments(
-    *, actor: User, case: Case, view: str, limit: int | None = None
-) -> list[Assessment]:
-    """The case's assessments the actor may read, newest first; the read is audited."""
-    rows = _assessments(actor, case).order_by("-created_at", "-pk")
-    found = list(rows[:limit] if limit else rows)
+def _list_event(actor: User, case: Case, view: str, found: Iterable[Assessment]) -> None:
+    """One audited list of a case's assessments: their ids and categories."""
+    shown = list(found)
     audit_record(
         action=EventAction.LIST,
         actor=actor,
         case=case,
         detail={
             "view": view,
-            "assessments": [a.pk for a in found],
-            "categories": sorted({a.category for a in found}),
+            "assessments": [a.pk for a in shown],
+            "categories": sorted({a.category for a in shown}),
         },
     )
+
+
+def case_assessments(
+    *, actor: User, case: Case, view: str, limit: int | None = None
+) -> list[Assessment]:
+    """The case's assessments the actor may read, newest first; the read is audited."""
+    rows = _assessments(actor, case).order_by("-created_at", "-pk")
+    found = list(rows[:limit] if limit else rows)
+    _list_event(actor, case, view, found)
     return found
 
 
@@ -172,16 +178,7 @@ def assessments_of_instrument(
         .exclude(status=AssessmentStatus.DRAFT)
         .order_by("completed_at", "pk")
     )
-    audit_record(
-        action=EventAction.LIST,
-        actor=actor,
-        case=case,
-        detail={
-            "view": view,
-            "assessments": [a.pk for a in found],
-            "categories": sorted({a.category for a in found}),
-        },
-    )
+    _list_event(actor, case, view, found)
     return found
 
 
@@ -244,16 +241,7 @@ def comparable_assessments(*, actor: User, case: Case, view: str) -> list[Assess
         )
         .order_by("completed_at", "pk")
     )
-    audit_record(
-        action=EventAction.LIST,
-        actor=actor,
-        case=case,
-        detail={
-            "view": view,
-            "assessments": [a.pk for a in found],
-            "categories": sorted({a.category for a in found}),
-        },
-    )
+    _list_event(actor, case, view, found)
     return found
 
 
@@ -745,16 +733,7 @@ def assessment_list_page(
         .order_by("-created_at", "-pk")
     )
     found: list[Assessment] = paginate(rows)
-    audit_record(
-        action=EventAction.LIST,
-        actor=actor,
-        case=case,
-        detail={
-            "view": view,
-            "assessments": [a.pk for a in found],
-            "categories": sorted({a.category for a in found}),
-        },
-    )
+    _list_event(actor, case, view, found)
     return found, version_contents(a.instrument_version_id for a in found)
 
 
