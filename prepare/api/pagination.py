@@ -147,3 +147,11 @@ class CappedPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]
+
+
+def capped_pages(view: Any, request: Request) -> tuple[CappedPagination, Any]:
+    """A paginator for ``view`` and the function a selector pages its queryset
+    with (``paginate(queryset) -> rows``), so that the selector audits exactly
+    the rows it returns."""
+    paginator = CappedPagination()
+    return paginator, lambda qs: paginator.paginate_queryset(qs, request, view)

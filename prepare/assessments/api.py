@@ -56,7 +56,7 @@ from prepare.api.base import (
     request_actor,
     stale_version_answer,
 )
-from prepare.api.pagination import CappedPagination
+from prepare.api.pagination import CappedPagination, capped_pages
 from prepare.assessments import assessing, selectors
 from prepare.assessments.comparison import Comparison, Rating, compare
 from prepare.assessments.content import InstrumentContent, Level
@@ -615,11 +615,6 @@ I404 = OpenApiResponse(ErrorSerializer, description="No such instrument version.
 TAGS = ["assessments"]
 
 
-def _page(view: ApiViewSet, request: Request) -> tuple[CappedPagination, Any]:
-    paginator = CappedPagination()
-    return paginator, lambda qs: paginator.paginate_queryset(qs, request, view)
-
-
 # --- Instruments ----------------------------------------------------------------------
 
 
@@ -638,7 +633,7 @@ class InstrumentViewSet(ApiViewSet):
     )
     def list(self, request: Request) -> Response:
         require_instrument_reader(request_actor(request))
-        paginator, paginate = _page(self, request)
+        paginator, paginate = capped_pages(self, request)
         rows = selectors.instrument_page(paginate=paginate)
         return paginator.get_paginated_response(InstrumentSerializer(rows, many=True).data)
 
@@ -727,7 +722,7 @@ class CaseAssessmentViewSet(ApiViewSet):
         ),
     )
     def list(self, request: Request, case_id: int) -> Response:
-        paginator, paginate = _page(self, request)
+        paginator, paginate = capped_pages(self, request)
         rows, contents = selectors.assessment_list_page(
             actor=request_actor(request), case_id=case_id, paginate=paginate, view="api.assessments"
         )

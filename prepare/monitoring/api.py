@@ -37,7 +37,7 @@ from prepare.api.base import (
     stale_version_answer,
 )
 from prepare.api.exceptions import WriteNotAllowed
-from prepare.api.pagination import CappedPagination
+from prepare.api.pagination import CappedPagination, capped_pages
 from prepare.cases import selectors as cases_selectors
 from prepare.monitoring import selectors, services
 from prepare.monitoring.models import (
@@ -273,11 +273,6 @@ SIGNAL_ID = OpenApiParameter("signal_id", OpenApiTypes.INT, OpenApiParameter.PAT
 LOCKED_RESPONSES = {400: R400, 401: R401, 403: R403, 404: R404, 409: R409, 412: R412, 428: R428}
 
 
-def _paginate(viewset: ApiViewSet, request: Request) -> tuple[CappedPagination, Any]:
-    paginator = CappedPagination()
-    return paginator, lambda qs: paginator.paginate_queryset(qs, request, viewset)
-
-
 # --- Contacts ------------------------------------------------------------------------------
 
 
@@ -293,7 +288,7 @@ class ContactViewSet(ApiViewSet):
         responses={200: ContactSerializer(many=True), 401: R401, 404: R404_LIST},
     )
     def list(self, request: Request, case_id: int) -> Response:
-        paginator, paginate = _paginate(self, request)
+        paginator, paginate = capped_pages(self, request)
         rows = selectors.contact_page(
             actor=request_actor(request), case_id=case_id, paginate=paginate
         )
@@ -403,7 +398,7 @@ class LicenceConditionViewSet(ApiViewSet):
         responses={200: ConditionSerializer(many=True), 401: R401, 404: R404_LIST},
     )
     def list(self, request: Request, case_id: int) -> Response:
-        paginator, paginate = _paginate(self, request)
+        paginator, paginate = capped_pages(self, request)
         rows = selectors.condition_page(
             actor=request_actor(request), case_id=case_id, paginate=paginate
         )
@@ -486,7 +481,7 @@ class SignalViewSet(ApiViewSet):
         responses={200: SignalSerializer(many=True), 401: R401, 404: R404_LIST},
     )
     def list(self, request: Request, case_id: int) -> Response:
-        paginator, paginate = _paginate(self, request)
+        paginator, paginate = capped_pages(self, request)
         rows = selectors.signal_page(
             actor=request_actor(request), case_id=case_id, paginate=paginate
         )
