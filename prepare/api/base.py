@@ -30,7 +30,7 @@ from prepare.api import schema as _schema  # noqa: F401  (registers the auth ext
 from prepare.api.exceptions import PreconditionFailed, PreconditionRequired
 from prepare.api.pagination import CappedPagination
 from prepare.api.parsers import LimitedJSONParser
-from prepare.locking import StaleVersion
+from prepare.locking import MAX_VERSION, StaleVersion
 
 # --- Input ---------------------------------------------------------------------
 
@@ -191,6 +191,19 @@ class ApiViewSet(viewsets.ViewSet):
         # A token request is authenticated here, after the middleware: the
         # caller's own language and zone apply from now on (messages, texts).
         activate_user_locale(request.user)
+
+
+def query_version(request: Request) -> int | None:
+    """The version a DELETE names in its query string (``?version=3``), if any;
+    a value that is not a version is a 400."""
+    raw = request.query_params.get("version")
+    if raw is None or raw == "":
+        return None
+    field = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
+    try:
+        return int(field.run_validation(raw))
+    except serializers.ValidationError as exc:
+        raise ValidationError({"version": exc.detail}) from exc
 
 
 def expected_version(request: Request, body_version: int | None) -> tuple[int, bool]:

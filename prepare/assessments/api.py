@@ -53,6 +53,7 @@ from prepare.api.base import (
     answers,
     etag_header,
     expected_version,
+    query_version,
     request_actor,
     stale_version_answer,
 )
@@ -811,7 +812,7 @@ class AssessmentViewSet(ApiViewSet):
     def destroy(self, request: Request, assessment_id: int) -> Response:
         actor = request_actor(request)
         pk = assessment_reachable(actor, assessment_id, action=Action.WRITE)
-        version, from_header = expected_version(request, _query_version(request))
+        version, from_header = expected_version(request, query_version(request))
         with stale_version_answer(from_header):
             assessing.assessment_discard(actor=actor, assessment_id=pk, version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -903,17 +904,6 @@ class AssessmentViewSet(ApiViewSet):
             view="api.assessment_compare",
         )
         return Response(ComparisonSerializer(_comparison(compare(first, second, versions))).data)
-
-
-def _query_version(request: Request) -> int | None:
-    raw = request.query_params.get("version")
-    if raw is None or raw == "":
-        return None
-    field = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
-    try:
-        return int(field.run_validation(raw))
-    except serializers.ValidationError as exc:
-        raise ValidationError({"version": exc.detail}) from exc
 
 
 # --- Routes (composed into /api/v1/ by prepare/api/urls.py) ------------------------------

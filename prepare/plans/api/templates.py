@@ -11,7 +11,6 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,6 +28,7 @@ from prepare.api.base import (
     answers,
     etag_header,
     expected_version,
+    query_version,
     request_actor,
     stale_version_answer,
 )
@@ -375,23 +375,12 @@ class ChecklistTemplateItemViewSet(ApiViewSet):
         actor = request_actor(request)
         partnership = editing.partnership_for_template(actor=actor, partnership_id=partnership_id)
         item = editing.template_item_get(partnership=partnership, item_id=template_item_id)
-        version, from_header = expected_version(request, _query_version(request))
+        version, from_header = expected_version(request, query_version(request))
         with stale_version_answer(from_header):
             editing.template_item_remove(
                 actor=actor, partnership_id=partnership.pk, item_id=item.pk, version=version
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def _query_version(request: Request) -> int | None:
-    raw = request.query_params.get("version")
-    if raw is None or raw == "":
-        return None
-    field = serializers.IntegerField(min_value=1, max_value=MAX_VERSION)
-    try:
-        return int(field.run_validation(raw))
-    except serializers.ValidationError as exc:
-        raise ValidationError({"version": exc.detail}) from exc
 
 
 template = ChecklistTemplateViewSet.as_view({"get": "retrieve"})
